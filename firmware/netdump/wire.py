@@ -62,7 +62,7 @@ class BadMessage(ValueError):
     """A datagram that is not a valid debugnet message."""
 
 
-def parse_header(data):
+def parse_header(data):  # arm-time (host side)
     """Return (type, seqno, offset, length, aux2) of a datagram; BadMessage if
     it is shorter than a header or its length disagrees with mh_len."""
     if len(data) < HDR_LEN:

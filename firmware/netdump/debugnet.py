@@ -1,0 +1,618 @@
+# debugnet: the transport of FreeBSD's netdump (sys/net/debugnet.c), for
+# MicroPython. It knows nothing of dumps or NICs: it cuts messages into
+# numbered datagrams, hands them to an endpoint and waits for 4-byte acks.
+#
+# API (everything allocates at construction, nothing after):
+#   Debugnet(endpoint, mtu=1500, window=32, mode=MODE_WINDOW, path=None, ...)
+#       tunables (keyword, defaults in the _DEF_* block below): rto_init_us,
+#       rto_min_us, rto_max_us, retries, fast_thresh, npolls, poll_us,
+#       deadline_ms, verbose
+#   .connect(path=None) -> err   herald (seqno 1) to the herald port, retried;
+#                                its ack's UDP source port becomes the session port.
+#                                path=None reuses the path given at construction;
+#                                a different path allocates (call before locking).
+#   .send(mtype, src, offset, length) -> err
+#                                one message of `length` bytes read from src,
+#                                file offset `offset`; returns when all is acked.
+#   .finish() -> err             FINISHED (empty message); closes the connection.
+#   .chunk                       payload bytes per datagram
+#   .stats                       list of counters, indexes ST_*, names STAT_NAMES
+#   .err                         last error code (0 = none)
+#   message(err) -> str          one-line text of an error code (ERR_NAMES too)
+#   BufferSource(buf)            a source over a bytes-like object
+#
+# Source protocol: src.readinto_at(dst, doff, pos, n) copies n bytes from
+# position pos of the message into dst[doff:]. Called again for retransmits.
+#
+# Endpoint protocol (SocketEndpoint in endpoint.py; EtherEndpoint later):
+#   ep.overhead          IP + UDP header bytes per datagram (28 IPv4, 48 IPv6);
+#                        chunk = min(mtu - overhead - 24, 4096)
+#   ep.reset()           new connection: destination = the herald port again
+#   ep.send(buf, n)      send buf[0:n] as one datagram -> 1 sent, 0 failed (a
+#                        failure is treated as a lost packet). Before a port is
+#                        adopted n == len(buf) (debugnet keeps the herald in its
+#                        own exact-size buffer).
+#   ep.poll_ack(ack)     non-blocking: 1 if a 4-byte ack from the server was
+#                        copied into ack[0:4] (ep.ack_port = its UDP source
+#                        port), else 0; other datagrams are dropped.
+#   ep.adopt_port(port)  send to server:port from now on (and accept acks only
+#                        from there) -> 0, or nonzero if it could not.
+#   ep.wait(ms)          block up to ms for something to read (may return early).
+#
+# Modes:
+#   MODE_WINDOW   sliding window of up to `window` datagrams in flight within one
+#                 send call, per-datagram timers with an adaptive RTO
+#                 (Jacobson/Karels, RFC 6298; Karn's rule: no RTT samples from
+#                 retransmitted datagrams; doubled on expiry), selective
+#                 retransmission, fast retransmit after `fast_thresh` later
+#                 acks (RFC 5681 uses 3 duplicate acks).
+#   MODE_FREEBSD  debugnet_send() as written: bursts of up to 64 chunks, then
+#                 npolls x poll_us of polling; resend only what is unacked;
+#                 give up after the `retries++ > nretries` check.
+#
+# Sequence numbers start at 1 (the herald) and run for the whole connection.
+# Every int stays below 2**30: acks >= 2**30 read as -1 and are ignored.
+from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us, IS_MICROPYTHON
+from netdump.wire import FINISHED, HDR_LEN, MAX_PAYLOAD, SMALL_LIMIT, ack_seqno, pack_header
+
+try:
+    from netdump.fast import copy as _fast_copy
+except ImportError:  # a firmware built without fast.py: plain byte loop
+    _fast_copy = None
+
+MODE_WINDOW = const(0)
+MODE_FREEBSD = const(1)
+
+# ---- tunables: every default in one place ---------------------------------
+_DEF_MTU = const(1500)  # Ethernet
+_DEF_WINDOW = const(32)
+_MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h)
+_DEF_RTO_INIT_US = const(200000)  # before the first RTT sample
+_DEF_RTO_MIN_US = const(2000)
+_DEF_RTO_MAX_US = const(1000000)
+_DEF_RETRIES = const(10)  # debugnet_nretries (debugnet.c)
+_DEF_FAST = const(3)  # dupack threshold, RFC 5681 section 3.2; 0 disables
+_DEF_NPOLLS = const(2000)  # debugnet_npolls (debugnet.c)
+_DEF_POLL_US = const(500)  # DELAY(500) per poll (debugnet.c)
+_DEF_DEADLINE_MS = const(300000)  # whole connection, herald to FINISHED
+_IDLE_MAX_MS = const(20)  # longest single ep.wait() (deadline checks between)
+
+# ---- error codes ----------------------------------------------------------
+ERR_OK = const(0)
+ERR_TIMEOUT = const(1)
+ERR_HERALD_TIMEOUT = const(2)
+ERR_DEADLINE = const(3)
+ERR_SEND = const(4)
+ERR_TOO_BIG = const(5)
+ERR_STATE = const(6)
+
+ERR_NAMES = ("OK", "TIMEOUT", "HERALD_TIMEOUT", "DEADLINE", "SEND", "TOO_BIG", "STATE")
+_MESSAGES = (
+    "ok",
+    "netdump: no ack from server (retries exhausted)",
+    "netdump: server did not answer the herald",
+    "netdump: dump deadline passed",
+    "netdump: packets could not be sent",
+    "netdump: offset, length or sequence number too large",
+    "netdump: not connected",
+)
+
+# ---- statistics (indexes into Debugnet.stats) -----------------------------
+ST_SENT = const(0)  # datagrams handed to the endpoint, retransmits included
+ST_RETX = const(1)  # retransmitted datagrams
+ST_FAST = const(2)  # of which fast retransmits
+ST_TIMEOUTS = const(3)  # RTO expiries (window) / retransmit rounds (FreeBSD)
+ST_ACKS = const(4)  # acks received
+ST_IGNORED = const(5)  # acks out of the window or >= 2**30
+ST_DUPACKS = const(6)  # acks for datagrams already acked
+ST_SEND_ERR = const(7)  # endpoint.send failures
+ST_RTT_SAMPLES = const(8)
+ST_RTT_LAST_US = const(9)
+ST_RTT_MIN_US = const(10)
+ST_RTT_MAX_US = const(11)
+ST_SRTT_US = const(12)
+ST_RTTVAR_US = const(13)
+ST_RTO_US = const(14)
+_NSTATS = const(15)
+STAT_NAMES = (
+    "sent", "retx", "fast", "timeouts", "acks", "ignored", "dupacks", "send_err",
+    "rtt_samples", "rtt_last_us", "rtt_min_us", "rtt_max_us", "srtt_us", "rttvar_us", "rto_us",
+)
+
+# per-slot flags (bytearray ring of _MAX_WINDOW slots)
+_F_ACKED = const(1)
+_F_RETX = const(2)  # retransmitted: no RTT sample (Karn)
+_F_FAST = const(4)  # fast-retransmitted once already
+_F_SENT = const(8)  # the endpoint took at least one copy
+_RMASK = const(63)  # _MAX_WINDOW - 1
+
+# connection states
+_S_IDLE = const(0)
+_S_CONNECTED = const(1)
+_S_CLOSED = const(2)
+
+
+def message(err):
+    """One-line text for an error code."""
+    if 0 <= err < len(_MESSAGES):
+        return _MESSAGES[err]
+    return "netdump: unknown error"
+
+
+class BufferSource:
+    """A message source over a bytes-like object."""
+
+    def __init__(self, buf):
+        self._buf = buf
+        self._mv = None if IS_MICROPYTHON else memoryview(buf)
+        self._copy = _fast_copy
+
+    def readinto_at(self, dst, doff, pos, n):
+        """Copy n bytes at position pos of the buffer into dst[doff:]."""
+        if self._mv is not None:  # CPython: slices are fine and fast
+            dst[doff:doff + n] = self._mv[pos:pos + n]
+        elif self._copy is not None:
+            self._copy(dst, doff, self._buf, pos, n)
+        else:
+            src = self._buf
+            i = 0
+            while i < n:
+                dst[doff + i] = src[pos + i]
+                i += 1
+
+
+class Debugnet:
+    """One debugnet connection over an endpoint (see the module comment)."""
+
+    def __init__(self, endpoint, mtu=_DEF_MTU, window=_DEF_WINDOW, mode=MODE_WINDOW, path=None,
+                 rto_init_us=_DEF_RTO_INIT_US, rto_min_us=_DEF_RTO_MIN_US, rto_max_us=_DEF_RTO_MAX_US,
+                 retries=_DEF_RETRIES, fast_thresh=_DEF_FAST, npolls=_DEF_NPOLLS, poll_us=_DEF_POLL_US,
+                 deadline_ms=_DEF_DEADLINE_MS, verbose=False):
+        if not 1 <= window <= _MAX_WINDOW:
+            raise ValueError("window must be 1..64")
+        if mode != MODE_WINDOW and mode != MODE_FREEBSD:
+            raise ValueError("mode must be MODE_WINDOW or MODE_FREEBSD")
+        if not 0 <= retries <= 250 or not 0 <= fast_thresh <= 250:
+            raise ValueError("retries and fast_thresh must be 0..250")
+        if not 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60000000:
+            raise ValueError("need 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60 s")
+        if not 0 < npolls * poll_us <= 60000000 or not 0 < deadline_ms < 0x20000000:
+            raise ValueError("npolls * poll_us must be 1 us..60 s, deadline_ms 1..2**29")
+        chunk = mtu - getattr(endpoint, "overhead", 28) - HDR_LEN
+        if chunk > MAX_PAYLOAD:
+            chunk = MAX_PAYLOAD
+        if chunk < 1:
+            raise ValueError("mtu too small")
+        self.chunk = chunk
+        self.mode = mode
+        self.window = window
+        self.err = 0
+        self.stats = [0] * _NSTATS
+        self._ep = endpoint
+        self._ep_send = endpoint.send
+        self._ep_poll = endpoint.poll_ack
+        self._ep_wait = endpoint.wait
+        self._pkt = bytearray(HDR_LEN + chunk)
+        self._ack = bytearray(4)
+        self._flags = bytearray(_MAX_WINDOW)
+        self._tries = bytearray(_MAX_WINDOW)
+        self._dups = bytearray(_MAX_WINDOW)
+        self._tsent = [0] * _MAX_WINDOW
+        self._rto_init = rto_init_us
+        self._rto_min = rto_min_us
+        self._rto_max = rto_max_us
+        self._retries = retries
+        self._fast = fast_thresh
+        self._round_us = npolls * poll_us
+        self._deadline_ms = deadline_ms
+        self._verbose = verbose
+        # connection / current message (all created here, only reassigned later)
+        self._state = _S_IDLE
+        self._seq = 1
+        self._end = 0
+        self._rto = rto_init_us
+        self._srtt8 = 0
+        self._rttvar4 = 0
+        self._nsamples = 0
+        self._next_scan = 0
+        self._nacked = 0
+        self._herald = 0  # 1 while the herald is the message in flight
+        self._hstate = 0  # 1 until a session port has been adopted
+        self._mtype = 0
+        self._src = None
+        self._moff = 0
+        self._mlen = 0
+        self._base = 0
+        self._path = None
+        self._hbuf = None
+        self._hlen = 0
+        self.set_path(path)
+
+    # ---- herald ------------------------------------------------------------
+    def set_path(self, path):
+        """Build the herald for this relative dump path (None: no path). Allocates."""
+        self._path = path
+        if path is None or len(path) == 0:
+            plen = 0
+        else:
+            if isinstance(path, str):
+                path = path.encode()
+            plen = len(path) + 1  # NUL-terminated (netdump_client.c)
+        if HDR_LEN + plen > len(self._pkt):
+            raise ValueError("herald path longer than one chunk")
+        hb = bytearray(HDR_LEN + plen)
+        if plen:
+            hb[HDR_LEN:HDR_LEN + plen - 1] = path
+        self._hbuf = hb
+        self._hlen = HDR_LEN + plen
+
+    def connect(self, path=None):
+        """Send the herald and wait for its ack -> err (0 = connected)."""
+        if path is not None and path is not self._path and path != self._path:
+            self.set_path(path)
+        st = self.stats
+        i = 0
+        while i < _NSTATS:
+            st[i] = 0
+            i += 1
+        self.err = 0
+        self._ep.reset()
+        self._rto = self._rto_init
+        self._srtt8 = 0
+        self._rttvar4 = 0
+        self._nsamples = 0
+        st[ST_RTO_US] = self._rto
+        self._end = ticks_add(ticks_ms(), self._deadline_ms)
+        self._seq = 1  # debugnet_connect(): the herald is seqno 1
+        pack_header(self._hbuf, 0, 1, 1, 0, self._hlen - HDR_LEN)  # type 1 = HERALD
+        self._herald = 1
+        self._hstate = 1
+        self._state = _S_CONNECTED
+        err = self._message(1, None, 0, 0)
+        self._herald = 0
+        if err:
+            self._state = _S_IDLE
+            if err == ERR_TIMEOUT:
+                err = ERR_HERALD_TIMEOUT
+            self.err = err
+        return err
+
+    # ---- messages ----------------------------------------------------------
+    def send(self, mtype, src, offset, length):
+        """Send one message (type, data from src, file offset) -> err."""
+        if self._state != _S_CONNECTED:
+            self.err = ERR_STATE
+            return ERR_STATE
+        return self._message(mtype, src, offset, length)
+
+    def finish(self):
+        """Send FINISHED and close the connection -> err."""
+        if self._state != _S_CONNECTED:
+            self.err = ERR_STATE
+            return ERR_STATE
+        err = self._message(FINISHED, None, 0, 0)
+        self._state = _S_CLOSED
+        return err
+
+    def _message(self, mtype, src, offset, length):
+        if offset < 0 or length < 0 or length > SMALL_LIMIT - offset:
+            self.err = ERR_TOO_BIG
+            return ERR_TOO_BIG
+        ch = self.chunk
+        n = (length + ch - 1) // ch
+        if n == 0:
+            n = 1  # an empty message is still one datagram (debugnet_send)
+        base = self._seq
+        if n > SMALL_LIMIT - base:
+            self.err = ERR_TOO_BIG
+            return ERR_TOO_BIG
+        self._mtype = mtype
+        self._src = src
+        self._moff = offset
+        self._mlen = length
+        self._base = base
+        if self.mode == MODE_FREEBSD:
+            err = 0
+            done = 0
+            while done < n and not err:
+                cnt = n - done
+                if cnt > _MAX_WINDOW:
+                    cnt = _MAX_WINDOW
+                err = self._burst(done, cnt)
+                done += cnt
+        else:
+            err = self._window_run(n)
+        self._seq = base + n
+        self._src = None
+        if err:
+            self.err = err
+        return err
+
+    def _xmit(self, i):
+        """(Re)build chunk i of the current message and send it -> 1 if taken."""
+        st = self.stats
+        st[ST_SENT] += 1
+        if self._herald:
+            ok = self._ep_send(self._hbuf, self._hlen)
+        else:
+            pkt = self._pkt
+            ch = self.chunk
+            pos = i * ch
+            n = self._mlen - pos
+            if n > ch:
+                n = ch
+            pack_header(pkt, 0, self._mtype, self._base + i, self._moff + pos, n)
+            if n > 0:
+                self._src.readinto_at(pkt, HDR_LEN, pos, n)
+            ok = self._ep_send(pkt, HDR_LEN + n)
+        if ok:
+            return 1
+        st[ST_SEND_ERR] += 1
+        return 0
+
+    def _adopt(self, a):
+        """In the herald state: take the ack's source port as the session port.
+        FreeBSD takes it from any ack (debugnet_handle_ack); window mode only from
+        the herald's own ack. -> 1 if the ack may be used, 0 to drop it."""
+        if self.mode == MODE_WINDOW and a != 1:
+            return 0
+        ep = self._ep
+        if ep.adopt_port(ep.ack_port):
+            return 0
+        self._hstate = 0
+        return 1
+
+    def _sample(self, r):
+        """Feed one RTT sample (us) to the RFC 6298 estimator; updates the RTO."""
+        if r < 0:
+            r = 0
+        if r > self._rto_max:
+            r = self._rto_max
+        st = self.stats
+        if self._nsamples == 0:
+            self._srtt8 = r << 3  # SRTT = R
+            self._rttvar4 = r << 1  # RTTVAR = R/2, kept x4
+        else:
+            d = r - (self._srtt8 >> 3)
+            self._srtt8 += d  # SRTT += (R - SRTT)/8, kept x8
+            if d < 0:
+                d = -d
+            self._rttvar4 += d - (self._rttvar4 >> 2)  # RTTVAR += (|d| - RTTVAR)/4, x4
+        self._nsamples += 1
+        rto = (self._srtt8 >> 3) + self._rttvar4  # SRTT + 4*RTTVAR
+        if rto < self._rto_min:
+            rto = self._rto_min
+        if rto > self._rto_max:
+            rto = self._rto_max
+        self._rto = rto
+        st[ST_RTT_SAMPLES] += 1
+        st[ST_RTT_LAST_US] = r
+        if st[ST_RTT_SAMPLES] == 1 or r < st[ST_RTT_MIN_US]:
+            st[ST_RTT_MIN_US] = r
+        if r > st[ST_RTT_MAX_US]:
+            st[ST_RTT_MAX_US] = r
+        st[ST_SRTT_US] = self._srtt8 >> 3
+        st[ST_RTTVAR_US] = self._rttvar4 >> 2
+        st[ST_RTO_US] = rto
+
+    # ---- MODE_WINDOW -------------------------------------------------------
+    def _window_run(self, n):
+        """Send chunks 0..n-1 with a sliding window; return when all are acked."""
+        flags = self._flags
+        tries = self._tries
+        dups = self._dups
+        tsent = self._tsent
+        st = self.stats
+        ack = self._ack
+        poll = self._ep_poll
+        win = self.window
+        base = self._base
+        lo = 0  # first chunk not yet acked
+        hi = 0  # next chunk never sent
+        self._next_scan = ticks_us()
+        while True:
+            busy = 0
+            while hi < n and hi - lo < win:
+                s = hi & _RMASK
+                flags[s] = 0
+                tries[s] = 0
+                dups[s] = 0
+                if self._xmit(hi):
+                    flags[s] = _F_SENT
+                t = ticks_us()
+                tsent[s] = t
+                t = ticks_add(t, self._rto)
+                if ticks_diff(self._next_scan, t) > 0:
+                    self._next_scan = t
+                hi += 1
+                busy = 1
+            while poll(ack):
+                busy = 1
+                st[ST_ACKS] += 1
+                j = ack_seqno(ack, 0)
+                if j < 0:
+                    st[ST_IGNORED] += 1
+                    continue
+                if self._hstate and not self._adopt(j):
+                    st[ST_IGNORED] += 1
+                    continue
+                j -= base
+                if j < lo or j >= hi:
+                    if 0 <= j:
+                        st[ST_DUPACKS if j < lo else ST_IGNORED] += 1
+                    else:
+                        st[ST_IGNORED] += 1
+                    continue
+                s = j & _RMASK
+                f = flags[s]
+                if f & _F_ACKED:
+                    st[ST_DUPACKS] += 1
+                    continue
+                flags[s] = f | _F_ACKED
+                if not f & _F_RETX:
+                    self._sample(ticks_diff(ticks_us(), tsent[s]))
+                if j > lo and self._fast:
+                    err = self._fast_retx(lo, j)
+                    if err:
+                        return err
+            while lo < hi and flags[lo & _RMASK] & _F_ACKED:
+                lo += 1
+            if lo >= n:
+                return 0
+            now = ticks_us()
+            if ticks_diff(now, self._next_scan) >= 0:
+                err = self._scan(lo, hi, now)
+                if err:
+                    return err
+            if ticks_diff(ticks_ms(), self._end) >= 0:
+                return ERR_DEADLINE
+            if not busy:  # window full or all sent: wait for an ack or a timer
+                ms = ticks_diff(self._next_scan, ticks_us()) // 1000
+                if ms > _IDLE_MAX_MS:
+                    ms = _IDLE_MAX_MS
+                if ms > 0:
+                    self._ep_wait(ms)
+
+    def _retx(self, i):
+        """Retransmit chunk i -> 0, or an error once it has used up its retries."""
+        s = i & _RMASK
+        flags = self._flags
+        t = self._tries[s]
+        if t >= self._retries:
+            return ERR_TIMEOUT if flags[s] & _F_SENT else ERR_SEND
+        self._tries[s] = t + 1
+        flags[s] |= _F_RETX
+        if self._xmit(i):
+            flags[s] |= _F_SENT
+        self._tsent[s] = ticks_us()
+        self.stats[ST_RETX] += 1
+        return 0
+
+    def _fast_retx(self, lo, j):
+        """Chunk j was acked: count it against every older unacked chunk and
+        retransmit those that reach the threshold (once per chunk)."""
+        flags = self._flags
+        dups = self._dups
+        thresh = self._fast
+        i = lo
+        while i < j:
+            s = i & _RMASK
+            f = flags[s]
+            if not f & (_F_ACKED | _F_FAST):
+                d = dups[s] + 1
+                dups[s] = d
+                if d >= thresh:
+                    flags[s] = f | _F_FAST
+                    err = self._retx(i)
+                    if err:
+                        return err
+                    self.stats[ST_FAST] += 1
+            i += 1
+        return 0
+
+    def _scan(self, lo, hi, now):
+        """Retransmit every unacked chunk whose timer ran out; back the RTO off
+        once per scan that found one; set the time of the next scan."""
+        flags = self._flags
+        tsent = self._tsent
+        rto = self._rto
+        nxt = ticks_add(now, rto)
+        expired = 0
+        i = lo
+        while i < hi:
+            s = i & _RMASK
+            if not flags[s] & _F_ACKED:
+                if ticks_diff(now, tsent[s]) >= rto:
+                    err = self._retx(i)
+                    if err:
+                        return err
+                    expired = 1
+                due = ticks_add(tsent[s], rto)
+                if ticks_diff(nxt, due) > 0:
+                    nxt = due
+            i += 1
+        if expired:
+            self.stats[ST_TIMEOUTS] += 1
+            rto += rto  # RFC 6298 5.5: back off
+            if rto > self._rto_max:
+                rto = self._rto_max
+            self._rto = rto
+            self.stats[ST_RTO_US] = rto
+            if self._verbose:
+                print(". ", end="")
+        self._next_scan = nxt
+        return 0
+
+    # ---- MODE_FREEBSD ------------------------------------------------------
+    def _burst(self, first, cnt):
+        """debugnet_send(): send chunks first..first+cnt-1 back to back, poll
+        for ~npolls*poll_us, resend the unacked ones, at most nretries+1 times."""
+        flags = self._flags
+        tsent = self._tsent
+        st = self.stats
+        ack = self._ack
+        poll = self._ep_poll
+        seq0 = self._base + first  # pcb->dp_seqno for this burst
+        i = 0
+        while i < cnt:
+            flags[i] = 0
+            i += 1
+        self._nacked = 0
+        retries = 0
+        while True:
+            i = 0
+            while i < cnt:
+                if not flags[i] & _F_ACKED:
+                    if retries:
+                        flags[i] |= _F_RETX
+                        st[ST_RETX] += 1
+                    if self._xmit(first + i):
+                        flags[i] |= _F_SENT
+                    tsent[i] = ticks_us()
+                i += 1
+            t0 = ticks_us()
+            while True:
+                while poll(ack):
+                    st[ST_ACKS] += 1
+                    a = ack_seqno(ack, 0)
+                    if self._hstate:
+                        self._adopt(a)
+                    if a < 0:
+                        st[ST_IGNORED] += 1
+                        continue
+                    j = a - seq0
+                    if j < 0 or j >= _MAX_WINDOW:
+                        # older than this burst, or "ACK too far in future"
+                        st[ST_IGNORED] += 1
+                        continue
+                    if j >= cnt:
+                        # FreeBSD would set a bit no one waits for (and then never
+                        # see rcvd == want); we just ignore it
+                        st[ST_IGNORED] += 1
+                        continue
+                    f = flags[j]
+                    if f & _F_ACKED:
+                        st[ST_DUPACKS] += 1
+                        continue
+                    flags[j] = f | _F_ACKED
+                    self._nacked += 1
+                    if not f & _F_RETX:
+                        self._sample(ticks_diff(ticks_us(), tsent[j]))
+                if self._nacked >= cnt:
+                    return 0
+                if ticks_diff(ticks_us(), t0) > self._round_us:
+                    break
+                if ticks_diff(ticks_ms(), self._end) >= 0:
+                    return ERR_DEADLINE
+                self._ep_wait(1)
+            if retries > self._retries:  # "if (retries++ > debugnet_nretries)"
+                i = 0
+                while i < cnt:
+                    if not flags[i] & (_F_ACKED | _F_SENT):
+                        return ERR_SEND
+                    i += 1
+                return ERR_TIMEOUT
+            retries += 1
+            st[ST_TIMEOUTS] += 1
+            if self._verbose:
+                print(". ", end="")

@@ -1,0 +1,188 @@
+# The netdump client role (FreeBSD netdump_client.c + kern_shutdown.c): what to
+# send. An ELF core header and notes at offset 0, each RAM region at its file
+# offset (all-zero 4096-byte blocks skipped: the server's file keeps a hole),
+# then the kerneldumpheader, then FINISHED. The transport (debugnet) is given;
+# the dumper knows nothing of NICs.
+#
+# Dumper(...) is built at arm time and allocates everything; Dumper.dump()
+# runs with the heap locked and allocates nothing.
+from netdump import debugnet, elfcore, fast, kdh, wire
+from netdump.compat import const, ticks_diff, ticks_ms
+
+BLOCK = const(4096)  # netdump's NETDUMP_DATASIZE; offsets stay 4096-aligned
+FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
+
+# Dump results beyond the transport's own error codes (debugnet.ERR_*).
+ERR_NOT_ARMED = const(100)
+ERR_INTERNAL = const(101)
+
+
+class MemSource:
+    """Message data read straight from memory at base + start + pos."""
+
+    def __init__(self):
+        self.base = 0
+        self.start = 0
+
+    def readinto_at(self, dst, doff, pos, n):
+        fast.copy_mem(dst, doff, self.base, self.start + pos, n)
+
+
+class Dumper:
+    """Streams regions [(name, address, size), ...] as an ELF core over `net`."""
+
+    def __init__(self, net, regions, machine, elfclass, arch, archver=1, hostname="micropython",
+                 board="", firmware="", version="MicroPython\n", skip_zero=True,
+                 run_limit=0, dumptime=0, tb_cap=2048, out=None):  # arm-time
+        for name, addr, size in regions:
+            if size <= 0 or size >= (1 << 30) - BLOCK:
+                raise ValueError("region %s: size must be 1..2**30-4097 bytes" % name)
+        self.net = net
+        self.layout = elfcore.CoreLayout(regions, machine, elfclass, board=board, firmware=firmware,
+                                         tb_cap=tb_cap)
+        if self.layout.total_size >= (1 << 30):
+            raise ValueError("dump of %d bytes is too big (limit 1 GiB)" % self.layout.total_size)
+        self.addrs = [r[1] for r in regions]
+        self.sizes = [r[2] for r in regions]
+        self.offsets = list(self.layout.offsets)
+        self.nregions = len(regions)
+        self.arch = arch
+        self.archver = archver
+        self.hostname = hostname
+        self.version = version
+        self.skip_zero = skip_zero
+        self.run_limit = run_limit  # bytes per transport send() call; 0 = a whole run
+        self.kdh = bytearray(kdh.SIZE)
+        self.hdr_src = debugnet.BufferSource(self.layout.buf)
+        self.kdh_src = debugnet.BufferSource(self.kdh)
+        self.mem = MemSource()
+        # dump time = the RTC at arm + ticks since, as 16-bit halves (31-bit ints)
+        self.time_hi = (dumptime >> 16) & 0xFFFF
+        self.time_lo = dumptime & 0xFFFF
+        self.ticks_arm = ticks_ms()
+        # progress state, created now so dump() only rebinds existing attributes
+        self.total_kb = 0
+        self.done_kb = 0
+        self.next_pct = 0
+        self.sent_bytes = 0
+        self.err = 0
+        self.out = out
+
+    # ---- fault time: nothing below allocates ----
+
+    def _send_blocks(self, base, start, n, foff):
+        """Send region bytes [start, start+n) at file offset foff (in run_limit pieces)."""
+        mem = self.mem
+        mem.base = base
+        lim = self.run_limit
+        while n > 0:
+            k = n
+            if lim and k > lim:
+                k = lim
+            mem.start = start
+            err = self.net.send(wire.VMCORE, mem, foff, k)
+            if err:
+                return err
+            start += k
+            foff += k
+            n -= k
+            self.sent_bytes += k
+        return 0
+
+    def _progress(self, nbytes):
+        self.done_kb += nbytes // 1024
+        while self.next_pct < 100 and self.done_kb * 100 >= (self.next_pct + 10) * self.total_kb:
+            self.next_pct += 10
+            print("..", self.next_pct, "%", sep="", end="")
+
+    def _zero_block(self, i, pos, n, last):
+        # the file's last block is always sent so the file has its full length
+        if not self.skip_zero or (last and pos + n >= self.sizes[i]):
+            return 0
+        return fast.is_zero_mem(self.addrs[i], pos, n)
+
+    def _count_kb(self):
+        total = 0
+        for i in range(self.nregions):
+            size = self.sizes[i]
+            last = i == self.nregions - 1
+            pos = 0
+            while pos < size:
+                n = size - pos
+                if n > BLOCK:
+                    n = BLOCK
+                if not self._zero_block(i, pos, n, last):
+                    total += n
+                pos += n
+        return total // 1024
+
+    def _send_region(self, i):
+        base = self.addrs[i]
+        size = self.sizes[i]
+        foff = self.offsets[i]
+        last = i == self.nregions - 1
+        run = -1  # start of the pending run of non-zero blocks
+        pos = 0
+        while pos < size:
+            n = size - pos
+            if n > BLOCK:
+                n = BLOCK
+            if self._zero_block(i, pos, n, last):
+                if run >= 0:
+                    err = self._send_blocks(base, run, pos - run, foff + run)
+                    if err:
+                        return err
+                    self._progress(pos - run)
+                    run = -1
+            elif run < 0:
+                run = pos
+            pos += n
+        if run >= 0:
+            err = self._send_blocks(base, run, size - run, foff + run)
+            if err:
+                return err
+            self._progress(size - run)
+        return 0
+
+    def dump(self, panic, tb=None, tb_len=-1):
+        """Send the whole dump; returns 0 or an error code (after one console line)."""
+        lay = self.layout
+        lay.set_panic(panic)
+        if tb is None:
+            lay.set_traceback(b"", 0)
+        else:
+            lay.set_traceback(tb, len(tb) if tb_len < 0 else tb_len)
+        up = ticks_ms()
+        lay.set_uptime((up // 1000) & 0x3FFFFFFF)
+        self.total_kb = self._count_kb() + lay.header_size // 1024
+        self.done_kb = 0
+        self.next_pct = 0
+        self.sent_bytes = 0
+        print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
+        err = self.net.connect()
+        if not err:
+            err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_size)
+            self._progress(lay.header_size)
+        i = 0
+        while not err and i < self.nregions:
+            err = self._send_region(i)
+            i += 1
+        if not err:
+            secs = ticks_diff(ticks_ms(), self.ticks_arm) // 1000
+            lo = self.time_lo + secs
+            hi = (self.time_hi + (lo >> 16)) & 0xFFFF
+            if self.time_hi == 0 and self.time_lo == 0:
+                hi = 0  # RTC not set at arm: dumptime 0, as the issue asks
+                lo = 0
+            kdh.encode(self.kdh, self.arch, self.archver, lay.total_size, hi, lo & 0xFFFF,
+                       self.hostname, self.version, panic)
+            err = self.net.send(wire.KDH, self.kdh_src, 0, kdh.SIZE)
+        if not err:
+            err = self.net.finish()
+        self.err = err
+        print()
+        if err:
+            print("netdump failed:", debugnet.message(err), "(error", err, end=")\n")
+        else:
+            print("netdump finished.")
+        return err

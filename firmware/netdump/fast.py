@@ -1,0 +1,37 @@
+# Fast byte paths for the dump: copy, copy from a raw address, zero scans and
+# the RFC 1071 Internet checksum. On MicroPython these are the
+# @micropython.viper versions (fast_viper.py); on CPython, or a MicroPython
+# built without viper, the pure-Python twins (fast_py.py) with identical results.
+#
+#   copy(dst, doff, src, soff, n)            src[soff:soff+n] -> dst[doff:]
+#   copy_mem(dst, doff, base, pos, n)        memory at base+pos -> dst[doff:]
+#   is_zero(buf, off, n) -> 0/1              all n bytes zero?
+#   is_zero_mem(base, pos, n) -> 0/1         same, at a raw address
+#   csum(buf, off, n, acc) -> 0..0xFFFF      RFC 1071 folded sum, not inverted
+#   copy_csum(dst, doff, src, soff, n, acc)  copy, then csum of the copy (fused)
+#   copy_mem_csum(dst, doff, base, pos, n, acc)  copy_mem, then csum (fused)
+#   addr_of(buf) -> int                      address of a bytearray's data
+#
+# None of them allocate on MicroPython (except addr_of on ports whose heap
+# sits at or above 2**30) and all return small ints. base may be >= 2**30: it
+# is only ever added to inside viper. Regions must not overlap.
+from netdump import fast_py
+
+IMPL = "python"
+
+try:
+    from netdump import fast_viper as _impl
+
+    IMPL = "viper"
+except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
+    # CPython (no micropython module) or a port built without viper/native
+    _impl = fast_py
+
+copy = _impl.copy
+copy_mem = _impl.copy_mem
+is_zero = _impl.is_zero
+is_zero_mem = _impl.is_zero_mem
+csum = _impl.csum
+copy_csum = _impl.copy_csum
+copy_mem_csum = _impl.copy_mem_csum
+addr_of = _impl.addr_of

@@ -1,0 +1,121 @@
+# Pure-Python twins of the viper fast paths in fast_viper.py: byte copies,
+# zero scans and the RFC 1071 Internet checksum. Same arguments, same results;
+# they run on CPython and MicroPython. fast.py picks which set to export.
+#
+# Allocation: copy/is_zero/csum/copy_csum index buffers one byte at a time and
+# do not allocate on MicroPython (a str source is encoded first, which does).
+# The *_mem functions read raw memory: ctypes on CPython, a uctypes window
+# (allocated per call) on MicroPython -- a reference implementation only; on
+# MicroPython fast.py uses the viper versions.
+import sys
+
+_MICROPYTHON = sys.implementation.name == "micropython"
+
+if _MICROPYTHON:
+    _ctypes = None
+else:
+    import ctypes as _ctypes
+
+
+def _fold(s):
+    # RFC 1071 section 4.1: add the carries back in until none are left.
+    while s > 0xFFFF:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def copy(dst, doff, src, soff, n):
+    """Copy n bytes from src[soff:] to dst[doff:] (regions must not overlap)."""
+    if isinstance(src, str):
+        src = src.encode()
+    i = 0
+    while i < n:
+        dst[doff + i] = src[soff + i]
+        i += 1
+
+
+def is_zero(buf, off, n):
+    """1 if buf[off:off+n] is all zero bytes (or n <= 0), else 0."""
+    i = off
+    end = off + n
+    while i < end:
+        if buf[i]:
+            return 0
+        i += 1
+    return 1
+
+
+def csum(buf, off, n, acc):
+    """RFC 1071 ones-complement sum of buf[off:off+n] as big-endian 16-bit words
+    plus acc, folded to 0..0xFFFF, not inverted. An odd n pads a zero byte; only
+    the last piece of a chained sum may be odd."""
+    s = _fold(acc)
+    i = off
+    end = off + n - 1
+    while i < end:
+        s += (buf[i] << 8) | buf[i + 1]
+        i += 2
+        if s > 0x3FFF0000:
+            s = _fold(s)
+    if i == end:
+        s += buf[i] << 8
+    return _fold(s)
+
+
+def copy_csum(dst, doff, src, soff, n, acc):
+    """copy(dst, doff, src, soff, n) then return csum(dst, doff, n, acc)."""
+    copy(dst, doff, src, soff, n)
+    return csum(dst, doff, n, acc)
+
+
+# ---- raw memory --------------------------------------------------------------
+
+if _ctypes is not None:
+
+    def addr_of(buf):
+        """Address of the first byte of a bytearray (or writable buffer); bytes too."""
+        if isinstance(buf, bytes):
+            return _ctypes.cast(_ctypes.c_char_p(buf), _ctypes.c_void_p).value
+        n = len(buf)
+        if n == 0:
+            # ctypes cannot map an empty buffer; an empty bytearray has no data
+            return 0
+        return _ctypes.addressof((_ctypes.c_char * n).from_buffer(buf))
+
+    def copy_mem(dst, doff, base, pos, n):
+        """Copy n bytes from memory address base+pos into dst[doff:]."""
+        if n <= 0:
+            return
+        dst[doff : doff + n] = _ctypes.string_at(base + pos, n)
+
+    def is_zero_mem(base, pos, n):
+        """1 if the n bytes at memory address base+pos are all zero, else 0."""
+        if n <= 0:
+            return 1
+        return 0 if _ctypes.string_at(base + pos, n).strip(b"\x00") else 1
+
+else:
+    import uctypes as _uctypes
+
+    def addr_of(buf):
+        """Address of the first byte of a bytearray (or writable buffer); bytes too."""
+        return _uctypes.addressof(buf)
+
+    def copy_mem(dst, doff, base, pos, n):
+        """Copy n bytes from memory address base+pos into dst[doff:]."""
+        if n <= 0:
+            return
+        w = _uctypes.bytearray_at(base + pos, n)
+        copy(dst, doff, w, 0, n)
+
+    def is_zero_mem(base, pos, n):
+        """1 if the n bytes at memory address base+pos are all zero, else 0."""
+        if n <= 0:
+            return 1
+        return is_zero(_uctypes.bytearray_at(base + pos, n), 0, n)
+
+
+def copy_mem_csum(dst, doff, base, pos, n, acc):
+    """copy_mem(dst, doff, base, pos, n) then return csum(dst, doff, n, acc)."""
+    copy_mem(dst, doff, base, pos, n)
+    return csum(dst, doff, n, acc)

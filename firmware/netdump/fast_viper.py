@@ -1,0 +1,269 @@
+# @micropython.viper fast paths (MicroPython only); the pure-Python twins with
+# identical results are in fast_py.py, and fast.py chooses between them.
+#
+# Rules kept here (docs: /work/shared/reference/zero-alloc.md sections 2-4):
+# - no allocation: arguments are objects or small ints, results small ints;
+# - addresses live only in native uint locals (a raw base address may be
+#   >= 2**30 and arrives as an int object, converted with uint());
+# - ptr16/ptr32 only at 2-/4-byte aligned addresses (Cortex-M0 faults on
+#   unaligned word access), ptr8 otherwise;
+# - no calls between viper functions with native address arguments (a call
+#   would box the address as an int object, which allocates when >= 2**30).
+import sys
+
+import micropython
+import uctypes
+from micropython import const
+
+# Largest number of 16-bit words summed into a 32-bit accumulator between two
+# folds: 0x8000 * 0xFFFF + 0x1FFFF < 2**32.
+_FOLD_EVERY = const(0x8000)
+
+
+@micropython.viper
+def copy(dst, doff: int, src, soff: int, n: int):
+    """Copy n bytes from src[soff:] (any buffer, str too) to dst[doff:]."""
+    if n <= 0:
+        return
+    d = uint(ptr8(dst)) + uint(doff)
+    s = uint(ptr8(src)) + uint(soff)
+    if int((d ^ s) & 3) == 0:
+        # same alignment mod 4: bytes up to a word boundary, then 32-bit words
+        while n > 0 and int(d & 3) != 0:
+            ptr8(d)[0] = ptr8(s)[0]
+            d += 1
+            s += 1
+            n -= 1
+        pd = ptr32(d)
+        ps = ptr32(s)
+        w = n >> 2
+        i = 0
+        while i + 4 <= w:
+            pd[i] = ps[i]
+            pd[i + 1] = ps[i + 1]
+            pd[i + 2] = ps[i + 2]
+            pd[i + 3] = ps[i + 3]
+            i += 4
+        while i < w:
+            pd[i] = ps[i]
+            i += 1
+        d += uint(w << 2)
+        s += uint(w << 2)
+        n -= w << 2
+    elif int((d ^ s) & 1) == 0:
+        # same alignment mod 2: one byte, then 16-bit halfwords
+        if n > 0 and int(d & 1) != 0:
+            ptr8(d)[0] = ptr8(s)[0]
+            d += 1
+            s += 1
+            n -= 1
+        qd = ptr16(d)
+        qs = ptr16(s)
+        h = n >> 1
+        i = 0
+        while i < h:
+            qd[i] = qs[i]
+            i += 1
+        d += uint(h << 1)
+        s += uint(h << 1)
+        n -= h << 1
+    bd = ptr8(d)
+    bs = ptr8(s)
+    i = 0
+    while i < n:
+        bd[i] = bs[i]
+        i += 1
+
+
+@micropython.viper
+def copy_mem(dst, doff: int, base, pos: int, n: int):
+    """Copy n bytes from memory address base+pos (base may be >= 2**30) to dst[doff:]."""
+    if n <= 0:
+        return
+    d = uint(ptr8(dst)) + uint(doff)
+    s = uint(base) + uint(pos)
+    if int((d ^ s) & 3) == 0:
+        while n > 0 and int(d & 3) != 0:
+            ptr8(d)[0] = ptr8(s)[0]
+            d += 1
+            s += 1
+            n -= 1
+        pd = ptr32(d)
+        ps = ptr32(s)
+        w = n >> 2
+        i = 0
+        while i + 4 <= w:
+            pd[i] = ps[i]
+            pd[i + 1] = ps[i + 1]
+            pd[i + 2] = ps[i + 2]
+            pd[i + 3] = ps[i + 3]
+            i += 4
+        while i < w:
+            pd[i] = ps[i]
+            i += 1
+        d += uint(w << 2)
+        s += uint(w << 2)
+        n -= w << 2
+    elif int((d ^ s) & 1) == 0:
+        if n > 0 and int(d & 1) != 0:
+            ptr8(d)[0] = ptr8(s)[0]
+            d += 1
+            s += 1
+            n -= 1
+        qd = ptr16(d)
+        qs = ptr16(s)
+        h = n >> 1
+        i = 0
+        while i < h:
+            qd[i] = qs[i]
+            i += 1
+        d += uint(h << 1)
+        s += uint(h << 1)
+        n -= h << 1
+    bd = ptr8(d)
+    bs = ptr8(s)
+    i = 0
+    while i < n:
+        bd[i] = bs[i]
+        i += 1
+
+
+@micropython.viper
+def is_zero(buf, off: int, n: int) -> int:
+    """1 if buf[off:off+n] is all zero bytes (or n <= 0), else 0."""
+    if n <= 0:
+        return 1
+    a = uint(ptr8(buf)) + uint(off)
+    while n > 0 and int(a & 3) != 0:
+        if ptr8(a)[0] != 0:
+            return 0
+        a += 1
+        n -= 1
+    p = ptr32(a)
+    w = n >> 2
+    i = 0
+    while i < w:
+        if p[i] != 0:
+            return 0
+        i += 1
+    b = ptr8(a + uint(w << 2))
+    n -= w << 2
+    i = 0
+    while i < n:
+        if b[i] != 0:
+            return 0
+        i += 1
+    return 1
+
+
+@micropython.viper
+def is_zero_mem(base, pos: int, n: int) -> int:
+    """1 if the n bytes at memory address base+pos are all zero, else 0."""
+    if n <= 0:
+        return 1
+    a = uint(base) + uint(pos)
+    while n > 0 and int(a & 3) != 0:
+        if ptr8(a)[0] != 0:
+            return 0
+        a += 1
+        n -= 1
+    p = ptr32(a)
+    w = n >> 2
+    i = 0
+    while i < w:
+        if p[i] != 0:
+            return 0
+        i += 1
+    b = ptr8(a + uint(w << 2))
+    n -= w << 2
+    i = 0
+    while i < n:
+        if b[i] != 0:
+            return 0
+        i += 1
+    return 1
+
+
+@micropython.viper
+def _csum_le(buf, off: int, n: int, acc: int) -> int:
+    # RFC 1071 section 2(B): the sum is byte-order independent up to a final
+    # byte swap, so sum native little-endian 16-bit words. From an even
+    # address the swap is needed at the end; from an odd address the first
+    # byte goes in as a high byte and the aligned words that follow are
+    # already in big-endian phase (a 16-bit rotation), so no swap.
+    s = uint(0)
+    if n <= 0:
+        n = 0
+        off = 0
+    a = uint(ptr8(buf)) + uint(off)
+    swap = 1
+    if n > 0 and int(a & 1) != 0:
+        s = uint(ptr8(a)[0]) << 8
+        a += 1
+        n -= 1
+        swap = 0
+    p = ptr16(a)
+    m = n >> 1
+    i = 0
+    while i < m:
+        e = i + _FOLD_EVERY
+        if e > m:
+            e = m
+        while i < e:
+            s += uint(p[i])
+            i += 1
+        s = (s & 0xFFFF) + (s >> 16)
+    if (n & 1) != 0:
+        s += uint(ptr8(a)[n - 1])
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    if swap:
+        s = ((s & 0xFF) << 8) | (s >> 8)
+    s += uint(acc)
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return int(s)
+
+
+@micropython.viper
+def _csum_be8(buf, off: int, n: int, acc: int) -> int:
+    # Byte-at-a-time big-endian sum: any byte order, any alignment.
+    p = ptr8(uint(ptr8(buf)) + uint(off))
+    s = uint(acc)
+    s = (s & 0xFFFF) + (s >> 16)
+    i = 0
+    while i + 1 < n:
+        s += (uint(p[i]) << 8) | uint(p[i + 1])
+        i += 2
+        if (i & 0xFFFF) == 0:
+            s = (s & 0xFFFF) + (s >> 16)
+    if i < n:
+        s += uint(p[i]) << 8
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return int(s)
+
+
+if sys.byteorder == "little":
+    csum = _csum_le
+else:
+    csum = _csum_be8
+
+
+def copy_csum(dst, doff, src, soff, n, acc):
+    """copy(dst, doff, src, soff, n) then return csum(dst, doff, n, acc)."""
+    # Two viper passes: measured as fast as a fused loop (zero-alloc.md s. 5).
+    copy(dst, doff, src, soff, n)
+    return csum(dst, doff, n, acc)
+
+
+def copy_mem_csum(dst, doff, base, pos, n, acc):
+    """copy_mem(dst, doff, base, pos, n) then return csum(dst, doff, n, acc)."""
+    copy_mem(dst, doff, base, pos, n)
+    return csum(dst, doff, n, acc)
+
+
+def addr_of(buf):
+    """Address of the first byte of a bytearray (uctypes.addressof)."""
+    return uctypes.addressof(buf)

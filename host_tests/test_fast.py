@@ -1,0 +1,285 @@
+# dual-runtime
+# The fast byte paths (firmware/netdump/fast.py): viper on MicroPython, the
+# pure-Python twins (fast_py.py) on CPython. Known answers, a straightforward
+# reference checksum, twins == viper on MicroPython, raw-address access, and
+# no allocation under micropython.heap_lock().
+from dualtest import MICROPYTHON, locked, micropython_only, unhex
+from netdump import fast, fast_py
+
+# RFC 1071 section 3, "Numerical Examples": these 8 bytes sum to 0xDDF2.
+RFC1071_BYTES = "00 01 f2 03 f4 f5 f6 f7"
+# A captured IPv4 header (UDP, 192.168.0.1 -> 192.168.0.199) whose header
+# checksum field is 0xB861.
+IPV4_HDR = "4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7"
+
+SIZES = list(range(0, 41)) + [63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 1447, 1448]
+
+
+def _pattern(n, seed):
+    """n deterministic pseudo-random bytes (an LCG; same on both runtimes)."""
+    b = bytearray(n)
+    x = seed
+    for i in range(n):
+        x = (x * 1103515245 + 12345) & 0x3FFFFFFF
+        b[i] = (x >> 16) & 0xFF
+    return b
+
+
+def _ref_csum(data, off, n, acc):
+    """Straightforward RFC 1071 sum: add big-endian words as one big int, fold."""
+    total = acc
+    for i in range(0, n, 2):
+        hi = data[off + i]
+        lo = data[off + i + 1] if i + 1 < n else 0
+        total += hi * 256 + lo
+    while total > 0xFFFF:
+        total = (total >> 16) + (total & 0xFFFF)
+    return total
+
+
+def test_impl_is_viper_on_micropython_python_on_cpython():
+    if MICROPYTHON:
+        assert fast.IMPL == "viper"
+    else:
+        assert fast.IMPL == "python"
+        assert fast.csum is fast_py.csum
+
+
+def test_rfc1071_example():
+    b = unhex(RFC1071_BYTES)
+    assert fast.csum(b, 0, 8, 0) == 0xDDF2
+    assert fast_py.csum(b, 0, 8, 0) == 0xDDF2
+    # the same bytes split in two even pieces and chained through acc
+    assert fast.csum(b, 4, 4, fast.csum(b, 0, 4, 0)) == 0xDDF2
+    # at an odd offset inside a bigger buffer
+    buf = bytearray(11)
+    buf[3:11] = b
+    assert fast.csum(buf, 3, 8, 0) == 0xDDF2
+
+
+def test_captured_ipv4_header_checksum():
+    h = bytearray(unhex(IPV4_HDR))
+    assert len(h) == 20
+    # a correct header sums to 0xFFFF (RFC 1071 section 1 "checking")
+    assert fast.csum(h, 0, 20, 0) == 0xFFFF
+    h[10] = 0
+    h[11] = 0
+    assert (~fast.csum(h, 0, 20, 0)) & 0xFFFF == 0xB861
+
+
+def test_csum_matches_reference_many_sizes_offsets():
+    data = _pattern(1500, 7)
+    for off in (0, 1, 2, 3, 5):
+        for n in SIZES:
+            if off + n > len(data):
+                continue
+            for acc in (0, 1, 0x1234, 0xFFFF):
+                assert fast.csum(data, off, n, acc) == _ref_csum(data, off, n, acc), (off, n, acc)
+
+
+def test_csum_edges():
+    assert fast.csum(b"", 0, 0, 0) == 0
+    assert fast.csum(b"", 0, 0, 0x1234) == 0x1234
+    assert fast.csum(bytearray(10), 0, 10, 0) == 0
+    assert fast.csum(b"\xff\xff", 0, 2, 0) == 0xFFFF
+    assert fast.csum(b"\xff\xff\x00\x01", 0, 4, 0) == 0x0001  # end-around carry
+    assert fast.csum(b"\x12", 0, 1, 0) == 0x1200  # odd byte is a high byte
+    assert fast.csum(b"abc", 0, -3, 5) == 5
+    # an acc that is not yet folded (large partial sums) folds the same way
+    assert fast.csum(b"\x00\x01", 0, 2, 0x3FFFFFFF) == _ref_csum(b"\x00\x01", 0, 2, 0x3FFFFFFF)
+
+
+def test_csum_long_buffer_folds():
+    # 80 KiB of 0xFF words overflows a 32-bit accumulator without interim folds
+    n = 80000
+    b = bytearray(n)
+    for i in range(n):
+        b[i] = 0xFF
+    assert fast.csum(b, 0, n, 0) == 0xFFFF
+    c = _pattern(70001, 3)
+    assert fast.csum(c, 1, 70000, 9) == _ref_csum(c, 1, 70000, 9)
+
+
+def test_copy_sizes_offsets_alignments():
+    src = _pattern(1100, 11)
+    for soff in (0, 1, 2, 3):
+        for doff in (0, 1, 2, 3, 6):
+            for n in SIZES:
+                if soff + n > len(src):
+                    continue
+                dst = bytearray(n + 12)
+                for i in range(len(dst)):
+                    dst[i] = 0xA5
+                fast.copy(dst, doff, src, soff, n)
+                assert dst[doff : doff + n] == src[soff : soff + n], (soff, doff, n)
+                # nothing outside the target range was touched
+                for i in range(doff):
+                    assert dst[i] == 0xA5
+                for i in range(doff + n, len(dst)):
+                    assert dst[i] == 0xA5
+
+
+def test_copy_sources_bytes_memoryview_str():
+    dst = bytearray(8)
+    fast.copy(dst, 1, b"abcdef", 2, 3)
+    assert bytes(dst) == b"\x00cde\x00\x00\x00\x00"
+    fast.copy(dst, 0, memoryview(b"XYZ"), 0, 3)
+    assert bytes(dst[0:3]) == b"XYZ"
+    fast.copy(dst, 4, "hi!", 0, 3)
+    assert bytes(dst[4:7]) == b"hi!"
+    fast.copy(dst, 0, "zz", 0, 0)
+    fast.copy(dst, 0, "zz", 0, -1)
+    assert bytes(dst[0:3]) == b"XYZ"
+    # a memoryview destination writes through
+    base = bytearray(6)
+    mv = memoryview(base)
+    fast.copy(mv, 2, b"pq", 0, 2)
+    assert bytes(base) == b"\x00\x00pq\x00\x00"
+
+
+def test_copy_csum_fused():
+    src = _pattern(600, 5)
+    for soff, doff, n in ((0, 0, 512), (1, 2, 511), (3, 0, 17), (2, 2, 0)):
+        dst = bytearray(620)
+        r = fast.copy_csum(dst, doff, src, soff, n, 0x77)
+        assert dst[doff : doff + n] == src[soff : soff + n]
+        assert r == _ref_csum(src, soff, n, 0x77)
+
+
+def test_is_zero():
+    b = bytearray(300)
+    assert fast.is_zero(b, 0, 300) == 1
+    assert fast.is_zero(b, 0, 0) == 1
+    assert fast.is_zero(b, 5, -1) == 1
+    for pos in (0, 1, 2, 3, 4, 7, 8, 100, 253, 254, 255, 299):
+        b[pos] = 0x80
+        for off in (0, 1, 3):
+            for n in (1, 2, 3, 4, 5, 9, 64, 200, 255):
+                if off + n > 300:
+                    continue
+                inside = off <= pos < off + n
+                assert fast.is_zero(b, off, n) == (0 if inside else 1), (pos, off, n)
+        b[pos] = 0
+    assert fast.is_zero(b"\x00\x00\x01", 0, 2) == 1
+    assert fast.is_zero(b"\x00\x00\x01", 0, 3) == 0
+
+
+def test_addr_of_and_copy_mem_real_buffer():
+    region = _pattern(777, 21)
+    a = fast.addr_of(region)
+    assert a > 0
+    for pos in (0, 1, 2, 3, 100, 331):
+        for n in (0, 1, 3, 4, 9, 64, 100, 777 - 331):
+            if pos + n > 777:
+                continue
+            for doff in (0, 1, 2):
+                dst = bytearray(n + 3)
+                fast.copy_mem(dst, doff, a, pos, n)
+                assert dst[doff : doff + n] == region[pos : pos + n], (pos, n, doff)
+    # base and pos may split the address any way
+    dst = bytearray(10)
+    fast.copy_mem(dst, 0, a - 500, 510, 10)
+    assert dst == region[10:20]
+
+
+def test_is_zero_mem_real_buffer():
+    region = bytearray(500)
+    a = fast.addr_of(region)
+    assert fast.is_zero_mem(a, 0, 500) == 1
+    region[333] = 1
+    assert fast.is_zero_mem(a, 0, 500) == 0
+    assert fast.is_zero_mem(a, 0, 333) == 1
+    assert fast.is_zero_mem(a, 334, 166) == 1
+    assert fast.is_zero_mem(a, 333, 1) == 0
+    assert fast.is_zero_mem(a - 3, 336, 1) == 0
+    assert fast.is_zero_mem(a, 10, 0) == 1
+
+
+def test_copy_mem_csum():
+    region = _pattern(300, 2)
+    a = fast.addr_of(region)
+    dst = bytearray(300)
+    r = fast.copy_mem_csum(dst, 1, a, 3, 257, 0)
+    assert dst[1:258] == region[3:260]
+    assert r == _ref_csum(region, 3, 257, 0)
+
+
+def test_twins_equal_viper():
+    micropython_only()
+    import uctypes
+
+    from netdump import fast_viper as fv
+
+    src = _pattern(700, 99)
+    for soff in (0, 1, 2, 3):
+        for doff in (0, 1, 2, 3):
+            for n in SIZES:
+                if n > 650:
+                    continue
+                d1 = bytearray(n + 8)
+                d2 = bytearray(n + 8)
+                fv.copy(d1, doff, src, soff, n)
+                fast_py.copy(d2, doff, src, soff, n)
+                assert d1 == d2, (soff, doff, n)
+                for acc in (0, 0xFFFF, 0x2BCD):
+                    assert fv.csum(src, soff, n, acc) == fast_py.csum(src, soff, n, acc), (soff, n, acc)
+                z = bytearray(n + 4)
+                if n:
+                    z[doff + n - 1] = 1
+                assert fv.is_zero(z, doff, n) == fast_py.is_zero(z, doff, n)
+                assert fv.is_zero(z, 0, doff) == fast_py.is_zero(z, 0, doff)
+    # raw-memory twins read the same bytes
+    a = uctypes.addressof(src)
+    for pos in (0, 1, 2, 5):
+        for n in (0, 1, 7, 64, 333):
+            d1 = bytearray(n + 2)
+            d2 = bytearray(n + 2)
+            fv.copy_mem(d1, 1, a, pos, n)
+            fast_py.copy_mem(d2, 1, a, pos, n)
+            assert d1 == d2
+            assert fv.is_zero_mem(a, pos, n) == fast_py.is_zero_mem(a, pos, n)
+            assert fv.copy_mem_csum(d1, 0, a, pos, n, 3) == fast_py.copy_mem_csum(d2, 0, a, pos, n, 3)
+    # the big-endian byte-at-a-time checksum agrees with the little-endian one
+    for off in (0, 1):
+        for n in (0, 1, 2, 3, 100, 101):
+            assert fv._csum_be8(src, off, n, 0x55) == fv._csum_le(src, off, n, 0x55)
+
+
+def test_viper_base_as_big_int_object():
+    # On 32-bit boards a RAM/flash base >= 2**30 arrives as a big-int object;
+    # viper truncates it to the machine word. On this 64-bit unix port adding
+    # 2**64 makes such an object that truncates to the real address.
+    micropython_only()
+    import sys
+
+    if sys.maxsize < 2**32:
+        return
+    region = _pattern(64, 4)
+    big = fast.addr_of(region) + (1 << 64)
+    dst = bytearray(64)
+    fast.copy_mem(dst, 0, big, 0, 64)
+    assert dst == region
+    assert fast.is_zero_mem(big, 0, 64) == 0
+
+
+def test_no_allocation_under_heap_lock():
+    src = _pattern(1500, 1)
+    dst = bytearray(1500)
+    mv = memoryview(dst)
+    a = fast.addr_of(src)
+    s = "a str source"
+    for n in (0, 1, 3, 1448):
+        locked(fast.copy, dst, 2, src, 1, n)
+        locked(fast.copy, mv, 3, src, 0, n)
+        locked(fast.copy_mem, dst, 0, a, 5, n)
+        assert locked(fast.is_zero, src, 0, n) in (0, 1)
+        assert locked(fast.is_zero_mem, a, 1, n) in (0, 1)
+        assert locked(fast.csum, src, 1, n, 0xFFFF) == _ref_csum(src, 1, n, 0xFFFF)
+        assert locked(fast.copy_csum, dst, 0, src, 2, n, 0) == _ref_csum(src, 2, n, 0)
+        assert locked(fast.copy_mem_csum, dst, 2, a, 2, n, 0) == _ref_csum(src, 2, n, 0)
+    locked(fast.copy, dst, 0, s, 2, 5)
+    assert bytes(dst[0:5]) == b"str s"
+    # the pure-Python twins are allocation-free too (for bytes-like sources)
+    locked(fast_py.copy, dst, 2, src, 1, 100)
+    assert locked(fast_py.csum, src, 1, 101, 0x3FFFFFFF) == _ref_csum(src, 1, 101, 0x3FFFFFFF)
+    assert locked(fast_py.is_zero, src, 0, 100) == 0

@@ -1,0 +1,283 @@
+# dual-runtime
+# Ethernet/ARP/IPv4/UDP build and parse (firmware/netdump/inet.py): known
+# bytes, checksums, every classify() outcome, and no allocation under
+# micropython.heap_lock() for every packet-path function.
+from dualtest import MICROPYTHON, locked, unhex
+from netdump import fast, inet
+
+MAC_A = unhex("020000000001")  # server (locally administered, IEEE 802 U/L bit)
+MAC_B = unhex("02000000000a")  # board
+IP_A = bytes([10, 0, 0, 1])
+IP_B = bytes([10, 0, 0, 2])
+BCAST = unhex("ffffffffffff")
+ZERO6 = bytes(6)
+
+# A UDP/IPv4 frame board -> server (20024 -> 20023) with an 12-byte payload,
+# built and checked by an independent struct encoder (test_inet_props.py).
+UDP_FRAME = (
+    "020000000001 02000000000a 0800"
+    " 4500 0028 0000 4000 ff11 67c2 0a00 0002 0a00 0001"
+    " 4e38 4e37 0014 86fa"
+    " 00000001 6e657464756d7021"
+)
+# A captured IPv4 header (TTL 64) with header checksum 0xB861.
+CAPTURED_IP = "4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7"
+
+
+def _ref_sum(b, off, n):
+    """Straightforward RFC 1071 folded sum (independent of fast.csum)."""
+    t = 0
+    for i in range(0, n, 2):
+        t += b[off + i] << 8
+        if i + 1 < n:
+            t += b[off + i + 1]
+    while t > 0xFFFF:
+        t = (t & 0xFFFF) + (t >> 16)
+    return t
+
+
+def _udp_frame(payload, off=0, extra=0):
+    buf = bytearray(off + 42 + len(payload) + extra)
+    buf[off + 42 : off + 42 + len(payload)] = payload
+    n = inet.udp4_frame(buf, off, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, len(payload))
+    return buf, n
+
+
+def _fix_ip_csum(buf, p):
+    buf[p + 10] = 0
+    buf[p + 11] = 0
+    c = 0xFFFF ^ _ref_sum(buf, p, 20)
+    buf[p + 10] = c >> 8
+    buf[p + 11] = c & 0xFF
+
+
+def test_eth_header_bytes():
+    buf = bytearray(16)
+    assert inet.eth_header(buf, 1, BCAST, MAC_B, inet.ETHERTYPE_ARP) == 15
+    assert bytes(buf) == unhex("00 ffffffffffff 02000000000a 0806 00")
+
+
+def test_arp_request_bytes():
+    buf = bytearray(30)
+    assert inet.arp_packet(buf, 2, inet.ARP_REQUEST, MAC_B, IP_B, ZERO6, IP_A) == 30
+    # RFC 826: htype 1, ptype 0x0800, hlen 6, plen 4, op 1, sha spa tha tpa
+    assert bytes(buf[2:]) == unhex("0001 0800 06 04 0001 02000000000a 0a000002 000000000000 0a000001")
+
+
+def test_ipv4_header_debugnet_fields():
+    buf = bytearray(21)
+    assert inet.ipv4_header(buf, 1, 0x73, inet.PROTO_UDP, unhex("c0a80001"), unhex("c0a800c7")) == 21
+    # the captured header with TTL 255 instead of 64: ID 0, DF, checksum 0xF960
+    assert bytes(buf[1:]) == unhex("4500 0073 0000 4000 ff11 f960 c0a8 0001 c0a8 00c7")
+    assert fast.csum(buf, 1, 20, 0) == 0xFFFF
+    assert _ref_sum(buf, 1, 20) == 0xFFFF
+
+
+def test_captured_header_checksum_and_classify():
+    hdr = unhex(CAPTURED_IP)
+    assert _ref_sum(hdr, 0, 20) == 0xFFFF
+    # put it in a frame: 115-byte datagram, UDP with no checksum (0)
+    buf = bytearray(14 + 115)
+    inet.eth_header(buf, 0, MAC_A, MAC_B, inet.ETHERTYPE_IPV4)
+    buf[14:34] = hdr
+    inet.udp_header(buf, 34, 53, 1234, 95, 0)
+    for i in range(42, 129):
+        buf[i] = i
+    assert inet.classify(buf, 0, len(buf)) == inet.KIND_UDP4
+    assert inet.udp4_sport(buf, 0) == 53 and inet.udp4_dport(buf, 0) == 1234
+    assert inet.udp4_payload_len(buf, 0) == 87
+    buf[14 + 8] = 0x41  # TTL changed, checksum not
+    assert inet.classify(buf, 0, len(buf)) == inet.ERR_CSUM
+
+
+def test_udp4_frame_known_bytes():
+    buf, n = _udp_frame(unhex("00000001") + b"netdump!", off=2, extra=3)
+    assert n == 54
+    assert bytes(buf[2 : 2 + n]) == unhex(UDP_FRAME)
+    assert buf[0] == 0 and buf[1] == 0 and bytes(buf[2 + n :]) == bytes(3)
+    assert inet.classify(buf, 2, n) == inet.KIND_UDP4
+
+
+def test_udp4_checksum_verifies_and_ignores_field():
+    buf, n = _udp_frame(b"hello, odd length")
+    c = inet.u16(buf, 40)
+    # the pseudo-header + datagram sum to 0xFFFF when the checksum is right
+    s = _ref_sum(IP_B + IP_A + bytes([0, 17]) + bytes([buf[38], buf[39]]), 0, 12)
+    t = s + _ref_sum(buf, 34, n - 34)
+    while t > 0xFFFF:
+        t = (t & 0xFFFF) + (t >> 16)
+    assert t == 0xFFFF
+    buf[40] = 0x12
+    buf[41] = 0x34
+    assert inet.udp4_checksum(buf, 34, IP_B, IP_A) == c
+    assert inet.classify(buf, 0, n) == inet.ERR_CSUM
+    assert inet.udp4_set_checksum(buf, 34, IP_B, IP_A) == c
+    assert inet.classify(buf, 0, n) == inet.KIND_UDP4
+
+
+def test_udp4_computed_zero_sent_as_ffff():
+    buf, n = _udp_frame(b"\x00\x00\x00\x00")
+    s = 0xFFFF ^ inet.udp4_checksum(buf, 34, IP_B, IP_A)  # folded sum with field 0
+    # choose the payload word that makes the sum 0xFFFF, so the checksum is 0
+    w = 0xFFFF - s
+    buf[42] = w >> 8
+    buf[43] = w & 0xFF
+    assert inet.udp4_set_checksum(buf, 34, IP_B, IP_A) == 0xFFFF
+    assert buf[40] == 0xFF and buf[41] == 0xFF
+    assert inet.classify(buf, 0, n) == inet.KIND_UDP4
+
+
+def test_pseudo4_sum():
+    # RFC 768 pseudo-header: src, dst, zero, protocol, UDP length
+    ref = _ref_sum(IP_B + IP_A + bytes([0, 17, 0x01, 0x00]), 0, 12)
+    assert inet.pseudo4_sum(IP_B, IP_A, 17, 256) == ref
+
+
+def test_classify_arp():
+    buf = bytearray(60)  # padded to the Ethernet minimum
+    inet.eth_header(buf, 0, BCAST, MAC_A, inet.ETHERTYPE_ARP)
+    inet.arp_packet(buf, 14, inet.ARP_REQUEST, MAC_A, IP_A, ZERO6, IP_B)
+    assert inet.classify(buf, 0, 60) == inet.KIND_ARP
+    assert inet.classify(buf, 0, 42) == inet.KIND_ARP
+    assert inet.classify(buf, 0, 41) == inet.ERR_SHORT
+    assert inet.arp_op(buf, 0) == inet.ARP_REQUEST
+    assert inet.eth_type(buf, 0) == inet.ETHERTYPE_ARP
+    assert inet.is_broadcast_mac(buf, 0) == 1 and inet.is_broadcast_mac(buf, 6) == 0
+    assert inet.eq(buf, 14 + inet.ARP_TPA, IP_B, 4) == 1
+    assert inet.eq(buf, 14 + inet.ARP_SPA, IP_B, 4) == 0
+    assert inet.eq(buf, 14 + inet.ARP_SHA, MAC_A, 6) == 1
+    inet.arp_packet(buf, 14, inet.ARP_REPLY, MAC_A, IP_A, MAC_B, IP_B)
+    assert inet.classify(buf, 0, 60) == inet.KIND_ARP and inet.arp_op(buf, 0) == 2
+    for i, v in ((14, 1), (15, 6), (16, 0x86), (18, 8), (19, 16), (20, 1), (21, 3), (21, 0)):
+        b = bytearray(buf)
+        b[i] = v
+        assert inet.classify(b, 0, 60) == inet.ERR_HDR, (i, v)
+
+
+def test_classify_other_and_ip4():
+    buf = bytearray(64)
+    inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_IPV6)
+    assert inet.classify(buf, 0, 64) == inet.KIND_OTHER
+    inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_VLAN)  # debugnet drops VLAN tags
+    assert inet.classify(buf, 0, 64) == inet.KIND_OTHER
+    inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_IPV4)
+    inet.ipv4_header(buf, 14, 28, inet.PROTO_ICMP, IP_A, IP_B)
+    assert inet.classify(buf, 0, 64) == inet.KIND_IP4
+    assert inet.classify(buf, 0, 14) == inet.ERR_SHORT
+    assert inet.classify(buf, 0, 13) == inet.ERR_SHORT
+
+
+def test_classify_errors():
+    buf, n = _udp_frame(b"abcdefgh")
+    assert inet.classify(buf, 0, n) == inet.KIND_UDP4
+    # every truncation of a UDP frame is reported short, never crashes
+    for k in range(0, n):
+        assert inet.classify(buf, 0, k) == inet.ERR_SHORT, k
+    # n beyond the buffer, negative offset
+    assert inet.classify(buf, 0, n + 1) == inet.ERR_SHORT
+    assert inet.classify(buf, -1, 10) == inet.ERR_SHORT
+    assert inet.classify(buf, 5, n) == inet.ERR_SHORT
+
+    def mutated(i, v, fix_ip=True):
+        b = bytearray(buf)
+        b[i] = v
+        if fix_ip:
+            _fix_ip_csum(b, 14)
+        return inet.classify(b, 0, n)
+
+    assert mutated(14, 0x65) == inet.ERR_HDR  # version 6 in an IPv4 frame
+    assert mutated(14, 0x46) == inet.ERR_HDR  # IP options (IHL 6)
+    assert mutated(14, 0x44) == inet.ERR_HDR  # IHL 4
+    assert mutated(14 + 8, 1, fix_ip=False) == inet.ERR_CSUM  # TTL changed only
+    assert mutated(14 + 6, 0x60) == inet.ERR_FRAG  # DF + MF
+    assert mutated(14 + 7, 0x01) == inet.ERR_FRAG  # fragment offset 8
+    assert mutated(14 + 6, 0x00) == inet.KIND_UDP4  # DF clear is fine
+    assert mutated(14 + 3, 19) == inet.ERR_HDR  # total length < 20
+    assert mutated(14 + 3, 24) == inet.ERR_SHORT  # no room for the UDP header
+    assert mutated(14 + 3, 0x30 + 1) == inet.ERR_SHORT  # longer than the frame
+    assert mutated(34 + 5, 7) == inet.ERR_HDR  # UDP length < 8
+    assert mutated(34 + 5, 17) == inet.ERR_HDR  # UDP length > IP payload
+    assert mutated(45, 0x99) == inet.ERR_CSUM  # payload byte changed
+    # UDP checksum 0 means "none": accepted whatever the payload
+    b = bytearray(buf)
+    b[40] = 0
+    b[41] = 0
+    b[45] = 0x99
+    assert inet.classify(b, 0, n) == inet.KIND_UDP4
+    # a datagram shorter than the frame (Ethernet padding) is fine
+    b2, n2 = _udp_frame(b"x", extra=20)
+    assert inet.classify(b2, 0, n2 + 20) == inet.KIND_UDP4
+    assert inet.udp4_payload_len(b2, 0) == 1
+
+
+def test_getters():
+    buf, n = _udp_frame(b"\x00\x00\x00\x07", off=2)
+    assert inet.eth_type(buf, 2) == inet.ETHERTYPE_IPV4
+    assert inet.udp4_sport(buf, 2) == 20024
+    assert inet.udp4_dport(buf, 2) == 20023
+    assert inet.udp4_payload_len(buf, 2) == 4
+    assert inet.u16(buf, 2 + inet.UDP4_PAYLOAD + 2) == 7
+    assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_SRC, IP_B, 4) == 1
+    assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_DST, IP_A, 4) == 1
+    assert inet.eq(buf, 2, MAC_A, 6) == 1 and inet.eq(buf, 8, MAC_B, 6) == 1
+    assert inet.eq(buf, 2, MAC_B, 6) == 0
+    assert inet.eq(buf, 2, MAC_B, 0) == 1
+    assert inet.KIND_NAMES[inet.KIND_UDP4] == "udp4"
+    assert inet.ERR_NAMES[inet.ERR_CSUM] == "bad checksum"
+
+
+def test_addresses_may_be_any_buffer():
+    # MAC/IP as bytes, bytearray or memoryview give the same frame
+    b1, n1 = _udp_frame(b"zz")
+    b2 = bytearray(44)
+    b2[42:44] = b"zz"
+    inet.udp4_frame(b2, 0, bytearray(MAC_A), memoryview(MAC_B), bytearray(IP_B), memoryview(IP_A), 20024, 20023, 2)
+    assert b1 == b2
+
+
+def _build_udp(buf):
+    # udp4_frame has more arguments than dualtest.locked passes on
+    return inet.udp4_frame(buf, 2, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, 1024)
+
+
+def _build_arp(buf):
+    return inet.arp_packet(buf, 16, inet.ARP_REQUEST, MAC_B, IP_B, ZERO6, IP_A)
+
+
+def test_no_allocation_under_heap_lock():
+    buf = bytearray(1600)
+    mv = memoryview(buf)
+    payload = bytearray(1024)
+    for i in range(1024):
+        payload[i] = i & 0xFF
+    fast.copy(buf, 2 + 42, payload, 0, 1024)
+    assert locked(inet.eth_header, buf, 2, MAC_A, MAC_B, inet.ETHERTYPE_IPV4) == 16
+    assert locked(inet.ipv4_header, buf, 16, 1052, inet.PROTO_UDP, IP_B, IP_A) == 36
+    assert locked(inet.udp_header, buf, 36, 20024, 20023, 1032, 0) == 44
+    c = locked(inet.udp4_checksum, buf, 36, IP_B, IP_A)
+    assert 0 < c <= 0xFFFF
+    assert locked(inet.udp4_set_checksum, buf, 36, IP_B, IP_A) == c
+    assert locked(inet.pseudo4_sum, IP_B, IP_A, 17, 1032) > 0
+    n = locked(_build_udp, mv)
+    assert n == 1066
+    assert locked(inet.classify, buf, 2, n) == inet.KIND_UDP4
+    assert locked(inet.udp4_sport, buf, 2) == 20024
+    assert locked(inet.udp4_dport, buf, 2) == 20023
+    assert locked(inet.udp4_payload_len, buf, 2) == 1024
+    assert locked(inet.eth_type, buf, 2) == inet.ETHERTYPE_IPV4
+    assert locked(inet.u16, buf, 2 + 12) == 0x0800
+    assert locked(inet.eq, buf, 2, MAC_A, 6) == 1
+    assert locked(inet.is_broadcast_mac, buf, 2) == 0
+    # error paths do not allocate either
+    assert locked(inet.classify, buf, 2, 20) == inet.ERR_SHORT
+    buf[2 + 14 + 8] = 1
+    assert locked(inet.classify, buf, 2, n) == inet.ERR_CSUM
+    # ARP
+    a = bytearray(64)
+    assert locked(inet.eth_header, a, 2, BCAST, MAC_B, inet.ETHERTYPE_ARP) == 16
+    assert locked(_build_arp, a) == 44
+    assert locked(inet.classify, a, 2, 60) == inet.KIND_ARP
+    assert locked(inet.arp_op, a, 2) == inet.ARP_REQUEST
+    if MICROPYTHON:
+        # the frame the board sends is 4-byte aligned from the IP header on
+        assert (fast.addr_of(buf) + 2 + 14) % 4 == 0
