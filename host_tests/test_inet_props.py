@@ -11,12 +11,22 @@ from netdump import fast, inet
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
-KINDS = {inet.KIND_OTHER, inet.KIND_ARP, inet.KIND_UDP4, inet.KIND_IP4}
+KINDS = {
+    inet.KIND_OTHER,
+    inet.KIND_ARP,
+    inet.KIND_UDP4,
+    inet.KIND_IP4,
+    inet.KIND_UDP6,
+    inet.KIND_NS,
+    inet.KIND_NA,
+    inet.KIND_IP6,
+}
 ERRS = {inet.ERR_SHORT, inet.ERR_HDR, inet.ERR_CSUM, inet.ERR_FRAG}
 
 macs = st.binary(min_size=6, max_size=6)
 ips = st.binary(min_size=4, max_size=4)
 ports = st.integers(0, 0xFFFF)
+ip6s = st.binary(min_size=16, max_size=16)
 
 
 # ---- an independent encoder, written with struct -----------------------------
@@ -51,6 +61,27 @@ def ref_udp4_frame(dst_mac, src_mac, src, dst, sport, dport, payload):
 
 def ref_arp(op, sha, spa, tha, tpa):
     return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, spa, tha, tpa)
+
+
+def ref_upper6(src, dst, nxt, msg, cks_at):
+    """An upper-layer message over IPv6 with its checksum filled in (RFC 8200 8.1)."""
+    pseudo = struct.pack("!16s16sIxxxB", src, dst, len(msg), nxt)
+    c = 0xFFFF - ref_sum(pseudo + msg)
+    return msg[:cks_at] + struct.pack("!H", c or 0xFFFF) + msg[cks_at + 2 :]
+
+
+def ref_udp6_frame(dmac, smac, src, dst, sport, dport, payload):
+    udp = ref_upper6(src, dst, 17, struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload, 6)
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 255, src, dst)
+    return struct.pack("!6s6sH", dmac, smac, 0x86DD) + ip6 + udp
+
+
+def ref_ndp_frame(dmac, smac, src, dst, icmp_type, flags, target, lladdr):
+    opt = 1 if icmp_type == 135 else 2
+    msg = struct.pack("!BBHI16sBB6s", icmp_type, 0, 0, flags << 24, target, opt, 1, lladdr)
+    icmp = ref_upper6(src, dst, 58, msg, 2)
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(icmp), 58, 255, src, dst)
+    return struct.pack("!6s6sH", dmac, smac, 0x86DD) + ip6 + icmp
 
 
 # ---- builders == independent encoder ----------------------------------------
@@ -194,3 +225,91 @@ def test_arp_build_parse_round_trip(op, sha, spa, tha, tpa, pad):
     assert inet.arp_op(buf, 0) == op
     assert inet.eq(buf, 14 + inet.ARP_SHA, sha, 6) and inet.eq(buf, 14 + inet.ARP_SPA, spa, 4)
     assert inet.eq(buf, 14 + inet.ARP_THA, tha, 6) and inet.eq(buf, 14 + inet.ARP_TPA, tpa, 4)
+
+
+# ---- IPv6 --------------------------------------------------------------------
+
+
+@SETTINGS
+@given(macs, macs, ip6s, ip6s, ports, ports, st.binary(max_size=1452), st.integers(0, 20))
+def test_udp6_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, sport, dport, payload, pad):
+    buf = bytearray(2 + 62 + len(payload) + pad)
+    buf[64 : 64 + len(payload)] = payload
+    n = inet.udp6_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
+    assert bytes(buf[2 : 2 + n]) == ref_udp6_frame(dmac, smac, sip, dip, sport, dport, payload)
+    assert inet.classify(buf, 2, n + pad) == inet.KIND_UDP6
+    assert inet.udp6_sport(buf, 2) == sport and inet.udp6_dport(buf, 2) == dport
+    assert inet.udp6_payload_len(buf, 2) == len(payload)
+
+
+@SETTINGS
+@given(macs, macs, ip6s, ip6s, st.sampled_from([135, 136]), st.integers(0, 7), ip6s, macs)
+def test_ndp_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, t, fl, target, lladdr):
+    flags = fl << 5 if t == 136 else 0
+    buf = bytearray(86)
+    assert inet.ndp_frame(buf, 0, dmac, smac, sip, dip, t, flags, target, lladdr) == 86
+    assert bytes(buf) == ref_ndp_frame(dmac, smac, sip, dip, t, flags, target, lladdr)
+    r = inet.classify(buf, 0, 86)
+    if target[0] == 0xFF:
+        assert r == inet.ERR_HDR  # multicast targets are invalid (RFC 4861 7.1)
+        return
+    assert r == (inet.KIND_NS if t == 135 else inet.KIND_NA)
+    a = inet.ndp_lladdr(buf, 0)
+    assert bytes(buf[a : a + 6]) == lladdr
+
+
+@SETTINGS
+@given(st.binary(max_size=120), st.integers(0, 130), st.sampled_from([17, 58, 0, 6]), st.integers(0, 255))
+def test_classify_random_ipv6(body, n, nxt, hops):
+    # a plausible Ethernet + IPv6 start so the deeper checks are reached
+    head = struct.pack("!6s6sHIHBB", b"\x02" * 6, b"\x04" * 6, 0x86DD, 6 << 28, len(body), nxt, hops)
+    buf = bytearray(head + bytes(32) + body)
+    for m in (n, len(buf)):
+        r = inet.classify(buf, 0, min(m, len(buf)))
+        assert r in KINDS or r in ERRS
+        if r in (inet.KIND_NS, inet.KIND_NA):
+            a = inet.ndp_lladdr(buf, 0)
+            assert a == -1 or 0 <= a and a + 6 <= len(buf)
+        if r == inet.KIND_UDP6:
+            assert 62 + inet.udp6_payload_len(buf, 0) <= len(buf)
+
+
+@SETTINGS
+@given(ip6s, macs)
+def test_link_local_and_multicast_helpers(ip6, mac):
+    out = bytearray(16)
+    inet.link_local_from_mac(out, 0, mac)
+    iid = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+    assert bytes(out) == b"\xfe\x80" + bytes(6) + iid
+    inet.solicited_node(out, 0, ip6)
+    assert bytes(out) == bytes.fromhex("ff0200000000000000000001ff") + ip6[13:]
+    m = bytearray(6)
+    inet.mcast_mac6(m, 0, out)
+    assert bytes(m) == b"\x33\x33" + bytes(out[12:])
+
+
+@SETTINGS
+@given(
+    st.sampled_from([135, 136]),
+    st.binary(max_size=40),
+    st.lists(st.tuples(st.integers(54, 140), st.integers(0, 255)), max_size=4),
+)
+def test_classify_mutated_ndp_with_fixed_checksum(t, extra, muts):
+    # valid NS/NA plus random trailing options, corrupted, then re-checksummed so
+    # the option walk (RFC 4861 4.6) is what gets exercised
+    src = b"\xfe\x80" + bytes(13) + b"\x01"
+    dst = b"\xfe\x80" + bytes(13) + b"\x02"
+    base = bytearray(ref_ndp_frame(b"\x02" * 6, b"\x04" * 6, src, dst, t, 0, src, b"\x04" * 6) + extra)
+    base[18:20] = struct.pack("!H", len(base) - 54)
+    for i, v in muts:
+        if 56 <= i < 58:
+            continue
+        if i < len(base):
+            base[i] = v
+    base[56:58] = b"\0\0"
+    inet.icmp6_set_checksum(base, 54, len(base) - 54, src, dst)
+    r = inet.classify(base, 0, len(base))
+    assert r in KINDS or r in ERRS
+    if r in (inet.KIND_NS, inet.KIND_NA):
+        a = inet.ndp_lladdr(base, 0)
+        assert a == -1 or 54 + 24 <= a and a + 6 <= len(base)

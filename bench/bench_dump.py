@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): how fast the netdump client streams RAM on the
+MicroPython unix port over loopback, with the heap locked for the whole dump.
+
+For each transport mode it dumps a pseudo-random region (no zero blocks, so
+nothing is skipped) and, in the same MicroPython process, times a baseline
+loop that only sends the same number of preallocated datagrams of the same
+size. The peer is bench/ack_peer.c (compiled here with gcc), a minimal C
+netdumpd that acks and discards, so the figures measure the client; a last
+row dumps to the project's own netdumpd (Python) for the end-to-end figure.
+
+Usage: python bench/bench_dump.py [--mib 16] [--runs 1]
+Needs root (the socket endpoint learns the session port with SOCK_RAW)."""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def micropython():
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return cand if os.path.exists(cand) else shutil.which("micropython")
+
+
+def start(cmd, ready=None):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if ready:
+        line = p.stdout.readline()
+        if ready not in line:
+            raise SystemExit("peer did not start: %r" % line)
+    else:
+        time.sleep(0.7)
+    return p
+
+
+def run_client(mode, mib, hport, cport, sport):
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
+    r = subprocess.run([micropython(), "-X", "heapsize=%dM" % (mib + 16), os.path.join(ROOT, "bench", "mp_dump_bench.py"),
+                        "127.0.0.1", str(hport), str(cport), mode, str(mib), str(sport)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    vals = {}
+    for ln in r.stdout.splitlines():
+        parts = ln.split(None, 1)
+        if len(parts) == 2 and parts[0].isupper():
+            vals[parts[0]] = parts[1]
+    if vals.get("ERR") != "0":
+        raise SystemExit("dump failed (%s):\n%s%s" % (vals.get("ERR"), r.stdout, r.stderr))
+    return vals
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mib", type=int, default=16, help="region size in MiB (default 16)")
+    ap.add_argument("--runs", type=int, default=1, help="runs per row; the best is shown (default 1)")
+    args = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench_dump: needs root (SOCK_RAW)", file=sys.stderr)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="bench_dump.")
+    peer_bin = os.path.join(tmp, "ack_peer")
+    subprocess.run(["gcc", "-O2", "-o", peer_bin, os.path.join(ROOT, "bench", "ack_peer.c")], check=True)
+    rows = []
+    procs = []
+    try:
+        sport = free_port()
+        procs.append(start([peer_bin, "127.0.0.1", str(sport), "0", "--sink"], "ready"))
+        for server in ("ack_peer", "netdumpd"):
+            for mode in ("window", "freebsd"):
+                best = None
+                for _ in range(args.runs):
+                    hport, cport = free_port(), free_port()
+                    if server == "ack_peer":
+                        p = start([peer_bin, "127.0.0.1", str(hport), str(cport)], "ready")
+                    else:
+                        dd = tempfile.mkdtemp(dir=tmp)
+                        p = start([sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1",
+                                   "-d", dd, "-P", os.path.join(dd, "pid"), "--herald-port", str(hport),
+                                   "--client-port", str(cport)])
+                    try:
+                        v = run_client(mode, args.mib, hport, cport, sport)
+                    finally:
+                        p.send_signal(signal.SIGTERM)
+                        p.wait(10)
+                    if best is None or int(v["DUMP_US"]) < int(best["DUMP_US"]):
+                        best = v
+                rows.append((server, mode, best))
+    finally:
+        for p in procs:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("netdump client on the MicroPython unix port, %d MiB region, heap locked, loopback UDP" % args.mib)
+    print("%-9s %-8s %9s %9s %10s %9s %7s %7s" % ("peer", "mode", "dump MB/s", "pkts/s", "base MB/s", "ratio", "retx", "us/pkt"))
+    for server, mode, v in rows:
+        dump_s = int(v["DUMP_US"]) / 1e6
+        mbps = int(v["DUMP_BYTES"]) / dump_s / 1e6
+        names = v["STAT_NAMES"].split()
+        st = dict(zip(names, map(int, v["STATS"].split())))
+        pkts = st.get("sent", 0)
+        base_s = int(v["BASE_US"]) / 1e6
+        base_mbps = int(v["BASE_PKTS"]) * int(v["CHUNK"]) / base_s / 1e6
+        print("%-9s %-8s %9.1f %9.0f %10.1f %8.0f%% %7d %7.2f" % (
+            server, mode, mbps, pkts / dump_s, base_mbps, 100.0 * mbps / base_mbps, st.get("retx", 0),
+            dump_s * 1e6 / max(pkts, 1)))
+    print("ratio = dump throughput / send-only baseline throughput (same process, same datagram size)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+# MicroPython side of bench/bench_dump.py. Prints "KEY value" lines.
+#   argv: server herald_port client_port mode mib sink_port
+import socket
+import sys
+
+import micropython
+import uctypes
+
+from netdump import debugnet, elfcore, panic, wire
+from netdump.compat import ticks_diff, ticks_us
+
+
+@micropython.viper
+def fill(buf: ptr32, nwords: int, seed: uint):
+    # xorshift32 (Marsaglia 2003): no zero blocks, so nothing is skipped
+    x = seed
+    m = uint(0xFFFFFFFF)
+    for i in range(nwords):
+        x = (x ^ (x << 13)) & m
+        x = x ^ (x >> 17)
+        x = (x ^ (x << 5)) & m
+        buf[i] = x
+
+
+def baseline(sock, pkt, n):
+    # what a send-only loop costs: one header rewrite and one send per datagram
+    ln = len(pkt)
+    t0 = ticks_us()
+    for i in range(n):
+        wire.set_seqno(pkt, 0, i + 1)
+        sock.write(pkt, 0, ln)
+    return ticks_diff(ticks_us(), t0)
+
+
+def main():
+    server, hport, cport, mode, mib, sport = sys.argv[1:7]
+    mode = debugnet.MODE_FREEBSD if mode == "freebsd" else debugnet.MODE_WINDOW
+    region = bytearray(int(mib) << 20)
+    fill(region, len(region) // 4, 0x9E3779B9)
+    d = panic.arm(server, [("ram", uctypes.addressof(region), len(region))], elfcore.EM_X86_64, 64, "amd64",
+                  mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server)
+    t0 = ticks_us()
+    err = panic.dump("benchmark")
+    us = ticks_diff(ticks_us(), t0)
+    st = d.net.stats
+    npk = d.sent_bytes // d.net.chunk + 1
+    print("ERR", err)
+    print("DUMP_US", us)
+    print("DUMP_BYTES", d.layout.total_size)
+    print("CHUNK", d.net.chunk)
+    print("STATS", " ".join([str(x) for x in st]))
+    print("STAT_NAMES", " ".join(debugnet.STAT_NAMES))
+    # baseline: the same number of same-size datagrams to a sink, heap locked
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(socket.getaddrinfo(server, int(sport))[0][-1])
+    pkt = bytearray(wire.HDR_LEN + d.net.chunk)
+    wire.pack_header(pkt, 0, wire.VMCORE, 1, 0, d.net.chunk)
+    micropython.heap_lock()
+    try:
+        bus = baseline(s, pkt, npk)
+    finally:
+        micropython.heap_unlock()
+    print("BASE_US", bus)
+    print("BASE_PKTS", npk)
+
+
+main()

@@ -1,0 +1,551 @@
+# netdumpd (tools/netdumpd*.py) against a fake FreeBSD kernel over real UDP
+# sockets on loopback. The server runs as a subprocess with -D.
+import gzip
+import json
+import os
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import fakekernel as fk
+from netdump import elfcore
+from netdump_tools.netdumpd_harness import NetdumpdProc, free_client_port, free_udp_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _data(n, seed):
+    # deterministic, incompressible-looking bytes
+    out = bytearray()
+    x = seed * 2654435761 & 0xFFFFFFFF
+    while len(out) < n:
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+        out += struct.pack(">I", x)
+    return bytes(out[:n])
+
+
+@pytest.fixture
+def dumpdir(tmp_path):
+    d = tmp_path / "crash"
+    d.mkdir()
+    return d
+
+
+def _server(tmp_path, dumpdir, *args, **kw):
+    return NetdumpdProc(tmp_path, dumpdir, args=args, **kw)
+
+
+def _kernel(srv, ip="127.0.0.1", **kw):
+    kw.setdefault("round_timeout", 0.2)
+    server = srv.addr if srv.addr not in ("0.0.0.0", "::") else "127.0.0.1"
+    return fk.FakeKernel(server, srv.herald_port, ip, srv.client_port, **kw)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+UPSTREAM_INFO = [
+    "Dump from localhost [127.0.0.1]",
+    "  Architecture: amd64",
+    "  Architecture Version: 2",
+    "  Dump Length: %dB (%d MB)",
+    "  Blocksize: 4096",
+    "  Compression: none",
+    "  Dumptime: " + time.ctime(1700000000),
+    "  Hostname: fakehost",
+    "  Version String: FreeBSD 15.0-CURRENT",
+    "  Panic String: page fault",
+    "  Header Parity Check: Pass",
+    "Dump complete",
+]
+
+
+def test_freebsd_kernel_dump(tmp_path, dumpdir):
+    data = _data(3 * 65536 + 8192, 1)  # 3 full bursts and a short one
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(data, fk.build_kdh(len(data)))
+            # 46 packets of <= 1448 bytes per 64 KiB burst, plus herald, KDH, FINISHED
+            assert k.sent == 3 * 46 + 6 + 3 and k.retransmits == 0
+        srv.wait_log("Completed dump from client localhost [127.0.0.1]")
+        with _kernel(srv) as k:
+            k.dump(data[:4096], fk.build_kdh(4096))
+        srv.wait_log("(to ./vmcore.localhost.1)")
+        time.sleep(0.2)
+        assert srv.stop() == 0
+    assert _read(dumpdir / "vmcore.localhost.0") == data
+    assert _read(dumpdir / "vmcore.localhost.1") == data[:4096]
+    expect = list(UPSTREAM_INFO)
+    expect[3] = expect[3] % (len(data), len(data) >> 20)
+    assert (dumpdir / "info.localhost.0").read_text().splitlines() == expect
+    assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.1"
+    assert os.readlink(dumpdir / "info.localhost.last") == "info.localhost.1"
+    assert (dumpdir / "bounds.localhost").read_text() == "2\n"
+    for name in ("vmcore.localhost.0", "info.localhost.0"):
+        assert stat.S_IMODE(os.stat(dumpdir / name).st_mode) == 0o600
+    out = srv.out()
+    assert out.startswith("Waiting for clients.\n")
+    assert ("Empty bounds file for client localhost [127.0.0.1]\n"
+            "New dump from client localhost [127.0.0.1] (to ./vmcore.localhost.0)\n"
+            "(KDH from localhost [127.0.0.1])\n"
+            "Completed dump from client localhost [127.0.0.1]\n") in out
+    assert out.endswith("Shutting down...\n")
+    assert "default: listening" not in srv.err() and "No --allow given" in srv.err()
+
+
+def test_progress_dots(tmp_path, dumpdir):
+    # a "." every 11522 sequence numbers (16 MiB / 1456), as upstream
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.connect()
+            k.seq = 11522
+            k.send(fk.VMCORE, b"\1" * 4096, 0)
+            k.send(fk.KDH, fk.build_kdh(4096))
+            k.send(fk.FINISHED)
+        srv.wait_log("Completed")
+    assert "(to ./vmcore.localhost.0)\n.(KDH from" in srv.out()
+
+
+def test_encrypted_dump_with_key(tmp_path, dumpdir):
+    key = _data(4096, 7)
+    data = _data(65536, 8)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(data, fk.build_kdh(len(data), keysize=len(key)), key=key)
+        srv.wait_log("Completed dump")
+    out = srv.out()
+    assert "(EKCD key from localhost [127.0.0.1])\n" in out
+    assert _read(dumpdir / "key.localhost.0") == key
+    assert stat.S_IMODE(os.stat(dumpdir / "key.localhost.0").st_mode) == 0o400
+    assert _read(dumpdir / "vmcore_encrypted.localhost.0") == data
+    assert not (dumpdir / "vmcore.localhost.0").exists()
+    assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore_encrypted.localhost.0"
+
+
+@pytest.mark.parametrize("algo,suffix", [(1, ".gz"), (2, ".zst")])
+def test_compressed_dump_is_truncated(tmp_path, dumpdir, algo, suffix):
+    raw = b"".join(b"line %d of a compressible kernel dump\n" % i for i in range(20000))
+    comp = gzip.compress(raw) if algo == 1 else _data(50001, 3)  # zstd: only the length matters
+    assert len(comp) % 4096
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(comp, fk.build_kdh(len(comp), compression=algo))  # last block zero-padded
+        srv.wait_log("Completed dump")
+    got = _read(dumpdir / ("vmcore.localhost.0" + suffix))
+    assert got == comp
+    if algo == 1:
+        assert gzip.decompress(got) == raw
+    assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.0" + suffix
+    info = (dumpdir / "info.localhost.0").read_text()
+    assert "  Compression: %s\n" % ("gzip" if algo == 1 else "zstd") in info
+
+
+def test_64_clients_at_once(tmp_path, dumpdir):
+    n = 64
+    size = 4 * 65536 + 4096
+    with _server(tmp_path, dumpdir, "-n", nclients=n + 1) as srv:
+        errors = []
+
+        def client(i):
+            try:
+                with _kernel(srv, "127.0.0.%d" % (i + 2), round_timeout=0.5) as k:
+                    k.dump(_data(size, 100 + i), fk.build_kdh(size, hostname="h%d" % i))
+            except Exception as e:  # reported below
+                errors.append((i, repr(e)))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors
+        assert srv.stop() == 0
+    out = srv.out()
+    assert out.count("Completed dump from client") == n
+    for i in range(n):
+        ip = "127.0.0.%d" % (i + 2)
+        assert _read(dumpdir / ("vmcore.%s.0" % ip)) == _data(size, 100 + i), ip
+        info = (dumpdir / ("info.%s.0" % ip)).read_text()
+        assert info.startswith("Dump from %s [%s]\n" % (ip, ip))
+        assert "  Hostname: h%d\n" % i in info and info.endswith("Dump complete\n")
+
+
+def test_duplicated_reordered_retransmitted(tmp_path, dumpdir):
+    data = _data(6 * 65536, 5)
+    faults = fk.Faults(seed=11, drop=0.1, dup=0.2, reorder=True, ack_loss=0.1)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv, faults=faults, round_timeout=0.1, nretries=30) as k:
+            k.dump(data, fk.build_kdh(len(data)))
+            assert k.retransmits > 0
+        srv.wait_log("Completed dump")
+    assert _read(dumpdir / "vmcore.localhost.0") == data
+    assert (dumpdir / "info.localhost.0").read_text().count("Architecture: amd64") == 1
+
+
+def test_sparse_dump_leaves_holes(tmp_path, dumpdir):
+    a, b = _data(8192, 1), _data(4096, 2)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(None, fk.build_kdh(65536), extents=[(40960, b), (0, a)])
+        srv.wait_log("Completed dump")
+    assert _read(dumpdir / "vmcore.localhost.0") == a + bytes(40960 - 8192) + b
+
+
+def _write_hook(tmp_path, status=0):
+    rec = tmp_path / "hook.json"
+    hook = tmp_path / "hook.py"
+    hook.write_text("#!%s\nimport json, os, sys\n"
+                    "with open(%r, 'a') as f:\n"
+                    "    f.write(json.dumps([sys.argv[1:], dict(os.environ), os.getcwd()]) + '\\n')\n"
+                    "sys.exit(%d)\n" % (sys.executable, str(rec), status))
+    hook.chmod(0o755)
+    return hook, rec
+
+
+def test_hook_arguments_environment_cwd(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    (dumpdir / "sub").mkdir()
+    with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"x" * 4096, fk.build_kdh(4096), path="sub")
+        srv.wait_log("exited with status 0")
+    argv, env, cwd = json.loads(rec.read_text().splitlines()[0])
+    assert argv == ["success", "127.0.0.1", "localhost", "sub/info.localhost.0", "sub/vmcore.localhost.0"]
+    assert env == {} or set(env) <= {"LC_CTYPE"}  # CPython may set LC_CTYPE itself (PEP 538)
+    assert os.path.realpath(cwd) == os.path.realpath(str(dumpdir))
+    assert _read(dumpdir / "sub" / "vmcore.localhost.0") == b"x" * 4096
+    assert os.path.exists(dumpdir / "sub" / "bounds.localhost")
+
+
+def test_hook_failure_status_logged(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path, status=3)
+    with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"x" * 4096, fk.build_kdh(4096))
+        srv.wait_log("exited with status 768", stream="err")  # raw wait status of exit(3)
+
+
+def test_idle_timeout_keeps_partial_dump(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    part = _data(5000, 9)  # 5000 bytes stay in the write-back buffer upstream and were lost
+    with _server(tmp_path, dumpdir, "-i", str(hook), timeout=0.5) as srv:
+        with _kernel(srv) as k:
+            k.connect()
+            k.send(fk.VMCORE, part, 0)
+            srv.wait_log("Client 127.0.0.1 timed out\n", timeout=10)
+            srv.wait_log("exited with status 0")
+    assert _read(dumpdir / "vmcore.localhost.0") == part
+    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump incomplete: client timed out\n")
+    assert json.loads(rec.read_text())[0][0] == "timeout"
+    assert not (dumpdir / "vmcore.localhost.last").exists()  # links only at completion
+
+
+def test_shutdown_flushes_and_exits_cleanly(tmp_path, dumpdir):
+    part = _data(12288, 4)
+    srv = _server(tmp_path, dumpdir).start()
+    with _kernel(srv) as k:
+        k.connect()
+        k.send(fk.VMCORE, part, 0)
+        assert int(open(srv.pidfile).read()) == srv.proc.pid
+        assert srv.stop() == 0
+    assert _read(dumpdir / "vmcore.localhost.0") == part
+    assert srv.out().endswith("Shutting down...\nClient 127.0.0.1 timed out\n")
+    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump incomplete: client timed out\n")
+    assert not os.path.exists(srv.pidfile)
+
+
+def _fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_duplicate_heralds_and_replacement(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.connect()
+            before = _fd_count(srv.proc.pid)
+            ack_port = k.dport
+            for _ in range(30):  # retransmitted heralds: re-acked from the same socket, no new fd
+                k.sock.sendto(fk.HDR.pack(fk.HERALD, 1, 0, 0, 0), ("127.0.0.1", srv.herald_port))
+                k.sock.settimeout(2)
+                data, src = k.sock.recvfrom(64)
+                assert data == struct.pack(">I", 1) and src[1] == ack_port
+            assert _fd_count(srv.proc.pid) == before
+            k.send(fk.VMCORE, b"A" * 3000, 0)  # stays buffered in the server
+        with _kernel(srv) as k2:  # same IP heralds again after data: the old dump ends
+            k2.dump(b"B" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump")
+    out = srv.out()
+    assert "Client 127.0.0.1 timed out\n" in out
+    assert "(to ./vmcore.localhost.1)" in out
+    assert _read(dumpdir / "vmcore.localhost.0") == b"A" * 3000
+    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump incomplete: client timed out\n")
+    assert _read(dumpdir / "vmcore.localhost.1") == b"B" * 4096
+
+
+def test_path_escapes_stay_inside(tmp_path, dumpdir):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (dumpdir / "sub").mkdir()
+    os.symlink(str(outside), str(dumpdir / "link"))
+    os.symlink(str(outside), str(dumpdir / "sub" / "deeper"))
+    bad = ["../outside", "/" + str(outside).lstrip("/"), "sub/../../outside", "link", "link/x",
+           "sub/deeper", "./../outside", "nonexistent"]
+    with _server(tmp_path, dumpdir) as srv:
+        for i, path in enumerate(bad):
+            with _kernel(srv, "127.0.0.%d" % (i + 2)) as k:
+                k.dump(b"z" * 4096, fk.build_kdh(4096), path=path)
+        srv.wait_log("Completed dump from client 127.0.0.%d" % (len(bad) + 1))
+    assert os.listdir(str(outside)) == []
+    assert srv.err().count("Can't create output files in path for client") == len(bad)
+    for i in range(len(bad)):
+        assert _read(dumpdir / ("vmcore.127.0.0.%d.0" % (i + 2))) == b"z" * 4096
+
+
+def test_planted_symlinks_are_not_followed(tmp_path, dumpdir):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.write_bytes(b"precious")
+    for name in ("vmcore.localhost.last", "info.localhost.last", "bounds.localhost"):
+        os.symlink(str(victim), str(dumpdir / name))
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"q" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump")
+    assert victim.read_bytes() == b"precious"
+    assert os.listdir(str(outside)) == ["victim"]
+    assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.0"
+    # a core file name planted as a symlink: the dump is refused, the target untouched
+    os.symlink(str(victim), str(dumpdir / "vmcore.127.0.0.2.0"))
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv, "127.0.0.2", nretries=1, round_timeout=0.1) as k:
+            with pytest.raises(fk.DumpFailed):
+                k.dump(b"q" * 4096, fk.build_kdh(4096))
+    assert victim.read_bytes() == b"precious"
+
+
+def test_bad_packets_are_not_acked(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.connect()
+            dst = ("127.0.0.1", k.dport)
+            bad = [
+                b"\0" * 10,  # runt
+                fk.HDR.pack(fk.VMCORE, 50, 0, 4097, 0) + b"\1" * 4097,  # oversize payload
+                fk.HDR.pack(fk.VMCORE, 51, 0, 100, 0) + b"\1" * 50,  # length mismatch
+                fk.HDR.pack(9, 52, 0, 0, 0),  # unknown type
+                fk.HDR.pack(fk.HERALD, 53, 0, 0, 0),  # a herald on the dump socket
+            ]
+            for pkt in bad:
+                k.sock.sendto(pkt, dst)
+            k.sock.settimeout(0.5)
+            with pytest.raises(socket.timeout):
+                k.sock.recvfrom(64)
+            k.send(fk.VMCORE, b"v" * 4096, 0)
+            k.send(fk.KDH, fk.build_kdh(4096))
+            k.send(fk.FINISHED)
+        # and on the herald port
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.3", srv.client_port))
+        for pkt in (b"\0" * 5, fk.HDR.pack(fk.VMCORE, 1, 0, 0, 0), fk.HDR.pack(fk.HERALD, 1, 0, 5, 0) + b"ab"):
+            s.sendto(pkt, ("127.0.0.1", srv.herald_port))
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recvfrom(64)
+        s.close()
+        srv.wait_log("Completed dump")
+        srv.wait_log("message type 3 on the herald port", stream="err")
+    err = srv.err()
+    assert "Ignoring runt packet from 127.0.0.1 (got 10)\n" in err
+    assert err.count("Bad packet size from 127.0.0.1\n") == 2
+    assert "Received unexpected message type 9 from 127.0.0.1\n" in err
+    assert "Received unexpected message type 1 from 127.0.0.1\n" in err
+    assert err.count("Ignoring herald from 127.0.0.3") == 3
+    assert _read(dumpdir / "vmcore.localhost.0") == b"v" * 4096
+
+
+def test_kdh_problems_reported(tmp_path, dumpdir):
+    cases = [
+        (fk.build_kdh(4096, magic=b"Not A Kernel Dump"), ["Bad KDH: bad magic"]),
+        (fk.build_kdh(4096, parity=False), ["  Header Parity Check: Fail"]),
+        (fk.build_kdh(4096, version=7), ["Bad KDH: unknown version 7"]),
+        (b"\0" * 100, ["Bad KDH: packet too small"]),
+    ]
+    with _server(tmp_path, dumpdir) as srv:
+        for i, (kdh, _lines) in enumerate(cases):
+            with _kernel(srv, "127.0.0.%d" % (i + 2)) as k:
+                k.dump(b"k" * 4096, kdh)
+        srv.wait_log("Completed dump from client 127.0.0.%d" % (len(cases) + 1))
+    for i, (_kdh, lines) in enumerate(cases):
+        info = (dumpdir / ("info.127.0.0.%d.0" % (i + 2))).read_text().splitlines()
+        for ln in lines:
+            assert ln in info
+        assert info[-1] == "Dump complete"
+
+
+def test_kdh_v1_layout_has_no_compression_line(tmp_path, dumpdir):
+    from netdump import kdh as kdhmod
+
+    v1 = kdhmod.build(version=1, dumplength=4096, blocksize=4096, hostname="oldbox", panicstring="old panic")
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"o" * 4096, v1)
+        srv.wait_log("Completed dump")
+    info = (dumpdir / "info.localhost.0").read_text()
+    assert "Compression" not in info
+    assert "  Hostname: oldbox\n" in info and "  Panic String: old panic\n" in info
+
+
+def test_max_dump_size_refuses_more(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir, "--max-dump-size", "64K") as srv:
+        with _kernel(srv, nretries=1, round_timeout=0.1) as k:
+            k.connect()
+            k.send(fk.VMCORE, b"m" * 4096, 61440)
+            with pytest.raises(fk.DumpFailed):
+                k.send(fk.VMCORE, b"m" * 4096, 65536)
+            with pytest.raises(fk.DumpFailed):
+                k.send(fk.VMCORE, b"m" * 16, (1 << 64) - 8)
+        assert srv.stop() == 0
+    assert os.path.getsize(dumpdir / "vmcore.localhost.0") == 65536
+    assert "Refused data beyond the maximum dump size (65536 bytes)" in (dumpdir / "info.localhost.0").read_text()
+
+
+def test_allow_list_and_max_clients(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir, "--allow", "127.0.0.2/31", "--allow", "10.0.0.0/8", "--max-clients", "1",
+                 nclients=4) as srv:
+        with _kernel(srv, "127.0.0.4", nretries=1, round_timeout=0.1) as k:
+            with pytest.raises(fk.DumpFailed):
+                k.connect()
+        with _kernel(srv, "127.0.0.2") as k2, _kernel(srv, "127.0.0.3", nretries=1, round_timeout=0.1) as k3:
+            k2.connect()
+            with pytest.raises(fk.DumpFailed):  # allowed, but one dump is already running
+                k3.connect()
+            k2.send(fk.VMCORE, b"a" * 4096, 0)
+            k2.send(fk.KDH, fk.build_kdh(4096))
+            k2.send(fk.FINISHED)
+        with _kernel(srv, "127.0.0.3") as k3:
+            k3.dump(b"c" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump from client 127.0.0.3")
+    err = srv.err()
+    assert "Ignoring herald from 127.0.0.4: not in the --allow list" in err
+    assert "too many clients" in err
+    assert "No --allow given" not in err
+
+
+def test_ipv6_loopback(tmp_path, dumpdir):
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    data = _data(100000, 6)
+    with _server(tmp_path, dumpdir, addr="::1", client_port=free_udp_port("::1")) as srv:
+        with fk.FakeKernel("::1", srv.herald_port, "::1", srv.client_port, round_timeout=0.2) as k:
+            k.dump(data, fk.build_kdh(len(fk.padded(data))))
+            assert k.chunk == 1500 - 48 - 24
+        srv.wait_log("Completed dump")
+    out = srv.out()
+    host = out.split("New dump from client ")[1].split(" ")[0]
+    assert "[::1] (to ./vmcore.%s.0)" % host in out
+    assert _read(dumpdir / ("vmcore.%s.0" % host)) == fk.padded(data)
+
+
+def test_dual_stack_accepts_ipv4(tmp_path, dumpdir):
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", 0))
+        s.close()
+    except OSError:
+        pytest.skip("no dual-stack sockets")
+    with _server(tmp_path, dumpdir, "--dual-stack", addr="::") as srv:
+        with _kernel(srv, "127.0.0.1") as k:
+            k.dump(b"d" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump from client localhost [127.0.0.1]")
+    assert _read(dumpdir / "vmcore.localhost.0") == b"d" * 4096
+    assert "default: listening on all interfaces" in srv.err()
+
+
+def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
+    regions = [("dram", 0x3FFB0000, 8192), ("iram", 0x40080000, 5000)]
+    core = elfcore.CoreLayout(regions, elfcore.EM_XTENSA, board="esp32-devkit", firmware="MicroPython v1.29")
+    core.set_panic("MemoryError: out of memory")
+    tb = b'Traceback (most recent call last):\n  File "main.py", line 3\nMemoryError\n'
+    core.set_traceback(tb, len(tb))
+    core.set_uptime(1234)
+    image = bytearray(core.total_size)
+    image[0:core.header_size] = core.buf
+    for (_n, _a, size), off in zip(regions, core.offsets):
+        image[off:off + size] = _data(size, off)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(image, fk.build_kdh(len(fk.padded(image)), arch="xtensa", panicstring="MemoryError"))
+        srv.wait_log("Completed dump")
+    info = (dumpdir / "info.localhost.0").read_text()
+    head, tail = info.split("Dump complete\n")
+    assert head.splitlines()[-1] == "  Header Parity Check: Pass"  # upstream lines unchanged
+    lines = tail.splitlines()
+    assert lines[0] == "ELF core: Xtensa, ELFCLASS32, 2 regions"
+    assert lines[1] == "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x" % core.offsets[0]
+    assert lines[2] == "  Region iram: 0x40080000-0x40081388 (5000 bytes) @ file 0x%x" % core.offsets[1]
+    assert "  Board: esp32-devkit" in lines and "  Firmware: MicroPython v1.29" in lines
+    assert "  Uptime: 1234 s" in lines and "  Panic: MemoryError: out of memory" in lines
+    assert "    MemoryError" in lines and "  Traceback:" in lines
+
+
+def _run_cli(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "netdump_tools.netdumpd", "-D"] + list(args),
+                          capture_output=True, text=True, timeout=20, cwd=str(tmp_path))
+
+
+def test_cli_errors_are_one_line(tmp_path, dumpdir):
+    port = str(free_udp_port())
+    base = ["-a", "127.0.0.1", "--herald-port", port, "-P", str(tmp_path / "p.pid")]
+    r = _run_cli(tmp_path, "-d", str(tmp_path / "missing"), *base)
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        "netdumpd: dump directory %s does not exist or is not a directory" % (tmp_path / "missing")]
+    script = tmp_path / "hook.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o644)
+    r = _run_cli(tmp_path, "-d", str(dumpdir), "-i", str(script), *base)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith("is missing or not executable")
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", int(port)))
+    try:
+        r = _run_cli(tmp_path, "-d", str(dumpdir), *base)
+    finally:
+        busy.close()
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == (
+        "netdumpd: port %s on 127.0.0.1 is already in use (another netdumpd?)" % port)
+    r = _run_cli(tmp_path, "-d", str(dumpdir), "--timeout", "0", *base)
+    assert r.returncode == 2
+    assert "--allow CIDR" in _run_cli(tmp_path, "--help").stdout
+
+
+def test_locked_pidfile(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir) as srv:
+        r = _run_cli(tmp_path, "-d", str(dumpdir), "-a", "127.0.0.1", "--herald-port", str(free_udp_port()),
+                     "-P", srv.pidfile)
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines()[-1] == (
+            "netdumpd: netdumpd is already running (pidfile %s is locked)" % srv.pidfile)
+        assert int(open(srv.pidfile).read()) == srv.proc.pid
+
+
+def test_console_script_and_module_entry():
+    from netdump_tools import netdumpd
+
+    assert callable(netdumpd.main)
+    with pytest.raises(SystemExit) as e:
+        netdumpd.main(["--help"])
+    assert e.value.code == 0
+    assert netdumpd.parse_size("64M") == 64 << 20 and netdumpd.parse_size("1T") == 1 << 40
