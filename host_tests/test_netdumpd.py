@@ -549,3 +549,40 @@ def test_console_script_and_module_entry():
         netdumpd.main(["--help"])
     assert e.value.code == 0
     assert netdumpd.parse_size("64M") == 64 << 20 and netdumpd.parse_size("1T") == 1 << 40
+
+
+def _limit_file_size():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))  # CPython ignores SIGXFSZ: pwrite gets EFBIG
+
+
+def test_write_error_ends_dump(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    with _server(tmp_path, dumpdir, "-i", str(hook), preexec_fn=_limit_file_size) as srv:
+        with _kernel(srv, nretries=1, round_timeout=0.1) as k:
+            k.connect()
+            k.send(fk.VMCORE, _data(65536, 1), 0)
+            k.send(fk.VMCORE, _data(65536, 2), 65536)  # buffered and acked
+            with pytest.raises(fk.DumpFailed):  # the flush fails: the dump is over
+                k.send(fk.VMCORE, _data(65536, 3), 131072)
+        srv.wait_log("exited with status 0")
+    info = (dumpdir / "info.localhost.0").read_text()
+    assert info.splitlines()[-1].startswith("Dump unsuccessful: write error @ offset 00010000: ")
+    assert "pwrite (for client localhost [127.0.0.1]): " in srv.err()
+    assert json.loads(rec.read_text())[0][0] == "error"
+    assert _read(dumpdir / "vmcore.localhost.0") == _data(65536, 1)
+
+
+def test_plain_elf_core_gets_no_board_summary(tmp_path, dumpdir):
+    image = bytearray(8192)
+    image[0:4] = b"\x7fELF"
+    image[4], image[5], image[6] = 2, 1, 1  # ELFCLASS64, little-endian: a FreeBSD full dump looks like this
+    struct.pack_into("<HHIQQ", image, 16, 4, 62, 1, 0, 64)
+    struct.pack_into("<HHHHHH", image, 52, 64, 56, 1, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", image, 64, 1, 6, 4096, 0xFFFF0000, 0, 4096, 4096, 4096)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(image, fk.build_kdh(len(image)))
+        srv.wait_log("Completed dump")
+    assert (dumpdir / "info.localhost.0").read_text().endswith("Header Parity Check: Pass\nDump complete\n")

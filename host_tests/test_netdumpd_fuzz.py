@@ -56,13 +56,16 @@ def _drain(s):
 
 
 def _session_port(s, srv):
-    # herald and wait briefly for the ack: its source port is the dump socket
+    # herald and wait briefly for the ack: its source port is the dump socket.
+    # One VMCORE packet then marks the dump as started, so that the next herald
+    # from this address (with whatever path) replaces it instead of being re-acked.
     s.sendto(_herald(), ("127.0.0.1", srv.herald_port))
     s.settimeout(1.0)
     try:
         while True:
             data, src = s.recvfrom(64)
             if len(data) == 4:
+                s.sendto(fk.HDR.pack(fk.VMCORE, 2, 0, 4, 0) + b"data", ("127.0.0.1", src[1]))
                 return src[1]
     except socket.timeout:
         return None
@@ -95,6 +98,9 @@ message = st.one_of(
               st.lists(st.tuples(st.integers(0, 600), st.integers(0, 255)), max_size=4),
               st.one_of(st.none(), st.integers(0, 600)), st.binary(max_size=8)),
     st.builds(_herald, st.sampled_from(NASTY_PATHS), st.integers(0, 2**32 - 1)),
+    st.builds(lambda t, o, p: fk.HDR.pack(t, 9, o, len(p), 0) + p,
+              st.sampled_from([fk.VMCORE, fk.EKCD_KEY, fk.KDH]),
+              st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 1 << 21)), st.binary(max_size=4096)),
 )
 
 
@@ -142,3 +148,8 @@ def test_fuzz_then_valid_dump(fuzz_env):
         p = os.path.join(str(dumpdir), name)
         if os.path.isfile(p) and not os.path.islink(p):
             assert os.path.getsize(p) <= 1 << 20
+    # the fuzz reached the interesting paths, not only the first length check
+    log = srv.out() + err
+    for what in ("New dump from client", "Bad packet size", "Ignoring herald", "Ignoring runt packet",
+                 "Can't create output files in path", "Received unexpected message type", "(KDH from"):
+        assert what in log, what

@@ -12,6 +12,7 @@ import logging.handlers
 import os
 import re
 import signal
+import stat
 import sys
 
 from netdump import wire
@@ -137,8 +138,13 @@ def setup_logging(debug):
             h.terminator = ""  # messages carry upstream's own newlines ("." has none)
             log.addHandler(h)
         return log
+    logging.raiseExceptions = False  # a daemon must not die of (or print) a logging failure
     for path in ("/dev/log", "/var/run/syslog", "/var/run/log"):
-        if os.path.exists(path):
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError:
+            is_socket = False
+        if is_socket:
             try:
                 h = logging.handlers.SysLogHandler(address=path, facility=logging.handlers.SysLogHandler.LOG_DAEMON)
             except OSError:

@@ -93,6 +93,8 @@ def summary_lines(fd):
     for owner, ntype, desc in notes:
         if owner == elfcore.NOTE_OWNER and ntype not in ours:
             ours[ntype] = desc
+    if not ours:
+        return []  # an ELF core, but not from one of our boards (e.g. a FreeBSD full dump)
     names = []
     if elfcore.NT_REGIONS in ours:
         names = [n.decode("utf-8", "replace") for n in ours[elfcore.NT_REGIONS].split(b"\0")]

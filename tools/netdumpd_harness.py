@@ -42,7 +42,7 @@ class NetdumpdProc:
     """netdumpd -D in a subprocess; logs go to files in tmpdir."""
 
     def __init__(self, tmpdir, dumpdir, args=(), addr="127.0.0.1", herald_port=None, client_port=None,
-                 timeout=30, nclients=1):
+                 timeout=30, nclients=1, preexec_fn=None):
         self.tmpdir = str(tmpdir)
         self.dumpdir = str(dumpdir)
         self.addr = addr
@@ -55,12 +55,13 @@ class NetdumpdProc:
                      "--herald-port", str(self.herald_port), "--client-port", str(self.client_port),
                      "-P", self.pidfile, "--timeout", str(timeout)] + list(args)
         self.proc = None
+        self.preexec_fn = preexec_fn
 
     def start(self, wait=True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "firmware"), env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen(self.argv, stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"),
-                                     env=env, cwd=self.tmpdir)
+                                     env=env, cwd=self.tmpdir, preexec_fn=self.preexec_fn)
         if wait:
             self.wait_log("Waiting for clients.", 10)
         return self

@@ -382,7 +382,12 @@ class Server:
                 sess.handle(view[:n])
             except Exception as e:  # a bug hit by one client ends that dump only
                 self.log.error("Internal error on dump from %s: %r\n" % (sess.who, e))
-                self.end_session(sess, "error")
+                try:
+                    ok = sess.flush()  # keep what was acked
+                except Exception:
+                    ok = True
+                if ok:
+                    self.end_session(sess, "error")
             if sess.closed:
                 return
 

@@ -192,7 +192,7 @@ class SocketEndpoint:
                 r = rd(buf, self._ackread)
             except OSError:  # nothing queued (CPython), or a pending ICMP error
                 return 0
-            if not r:
+            if r is None:  # nothing queued (MicroPython)
                 return 0
             if r == 4:
                 ack[0] = buf[0]
@@ -247,7 +247,7 @@ class SocketEndpoint:
                 r = rd(buf, n)
             except OSError:
                 return
-            if not r:
+            if r is None:
                 return
             k += 1
 
@@ -266,7 +266,7 @@ class SocketEndpoint:
                 r = rd(p, self._rawread)
             except OSError:
                 return 0
-            if not r:
+            if r is None:
                 return 0
             if self._v6:
                 u = 0  # no IPv6 header: no source address to check
@@ -299,7 +299,7 @@ class SocketEndpoint:
                 data, addr = self._sock.recvfrom(_READ_MAX)
             except OSError:
                 return 0
-            if not data:
+            if data is None:
                 return 0
             if len(data) != 4:
                 continue

@@ -15,9 +15,7 @@
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it
 # is only ever added to inside viper. Regions must not overlap.
-from netdump import fast_py
-
-IMPL = "python"
+IMPL = "python"  # which set is in use: "viper" or "python"
 
 try:
     from netdump import fast_viper as _impl
@@ -25,7 +23,7 @@ try:
     IMPL = "viper"
 except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
     # CPython (no micropython module) or a port built without viper/native
-    _impl = fast_py
+    from netdump import fast_py as _impl
 
 copy = _impl.copy
 copy_mem = _impl.copy_mem

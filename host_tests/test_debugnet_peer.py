@@ -1,0 +1,315 @@
+"""debugnet + SocketEndpoint against a scripted netdumpd-like peer over real UDP
+sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
+import os
+import socket
+import time
+
+import pytest
+
+from netdump import debugnet, wire
+from netdump.debugnet import BufferSource, Debugnet
+from netdump.endpoint import SocketEndpoint
+from peer import Peer, free_udp_port
+
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _has_ipv6():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+HOSTS = ["127.0.0.1"] + (["::1"] if _has_ipv6() else [])
+DISCOVERY = ["recvfrom"] + (["raw"] if ROOT else [])
+MODES = [debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD]
+MODE_IDS = ["window", "freebsd"]
+
+
+def pattern(n, k=0):
+    return bytes((i * 31 + k) & 255 for i in range(n))
+
+
+def make(peer, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+    ep = SocketEndpoint(
+        peer.host, herald_port=peer.herald_port, client_port=free_udp_port(peer.host), port_discovery=discovery
+    )
+    # an RTO floor of 20 ms keeps thread-scheduling jitter from causing resends
+    args = dict(rto_init_us=50000, rto_min_us=20000, rto_max_us=200000, npolls=40, poll_us=500, deadline_ms=20000)
+    args.update(kw)
+    return ep, Debugnet(ep, mode=mode, path="vm/a", **args)
+
+
+def dump(dn, vmcore, kdh=pattern(512, 9), chunked=0):
+    """connect + VMCORE (in `chunked`-byte calls, or one) + KDH + FINISHED -> err."""
+    e = dn.connect()
+    if e:
+        return e
+    step = chunked or len(vmcore)
+    src = BufferSource(vmcore)
+    for off in range(0, len(vmcore), step):
+        n = min(step, len(vmcore) - off)
+        e = dn.send(wire.VMCORE, _Sub(src, off), off, n)
+        if e:
+            return e
+    e = dn.send(wire.KDH, BufferSource(kdh), 0, len(kdh))
+    if e:
+        return e
+    return dn.finish()
+
+
+class _Sub:
+    """A window of a source starting at `base` (message position 0 = base)."""
+
+    def __init__(self, src, base):
+        self.src, self.base = src, base
+
+    def readinto_at(self, dst, doff, pos, n):
+        self.src.readinto_at(dst, doff, self.base + pos, n)
+
+
+def check_dump(peer, vmcore, kdh=pattern(512, 9)):
+    assert peer.wait_finished(5)
+    assert peer.errors == []
+    assert bytes(peer.vmcore) == vmcore
+    assert peer.kdh == kdh
+    assert peer.heralds and all(h == b"vm/a\x00" for h in peer.heralds)
+    # the herald went to the herald port; everything else to the session port
+    assert all(w == "herald" for (w, t, s, o, n) in peer.log if t == wire.HERALD)
+    assert all(w == "session" for (w, t, s, o, n) in peer.log if t != wire.HERALD)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("discovery", DISCOVERY)
+@pytest.mark.parametrize("host", HOSTS)
+def test_clean_dump_and_session_port(host, discovery, mode):
+    vm = pattern(200000)
+    with Peer(host) as p:
+        ep, dn = make(p, discovery, mode)
+        try:
+            assert dump(dn, vm, chunked=65536) == 0
+            assert ep._port == p.session_port != p.herald_port
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        seqs = [s for (w, t, s, o, n) in p.log]
+        assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing resent
+        assert dn.stats[debugnet.ST_RETX] == 0
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("discovery", DISCOVERY)
+def test_lost_herald_ack(discovery, mode):
+    def policy(peer, mtype, seq, nth):
+        if mtype == wire.HERALD and nth == 1:
+            return []
+        return [("ack", seq, 0)]
+
+    vm = pattern(5000)
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, discovery, mode)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        assert p.count(1) == 2
+        assert [w for (w, t, s, o, n) in p.log if s == 1] == ["herald", "herald"]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("host", HOSTS)
+def test_lost_data_acks(host, mode):
+    lost = {3, 4, 10, 11, 12, 30}
+
+    def policy(peer, mtype, seq, nth):
+        if seq in lost and nth == 1:
+            return []
+        return [("ack", seq, 0)]
+
+    vm = pattern(60000)
+    with Peer(host, policy=policy) as p:
+        ep, dn = make(p, "recvfrom", mode)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        for s in lost:
+            assert p.count(s) >= 2
+        assert dn.stats[debugnet.ST_RETX] >= len(lost)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_duplicated_acks(mode):
+    def policy(peer, mtype, seq, nth):
+        return [("ack", seq, 0), ("ack", seq, 0), ("ack", seq, 0.002)]
+
+    vm = pattern(30000)
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, "recvfrom", mode)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        assert dn.stats[debugnet.ST_RETX] == 0
+        assert dn.stats[debugnet.ST_DUPACKS] + dn.stats[debugnet.ST_IGNORED] > 0
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_late_acks(mode):
+    # some acks arrive long after the retransmission timer fired
+    def policy(peer, mtype, seq, nth):
+        if seq % 7 == 0 and nth == 1:
+            return [("ack", seq, 0.15)]
+        return [("ack", seq, 0)]
+
+    vm = pattern(40000)
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, "recvfrom", mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        assert dn.stats[debugnet.ST_RETX] > 0
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_out_of_window_and_huge_acks(mode):
+    def policy(peer, mtype, seq, nth):
+        if mtype == wire.HERALD:
+            return [("ack", seq, 0)]
+        acts = [("raw", wire.encode_ack(seq + 500), 0), ("raw", b"\xff\xff\xff\xff", 0),
+                ("raw", wire.encode_ack((1 << 30) + seq + 1), 0)]
+        if nth == 1 and seq % 5 == 0:
+            return acts  # only bogus acks: this seqno must be resent
+        return acts + [("ack", seq, 0)]
+
+    vm = pattern(30000)
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, "recvfrom", mode, window=8)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        for s in range(5, max(p.seen) + 1, 5):
+            assert p.count(s) >= 2
+        assert dn.stats[debugnet.ST_IGNORED] >= 2 * len(p.seen)
+
+
+@pytest.mark.parametrize("discovery", DISCOVERY)
+@pytest.mark.parametrize("host", HOSTS)
+def test_acks_from_a_wrong_port_are_ignored(host, discovery):
+    def policy(peer, mtype, seq, nth):
+        if mtype == wire.HERALD:
+            return [("ack", seq, 0)]
+        if seq % 4 == 0 and nth == 1:
+            return [("wrong", seq, 0)]  # right seqno, wrong source port
+        return [("ack", seq, 0)]
+
+    vm = pattern(30000)
+    with Peer(host, policy=policy) as p:
+        ep, dn = make(p, discovery)
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        for s in range(4, max(p.seen) + 1, 4):
+            assert p.count(s) >= 2
+
+
+def test_non_ack_datagrams_are_ignored():
+    def policy(peer, mtype, seq, nth):
+        junk = [("raw", b"", 0), ("raw", b"\x00\x00", 0), ("raw", wire.encode_ack(seq) * 2, 0)]
+        if nth == 1 and mtype == wire.VMCORE and seq % 3 == 0:
+            return junk
+        return junk + [("ack", seq, 0)]
+
+    vm = pattern(20000)
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, "recvfrom")
+        try:
+            assert dump(dn, vm) == 0
+        finally:
+            ep.close()
+        check_dump(p, vm)
+        for s in range(3, max(p.seen) + 1, 3):
+            if s not in (1, max(p.seen), max(p.seen) - 1):
+                assert p.count(s) >= 2
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("discovery", DISCOVERY)
+def test_server_goes_silent_mid_dump(discovery, mode):
+    def policy(peer, mtype, seq, nth):
+        return [("ack", seq, 0)] if seq < 12 else []
+
+    deadline = 1500
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, discovery, mode, retries=250, deadline_ms=deadline)
+        try:
+            t0 = time.monotonic()
+            err = dump(dn, pattern(100000))
+            took = time.monotonic() - t0
+        finally:
+            ep.close()
+    assert err == debugnet.ERR_DEADLINE, debugnet.message(err)
+    assert took < deadline / 1000 + 3.0  # bounded: the deadline holds
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_silent_server_runs_out_of_retries(mode):
+    def policy(peer, mtype, seq, nth):
+        return [("ack", seq, 0)] if seq < 5 else []
+
+    with Peer(policy=policy) as p:
+        ep, dn = make(p, "recvfrom", mode, retries=3, npolls=20)
+        try:
+            err = dump(dn, pattern(50000))
+        finally:
+            ep.close()
+        assert err == debugnet.ERR_TIMEOUT
+        assert p.count(5) == (4 if mode == debugnet.MODE_WINDOW else 5)
+
+
+def test_no_server_herald_timeout():
+    # a herald port with no one behind it (ICMP port unreachable comes back)
+    port = free_udp_port()
+    ep = SocketEndpoint("127.0.0.1", herald_port=port, client_port=free_udp_port(), port_discovery="recvfrom")
+    dn = Debugnet(ep, rto_init_us=2000, rto_min_us=1000, rto_max_us=10000, retries=3)
+    try:
+        assert dn.connect() == debugnet.ERR_HERALD_TIMEOUT
+    finally:
+        ep.close()
+
+
+def test_reconnect_after_a_dump():
+    vm = pattern(10000)
+    with Peer() as p:
+        ep, dn = make(p, "recvfrom")
+        try:
+            assert dump(dn, vm) == 0
+            assert p.wait_finished(5)
+            first = p.session_port
+            # a second connection on the same endpoint: a fresh peer session
+            p.ssock, p.finished = None, type(p.finished)()
+            assert dump(dn, vm) == 0
+            assert p.wait_finished(5)
+            assert p.session_port != first
+            assert ep._port == p.session_port
+        finally:
+            ep.close()
+
+
+@pytest.mark.skipif(ROOT, reason="only meaningful without root")
+def test_raw_needs_root_message():
+    with pytest.raises(OSError, match="raw socket"):
+        SocketEndpoint("127.0.0.1", herald_port=free_udp_port(), client_port=free_udp_port())
