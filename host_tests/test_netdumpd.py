@@ -15,7 +15,7 @@ import pytest
 
 import fakekernel as fk
 from netdump import elfcore
-from netdump_tools.netdumpd_harness import NetdumpdProc, free_client_port, free_udp_port
+from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,7 +42,7 @@ def _server(tmp_path, dumpdir, *args, **kw):
 
 
 def _kernel(srv, ip="127.0.0.1", **kw):
-    kw.setdefault("round_timeout", 0.2)
+    kw.setdefault("round_timeout", 1.0)
     server = srv.addr if srv.addr not in ("0.0.0.0", "::") else "127.0.0.1"
     return fk.FakeKernel(server, srv.herald_port, ip, srv.client_port, **kw)
 
@@ -586,3 +586,49 @@ def test_plain_elf_core_gets_no_board_summary(tmp_path, dumpdir):
             k.dump(image, fk.build_kdh(len(image)))
         srv.wait_log("Completed dump")
     assert (dumpdir / "info.localhost.0").read_text().endswith("Header Parity Check: Pass\nDump complete\n")
+
+
+def test_flooding_client_does_not_disturb_others(tmp_path, dumpdir):
+    data = _data(16 * 65536, 12)
+    with _server(tmp_path, dumpdir, nclients=3) as srv:
+        with _kernel(srv, "127.0.0.2") as bad:
+            bad.connect()
+            bad.send(fk.VMCORE, b"x" * 4096, 0)
+            stop = threading.Event()
+            junk = [fk.HDR.pack(9, 1, 0, 1000, 0) + b"j" * 1000, b"\0" * 7,
+                    fk.HDR.pack(fk.VMCORE, 3, 0, 1448, 0) + b"x" * 1448]
+
+            def flood():
+                i = 0
+                while not stop.is_set():
+                    bad.sock.sendto(junk[i % 3], ("127.0.0.1", bad.dport if i % 4 else srv.herald_port))
+                    i += 1
+
+            t = threading.Thread(target=flood)
+            t.start()
+            try:
+                with _kernel(srv, "127.0.0.3") as good:
+                    good.dump(data, fk.build_kdh(len(data)))
+            finally:
+                stop.set()
+                t.join()
+        srv.wait_log("Completed dump from client 127.0.0.3 [127.0.0.3]")
+    assert _read(dumpdir / "vmcore.127.0.0.3.0") == data
+    assert srv.err().count("Received unexpected message type 9 from 127.0.0.2") <= 20  # bounded logging
+
+
+def test_resolver_names_are_bounded_and_safe():
+    from netdump_tools.netdumpd_server import Resolver
+
+    names = {"192.0.2.1": "board7.lab.example.org", "192.0.2.2": "../../etc/passwd", "192.0.2.3": ".hidden",
+             "192.0.2.4": "bad name.example", "192.0.2.5": None}
+    r = Resolver(timeout=1.0, lookup=names.get)
+    assert r("192.0.2.1") == "board7"
+    for ip in ("192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"):
+        assert r(ip) == ip
+    slow = Resolver(timeout=0.05, lookup=lambda ip: time.sleep(2) or "late")
+    t = time.monotonic()
+    assert slow("192.0.2.9") == "192.0.2.9"
+    assert time.monotonic() - t < 1.5
+    assert Resolver(enabled=False, lookup=names.get)("192.0.2.1") == "192.0.2.1"
+    assert Resolver()("127.0.0.1") == "localhost"

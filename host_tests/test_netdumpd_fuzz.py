@@ -3,7 +3,6 @@
 # nothing outside its dump directory, and still complete a valid dump after.
 import os
 import socket
-import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings

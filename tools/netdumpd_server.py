@@ -13,8 +13,6 @@ import struct
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from netdump import wire
 
@@ -70,36 +68,40 @@ def _unmap(ip):
 class Resolver:
     """Reverse lookup cut at the first dot, bounded in time; numeric on failure."""
 
-    def __init__(self, timeout=2.0, enabled=True):
+    def __init__(self, timeout=2.0, enabled=True, lookup=None):
         self.timeout = timeout
         self.enabled = enabled
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="netdumpd-dns") if enabled else None
+        self.lookup = lookup or self._getnameinfo
 
     @staticmethod
-    def _lookup(ip):
+    def _getnameinfo(ip):
         try:
-            name = socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)[0]
+            return socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)[0]
         except (OSError, UnicodeError):
             return None
-        return name
 
     def __call__(self, ip):
         name = None
         if self.enabled:
-            try:
-                name = self._pool.submit(self._lookup, ip).result(self.timeout)
-            except FutureTimeout:
-                name = None
+            # a daemon thread, so a hung resolver delays one herald, never shutdown
+            box = []
+            done = threading.Event()
+
+            def run():
+                try:
+                    box.append(self.lookup(ip))
+                finally:
+                    done.set()
+
+            threading.Thread(target=run, name="netdumpd-dns", daemon=True).start()
+            if done.wait(self.timeout) and box:
+                name = box[0]
         if name:
             name = name.split(".")[0]
         # A name from DNS becomes part of file names: anything odd -> numeric.
         if not name or "/" in name or any(c <= " " or c == "\x7f" for c in name):
             return ip
         return name
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
 
 
 class Server:
@@ -220,12 +222,6 @@ class Server:
         if self.dumpdir_fd >= 0:
             os.close(self.dumpdir_fd)
             self.dumpdir_fd = -1
-        self.resolver_close()
-
-    def resolver_close(self):
-        close = getattr(self.resolver, "close", None)
-        if close:
-            close()
 
     def _on_wake(self, sock):
         try:

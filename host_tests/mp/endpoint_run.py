@@ -1,8 +1,9 @@
 # Run on the MicroPython unix port by host_tests/test_endpoint.py:
-#   micropython mp/endpoint_run.py SERVER HERALD_PORT CLIENT_PORT MODE SIZE PATH
+#   micropython mp/endpoint_run.py SERVER HERALD_PORT CLIENT_PORT MODE SIZE [PATH [REPEAT]]
 # Sends a herald, SIZE bytes of a byte pattern as VMCORE at offset 0, a 512-byte
-# KDH and FINISHED over a SocketEndpoint, with the heap locked from connect()
-# to the end, then prints one "RESULT" line and the stats.
+# KDH and FINISHED over a SocketEndpoint (REPEAT times, default 1, on the same
+# endpoint), with the heap locked from the first connect() to the end, then
+# prints one "RESULT" line and the stats.
 import sys
 
 import micropython
@@ -43,7 +44,8 @@ def main():
     cport = int(sys.argv[3])
     mode = debugnet.MODE_FREEBSD if sys.argv[4] == "freebsd" else debugnet.MODE_WINDOW
     size = int(sys.argv[5])
-    path = sys.argv[6] if len(sys.argv) > 6 else None
+    path = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
+    repeat = int(sys.argv[7]) if len(sys.argv) > 7 else 1
     ep = SocketEndpoint(server, herald_port=hport, client_port=cport)
     dn = debugnet.Debugnet(ep, mode=mode, path=path, rto_init_us=50000, deadline_ms=20000)
     vsrc = debugnet.BufferSource(pattern(size, 3))
@@ -51,7 +53,10 @@ def main():
     res = [0]
     micropython.heap_lock()
     try:
-        run(dn, vsrc, size, ksrc, res)
+        k = 0
+        while k < repeat and res[0] == 0:
+            run(dn, vsrc, size, ksrc, res)
+            k += 1
     finally:
         micropython.heap_unlock()
     print("RESULT", res[0], debugnet.message(res[0]))
