@@ -1,5 +1,7 @@
 # MicroPython side of bench/bench_dump.py. Prints "KEY value" lines.
-#   argv: server herald_port client_port mode mib sink_port
+#   argv: server herald_port client_port mode mib sink_port [phase]
+#   phase: all (default), setup (arm only), dump (arm + dump), base (arm + baseline);
+#   bench_dump.py --count runs each phase under callgrind and subtracts setup.
 import socket
 import sys
 
@@ -34,16 +36,22 @@ def baseline(sock, pkt, n):
 
 def main():
     server, hport, cport, mode, mib, sport = sys.argv[1:7]
+    phase = sys.argv[7] if len(sys.argv) > 7 else "all"
     mode = debugnet.MODE_FREEBSD if mode == "freebsd" else debugnet.MODE_WINDOW
     region = bytearray(int(mib) << 20)
     fill(region, len(region) // 4, 0x9E3779B9)
     d = panic.arm(server, [("ram", uctypes.addressof(region), len(region))], elfcore.EM_X86_64, 64, "amd64",
                   mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server)
-    t0 = ticks_us()
-    err = panic.dump("benchmark")
-    us = ticks_diff(ticks_us(), t0)
+    if phase == "setup":
+        return
+    err = 0
+    us = 1
+    if phase != "base":
+        t0 = ticks_us()
+        err = panic.dump("benchmark")
+        us = ticks_diff(ticks_us(), t0)
     st = d.net.stats
-    npk = d.sent_bytes // d.net.chunk + 1
+    npk = d.layout.total_size // d.net.chunk + 1  # data packets of a full dump
     print("ERR", err)
     print("DUMP_US", us)
     print("DUMP_BYTES", d.layout.total_size)
@@ -55,6 +63,8 @@ def main():
     s.connect(socket.getaddrinfo(server, int(sport))[0][-1])
     pkt = bytearray(wire.HDR_LEN + d.net.chunk)
     wire.pack_header(pkt, 0, wire.VMCORE, 1, 0, d.net.chunk)
+    if phase == "dump":
+        return
     micropython.heap_lock()
     try:
         bus = baseline(s, pkt, npk)

