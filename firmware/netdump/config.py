@@ -321,7 +321,7 @@ def validate(conf, board=None, check_addresses=True):
     client, cfam = _addr(c, "client")
     if cfam != fam:
         raise ConfigError("client %s and server %s are not the same address family" % (c["client"], c["server"]))
-    if client == server:
+    if client == server and not _loopback(client):
         raise ConfigError("client and server are the same address %s" % c["server"])
     nm = c.get("netmask") or ("/64" if fam == 6 else "255.255.255.0")
     plen = prefix_len(nm, fam)
@@ -366,6 +366,13 @@ def validate(conf, board=None, check_addresses=True):
         raise ConfigError("console: %r is not a number of seconds (0 = none, -1 = forever)" % (con,))
     c["console"] = con
     return c
+
+
+def _loopback(b):
+    # 127.0.0.0/8 (RFC 1122 section 3.2.1.3) or ::1 (RFC 4291 section 2.5.3): tests on one host
+    if len(b) == 4:
+        return b[0] == 127
+    return b == b"\0" * 15 + b"\1"
 
 
 def _printable(s):
@@ -462,10 +469,35 @@ def client_from_iface(board, iface):
     return r
 
 
+def guess_board():
+    """The board module name this firmware most likely runs on, or "" (ESP32 boards look alike)."""
+    import sys
+
+    p = sys.platform
+    m = getattr(sys.implementation, "_machine", "")
+    if p in ("linux", "darwin"):
+        return "unix_virtual"
+    if p == "rp2":
+        return "w5500_evb_pico" if "W5500" in m else "pico_w5500"
+    if p == "esp32":
+        if "WT32" in m.upper():
+            return "wt32_eth01"
+        if "POE" in m.upper():
+            return "olimex_esp32_poe"
+    return ""
+
+
 def dumpon_set(conf, path=CONFIG_PATH):
-    """Device side of `dumpon ... iface`: fill "auto" fields, validate, save, print one line."""
+    """Device side of `dumpon ... iface`: fill board and "auto" fields, validate, save, print one line."""
     try:
         conf = dict(conf)
+        if not conf.get("board"):
+            try:
+                conf["board"] = load(path)["board"]  # keep the board already configured
+            except ConfigError:
+                conf["board"] = guess_board()
+            if not conf["board"]:
+                raise ConfigError("board: cannot tell which board this is; give -b (%s)" % ", ".join(BOARDS))
         if conf.get("client") == "auto":
             board = load_board(conf.get("board", ""))
             ip, nm, gw = client_from_iface(board, conf.get("iface") or board.DEFAULT_IFACE)

@@ -1,13 +1,65 @@
-# Fault-time entry points. arm() builds everything a dump needs (it may
-# allocate); dump() runs the dump with micropython.heap_lock() held for its
-# whole run and releases the lock on every exit path.
+# Fault-time entry points (FreeBSD panic(9), kern_shutdown.c, ddb's `dump`
+# and `netdump -s`). arm() builds everything a dump needs (it may allocate);
+# everything after it runs without allocating:
+#
+#   arm(server, regions, machine, elfclass, arch, ...) -> Dumper
+#   arm_config(path="netdump.json") -> Dumper or None   the boot.py line:
+#       import netdump.panic; netdump.panic.arm_config()
+#   dump(msg, tb=None, tb_len=-1) -> err      dump now, heap locked; no action
+#   panic(msg) -> err                         dump, then the panic console
+#                                             (if configured), then reset/halt
+#   guard(main) -> main()'s result            run the application; on an
+#                                             unhandled exception: traceback
+#                                             into a preallocated buffer,
+#                                             dump, console, reset/halt
+#   test_dump() -> err                        a dump on request, then carry
+#                                             on (sysctl debug.kdb.panic=1
+#                                             without the reboot)
+#   console(timeout_s=-1) -> action           the panic console by hand
+#   retarget(ip4, port) -> err                point the armed endpoint at
+#                                             another IPv4 server, in place
+#   watchdog(timeout_ms, ...) -> Watchdog     hang watchdog (watchdog.py)
+#
+# Actions after a fault dump: ACT_RESET (board reset; the unix virtual board
+# ends its process and tools/vboard.py starts it again), ACT_HALT (idle loop,
+# state kept for a debugger), ACT_CONTINUE (return to the caller).
+#
+# Tracebacks: sys.print_exception(e, stream) needs a real stream object (a
+# Python class with write() does not count, and io.IOBase subclasses allocate
+# per write), so arm() makes an io.BytesIO with its capacity preallocated;
+# printing into it under heap_lock() allocates nothing while the text fits.
+# A longer traceback stops with a MemoryError and is kept as far as it got.
+#
+# Panic message of guard(): the last line of the traceback ("ValueError:
+# bad"), copied into a bytearray whose capacity was reserved at arm (on
+# MicroPython, shrinking a bytearray keeps its capacity and append() within
+# it does not reallocate), so the message has its exact length.
 import sys
+import time
 
 from netdump import dumper
 from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
 
-# The armed dumper, in a list created at import so dump() never binds a new global.
+ACT_CONTINUE = 0
+ACT_RESET = 1
+ACT_HALT = 2
+ACTIONS = {"continue": ACT_CONTINUE, "reset": ACT_RESET, "halt": ACT_HALT}
+
+if IS_MICROPYTHON:
+    _sleep_ms = time.sleep_ms
+else:
+
+    def _sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+ERR_NO_RETARGET = 102  # the endpoint cannot change its server
+MSG_CAP = 128  # longest panic message built by guard()
+
+# The armed dumper and fault state, in lists created at import so no fault
+# path ever binds a new global.
 _armed = [None]
+_ctx = [None]
 
 
 def _version_string():
@@ -23,8 +75,6 @@ def _version_string():
 def _rtc_seconds():
     # seconds since 1970 when the RTC looks set (after 2020-01-01), else 0
     try:
-        import time
-
         t = int(time.time())
         if t < 946684800:  # MicroPython ports with the 2000 epoch
             t += 946684800
@@ -33,15 +83,54 @@ def _rtc_seconds():
         return 0
 
 
+class _Fault:
+    """Everything the fault paths touch, made at arm time."""
+
+    def __init__(self, d, endpoint, tb_cap, action, console_s, reset_fn, board):
+        import io
+
+        self.d = d
+        self.ep = endpoint
+        self.action = action
+        self.console_s = console_s
+        self.reset_fn = reset_fn
+        self.board = board
+        self.tb = bytearray(tb_cap)
+        self.tb_n = 0
+        self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
+        self.msg = bytearray(MSG_CAP)
+        self.msg[0:MSG_CAP] = b""  # length 0, capacity kept (see the module comment)
+        self.last_msg = "netdump"  # message of the last fault dump, for console retries
+        self.last_tb = 0  # 1 when tb holds the last fault's traceback
+        self.err = 0
+        self.ip4 = bytearray(4)  # console scratch: a parsed server address
+        self.con = None
+        _retargetable(endpoint)
+
+
+def _retargetable(ep):
+    # SocketEndpoint on MicroPython: its server address bytes must be mutable
+    # so retarget() can patch them in place.
+    if ep is not None and IS_MICROPYTHON and isinstance(getattr(ep, "_sip", None), bytes):
+        ep._sip = bytearray(ep._sip)
+
+
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
         board="", path=None, mode=None, window=None, skip_zero=True, herald_port=20023, client_port=20024,
-        client_ip="", mtu=1500, tb_cap=2048, **transport_opts):  # arm-time
+        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None,
+        **transport_opts):  # arm-time
     """Prepare a dump of regions [(name, address, size), ...] to netdumpd at `server`.
 
-    Creates the endpoint (a SocketEndpoint unless one is given), the transport
-    and the dumper, and warms up everything the fault path will touch."""
+    Creates the endpoint (a SocketEndpoint unless one is given), the transport,
+    the dumper and the fault state, and warms up everything the fault path will
+    touch. action: what panic()/guard()/the watchdog do after the dump ("reset",
+    "halt" or "continue"); console: seconds the panic console waits first (0 =
+    no console, -1 = forever); reset: a function that reboots (default
+    machine.reset, or sys.exit on the unix port)."""
     from netdump import debugnet
 
+    if action not in ACTIONS:
+        raise ValueError("action must be one of reset, halt, continue")
     try:
         import micropython
 
@@ -62,20 +151,65 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     freebsd = mode == debugnet.MODE_FREEBSD
     import netdump
 
-    d = dumper.Dumper(net, regions, machine, elfclass, arch, archver=archver, hostname=hostname, board=board,
+    bname = board if isinstance(board, str) else board.NAME
+    d = dumper.Dumper(net, regions, machine, elfclass, arch, archver=archver, hostname=hostname, board=bname,
                       firmware="netdump " + netdump.VERSION + " on " + _version_string().strip(),
                       version=_version_string(), skip_zero=skip_zero,
                       run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap)
+    if reset is None:
+        reset = getattr(board, "reset", None) if not isinstance(board, str) else None
+    if reset is None:
+        reset = _default_reset
+    f = _Fault(d, endpoint, tb_cap, ACTIONS[action], console, reset, board)
+    from netdump import console as _console
+
+    f.con = _console.Console(f)
     _armed[0] = d
+    _ctx[0] = f
+    return d
+
+
+def arm_config(path=None):
+    """Arm from the dumpon configuration file; prints one line and returns None on failure."""
+    from netdump import config
+
+    try:
+        conf = config.load(path or config.CONFIG_PATH)
+        board = config.load_board(conf["board"])
+        regions = config.regions(conf, board)
+        ep = board.make_endpoint(conf)
+    except (config.ConfigError, OSError, ImportError) as e:
+        print("netdump: not armed:", e)
+        return None
+    from netdump import debugnet
+
+    d = arm(conf["server"], regions, board.MACHINE, board.ELFCLASS, board.ARCH, endpoint=ep,
+            hostname=conf["hostname"], board=board, path=conf["path"] or None,
+            mode=debugnet.MODE_FREEBSD if conf["mode"] == "freebsd" else debugnet.MODE_WINDOW,
+            action=conf["action"], console=conf["console"])
+    print("netdump: armed:", conf["iface"], conf["client"], "->", conf["server"], "port", conf["herald_port"])
     return d
 
 
 def disarm():
     """Forget the armed dumper (its sockets stay with the endpoint's owner)."""
     _armed[0] = None
+    _ctx[0] = None
 
 
-def dump(panic_message, traceback_text=None):
+def _default_reset():
+    try:
+        import machine
+
+        machine.reset()
+    except (ImportError, AttributeError):
+        pass
+    sys.exit(0)  # the unix port: the process ends
+
+
+# ---- fault time: nothing below allocates -------------------------------------
+
+def dump(panic_message, traceback_text=None, tb_len=-1):
     """Dump the armed regions with the heap locked; returns 0 or an error code."""
     d = _armed[0]
     if d is None:
@@ -84,7 +218,7 @@ def dump(panic_message, traceback_text=None):
     err = dumper.ERR_INTERNAL
     heap_lock()
     try:
-        err = d.dump(panic_message, traceback_text)
+        err = d.dump(panic_message, traceback_text, tb_len)
     except Exception as e:  # never leave the heap locked; report after unlocking
         err = dumper.ERR_INTERNAL
         d.err = err
@@ -92,4 +226,196 @@ def dump(panic_message, traceback_text=None):
             sys.print_exception(e)
     finally:
         heap_unlock()
+    f = _ctx[0]
+    if f is not None:
+        f.err = err
     return err
+
+
+def _fault_dump(msg, with_tb):
+    # the dump of a fault; remembers what was sent so the console can retry
+    f = _ctx[0]
+    if f is None:
+        return dump(msg)
+    f.last_msg = msg
+    f.last_tb = with_tb
+    if with_tb:
+        return dump(msg, f.tb, f.tb_n)
+    return dump(msg)
+
+
+def retry():
+    """Dump the last fault again (the console's `netdump`) -> err."""
+    f = _ctx[0]
+    if f is None:
+        return dump("netdump")
+    if f.last_tb:
+        return dump(f.last_msg, f.tb, f.tb_n)
+    return dump(f.last_msg)
+
+
+def _after(err):
+    # the panic console (if configured), then the action; returns err when continuing
+    f = _ctx[0]
+    if f is None:
+        return err
+    act = f.action
+    if f.console_s != 0:
+        act = f.con.run(f.console_s, act)
+        err = f.err
+    if act == ACT_RESET:
+        print("netdump: resetting")
+        f.reset_fn()
+    elif act == ACT_HALT:
+        halt()
+    return err
+
+
+def halt():
+    """Stop here for good, idling (state kept for a debugger)."""
+    print("netdump: halted")
+    while True:
+        _sleep_ms(1000)
+
+
+def panic(msg):
+    """Dump with this message, then the panic console and the configured action."""
+    heap_lock()
+    try:
+        print("panic:", msg)
+        err = _fault_dump(msg, 0)
+    finally:
+        heap_unlock()
+    return _after(err)
+
+
+def test_dump(msg="netdump test dump"):
+    """Dump now on request and carry on (no console, no reset) -> err."""
+    print("netdump: test dump")
+    return dump(msg)
+
+
+def _capture(e):
+    # traceback text of e into f.tb (f.tb_n bytes), last line into f.msg
+    f = _ctx[0]
+    n = 0
+    if IS_MICROPYTHON:
+        bio = f.tbio
+        bio.seek(0)
+        try:
+            sys.print_exception(e, bio)
+        except MemoryError:  # longer than the buffer: keep what was written
+            pass
+        n = bio.tell()
+        bio.seek(0)
+        k = bio.readinto(f.tb)
+        if k is None:
+            k = 0
+        if n > k:
+            n = k
+    else:  # CPython (tests): allocation is fine here
+        import traceback
+
+        t = "".join(traceback.format_exception(type(e), e, e.__traceback__)).encode()
+        n = min(len(t), len(f.tb))
+        f.tb[0:n] = t[:n]
+    f.tb_n = n
+    # the last non-empty line of the traceback
+    tb = f.tb
+    end = n
+    while end > 0 and (tb[end - 1] == 10 or tb[end - 1] == 13):
+        end -= 1
+    start = end
+    while start > 0 and tb[start - 1] != 10:
+        start -= 1
+    m = f.msg
+    m[0:len(m)] = b""
+    if end - start > MSG_CAP:
+        end = start + MSG_CAP
+    while start < end:
+        m.append(tb[start])
+        start += 1
+
+
+def guard(main):
+    """Run main(); on an unhandled exception dump with its traceback, then console and reset/halt."""
+    try:
+        return main()
+    except KeyboardInterrupt:  # separate clauses: a tuple here would be built at run time
+        raise
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: B036 - this is the fault handler
+        f = _ctx[0]
+        if f is None:
+            print("netdump: not armed")
+            raise
+        heap_lock()
+        try:
+            _capture(e)
+            print("panic: unhandled exception")
+            err = _fault_dump(f.msg, 1)
+        finally:
+            heap_unlock()
+        return _after(err)
+
+
+def console(timeout_s=-1):
+    """Run the panic console by hand -> the action chosen (ACT_*); reset/halt are carried out."""
+    f = _ctx[0]
+    if f is None:
+        print("netdump: not armed")
+        return ACT_CONTINUE
+    act = f.con.run(timeout_s, ACT_CONTINUE)
+    if act == ACT_RESET:
+        f.reset_fn()
+    elif act == ACT_HALT:
+        halt()
+    return act
+
+
+def retarget(ip4, port):
+    """Point the armed endpoint at IPv4 server ip4 (4 bytes), herald port `port` -> 0 or err."""
+    f = _ctx[0]
+    if f is None:
+        return dumper.ERR_NOT_ARMED
+    ep = f.ep
+    if hasattr(ep, "set_server"):  # endpoints that know how (EtherEndpoint)
+        return ep.set_server(ip4, port)
+    hsa = getattr(ep, "_hsa", None)
+    if hsa is None or getattr(ep, "_v6", False):
+        return ERR_NO_RETARGET
+    if isinstance(hsa, bytearray):  # MicroPython unix: struct sockaddr_in, patched in place
+        hsa[2] = port >> 8  # sin_port, network order
+        hsa[3] = port & 0xFF
+        ssa = ep._ssa
+        sip = ep._sip
+        i = 0
+        while i < 4:
+            hsa[4 + i] = ip4[i]  # sin_addr
+            ssa[4 + i] = ip4[i]
+            sip[i] = ip4[i]
+            i += 1
+        return 0
+    # a ('a.b.c.d', port) tuple (CPython; lwIP ports): this allocates a new
+    # tuple, so it works only while the heap is not locked
+    try:
+        host = "%d.%d.%d.%d" % (ip4[0], ip4[1], ip4[2], ip4[3])
+        ep._hsa = (host, port)
+        if not IS_MICROPYTHON:
+            ep._ssa = ep._hsa
+        ep._sip = bytes(ip4)
+        ep.server = host
+    except MemoryError:
+        return ERR_NO_RETARGET
+    return 0
+
+
+def watchdog(timeout_ms, period_ms=0, timer_id=None, start=True):
+    """A hang watchdog whose expiry calls panic(); feed() it from the application loop."""
+    from netdump import watchdog as _wd
+
+    w = _wd.Watchdog(timeout_ms, period_ms=period_ms, timer_id=timer_id, on_expire=panic)
+    if start:
+        w.start()
+    return w

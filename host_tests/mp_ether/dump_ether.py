@@ -5,6 +5,7 @@
 #   argv: key=value ... with keys nic_port mac client server netmask gateway
 #         hport cport mode (window|freebsd) kib mtu arp_ms
 import sys
+import time
 
 import micropython
 import uctypes
@@ -55,8 +56,11 @@ def main():
     panic.arm(opt["server"], regions, elfcore.EM_X86_64, 64, "amd64", endpoint=ep, hostname="vnet-board",
               board="unix-vnic", mode=mode, mtu=mtu)
     tb = "Traceback (most recent call last):\n  File \"main.py\", line 7, in <module>\nOSError: vnet test\n"
+    t0 = time.ticks_ms()
     err = panic.dump("test panic: vnet", tb)
+    dt = time.ticks_diff(time.ticks_ms(), t0)
     print("RESULT", err)
+    print("DUMP_MS", dt)
     d = panic._armed[0]
     print("SENT", d.sent_bytes)
     print("STATS", " ".join([str(x) for x in d.net.stats]))

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): the time to dump 4 MiB over the virtual network
+(tools/vnet.py, user mode) with 1 ms of delay each way, at 0 %, 1 % and 5 %
+frame loss, for our transport (debugnet MODE_WINDOW) and for FreeBSD's
+algorithm (MODE_FREEBSD: bursts, then ~1 s of polling before resending what
+is unacked), side by side with their ratios.
+
+The board is the MicroPython unix port with netdump.drivers.vnic and
+netdump.ether.EtherEndpoint (its own Ethernet/ARP/IPv4/UDP), heap locked for
+the dump; the server is the project's netdumpd on 127.0.0.1. The region is
+pseudo-random (no zero blocks are skipped). The loss applies to frames in both
+directions, decided by a seeded generator (--seed), the same for both modes.
+Times are the board's own ticks_ms around panic.dump(), best of --runs.
+
+Usage: python bench/bench_vnet.py [--mib 4] [--delay-ms 1] [--loss 0,1,5] [--runs 1] [--seed 1]
+No privileges needed. FreeBSD mode at 5 % loss takes a minute or two."""
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST_TESTS = os.path.join(ROOT, "host_tests")
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def micropython():
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return cand if os.path.exists(cand) else "micropython"
+
+
+def wait_text(path, text, proc, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(path) as f:
+            if text in f.read():
+                return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit("bench_vnet: %s did not start: %s" % (path, open(path).read()))
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def one_run(tmp, mode, loss, args, k):
+    crash = os.path.join(tmp, "crash%d" % k)
+    os.mkdir(crash)
+    hport, cport, nport = free_port(), free_port(), free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "firmware"), ROOT]))
+    ndlog = os.path.join(tmp, "nd%d.log" % k)
+    nd = subprocess.Popen([sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1", "-d",
+                           crash, "-P", os.path.join(tmp, "nd%d.pid" % k), "--herald-port", str(hport),
+                           "--client-port", str(cport)], stdout=open(ndlog, "w"), stderr=subprocess.STDOUT,
+                          cwd=ROOT, env=env)
+    vlog = os.path.join(tmp, "vnet%d.log" % k)
+    vn = subprocess.Popen([sys.executable, "-m", "netdump_tools.vnet", "user", "--nic-port", str(nport),
+                           "--delay-ms", str(args.delay_ms), "--loss", "%g%%" % loss, "--seed", str(args.seed)],
+                          stdout=subprocess.DEVNULL, stderr=open(vlog, "w"), cwd=ROOT, env=env)
+    try:
+        wait_text(ndlog, "Waiting for clients", nd)
+        wait_text(vlog, "vnet: ready", vn)
+        menv = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(ROOT, "firmware"), HOST_TESTS]))
+        r = subprocess.run([micropython(), "-X", "heapsize=96M", "mp_ether/dump_ether.py", "nic_port=%d" % nport,
+                            "mac=02:00:00:00:00:15", "client=10.0.2.15", "server=10.0.2.2", "netmask=24",
+                            "hport=%d" % hport, "cport=%d" % cport, "mode=" + mode, "kib=%d" % (args.mib << 10)],
+                           cwd=HOST_TESTS, env=menv, capture_output=True, text=True, timeout=1800)
+        out = r.stdout + r.stderr
+    finally:
+        stop(vn)
+        stop(nd)
+    completed = "Completed dump from client" in open(ndlog).read()
+    ms = [int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("DUMP_MS")]
+    stats = [ln.split()[1:] for ln in out.splitlines() if ln.startswith("STATS")]
+    if not ms or not completed:
+        raise SystemExit("bench_vnet: %s mode at %g%% loss failed:\n%s" % (mode, loss, out))
+    ok = "RESULT 0" in out  # else only the FINISHED ack was lost (see host_tests/test_vnet.py)
+    retx = int(stats[0][1]) if stats else -1
+    return ms[0], retx, ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mib", type=int, default=4, help="size of the dumped region (default 4 MiB)")
+    p.add_argument("--delay-ms", type=float, default=1.0, help="delay each way (default 1 ms)")
+    p.add_argument("--loss", default="0,1,5", help="loss percentages, comma-separated (default 0,1,5)")
+    p.add_argument("--runs", type=int, default=1, help="runs per cell, the best is shown (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="fault generator seed (default 1)")
+    args = p.parse_args()
+    losses = [float(x) for x in args.loss.split(",")]
+    tmp = tempfile.mkdtemp(prefix="bench_vnet.")
+    k = 0
+    rows = []
+    print("dump of %d MiB (+ ELF header, KDH) over vnet user mode, delay %g ms each way, seed %d"
+          % (args.mib, args.delay_ms, args.seed))
+    for loss in losses:
+        cell = {}
+        for mode in ("window", "freebsd"):
+            best = None
+            for _ in range(args.runs):
+                k += 1
+                ms, retx, ok = one_run(tmp, mode, loss, args, k)
+                if best is None or ms < best[0]:
+                    best = (ms, retx, ok)
+            cell[mode] = best
+            print("  loss %g%% %-7s %8.2f s  %6.2f MB/s  retransmits %d%s" % (
+                loss, mode, best[0] / 1000.0, (args.mib << 20) / 1e6 / max(best[0], 1) * 1000, best[1],
+                "" if best[2] else "  (FINISHED ack lost; dump complete)"), flush=True)
+        rows.append((loss, cell))
+    print()
+    print("| loss | window (ours) | FreeBSD algorithm | FreeBSD / ours |")
+    print("|---|---|---|---|")
+    for loss, cell in rows:
+        w, f = cell["window"][0], cell["freebsd"][0]
+        print("| %g %% | %.2f s | %.2f s | %.1fx |" % (loss, w / 1000.0, f / 1000.0, f / max(w, 1)))
+
+
+if __name__ == "__main__":
+    main()

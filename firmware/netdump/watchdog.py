@@ -1,0 +1,127 @@
+# Hang watchdog: a periodic check plus a heartbeat the application feeds.
+# When the heartbeat has not been fed for timeout_ms, the check does not dump
+# by itself (a timer callback may be a hard interrupt, and dumping there is
+# not safe); it sets `fired` and micropython.schedule()s the expiry function,
+# which then runs in the main thread between two bytecodes: a context where
+# dumping is safe. By default the expiry is netdump.panic.panic(msg).
+#
+#   w = Watchdog(timeout_ms, period_ms=0, timer_id=None, on_expire=None)
+#   w.start()   the periodic check: machine.Timer on boards; on ports without
+#               machine.Timer (unix) a _thread that sleeps period_ms between
+#               checks; with neither, call w.check() from the application
+#   w.feed()    the heartbeat (allocation-free)
+#   w.check()   one check (allocation-free; what the timer runs)
+#   w.stop()
+#
+# Limits: the scheduled expiry runs only when the main thread executes
+# bytecode or waits in MicroPython (sleep_ms, select): a hang inside one C
+# call is not seen. machine.WDT remains the backstop for that.
+from netdump.compat import const, ticks_diff, ticks_ms
+
+try:
+    from micropython import schedule as _schedule
+except ImportError:  # CPython (tests): run the expiry at once
+    _schedule = None
+
+_MIN_PERIOD_MS = const(10)
+
+
+class Watchdog:
+    """Heartbeat watchdog (see the module comment)."""
+
+    def __init__(self, timeout_ms, period_ms=0, timer_id=None, on_expire=None):  # arm-time
+        if timeout_ms <= 0 or timeout_ms >= 1 << 29:
+            raise ValueError("timeout_ms must be 1..2**29-1")
+        if not period_ms:
+            period_ms = timeout_ms // 4
+        if period_ms < _MIN_PERIOD_MS:
+            period_ms = _MIN_PERIOD_MS
+        self.timeout_ms = timeout_ms
+        self.period_ms = period_ms
+        self.timer_id = timer_id
+        self.msg = "watchdog: no heartbeat for " + str(timeout_ms) + " ms"
+        if on_expire is None:
+            from netdump import panic
+
+            on_expire = panic.panic
+        self._on_expire = on_expire
+        self.last = ticks_ms()
+        self.fired = 0
+        self.running = 0
+        self.checks = 0
+        self._timer = None
+        self._fire_cb = self._fire  # bound methods made now, not in the callback
+        self._tick_cb = self._tick
+
+    def feed(self):
+        """The heartbeat: the application is alive."""
+        self.last = ticks_ms()
+
+    def check(self):
+        """Schedule the expiry if the heartbeat is late -> 1 if it fired now."""
+        self.checks += 1
+        if not self.running or self.fired:
+            return 0
+        if ticks_diff(ticks_ms(), self.last) <= self.timeout_ms:
+            return 0
+        self.fired = 1
+        if _schedule is None:
+            self._fire(0)
+        else:
+            try:
+                _schedule(self._fire_cb, 0)
+            except RuntimeError:  # schedule queue full: try again next period
+                self.fired = 0
+                return 0
+        return 1
+
+    def _tick(self, _timer):
+        self.check()
+
+    def _fire(self, _arg):
+        self.running = 0
+        self._on_expire(self.msg)
+
+    def start(self):
+        """Start the periodic check (machine.Timer, else a thread, else manual check())."""
+        self.last = ticks_ms()
+        self.fired = 0
+        self.running = 1
+        try:
+            import machine
+
+            Timer = machine.Timer
+        except (ImportError, AttributeError):
+            Timer = None
+        if Timer is not None:
+            tid = self.timer_id
+            if tid is None:
+                tid = -1  # a virtual (software) timer on rp2; esp32 needs a hardware id (0..3)
+            self._timer = Timer(tid, mode=Timer.PERIODIC, period=self.period_ms, callback=self._tick_cb)
+            return "timer"
+        try:
+            import _thread
+        except ImportError:
+            return "manual"
+        _thread.start_new_thread(self._thread, ())
+        return "thread"
+
+    def _thread(self):
+        try:
+            from time import sleep_ms
+        except ImportError:
+            import time
+
+            def sleep_ms(ms):
+                time.sleep(ms / 1000)
+
+        while self.running:
+            sleep_ms(self.period_ms)
+            self.check()
+
+    def stop(self):
+        """Stop checking."""
+        self.running = 0
+        if self._timer is not None:
+            self._timer.deinit()
+            self._timer = None

@@ -1,0 +1,44 @@
+# A board with a W5500 (the emulator, over the SPI link) and its own
+# Ethernet/IP stack (netdump.ether.EtherEndpoint) dumps three regions of this
+# process's memory to netdumpd through tools/vnet.py, heap locked for the dump.
+# Run by host_tests/test_w5500_driver.py:
+#   micropython mp_w5500/dump_w5500.py SPI_PATH SERVER CLIENT PREFIX HPORT CPORT KIB
+import sys
+
+import uctypes
+
+from netdump import debugnet, elfcore, panic
+from netdump.drivers.w5500 import W5500
+from netdump.ether import EtherEndpoint
+from spi_stub import LinkPin, LinkSPI
+
+BOARD_MAC = b"\x02\x00\x00\x00\x00\x15"
+
+
+def main():
+    path, server, client, prefix, hport, cport, kib = sys.argv[1:8]
+    spi = LinkSPI(path)
+    nic = W5500(spi, LinkPin(spi), mac=BOARD_MAC)
+    ep = EtherEndpoint(nic, client, server, netmask=int(prefix), herald_port=int(hport),
+                       client_port=int(cport), mtu=1500, arp_timeout_ms=1000)
+    big = bytearray(int(kib) << 10)
+    i = 0
+    while i < len(big):
+        big[i] = (i * 7 + (i >> 8)) & 255
+        i += 1
+    sparse = bytearray(64 * 1024)
+    sparse[5] = 0xA5
+    small = bytearray(b"w5500 small region 0123456789")
+    regions = [
+        ("big", uctypes.addressof(big), len(big)),
+        ("sparse", uctypes.addressof(sparse), len(sparse)),
+        ("small", uctypes.addressof(small), len(small)),
+    ]
+    panic.arm(server, regions, elfcore.EM_X86_64, 64, "amd64", endpoint=ep, hostname="w5500-board",
+              board="unix-w5500-emu", mode=debugnet.MODE_WINDOW, mtu=1500)
+    err = panic.dump("test panic: w5500", "Traceback (most recent call last):\nOSError: w5500 test\n")
+    print("RESULT", err)
+    print("NIC tx_timeouts", nic.tx_timeouts, "rx_errors", nic.rx_errors)
+
+
+main()

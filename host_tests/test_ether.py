@@ -1,0 +1,519 @@
+# dual-runtime
+# netdump.ether.EtherEndpoint against a scripted frame NIC: next-hop resolution
+# (ARP / NS: server, gateway, off-link), answering ARP / NS for our address,
+# the frames it builds (checked with inet.classify and by hand), and the frames
+# it must drop. On MicroPython the packet path runs under heap_lock (dualtest.locked).
+from dualtest import MICROPYTHON, locked, raises
+
+from netdump import fast, inet
+from netdump.ether import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD, ES_DROP_FRAG,
+                           ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_SOLICITS,
+                           ES_TX, ES_TX_ERR, EtherEndpoint, parse_ip4, parse_ip6, same_prefix)
+
+BMAC = b"\x02\x00\x00\x00\x00\x15"  # the board
+SMAC = b"\x52\x54\x00\x12\x34\x56"  # the server (on-link)
+GMAC = b"\x52\x54\x00\xaa\xbb\xcc"  # the gateway
+OMAC = b"\x52\x54\x00\x01\x01\x01"  # someone else
+CIP = parse_ip4("10.231.0.2")
+SIP = parse_ip4("10.231.0.1")
+GIP = parse_ip4("10.231.0.254")
+HPORT = 20023
+CPORT = 20024
+SPORT = 34567  # netdumpd's per-dump port
+_SLOTS = 16
+
+
+class FakeNic:
+    """A frame NIC with a preallocated inbox and outbox, and scripted neighbours
+    that answer ARP requests / NS for their address. send/poll allocate nothing."""
+
+    def __init__(self, mac):
+        self.mac = mac
+        self.inbox = [bytearray(1600) for _ in range(_SLOTS)]
+        self.inlen = [0] * _SLOTS
+        self.head = 0
+        self.tail = 0
+        self.out = [bytearray(1600) for _ in range(_SLOTS)]
+        self.outlen = [0] * _SLOTS
+        self.nout = 0
+        self.resp_ip = []  # address answered ...
+        self.resp_frame = []  # ... with this frame
+        self.fail = 0
+
+    def queue(self, frame, n=-1):
+        if n < 0:
+            n = len(frame)
+        s = self.tail % _SLOTS
+        fast.copy(self.inbox[s], 0, frame, 0, n)
+        self.inlen[s] = n
+        self.tail += 1
+
+    def answer(self, ip, frame):
+        self.resp_ip.append(ip)
+        self.resp_frame.append(frame)
+
+    def send(self, buf, n):
+        if self.fail:
+            return 0
+        s = self.nout % _SLOTS
+        fast.copy(self.out[s], 0, buf, 0, n)
+        self.outlen[s] = n
+        self.nout += 1
+        et = (buf[12] << 8) | buf[13]
+        if et == 0x0806 and buf[21] == 1:
+            toff, alen = 38, 4  # ARP request: target protocol address
+        elif et == 0x86DD and buf[20] == 58 and buf[54] == 135:
+            toff, alen = 62, 16  # neighbour solicitation: target address
+        else:
+            return 1
+        i = 0
+        while i < len(self.resp_ip):
+            if inet.eq(buf, toff, self.resp_ip[i], alen):
+                f = self.resp_frame[i]
+                self.queue(f, len(f))
+            i += 1
+        return 1
+
+    def poll(self, buf):
+        if self.head == self.tail:
+            return 0
+        s = self.head % _SLOTS
+        n = self.inlen[s]
+        fast.copy(buf, 0, self.inbox[s], 0, n)
+        self.head += 1
+        return n
+
+    def last(self):
+        """The last frame sent (allocates: test side only)."""
+        s = (self.nout - 1) % _SLOTS
+        return bytearray(self.out[s][0:self.outlen[s]])
+
+
+# ---- frames the network sends (test side; allocate freely) -------------------------
+
+
+def arp(op, dst_mac, sha, spa, tha, tpa):
+    b = bytearray(60)
+    inet.eth_header(b, 0, dst_mac, sha, inet.ETHERTYPE_ARP)
+    inet.arp_packet(b, 14, op, sha, spa, tha, tpa)
+    return b
+
+
+def udp4(payload, src=SIP, dst=CIP, sport=SPORT, dport=CPORT, dst_mac=BMAC, src_mac=SMAC):
+    b = bytearray(42 + len(payload))
+    b[42:] = payload
+    inet.udp4_frame(b, 0, dst_mac, src_mac, src, dst, sport, dport, len(payload))
+    return b
+
+
+def ack(seq, **kw):
+    return udp4(bytearray([0, 0, seq >> 8, seq & 0xFF]), **kw)
+
+
+def ip4_refresh(b):
+    # recompute the IPv4 header checksum after an edit
+    b[24] = 0
+    b[25] = 0
+    c = 0xFFFF ^ fast.csum(b, 14, (b[14] & 15) * 4, 0)
+    b[24] = c >> 8
+    b[25] = c & 0xFF
+
+
+def make_ep(nic, server=SIP, client=CIP, **kw):
+    kw.setdefault("arp_timeout_ms", 20)
+    kw.setdefault("verbose", False)
+    return EtherEndpoint(nic, client, server, herald_port=HPORT, client_port=CPORT, **kw)
+
+
+def resolved_ep(**kw):
+    nic = FakeNic(BMAC)
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep = make_ep(nic, **kw)
+    ep.reset()
+    assert ep._resolved == 1
+    return nic, ep
+
+
+# ---- addresses ---------------------------------------------------------------------
+
+
+def test_parse_addresses():
+    assert parse_ip4("10.0.2.15") == b"\x0a\x00\x02\x0f"
+    assert parse_ip6("::1") == b"\x00" * 15 + b"\x01"
+    assert parse_ip6("fe80::1%tap0") == b"\xfe\x80" + b"\x00" * 13 + b"\x01"
+    assert parse_ip6("fd00:231:1::2") == b"\xfd\x00\x02\x31\x00\x01" + b"\x00" * 9 + b"\x02"
+    assert parse_ip6("1:2:3:4:5:6:7:8") == b"\x00\x01\x00\x02\x00\x03\x00\x04\x00\x05\x00\x06\x00\x07\x00\x08"
+    assert parse_ip6("::ffff:10.0.0.1") == b"\x00" * 10 + b"\xff\xff\x0a\x00\x00\x01"
+    for bad in ("10.0.0", "10.0.0.256", "a.b.c.d", "10..0.1"):
+        raises(ValueError, parse_ip4, bad)
+    for bad in ("1::2::3", "1:2:3", "12345::", "g::1", "1:2:3:4:5:6:7:8:9"):
+        raises(ValueError, parse_ip6, bad)
+    assert same_prefix(CIP, SIP, 24) == 1
+    assert same_prefix(CIP, parse_ip4("10.231.1.1"), 24) == 0
+    assert same_prefix(CIP, parse_ip4("10.231.1.1"), 22) == 1
+
+
+def test_constructor_checks():
+    nic = FakeNic(BMAC)
+    # off-link per the netmask and no gateway
+    raises(ValueError, EtherEndpoint, nic, CIP, parse_ip4("10.9.9.9"), "255.255.255.0")
+    raises(ValueError, EtherEndpoint, nic, CIP, SIP, "255.0.255.0")
+    raises(ValueError, EtherEndpoint, nic, None, "10.0.0.1")  # IPv4 needs a client address
+    ep = make_ep(nic, SIP, "10.231.0.2/24")
+    assert ep.on_link == 1 and ep.overhead == 28
+    # a link-local client cannot reach an off-link server
+    raises(ValueError, EtherEndpoint, nic, None, "fd00:9::1", 64, "fe80::1")
+
+
+# ---- next hop ----------------------------------------------------------------------
+
+
+def _resolve_and_send(ep, payload):
+    ep.reset()
+    return ep.send(payload, len(payload))
+
+
+def test_arp_resolves_server_and_sends_debugnet_ipv4():
+    nic = FakeNic(BMAC)
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep = make_ep(nic, netmask=24)
+    payload = bytearray(b"\x00\x00\x00\x01" + b"herald..." * 3)
+    assert locked(_resolve_and_send, ep, payload) == 1
+    assert ep.stats[ES_SOLICITS] == 1 and ep.stats[ES_TX] == 1
+    req = nic.out[0]
+    assert inet.classify(req, 0, nic.outlen[0]) == inet.KIND_ARP
+    assert req[0:6] == b"\xff" * 6 and req[6:12] == BMAC and nic.outlen[0] == 60
+    assert inet.arp_op(req, 0) == inet.ARP_REQUEST and req[22:28] == BMAC and req[28:32] == CIP
+    assert req[32:38] == b"\x00" * 6 and req[38:42] == SIP
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4  # header and UDP checksums good
+    assert f[0:6] == SMAC and f[6:12] == BMAC and f[12:14] == b"\x08\x00"
+    # debugnet_ip_output: IHL 5, TOS 0, ID 0, DF, TTL 255, UDP
+    assert f[14] == 0x45 and f[15] == 0 and f[18:20] == b"\x00\x00" and f[20:22] == b"\x40\x00"
+    assert f[22] == 255 and f[23] == 17 and f[26:30] == CIP and f[30:34] == SIP
+    assert inet.udp4_sport(f, 0) == CPORT and inet.udp4_dport(f, 0) == HPORT
+    assert inet.udp4_payload_len(f, 0) == len(payload) and f[42:] == payload
+    # after adopt_port the session port is the destination
+    assert ep.adopt_port(SPORT) == 0
+    assert locked(ep.send, payload, len(payload)) == 1
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4 and inet.udp4_dport(f, 0) == SPORT
+    # reset() goes back to the herald port
+    ep.reset()
+    assert ep.send(payload, len(payload)) == 1 and inet.udp4_dport(nic.last(), 0) == HPORT
+
+
+def test_off_link_server_resolves_gateway_only():
+    nic = FakeNic(BMAC)
+    far = parse_ip4("10.231.2.2")
+    nic.answer(far, arp(inet.ARP_REPLY, BMAC, OMAC, far, BMAC, CIP))  # must never be asked
+    nic.answer(GIP, arp(inet.ARP_REPLY, BMAC, GMAC, GIP, BMAC, CIP))
+    ep = make_ep(nic, server=far, netmask=24, gateway=GIP)
+    assert ep.on_link == 0
+    assert locked(_resolve_and_send, ep, bytearray(30)) == 1
+    assert ep.stats[ES_SOLICITS] == 1 and nic.out[0][38:42] == GIP
+    f = nic.last()
+    assert f[0:6] == GMAC and f[30:34] == far  # to the gateway's MAC, for the far server
+
+
+def test_no_netmask_tries_server_three_times_then_gateway():
+    # FreeBSD debugnet_arp_gw: the server first (3 requests), then the gateway
+    nic = FakeNic(BMAC)
+    nic.answer(GIP, arp(inet.ARP_REPLY, BMAC, GMAC, GIP, BMAC, CIP))
+    ep = make_ep(nic, gateway=GIP, arp_timeout_ms=5)
+    assert locked(_resolve_and_send, ep, bytearray(30)) == 1
+    assert ep.stats[ES_SOLICITS] == 4
+    assert [nic.out[i][38:42] for i in range(4)] == [SIP, SIP, SIP, GIP]
+    assert nic.last()[0:6] == GMAC
+
+
+def test_no_answer_fails_after_retries():
+    nic = FakeNic(BMAC)
+    ep = make_ep(nic, arp_timeout_ms=5, arp_retries=3)
+    assert locked(_resolve_and_send, ep, bytearray(30)) == 0
+    assert ep.stats[ES_SOLICITS] == 3 and ep.stats[ES_TX_ERR] == 1 and nic.nout == 3
+
+
+def test_arp_reply_only_from_the_target_counts():
+    nic = FakeNic(BMAC)
+    # a reply from someone else, then a gratuitous one from our own MAC, then the server
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, OMAC, parse_ip4("10.231.0.77"), BMAC, CIP))
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, BMAC, SIP, BMAC, CIP))
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep = make_ep(nic)
+    assert locked(_resolve_and_send, ep, bytearray(30)) == 1
+    assert nic.last()[0:6] == SMAC
+
+
+def test_verbose_console_line_under_lock():
+    nic = FakeNic(BMAC)
+    nic.answer(GIP, arp(inet.ARP_REPLY, BMAC, GMAC, GIP, BMAC, CIP))
+    ep = make_ep(nic, server=parse_ip4("10.231.2.2"), netmask=24, gateway=GIP, verbose=True)
+    locked(ep.reset)
+    assert bytes(ep._msg_gw) == b"netdumping to 10.231.2.2 via 10.231.0.254 (52:54:00:aa:bb:cc)\n"
+
+
+# ---- answering ARP, dropping what debugnet drops -----------------------------------
+
+
+def test_answers_arp_for_own_address():
+    nic, ep = resolved_ep()
+    a = bytearray(4)
+    n0 = nic.nout
+    nic.queue(arp(inet.ARP_REQUEST, b"\xff" * 6, OMAC, parse_ip4("10.231.0.9"), b"\x00" * 6, CIP))
+    assert locked(ep.poll_ack, a) == 0
+    assert ep.stats[ES_ARP_REPLIES] == 1 and nic.nout == n0 + 1
+    r = nic.last()
+    assert len(r) == 60 and inet.classify(r, 0, 60) == inet.KIND_ARP
+    assert r[0:6] == OMAC and r[6:12] == BMAC and inet.arp_op(r, 0) == inet.ARP_REPLY
+    assert r[22:28] == BMAC and r[28:32] == CIP and r[32:38] == OMAC and r[38:42] == parse_ip4("10.231.0.9")
+    # a unicast request to our MAC is answered too; requests for others are not
+    nic.queue(arp(inet.ARP_REQUEST, BMAC, SMAC, SIP, b"\x00" * 6, CIP))
+    nic.queue(arp(inet.ARP_REQUEST, b"\xff" * 6, OMAC, SIP, b"\x00" * 6, parse_ip4("10.231.0.3")))
+    assert locked(ep.poll_ack, a) == 0
+    assert ep.stats[ES_ARP_REPLIES] == 2 and nic.nout == n0 + 2
+    # someone else claims our address: counted, not answered
+    nic.queue(arp(inet.ARP_REQUEST, b"\xff" * 6, OMAC, CIP, b"\x00" * 6, CIP))
+    assert locked(ep.poll_ack, a) == 0
+    assert ep.stats[ES_CLAIMS] == 1 and nic.nout == n0 + 2
+
+
+def _one(ep, nic, frame, counter):
+    before = ep.stats[counter]
+    nic.queue(frame)
+    a = bytearray(4)
+    r = locked(ep.poll_ack, a)
+    assert r == 0, counter
+    assert ep.stats[counter] == before + 1, (counter, ep.stats)
+
+
+def test_drops_what_debugnet_drops():
+    nic, ep = resolved_ep()
+    good = ack(7)
+    # wrong destination MAC; a broadcast that is not ARP
+    _one(ep, nic, ack(7, dst_mac=OMAC), ES_DROP_MAC)
+    _one(ep, nic, ack(7, dst_mac=b"\xff" * 6), ES_DROP_MAC)
+    # VLAN tag (802.1Q) and another EtherType (LLDP 0x88cc); IPv6 on an IPv4 endpoint
+    v = bytearray(len(good) + 4)
+    v[0:12] = good[0:12]
+    v[12:16] = b"\x81\x00\x00\x05"
+    v[16:] = good[12:]
+    _one(ep, nic, v, ES_DROP_TYPE)
+    o = bytearray(good)
+    o[12:14] = b"\x88\xcc"
+    _one(ep, nic, o, ES_DROP_TYPE)
+    o[12:14] = b"\x86\xdd"
+    _one(ep, nic, o, ES_DROP_TYPE)
+    # IP options (IHL 6), a fragment (MF), a bad header checksum, a bad UDP checksum
+    opt = bytearray(len(good) + 4)
+    opt[0:34] = good[0:34]
+    opt[34:38] = b"\x01\x01\x01\x00"  # NOP NOP NOP EOL
+    opt[38:] = good[34:]
+    opt[14] = 0x46
+    tot = ((opt[16] << 8) | opt[17]) + 4
+    opt[16] = tot >> 8
+    opt[17] = tot & 0xFF
+    ip4_refresh(opt)
+    _one(ep, nic, opt, ES_DROP_BAD)
+    fr = bytearray(good)
+    fr[20] = 0x20  # MF set (RFC 791 flags), DF clear
+    ip4_refresh(fr)
+    _one(ep, nic, fr, ES_DROP_FRAG)
+    fr[20] = 0x00
+    fr[21] = 0x10  # fragment offset 16
+    ip4_refresh(fr)
+    _one(ep, nic, fr, ES_DROP_FRAG)
+    bad = bytearray(good)
+    bad[24] ^= 0xFF
+    _one(ep, nic, bad, ES_DROP_BAD)
+    bad = bytearray(good)
+    bad[43] ^= 1
+    _one(ep, nic, bad, ES_DROP_BAD)
+    # short frame; a truncated datagram (total length beyond the frame)
+    _one(ep, nic, bytearray(10), ES_DROP_BAD)
+    _one(ep, nic, good[0:40], ES_DROP_BAD)
+    # wrong source, wrong destination
+    _one(ep, nic, ack(7, src=parse_ip4("10.231.0.66")), ES_DROP_ADDR)
+    _one(ep, nic, ack(7, dst=parse_ip4("10.231.0.3")), ES_DROP_ADDR)
+    # wrong destination port; not 4 bytes; other protocols
+    _one(ep, nic, ack(7, dport=CPORT + 1), ES_DROP_PORT)
+    _one(ep, nic, udp4(bytearray(8)), ES_DROP_PORT)
+    icmp = bytearray(good)
+    icmp[23] = 1
+    ip4_refresh(icmp)
+    _one(ep, nic, icmp, ES_DROP_OTHER)
+    # and the good ack still gets through
+    nic.queue(good)
+    a = bytearray(4)
+    assert locked(ep.poll_ack, a) == 1
+    assert a == b"\x00\x00\x00\x07" and ep.ack_port == SPORT and ep.stats[ES_ACKS] == 1
+    # once a session port is adopted, acks from other ports are dropped
+    ep.adopt_port(SPORT)
+    _one(ep, nic, ack(8, sport=SPORT + 1), ES_DROP_PORT)
+    nic.queue(ack(9))
+    assert locked(ep.poll_ack, a) == 1 and a[3] == 9
+
+
+def test_udp_checksum_zero_is_sent_as_ffff():
+    nic, ep = resolved_ep()
+    p = bytearray(32)
+    p[0] = 0x12
+    assert ep.send(p, 32) == 1
+    c = inet.u16(nic.last(), 40)
+    # put the checksum into a zero word of the payload: the sum becomes 0xFFFF,
+    # so the computed checksum is 0 and must go out as 0xFFFF (RFC 768)
+    p[30] = c >> 8
+    p[31] = c & 0xFF
+    assert locked(ep.send, p, 32) == 1
+    f = nic.last()
+    assert inet.u16(f, 40) == 0xFFFF
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4
+
+
+def test_send_limits_and_nic_failure():
+    nic, ep = resolved_ep(mtu=576)
+    big = bytearray(576 - 28 + 1)
+    assert ep.send(big, len(big)) == 0
+    assert ep.send(big, len(big) - 1) == 1
+    assert len(nic.last()) == 14 + 576
+    nic.fail = 1
+    assert locked(ep.send, big, 10) == 0
+    assert ep.stats[ES_TX_ERR] == 2
+    # short datagrams are padded to the Ethernet minimum
+    nic.fail = 0
+    assert ep.send(big, 1) == 1 and len(nic.last()) == 60
+
+
+# ---- IPv6 --------------------------------------------------------------------------
+
+C6 = parse_ip6("fd00:231::2")
+S6 = parse_ip6("fd00:231::1")
+G6 = parse_ip6("fe80::1")
+
+
+def na(target, dst_ip, lladdr, src_mac, dst_mac=BMAC):
+    b = bytearray(86)
+    inet.ndp_frame(b, 0, dst_mac, src_mac, target, dst_ip, inet.ICMP6_NA, inet.NA_SOLICITED | inet.NA_OVERRIDE,
+                   target, lladdr)
+    return b
+
+
+def ns(target, src_ip, src_mac, dst_mac=None):
+    g = bytearray(16)
+    inet.solicited_node(g, 0, target)
+    m = bytearray(6)
+    inet.mcast_mac6(m, 0, g)
+    b = bytearray(86)
+    inet.ndp_frame(b, 0, dst_mac or m, src_mac, src_ip, g, inet.ICMP6_NS, 0, target, src_mac)
+    return b
+
+
+def udp6(payload, src=S6, dst=C6, sport=SPORT, dport=CPORT, dst_mac=BMAC):
+    b = bytearray(62 + len(payload))
+    b[62:] = payload
+    inet.udp6_frame(b, 0, dst_mac, SMAC, src, dst, sport, dport, len(payload))
+    return b
+
+
+def test_ipv6_link_local_from_mac():
+    nic = FakeNic(BMAC)
+    ep = EtherEndpoint(nic, None, "fe80::1", verbose=False)
+    assert ep.v6 and ep.overhead == 48
+    assert ep.client_ip == parse_ip6("fe80::ff:fe00:15")  # 02 -> 00: the U/L bit inverted
+    ep = EtherEndpoint(nic, "link-local", "fe80::1", verbose=False)
+    assert ep.client_ip == parse_ip6("fe80::ff:fe00:15")
+
+
+def test_ipv6_ns_resolves_and_sends_udp6():
+    nic = FakeNic(BMAC)
+    nic.answer(S6, na(S6, C6, SMAC, SMAC))
+    ep = EtherEndpoint(nic, "fd00:231::2/64", "fd00:231::1", herald_port=HPORT, client_port=CPORT,
+                       arp_timeout_ms=20, verbose=False)
+    payload = bytearray(b"herald" * 5)
+    assert locked(_resolve_and_send, ep, payload) == 1
+    s = nic.out[0]
+    assert inet.classify(s, 0, nic.outlen[0]) == inet.KIND_NS
+    assert s[0:6] == b"\x33\x33\xff\x00\x00\x01" and s[38:54] == parse_ip6("ff02::1:ff00:1")
+    assert s[62:78] == S6 and s[22:38] == C6
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP6 and f[0:6] == SMAC
+    assert f[20] == 17 and f[21] == 255 and f[22:38] == C6 and f[38:54] == S6
+    assert inet.udp6_dport(f, 0) == HPORT and f[62:] == payload
+    a = bytearray(4)
+    nic.queue(udp6(b"\x00\x00\x00\x01"))
+    assert locked(ep.poll_ack, a) == 1 and ep.ack_port == SPORT
+
+
+def test_ipv6_off_link_via_link_local_gateway():
+    nic = FakeNic(BMAC)
+    far = parse_ip6("fd00:231:2::2")
+    nic.answer(G6, na(G6, C6, GMAC, GMAC))
+    ep = EtherEndpoint(nic, "fd00:231::2", "fd00:231:2::2", netmask=64, gateway="fe80::1", arp_timeout_ms=20,
+                       verbose=False)
+    assert ep.on_link == 0
+    assert locked(_resolve_and_send, ep, bytearray(40)) == 1
+    assert ep.stats[ES_SOLICITS] == 1 and nic.out[0][62:78] == G6
+    f = nic.last()
+    assert f[0:6] == GMAC and f[38:54] == far
+
+
+def test_ipv6_answers_ns_and_drops():
+    nic = FakeNic(BMAC)
+    nic.answer(S6, na(S6, C6, SMAC, SMAC))
+    ep = EtherEndpoint(nic, "fd00:231::2", "fd00:231::1", herald_port=HPORT, client_port=CPORT,
+                       arp_timeout_ms=20, verbose=False)
+    ep.reset()
+    a = bytearray(4)
+    n0 = nic.nout
+    # multicast NS for our address (to our solicited-node group)
+    nic.queue(ns(C6, S6, SMAC))
+    assert locked(ep.poll_ack, a) == 0
+    assert ep.stats[ES_NA_SENT] == 1 and nic.nout == n0 + 1
+    r = nic.last()
+    assert inet.classify(r, 0, len(r)) == inet.KIND_NA
+    assert r[0:6] == SMAC and r[22:38] == C6 and r[38:54] == S6 and r[62:78] == C6
+    assert r[58] == inet.NA_SOLICITED | inet.NA_OVERRIDE and r[78] == inet.NDP_OPT_TLLA and r[80:86] == BMAC
+    # unicast NUD probe to our MAC; a DAD probe (source ::) gets an answer to all nodes
+    nic.queue(ns(C6, S6, SMAC, dst_mac=BMAC))
+    nic.queue(ns(C6, bytes(16), OMAC))
+    assert locked(ep.poll_ack, a) == 0
+    assert ep.stats[ES_NA_SENT] == 3
+    r = nic.last()
+    assert r[0:6] == b"\x33\x33\x00\x00\x00\x01" and r[38:54] == parse_ip6("ff02::1") and r[58] == inet.NA_OVERRIDE
+    # NS for another address: dropped; to another solicited-node group: wrong MAC
+    _one(ep, nic, ns(parse_ip6("fd00:231::99"), S6, SMAC, dst_mac=BMAC), ES_DROP_OTHER)
+    _one(ep, nic, ns(parse_ip6("fd00:231::99"), S6, SMAC), ES_DROP_MAC)
+    # UDP: wrong source, wrong destination, wrong port, ARP on an IPv6 endpoint, bad checksum
+    _one(ep, nic, udp6(b"\x00\x00\x00\x02", src=parse_ip6("fd00:231::66")), ES_DROP_ADDR)
+    _one(ep, nic, udp6(b"\x00\x00\x00\x02", dst=parse_ip6("fd00:231::3")), ES_DROP_ADDR)
+    _one(ep, nic, udp6(b"\x00\x00\x00\x02", dport=9), ES_DROP_PORT)
+    _one(ep, nic, arp(inet.ARP_REQUEST, b"\xff" * 6, OMAC, SIP, b"\x00" * 6, CIP), ES_DROP_MAC)
+    _one(ep, nic, arp(inet.ARP_REQUEST, BMAC, OMAC, SIP, b"\x00" * 6, CIP), ES_DROP_TYPE)
+    bad = udp6(b"\x00\x00\x00\x02")
+    bad[-1] ^= 1
+    _one(ep, nic, bad, ES_DROP_BAD)
+    nic.queue(udp6(b"\x00\x00\x00\x02"))
+    assert locked(ep.poll_ack, a) == 1 and a[3] == 2
+
+
+def test_window_of_acks_under_lock():
+    # many frames in one poll_ack loop: ARP, junk and acks mixed
+    nic, ep = resolved_ep()
+    a = bytearray(4)
+    nic.queue(ack(1, dst_mac=OMAC))
+    nic.queue(arp(inet.ARP_REQUEST, b"\xff" * 6, SMAC, SIP, b"\x00" * 6, CIP))
+    nic.queue(ack(2))
+    nic.queue(ack(3))
+    got = bytearray(4)
+
+    def drain():
+        k = 0
+        while ep.poll_ack(a):
+            got[k] = a[3]
+            k += 1
+        return k
+
+    assert locked(drain) == 2 and got[0:2] == b"\x02\x03"
+    assert ep.stats[ES_ARP_REPLIES] == 1 and ep.stats[ES_DROP_MAC] == 1
+    if MICROPYTHON:
+        assert locked(ep.wait, 1) is None  # FakeNic has no wait(): one short sleep

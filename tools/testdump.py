@@ -1,0 +1,51 @@
+"""netdump-testdump: make a board dump now, from the host; the equivalent of
+FreeBSD's `sysctl debug.kdb.panic=1`, without the reboot. It runs one plain
+mpremote line on the board, printed by -v:
+
+    mpremote connect /dev/ttyACM0 resume exec "import netdump.panic as p; p.test_dump()"
+
+The board must be armed (boot.py: import netdump.panic; netdump.panic.arm_config());
+--arm arms it from its dumpon configuration first if it is not. Exit status: 0
+the dump finished, 1 it failed or the board is not armed, 2 usage.
+"""
+import argparse
+import logging
+import os
+import sys
+
+from netdump_tools.dumpon import run_on_board
+
+TEST_LINE = "import netdump.panic as p; p.test_dump()"
+ARM_LINE = "import netdump.panic as p; p._armed[0] or p.arm_config(); p.test_dump()"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="netdump-testdump",
+        description="Trigger a test dump on an armed board over mpremote (like sysctl debug.kdb.panic=1, "
+                    "but the board carries on afterwards).")
+    ap.add_argument("-p", "--device", default=os.environ.get("NETDUMP_DEVICE", "auto"),
+                    help="the board's serial device, as for mpremote connect (default: $NETDUMP_DEVICE or auto)")
+    ap.add_argument("--arm", action="store_true", help="arm from the board's dumpon configuration first if needed")
+    ap.add_argument("-m", "--message", help="panic message recorded in the dump (default: netdump test dump)")
+    ap.add_argument("-t", "--timeout", type=int, default=600, help="seconds to wait for the dump (default 600)")
+    ap.add_argument("-n", "--dry-run", action="store_true", help="print the mpremote command line only")
+    ap.add_argument("--mpremote", help="the mpremote program")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print the mpremote command line too")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if (a.verbose and not a.dry_run) else logging.WARNING,
+                        format="testdump: %(message)s", stream=sys.stderr)
+    code = ARM_LINE if a.arm else TEST_LINE
+    if a.message is not None:
+        code = code.replace("p.test_dump()", "p.test_dump(%r)" % a.message)
+    st, out = run_on_board(a.device, code, a.mpremote, a.dry_run, timeout=a.timeout)
+    if a.dry_run:
+        return 0
+    sys.stdout.write(out)
+    if st == 0 and "netdump finished." in out:
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

