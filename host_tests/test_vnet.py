@@ -7,7 +7,6 @@ The helpers here are shared with test_vnet_tap.py (TAP mode, network
 namespaces; root)."""
 import json
 import os
-import random
 import signal
 import socket
 import struct
@@ -174,8 +173,14 @@ def ep_stats(out):
 def announce(request, msg):
     """One line in the pytest output proving this test really ran (CI logs)."""
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line("")
+    capman = request.config.pluginmanager.get_plugin("capturemanager")
+    if tr is None:
+        return
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            tr.write_line("")
+            tr.write_line("[vnet] " + msg)
+    else:
         tr.write_line("[vnet] " + msg)
 
 
@@ -411,8 +416,9 @@ def test_user_mode_dump_with_loss_dup_reorder(tmp_path, request, family):
     finally:
         br.stop()
         server.stop()
-    announce(request, "user mode %s, loss 5%% dup 2%% reorder 3%% (lost %d/%d frames): dump byte-identical"
-             % (family, st["to_net"]["lost"], st["to_nic"]["lost"]))
+    announce(request, "user mode %s, loss 5%% dup 2%% reorder 3%% (lost %d/%d frames): dump byte-identical%s"
+             % (family, st["to_net"]["lost"], st["to_nic"]["lost"],
+                " (FINISHED's ack lost: board reported a timeout)" if "RESULT 1" in out else ""))
 
 
 def test_user_mode_freebsd_mode(tmp_path, request):

@@ -17,9 +17,9 @@ board does ("soft reboot", then the raw REPL again). When the process ends
 board rebooting, unless --once.
 
 The board's RAM is the 256 KiB bytearray of boards/unix_virtual.py. Its
-network: the "udp" interface (the host's UDP stack, loopback) or the "vnic"
-interface (frame NIC on the virtual network at --vnet, when drivers/vnic.py
-and netdump.ether are installed).
+network: the "udp" interface (the host's UDP stack, loopback; root) or the
+"vnic" interface: netdump's own Ethernet stack over the frame NIC
+(drivers/vnic.py) on tools/vnet.py's NIC port (--vnet-port), no root.
 """
 import argparse
 import logging
@@ -28,7 +28,6 @@ import select
 import signal
 import subprocess
 import sys
-import termios
 import threading
 import time
 import tty
@@ -42,6 +41,7 @@ BOOT = "import unix_virtual; unix_virtual.boot()"
 
 # what the board prints when its raw REPL waits for a command with an empty buffer
 _RAW_IDLE = (b"raw REPL; CTRL-B to exit\r\n>", b"\x04>")
+_CTRL_C = 3
 _CTRL_D = 4
 
 
@@ -59,13 +59,10 @@ def micropython_exe():
 
 
 def _board_termios(fd):
-    # The board side: no output processing (the REPL already sends \r\n), no
-    # echo or line editing, but ISIG kept: while code runs, the unix port
-    # restores these settings and a Ctrl-C must become SIGINT (KeyboardInterrupt).
+    # The board side: raw (no output processing: the REPL already sends \r\n;
+    # no echo, no line editing, no ISIG). Ctrl-C is turned into SIGINT by the
+    # relay while code runs (see _from_host), once, as a board's UART does.
     tty.setraw(fd)
-    attrs = termios.tcgetattr(fd)
-    attrs[3] |= termios.ISIG
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 class VBoard:
@@ -160,9 +157,22 @@ class VBoard:
         self._tail = b""
         self._spawn()
 
+    def _at_prompt(self):
+        t = self._tail
+        return (t.endswith(b">>> ") or t.endswith(b"... ") or t.endswith(b"\r\n>") or t.endswith(b"\x04>")
+                or t.endswith(b"raw REPL; CTRL-B to exit\r\n>"))
+
     def _from_host(self, data):
         out = bytearray()
         for b in data:
+            if b == _CTRL_C and self.proc is not None and not self._at_prompt():
+                # A board's UART driver turns Ctrl-C into KeyboardInterrupt while code
+                # runs; the unix port's raw REPL keeps ISIG off, so send SIGINT (its
+                # handler is installed only while code runs, hence the prompt check).
+                try:
+                    self.proc.send_signal(signal.SIGINT)
+                except OSError:
+                    pass
             if self._raw_idle and b == _CTRL_D and not out:
                 self._raw_idle = False
                 self._soft_reset()
@@ -267,8 +277,10 @@ def main(argv=None):
     p.add_argument("--dir", default="vboard", help="board directory = its filesystem (default: ./vboard)")
     p.add_argument("--link", help="also make this symlink to the serial device (like socat's link=)")
     p.add_argument("--heapsize", default="1M", help="MicroPython heap size (default 1M)")
-    p.add_argument("--vnet", help="socket path of the virtual network (tools/vnet.py), for the vnic interface")
-    p.add_argument("--addr", help="the vnic interface's address (dumpon -c auto takes it)")
+    p.add_argument("--vnet-port", type=int, help="UDP port of tools/vnet.py's NIC side, for the vnic interface "
+                                                  "(default 20230)")
+    p.add_argument("--mac", help="the vnic interface's MAC (default 02:00:00:00:00:01)")
+    p.add_argument("--addr", help="the vnic interface's address, e.g. 10.0.2.15 (dumpon -c auto takes it)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for the board")
     p.add_argument("--log", help="append everything the board prints to this file")
     p.add_argument("--once", action="store_true", help="exit when the board resets instead of restarting it")
@@ -282,8 +294,10 @@ def main(argv=None):
             p.error("--env wants KEY=VALUE, got %r" % kv)
         k, v = kv.split("=", 1)
         env[k] = v
-    if a.vnet:
-        env["NETDUMP_VNET"] = a.vnet
+    if a.vnet_port:
+        env["NETDUMP_VNET_PORT"] = str(a.vnet_port)
+    if a.mac:
+        env["NETDUMP_VNIC_MAC"] = a.mac
     if a.addr:
         env["NETDUMP_VNIC_ADDR"] = a.addr
     try:

@@ -41,7 +41,6 @@ import argparse
 import heapq
 import json
 import logging
-import os
 import random
 import select
 import signal

@@ -15,7 +15,6 @@ dropped. It never sends anything to a non-loopback address.
 import logging
 import socket
 import struct
-import time
 
 log = logging.getLogger("vnet")
 

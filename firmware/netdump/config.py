@@ -415,8 +415,7 @@ def save(conf, path=CONFIG_PATH):
     tmp = path + ".tmp"
     f = open(tmp, "w")
     try:
-        f.write(json.dumps(_ordered(c)))
-        f.write("\n")
+        f.write(_dumps(c, json))
     finally:
         f.close()
     import os
@@ -429,12 +428,9 @@ def save(conf, path=CONFIG_PATH):
     return c
 
 
-def _ordered(c):
-    # MicroPython's json keeps dict order; build it in KEYS order
-    d = {}
-    for k in KEYS:
-        d[k] = c[k]
-    return d
+def _dumps(c, json):
+    # one key per line, in KEYS order (dicts need not keep order on MicroPython)
+    return "{\n" + ",\n".join(['  "%s": %s' % (k, json.dumps(c[k])) for k in KEYS]) + "\n}\n"
 
 
 def clear(path=CONFIG_PATH):
@@ -550,7 +546,8 @@ def ether_endpoint(conf, nic):
         from netdump.ether import EtherEndpoint
     except ImportError:
         raise ConfigError("iface %s: the Ethernet endpoint (netdump.ether) is not installed" % conf["iface"])
-    return EtherEndpoint(nic, conf["client"], conf["server"], netmask=conf["netmask"],
+    fam = family(conf["server"])
+    return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
                          gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
                          client_port=conf["client_port"])
 

@@ -63,12 +63,17 @@ class Console:
         self._stdin = stdin
         self._rd = getattr(stdin, "readinto", None)
         if echo is None:
-            echo = sys.platform not in ("linux", "darwin")  # a board's UART does not echo by itself
+            echo = True  # a board's UART, and the virtual board's raw pty, do not echo by themselves
         self.echo = echo
         self._out = getattr(sys.stdout, "buffer", None)
         self._poll = select.poll()
-        self._poll.register(stdin, select.POLLIN)
-        self._ipoll = getattr(self._poll, "ipoll", None)
+        self._ipoll = None
+        try:
+            self._poll.register(stdin, select.POLLIN)
+        except (OSError, TypeError, ValueError, AttributeError):  # not pollable: waits cannot time out
+            self._poll = None
+        if self._poll is not None:
+            self._ipoll = getattr(self._poll, "ipoll", None)
         if self._ipoll is not None:
             for _ in self._ipoll(0):  # the first ipoll() allocates its result tuple
                 break
@@ -83,6 +88,8 @@ class Console:
             for _ in self._ipoll(ms):
                 return 1
             return 0
+        if self._poll is None:
+            return 1
         return 1 if self._poll.poll(ms) else 0
 
     def _getc(self):
@@ -112,9 +119,8 @@ class Console:
             if c < 0:
                 return -1
             if c == 13 or c == 10:
-                if self.echo:
-                    print()
                 if self.n:
+                    print()  # the echoed end of line, or the end of the prompt line
                     return 1
                 continue
             if c == _BS or c == _DEL:
@@ -217,7 +223,9 @@ class Console:
                 print("netdump: this endpoint cannot change its server (error", err, end=")\n")
                 return
             ip = self.f.ip4
-            print("netdump: server", ip[0], ip[1], ip[2], ip[3], "port", port)
+            print("netdump: server ", end="")
+            print(ip[0], ip[1], ip[2], ip[3], sep=".", end="")
+            print(" port", port)
         self._panic.retry()
 
     def _herald_port(self):

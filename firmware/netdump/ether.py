@@ -243,7 +243,7 @@ class EtherEndpoint:
         if isinstance(client_ip, str) and "/" in client_ip:
             client_ip, p = client_ip.split("/")
             plen = int(p)
-        if netmask is not None:
+        if netmask is not None and netmask != "":
             plen = _prefix_len(netmask)
         if v6:
             if client_ip is None or client_ip == "" or client_ip == "link-local":

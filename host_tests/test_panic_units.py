@@ -1,0 +1,149 @@
+# Fault-path pieces without a network: guard()'s traceback capture, the panic
+# console's parser and retargeting, and the watchdog's check, each proven
+# allocation-free under micropython.heap_lock() on the MicroPython unix port.
+# dual-runtime
+import time
+
+from dualtest import MICROPYTHON, locked
+
+from netdump import console, panic, watchdog
+
+
+class FakeIn:
+    """A stdin whose readinto() hands out preset bytes one at a time (allocation-free)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def readinto(self, b):
+        if self.pos >= len(self.data):
+            return 0
+        b[0] = self.data[self.pos]
+        self.pos += 1
+        return 1
+
+
+class FakeEp:
+    """The parts of a MicroPython SocketEndpoint that retarget() patches: struct sockaddr_in."""
+
+    def __init__(self):
+        self._hsa = bytearray(b"\x02\x00\x4e\x37\x7f\x00\x00\x01" + b"\0" * 8)  # 127.0.0.1:20023
+        self._ssa = bytearray(self._hsa)
+        self._sip = bytearray(b"\x7f\x00\x00\x01")
+        self._v6 = False
+
+
+def make_fault(ep=None):
+    f = panic._Fault(None, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    return f
+
+
+def level2():
+    return [][1]
+
+
+def level1():
+    return level2()
+
+
+def test_capture_traceback_locked():
+    f = make_fault()
+    old = panic._ctx[0]
+    panic._ctx[0] = f
+    try:
+        try:
+            level1()
+        except IndexError as e:
+            locked(panic._capture, e)
+    finally:
+        panic._ctx[0] = old
+    text = bytes(f.tb[0:f.tb_n])
+    assert text.startswith(b"Traceback (most recent call last):"), text
+    assert b"level2" in text and b"level1" in text
+    assert bytes(f.msg).startswith(b"IndexError"), bytes(f.msg)
+    assert text.rstrip().endswith(bytes(f.msg))
+
+
+def test_capture_truncates_long_traceback():
+    f = panic._Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
+    old = panic._ctx[0]
+    panic._ctx[0] = f
+    try:
+        try:
+            raise ValueError("x" * 300)
+        except ValueError as e:
+            locked(panic._capture, e)
+    finally:
+        panic._ctx[0] = old
+    assert f.tb_n == 64
+    assert len(f.msg) <= panic.MSG_CAP
+
+
+def run_console(text, ep=None):
+    f = make_fault(ep)
+    con = console.Console(f, stdin=FakeIn(text), echo=False)
+    f.con = con
+    old = panic._ctx[0]
+    panic._ctx[0] = f
+    try:
+        act = locked(con.run, -1, 0)
+    finally:
+        panic._ctx[0] = old
+    return act, f, con
+
+
+def test_console_actions():
+    assert run_console(b"reset\n")[0] == panic.ACT_RESET
+    assert run_console(b"  halt  \r\n")[0] == panic.ACT_HALT
+    assert run_console(b"help\nshow\nbogus\ncontinue\n")[0] == panic.ACT_CONTINUE
+    assert run_console(b"c\n")[0] == panic.ACT_CONTINUE
+    # end of input: the default action
+    assert run_console(b"help\n")[0] == 0
+    # backspace editing: "resex" + BS + "t"
+    assert run_console(b"resex\x08t\n")[0] == panic.ACT_RESET
+
+
+def test_console_retargets_server_in_place():
+    ep = FakeEp()
+    act, f, con = run_console(b"netdump -s 10.0.1.236:31023\nreset\n", ep)
+    assert act == panic.ACT_RESET
+    assert bytes(ep._hsa[0:8]) == b"\x02\x00\x79\x2f\x0a\x00\x01\xec"  # port 31023, 10.0.1.236
+    assert bytes(ep._ssa[4:8]) == b"\x0a\x00\x01\xec"
+    assert bytes(ep._sip) == b"\x0a\x00\x01\xec"
+    # without a port the herald port stays
+    ep = FakeEp()
+    run_console(b"netdump -s 192.168.5.6\n", ep)
+    assert bytes(ep._hsa[2:8]) == b"\x4e\x37\xc0\xa8\x05\x06"
+
+
+def test_console_rejects_bad_servers():
+    for bad in (b"netdump -s 10.0.1\n", b"netdump -s 10.0.1.300\n", b"netdump -s 1.2.3.4:0\n",
+                b"netdump -s 1.2.3.4:70000\n", b"netdump -s host\n", b"netdump -x 1.2.3.4\n",
+                b"netdump -s 1.2.3.4 junk\n"):
+        ep = FakeEp()
+        run_console(bad, ep)
+        assert bytes(ep._hsa[2:8]) == b"\x4e\x37\x7f\x00\x00\x01", bad
+
+
+def test_watchdog_fires_once_when_not_fed():
+    got = []
+
+    def expire(msg):
+        got.append(msg)
+
+    w = watchdog.Watchdog(40, period_ms=10, on_expire=expire)
+    assert w.check() == 0  # not started
+    w.running = 1  # as start() does, without a timer or thread
+    w.feed()
+    assert locked(w.feed) is None
+    assert locked(w.check) == 0
+    time.sleep(0.08)
+    assert locked(w.check) == 1
+    assert locked(w.check) == 0  # fired already
+    # the scheduled expiry runs between bytecodes in the main thread
+    n = 0
+    while not got and n < 100000:
+        n += 1
+    assert got == ["watchdog: no heartbeat for 40 ms"]
+    assert w.fired == 1 and w.running == 0

@@ -1,0 +1,101 @@
+"""The virtual board (tools/vboard.py): the MicroPython unix port on a pty,
+driven by the real mpremote as a board: exec, the filesystem commands, soft
+reset, a reset that reboots the process, Ctrl-C into a running program."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from netdump_tools import dumpon, vboard
+
+
+def mpremote(dev, *args, timeout=60):
+    r = subprocess.run([dumpon.mpremote_exe(), "connect", dev] + list(args), capture_output=True, text=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.fixture
+def board(tmp_path):
+    vb = vboard.VBoard(str(tmp_path / "board"), heapsize="4M", log_path=str(tmp_path / "console.log"))
+    vb.start()
+    assert vb.wait_ready(20), bytes(vb.output)
+    yield vb
+    vb.stop()
+
+
+def test_exec_resume(board):
+    st, out = mpremote(board.device, "resume", "exec", "print(6 * 7)")
+    assert st == 0 and out.strip() == "42", out
+    st, out = mpremote(board.device, "resume", "exec", "import os; print(os.getcwd())")
+    assert out.strip() == board.dir, out
+
+
+def test_state_survives_resume_and_not_soft_reset(board):
+    mpremote(board.device, "resume", "exec", "marker = 1234")
+    st, out = mpremote(board.device, "resume", "exec", "print(marker)")
+    assert out.strip() == "1234", out
+    # without resume mpremote soft-resets first: a fresh interpreter
+    st, out = mpremote(board.device, "exec", "print('marker' in globals())")
+    assert st == 0 and out.strip() == "False", out
+    assert b"soft reboot" in board.output
+
+
+def test_filesystem_is_board_dir(board, tmp_path):
+    src = tmp_path / "hello.txt"
+    src.write_text("hello board\n")
+    st, out = mpremote(board.device, "resume", "fs", "cp", str(src), ":hello.txt")
+    assert st == 0, out
+    assert open(os.path.join(board.dir, "hello.txt")).read() == "hello board\n"
+    st, out = mpremote(board.device, "resume", "fs", "ls")
+    assert "hello.txt" in out, out
+    st, out = mpremote(board.device, "resume", "fs", "cat", "hello.txt")
+    assert out.strip() == "hello board", out
+    st, out = mpremote(board.device, "resume", "fs", "rm", "hello.txt")
+    assert st == 0 and not os.path.exists(os.path.join(board.dir, "hello.txt"))
+
+
+def test_board_module_and_ram(board):
+    st, out = mpremote(board.device, "resume", "exec",
+                       "import unix_virtual as b; r = b.safe_ranges()[0]; print(r[0], r[2], b.MACHINE, b.ELFCLASS)")
+    assert out.split() == ["ram", str(256 * 1024), "62", "64"], out
+
+
+def test_reset_reboots_and_runs_boot_py(board):
+    with open(os.path.join(board.dir, "boot.py"), "w") as f:
+        f.write("booted = 'yes'\nprint('BOOT.PY RAN')\n")
+    boots = board.boots
+    mpremote(board.device, "resume", "exec", "import unix_virtual; unix_virtual.reset()")
+    end = time.monotonic() + 20
+    while board.boots == boots and time.monotonic() < end:
+        time.sleep(0.05)
+    assert board.boots == boots + 1
+    end = time.monotonic() + 20
+    while b"BOOT.PY RAN" not in board.output and time.monotonic() < end:
+        time.sleep(0.05)
+    assert b"BOOT.PY RAN" in board.output
+
+
+def test_ctrl_c_stops_a_running_program(board):
+    st, out = mpremote(board.device, "resume", "exec", "--no-follow",
+                       "import time\nwhile True:\n    time.sleep_ms(10)\n")
+    assert st == 0, out
+    time.sleep(0.3)
+    st, out = mpremote(board.device, "resume", "exec", "print('free again')")
+    assert st == 0 and "free again" in out, out
+
+
+def test_cli_prints_device(tmp_path):
+    p = subprocess.Popen([os.path.join(os.path.dirname(dumpon.mpremote_exe()), "python"), "-m",
+                          "netdump_tools.vboard", "--dir", str(tmp_path / "b"), "--link", str(tmp_path / "tty")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("vboard: serial /dev/pts/"), line
+        time.sleep(1.0)
+        st, out = mpremote(str(tmp_path / "tty"), "resume", "exec", "print('via link')")
+        assert "via link" in out, out
+    finally:
+        p.terminate()
+        p.wait(10)
