@@ -139,7 +139,7 @@ def _digits(s):
     return len(s) > 0
 
 
-def prefix_len(netmask, fam):
+def prefix_len(netmask, fam):  # arm-time
     """The prefix length of a netmask text ("255.255.255.0" or "/24"), or raise ConfigError."""
     limit = 32 if fam == 4 else 128
     m = netmask
