@@ -68,7 +68,7 @@ _DEF_MTU = const(1500)  # Ethernet
 _DEF_WINDOW = const(32)
 _MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h)
 _DEF_RTO_INIT_US = const(200000)  # before the first RTT sample
-_DEF_RTO_MIN_US = const(2000)
+_DEF_RTO_MIN_US = const(10000)  # above a LAN's RTT plus queueing: no spurious resends
 _DEF_RTO_MAX_US = const(1000000)
 _DEF_RETRIES = const(10)  # debugnet_nretries (debugnet.c)
 _DEF_FAST = const(3)  # dupack threshold, RFC 5681 section 3.2; 0 disables
@@ -178,6 +178,9 @@ class Debugnet:
             raise ValueError("need 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60 s")
         if not 0 < npolls * poll_us <= 60000000 or not 0 < deadline_ms < 0x20000000:
             raise ValueError("npolls * poll_us must be 1 us..60 s, deadline_ms 1..2**29")
+        ep_mtu = getattr(endpoint, "mtu", mtu)  # never build datagrams the endpoint cannot carry
+        if ep_mtu < mtu:
+            mtu = ep_mtu
         chunk = mtu - getattr(endpoint, "overhead", 28) - HDR_LEN
         if chunk > MAX_PAYLOAD:
             chunk = MAX_PAYLOAD

@@ -154,13 +154,13 @@ class Dumper:
             lay.set_traceback(tb, len(tb) if tb_len < 0 else tb_len)
         up = ticks_ms()
         lay.set_uptime((up // 1000) & 0x3FFFFFFF)
-        self.total_kb = self._count_kb() + lay.header_size // 1024
         self.done_kb = 0
         self.next_pct = 0
         self.sent_bytes = 0
-        print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
-        err = self.net.connect()
+        err = self.net.connect()  # an Ethernet endpoint prints "netdumping to ..."
         if not err:
+            self.total_kb = self._count_kb() + lay.header_size // 1024
+            print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
             err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_size)
             self._progress(lay.header_size)
         i = 0
