@@ -23,9 +23,17 @@ DUAL_MARKER = "# dual-runtime"
 MP_TIMEOUT = 600
 
 
+# node ids of CPython tests that started the micropython executable (end-to-end
+# tests that drive the firmware on the unix port); counted apart in the summary
+_DROVE_MICROPYTHON = set()
+
+
 def micropython_exe():
     """Path of the MicroPython unix port: $MICROPYTHON, else next to this
     Python (the venv), else on PATH."""
+    cur = os.environ.get("PYTEST_CURRENT_TEST")
+    if cur:
+        _DROVE_MICROPYTHON.add(cur.rsplit(" ", 1)[0])
     env = os.environ.get("MICROPYTHON")
     if env:
         return env
@@ -141,19 +149,28 @@ def pytest_configure(config):
 
 def pytest_terminal_summary(terminalreporter):
     """Separate counts for the CPython and the MicroPython runs."""
-    counts = {"CPython": {}, "MicroPython": {}}
+    names = ("CPython", "MicroPython", "CPython tests driving MicroPython end to end")
+    counts = dict((n, {}) for n in names)
     for key in ("passed", "failed", "skipped", "error"):
         for rep in terminalreporter.stats.get(key, []):
-            if key != "skipped" and rep.when != "call" and key != "error":
+            if key in ("passed", "failed") and rep.when != "call":
                 continue
-            rt = "MicroPython" if "[micropython]" in rep.nodeid else "CPython"
+            if "[micropython]" in rep.nodeid:
+                rt = names[1]
+            elif rep.nodeid in _DROVE_MICROPYTHON:
+                rt = names[2]
+            else:
+                rt = names[0]
             counts[rt][key] = counts[rt].get(key, 0) + 1
     terminalreporter.section("runtimes")
-    for rt in ("CPython", "MicroPython"):
+    for rt in names:
         c = counts[rt]
+        if rt == names[2] and not c:
+            continue
+        label = rt if rt == names[2] else rt + " runtime"
         terminalreporter.write_line(
-            "%s runtime: %d passed, %d failed, %d skipped, %d errors"
-            % (rt, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0), c.get("error", 0))
+            "%s: %d passed, %d failed, %d skipped, %d errors"
+            % (label, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0), c.get("error", 0))
         )
 
 

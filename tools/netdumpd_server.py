@@ -4,6 +4,10 @@ and handler processes, in one thread driven by selectors.
 Behaviour follows markjdb/netdumpd (netdumpd.c server_event, cap_herald.c):
 a valid herald gets a new UDP socket bound to the address the herald was sent
 to and connected to <client-ip>:<client port>; clients are keyed by source IP.
+
+Unlike upstream, a completed dump keeps its socket for a short "linger" time
+to re-ack a retransmitted FINISHED (or KDH/VMCORE/EKCD_KEY duplicate) whose
+first ack was lost; see Server.finish_session.
 """
 import ipaddress
 import os
@@ -25,6 +29,11 @@ RCVBUF = 128 * 1024  # netdumpd.c alloc_client SO_RCVBUF
 BATCH = 64  # datagrams read from one socket per wakeup, so no client starves the rest
 TPASS_MAX = 10.0  # netdumpd.c CLIENT_TPASS
 HERALD_LOG_PER_S = 10  # bad-herald log lines per second at most
+# How long a completed dump's socket stays open to re-ack a retransmitted
+# FINISHED. A FreeBSD client gives up on a message after 12 rounds of
+# 2000 x 500 us polls (DN.c debugnet_send: nretries 10, "retries++ > nretries"),
+# about 12 s, so lingering longer cannot help it. Capped by --timeout too.
+FINISH_LINGER_MAX = 12.0
 
 # Linux <linux/in.h> IP_PKTINFO / <linux/in6.h> IPV6_RECVPKTINFO, IPV6_PKTINFO
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
@@ -42,7 +51,7 @@ class Config:
 
     def __init__(self, dumpdir, addr="0.0.0.0", herald_port=wire.HERALD_PORT, client_port=wire.CLIENT_PORT,
                  default_path=".", hook=None, allow=(), max_dump_size=1 << 40, timeout=600.0,
-                 max_clients=128, dual_stack=False, resolve=True, resolve_timeout=2.0):
+                 max_clients=128, dual_stack=False, resolve=True, resolve_timeout=2.0, finish_linger=None):
         self.dumpdir = dumpdir
         self.addr = addr
         self.herald_port = herald_port
@@ -56,6 +65,12 @@ class Config:
         self.dual_stack = dual_stack
         self.resolve = resolve
         self.resolve_timeout = resolve_timeout
+        # seconds a completed dump re-acks retransmissions; None: min(timeout, FINISH_LINGER_MAX); 0: never
+        if finish_linger is None:
+            finish_linger = min(timeout, FINISH_LINGER_MAX)
+        if finish_linger < 0:
+            raise ValueError("finish linger must be >= 0 seconds")
+        self.finish_linger = float(finish_linger)
 
 
 def _unmap(ip):
@@ -112,7 +127,8 @@ class Server:
         self.log = log
         self.resolver = resolver or Resolver(cfg.resolve_timeout, cfg.resolve)
         self.sel = selectors.DefaultSelector()
-        self.sessions = {}  # client ip -> Session
+        self.sessions = {}  # client ip -> Session (dump in progress)
+        self.lingering = {}  # client ip -> finished Session, re-acking until its linger_until
         self.hooks = []  # running handler processes
         self.dumpdir_fd = -1
         self.herald_socks = []
@@ -185,6 +201,9 @@ class Server:
         last_check = time.monotonic()
         while not self._stop:
             wait = 0.1 if self.hooks else self.tpass
+            if self.lingering:
+                first = min(s.linger_until for s in self.lingering.values())
+                wait = max(0.0, min(wait, first - time.monotonic()))
             try:
                 events = self.sel.select(wait)
             except InterruptedError:
@@ -195,6 +214,8 @@ class Server:
                 else:
                     key.data(key.fileobj)
             now = time.monotonic()
+            if self.lingering:
+                self._expire_lingering(now)
             if now - last_check >= self.tpass:
                 last_check = now
                 self._timeout_clients(now)
@@ -203,6 +224,8 @@ class Server:
         self.log.info("Shutting down...\n")
         for sess in list(self.sessions.values()):
             sess.timeout()
+        for sess in list(self.lingering.values()):  # complete already: closed quietly
+            self.end_linger(sess)
         deadline = time.monotonic() + 5.0
         while self.hooks and time.monotonic() < deadline:
             self._reap()
@@ -212,6 +235,8 @@ class Server:
         """Release sockets and descriptors (after serve())."""
         for sess in list(self.sessions.values()):
             self.end_session(sess, None)
+        for sess in list(self.lingering.values()):
+            self.end_linger(sess)
         for s in self.herald_socks:
             self.sel.unregister(s)
             s.close()
@@ -229,6 +254,11 @@ class Server:
                 pass
         except OSError:
             pass
+
+    def _expire_lingering(self, now):
+        for sess in list(self.lingering.values()):
+            if now >= sess.linger_until:
+                self.end_linger(sess)
 
     def _timeout_clients(self, now):
         for sess in list(self.sessions.values()):
@@ -285,6 +315,9 @@ class Server:
         path = None
         if 1 <= length <= netdumpd_files.MAXPATHLEN and data[-1] == 0:
             path = os.fsdecode(bytes(data[wire.HDR_LEN:]).split(b"\0")[0])
+        old = self.lingering.get(ip)
+        if old is not None:  # a new dump from a client whose last one is complete
+            self.end_linger(old)
         sess = self.sessions.get(ip)
         if sess is not None:
             if not sess.any_data:
@@ -382,7 +415,9 @@ class Server:
                     ok = sess.flush()  # keep what was acked
                 except Exception:
                     ok = True
-                if ok:
+                if sess.finished:
+                    self.end_linger(sess)
+                elif ok:
                     self.end_session(sess, "error")
             if sess.closed:
                 return
@@ -390,6 +425,9 @@ class Server:
     def end_session(self, sess, reason):
         """Close a dump and run the handler with reason (None: no handler)."""
         if sess.closed:
+            return
+        if sess.finished:  # its handler already ran at FINISHED
+            self.end_linger(sess)
             return
         if self.sessions.get(sess.ip) is sess:
             del self.sessions[sess.ip]
@@ -402,6 +440,50 @@ class Server:
         self.stats["dumps"] += 1
         if reason is not None and self.cfg.hook:
             self._run_hook(reason, sess.ip, sess.host, info_name, core_name)
+
+    def finish_session(self, sess):
+        """FINISHED was handled and acked: close the files, run the handler with
+        "success", and keep the socket to re-ack retransmissions for the linger time.
+
+        A lingering dump is no longer a client: it does not count against
+        --max-clients and a new herald from its IP ends the linger and starts a
+        new dump. At most max_clients dumps linger (the one nearest its end is
+        dropped first), so sockets stay bounded by 2 x --max-clients."""
+        if self.sessions.get(sess.ip) is sess:
+            del self.sessions[sess.ip]
+        info_name, core_name = sess.info_name, sess.core_name
+        sess.release_files()
+        self.stats["dumps"] += 1
+        if self.cfg.hook:
+            self._run_hook("success", sess.ip, sess.host, info_name, core_name)
+        old = self.lingering.pop(sess.ip, None)
+        if old is not None and old is not sess:
+            self.end_linger(old)
+        if self.cfg.finish_linger <= 0:
+            self._drop(sess)
+            return
+        while len(self.lingering) >= self.cfg.max_clients:
+            self.end_linger(min(self.lingering.values(), key=lambda s: s.linger_until))
+        sess.finished = True
+        sess.linger_until = time.monotonic() + self.cfg.finish_linger
+        self.lingering[sess.ip] = sess
+
+    def end_linger(self, sess):
+        """Close a completed dump's lingering socket (quietly: it was logged at FINISHED)."""
+        if self.lingering.get(sess.ip) is sess:
+            del self.lingering[sess.ip]
+        if sess.closed:
+            return
+        self.log.debug("Closed the socket of the completed dump from %s (%d late messages re-acked)\n"
+                       % (sess.who, sess.late))
+        self._drop(sess)
+
+    def _drop(self, sess):
+        try:
+            self.sel.unregister(sess.sock)
+        except (KeyError, ValueError):
+            pass
+        sess.close()
 
     # ---- handler script
 

@@ -1,7 +1,9 @@
 """One dump in progress on netdumpd: its socket, files, write-back buffer and
 the handling of every message type (markjdb/netdumpd netdumpd.c handle_*),
 with upstream's defects fixed: buffered data is flushed on every way out,
-the KDH is decoded by its own version, offsets and sizes are capped.
+the KDH is decoded by its own version, offsets and sizes are capped, and a
+completed dump lingers to re-ack a retransmitted FINISHED (upstream closes the
+socket at once, so a lost FINISHED ack made the client report failure).
 """
 import os
 import time
@@ -44,7 +46,11 @@ class Session:
         self.encrypted = False
         self.refused = 0
         self.noisy = 0
-        self.closed = False
+        self.closed = False  # socket closed too: nothing more to do
+        self.files_closed = False
+        self.finished = False  # FINISHED handled: only re-acking until linger_until
+        self.linger_until = 0.0
+        self.late = 0  # messages re-acked while finished
         self.max_size = srv.cfg.max_dump_size
         self.pkts = 0
         self.bytes = 0
@@ -96,6 +102,9 @@ class Session:
         except wire.BadMessage:
             self._noisy("Bad packet size from %s\n" % self.ip)
             return
+        if self.finished:
+            self.handle_late(mtype, seqno)
+            return
         self.last_msg = time.monotonic()
         if mtype == wire.VMCORE:
             self.handle_vmcore(data, seqno, offset, length)
@@ -105,6 +114,14 @@ class Session:
             self.handle_key(data, seqno, offset, length)
         elif mtype == wire.FINISHED:
             self.handle_finish(seqno)
+        else:
+            self._noisy("Received unexpected message type %d from %s\n" % (mtype, self.ip))
+
+    def handle_late(self, mtype, seqno):
+        """After FINISHED: re-ack a retransmission by its seqno; the files are closed and stay untouched."""
+        if mtype in (wire.VMCORE, wire.KDH, wire.EKCD_KEY, wire.FINISHED):
+            self.late += 1
+            self.send_ack(seqno)
         else:
             self._noisy("Received unexpected message type %d from %s\n" % (mtype, self.ip))
 
@@ -132,6 +149,8 @@ class Session:
 
     def flush(self):
         """Write the buffered data; on a write error end the dump and return False."""
+        if self.buf_len == 0:
+            return True
         mv = memoryview(self.buf)
         done = 0
         while done < self.buf_len:
@@ -235,7 +254,7 @@ class Session:
         self.log.info("Completed dump from client %s\n" % self.who)
         self.pinfo("Dump complete\n")
         self.send_ack(seqno)
-        self.srv.end_session(self, "success")
+        self.srv.finish_session(self)
 
     def timeout(self):
         """End the dump as upstream's handle_timeout does, keeping all acked data."""
@@ -244,11 +263,11 @@ class Session:
             self.pinfo("Dump incomplete: client timed out\n")
             self.srv.end_session(self, "timeout")
 
-    def close(self):
-        """Append the board-dump summary and release every descriptor."""
-        if self.closed:
+    def release_files(self):
+        """Append the board-dump summary and close every file (not the socket)."""
+        if self.files_closed:
             return
-        self.closed = True
+        self.files_closed = True
         if not self.compressed and not self.encrypted:
             for line in netdumpd_elf.summary_lines(self.core_fd):
                 self.pinfo(line)
@@ -263,6 +282,15 @@ class Session:
             self.info.close()
         except OSError:
             pass
+        self.buf = bytearray(0)  # a lingering session keeps only its socket
+        self.buf_len = 0
+
+    def close(self):
+        """Release the files (if not yet done) and the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        self.release_files()
         self.sock.close()
 
 
