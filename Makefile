@@ -15,8 +15,9 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q host_tests
 
+# DEMO_ARGS: e.g. make demo DEMO_ARGS="--keep demo-out" (python -m netdump_tools.demo --help)
 demo: $(STAMP)
-	@echo "make demo: the virtual-board demo is not built yet (issue 7)"; exit 1
+	$(BIN)/python -m netdump_tools.demo $(DEMO_ARGS)
 
 # Precompiled .mpy files for boards: $(MPY_OUT)/<arch>/ mirrors /lib on the board
 # (mpremote cp -r $(MPY_OUT)/armv6m/. :lib/). Board modules only for their own CPU.

@@ -632,3 +632,139 @@ def test_resolver_names_are_bounded_and_safe():
     assert time.monotonic() - t < 1.5
     assert Resolver(enabled=False, lookup=names.get)("192.0.2.1") == "192.0.2.1"
     assert Resolver()("127.0.0.1") == "localhost"
+
+
+# ---- a completed dump lingers to re-ack a retransmitted FINISHED ------------------------
+
+
+def _recv_ack(k, timeout=2.0):
+    """(seqno, source address) of the next 4-byte datagram; socket.timeout if none."""
+    k.sock.settimeout(timeout)
+    while True:
+        data, src = k.sock.recvfrom(64)
+        if len(data) == 4:
+            return struct.unpack(">I", data)[0], src
+
+
+def _send_raw(k, srv, mtype, seqno, offset=0, payload=b""):
+    k.sock.sendto(fk.HDR.pack(mtype, seqno, offset, len(payload), 0) + payload, (srv.addr, k.dport))
+
+
+def _dump_dropping_finished_ack(srv, k, data):
+    """Herald, VMCORE, KDH as usual; FINISHED once by hand, its ack read and ignored (lost)."""
+    k.connect()
+    for pos in range(0, len(data), fk.DUMPER_BUF):
+        k.send(fk.VMCORE, data[pos:pos + fk.DUMPER_BUF], pos)
+    k.send(fk.KDH, fk.build_kdh(len(data)))
+    fin = k.seq
+    _send_raw(k, srv, fk.FINISHED, fin)
+    assert _recv_ack(k) == (fin, (srv.addr, k.dport))  # ... and then "lost"
+    return fin
+
+
+def _snapshot(d):
+    return {p.name: (os.readlink(str(p)) if p.is_symlink() else p.read_bytes()) for p in d.iterdir()}
+
+
+def test_lost_finished_ack_is_reacked_files_untouched(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    data = _data(2 * 65536, 21)
+    with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
+        with _kernel(srv) as k:
+            fin = _dump_dropping_finished_ack(srv, k, data)
+            port = k.dport
+            srv.wait_log("Process ")  # the handler ran (and was reaped)
+            before = _snapshot(dumpdir)
+            assert before["vmcore.localhost.0"] == data
+            fds = _fd_count(srv.proc.pid)
+            for _ in range(3):  # the client retransmits FINISHED: same seqno, same server port
+                _send_raw(k, srv, fk.FINISHED, fin)
+                assert _recv_ack(k) == (fin, (srv.addr, port))
+            # late duplicates with different bytes: acked by seqno, the files untouched
+            _send_raw(k, srv, fk.VMCORE, 7, 4096, b"\xee" * 1448)
+            assert _recv_ack(k) == (7, (srv.addr, port))
+            _send_raw(k, srv, fk.VMCORE, 8, 3 * 65536, b"\xee" * 4096)  # past the end: no growth
+            assert _recv_ack(k) == (8, (srv.addr, port))
+            _send_raw(k, srv, fk.KDH, fin - 1, 0, fk.build_kdh(4096, hostname="other", compression=1))
+            assert _recv_ack(k) == (fin - 1, (srv.addr, port))
+            _send_raw(k, srv, fk.EKCD_KEY, 2, 0, b"k" * 64)
+            assert _recv_ack(k) == (2, (srv.addr, port))
+            _send_raw(k, srv, 9, 99)  # still not a message type: not acked
+            with pytest.raises(socket.timeout):
+                _recv_ack(k, 0.3)
+            assert _snapshot(dumpdir) == before
+            assert _fd_count(srv.proc.pid) == fds  # nothing opened or leaked by late messages
+        time.sleep(0.3)
+        # a new herald from the same IP during the linger: dump 1 proceeds normally
+        with _kernel(srv) as k2:
+            k2.dump(data[:4096], fk.build_kdh(4096))
+            assert k2.dport != port
+            k2.dport = port  # the old dump's socket is gone: no answer there
+            _send_raw(k2, srv, fk.FINISHED, fin)
+            with pytest.raises(socket.timeout):
+                _recv_ack(k2, 0.5)
+        srv.wait_log("(to ./vmcore.localhost.1)")
+        deadline = time.monotonic() + 5
+        while len(rec.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert srv.stop() == 0
+    out = srv.out()
+    assert out.count("Completed dump from client") == 2  # once per dump, never for a retransmission
+    assert out.count("New dump from client") == 2 and "(to ./vmcore.localhost.1)" in out
+    assert "timed out" not in out
+    runs = [json.loads(ln)[0] for ln in rec.read_text().splitlines()]
+    assert runs == [["success", "127.0.0.1", "localhost", "./info.localhost.0", "./vmcore.localhost.0"],
+                    ["success", "127.0.0.1", "localhost", "./info.localhost.1", "./vmcore.localhost.1"]]
+    assert _read(dumpdir / "vmcore.localhost.0") == data
+    assert _read(dumpdir / "vmcore.localhost.1") == data[:4096]
+    info0 = (dumpdir / "info.localhost.0").read_text()
+    assert info0.count("Dump complete") == 1 and "other" not in info0 and "Compression: none" in info0
+    assert not (dumpdir / "key.localhost.0").exists()
+    assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.1"
+
+
+def test_finish_linger_ends_quietly_and_frees_the_socket(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    data = _data(8192, 22)
+    # --timeout 1: the linger is min(timeout, 12 s) = 1 s
+    with _server(tmp_path, dumpdir, "-i", str(hook), timeout=1.0, nclients=2) as srv:
+        with _kernel(srv, "127.0.0.2") as w:  # warm-up, so lazily opened descriptors are in the baseline
+            w.dump(data, fk.build_kdh(len(data)))
+        srv.wait_log("Process ")
+        time.sleep(1.5)
+        base = _fd_count(srv.proc.pid)
+        with _kernel(srv) as k:
+            fin = _dump_dropping_finished_ack(srv, k, data)
+            port = k.dport
+            deadline = time.monotonic() + 5
+            while len(rec.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.1)
+            _send_raw(k, srv, fk.FINISHED, fin)
+            assert _recv_ack(k) == (fin, (srv.addr, port))
+            assert _fd_count(srv.proc.pid) == base + 1  # only the lingering socket
+            time.sleep(1.5)
+            _send_raw(k, srv, fk.FINISHED, fin)
+            with pytest.raises(socket.timeout):
+                _recv_ack(k, 0.5)
+            assert _fd_count(srv.proc.pid) == base
+        assert srv.stop() == 0
+    out = srv.out()
+    assert "timed out" not in out and out.count("Completed dump from client localhost") == 1
+    assert len(rec.read_text().splitlines()) == 2  # warm-up + this dump, never again at the linger's end
+    assert out.endswith("Completed dump from client localhost [127.0.0.1]\nProcess %s exited with status 0\n"
+                        "Shutting down...\n" % out.split("Process ")[-1].split(" ")[0])
+
+
+def test_shutdown_closes_lingering_sockets_quietly(tmp_path, dumpdir):
+    hook, rec = _write_hook(tmp_path)
+    with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
+        with _kernel(srv) as k:
+            _dump_dropping_finished_ack(srv, k, b"s" * 4096)
+            srv.wait_log("Process ")
+            assert srv.stop() == 0  # linger is min(30 s, 12 s): still lingering here
+    out = srv.out()
+    assert out.endswith(" exited with status 0\nShutting down...\n")
+    assert "timed out" not in out
+    assert len(rec.read_text().splitlines()) == 1
+    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump complete\n")

