@@ -48,3 +48,19 @@ try:
     IS_MICROPYTHON = _impl.name == "micropython"
 except ImportError:
     IS_MICROPYTHON = True
+
+# ticks_ms() at boot: 0 on a board (its tick counter starts at reset); on an
+# operating system (the unix port, CPython) the counter is the host's, so the
+# first import of this module stands in for the board's boot.
+try:
+    from sys import platform as _platform
+except ImportError:
+    _platform = ""
+BOOT_MS = ticks_ms() if _platform in ("linux", "darwin", "win32") else 0
+
+
+def uptime_s():
+    """Seconds since boot (the unix port: since netdump was imported), < 2**30."""
+    if BOOT_MS == 0:
+        return (ticks_ms() // 1000) & 0x3FFFFFFF
+    return (ticks_diff(ticks_ms(), BOOT_MS) // 1000) & 0x3FFFFFFF

@@ -7,7 +7,7 @@
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
 from netdump import debugnet, elfcore, fast, kdh, wire
-from netdump.compat import const, ticks_diff, ticks_ms
+from netdump.compat import const, ticks_diff, ticks_ms, uptime_s
 
 BLOCK = const(4096)  # netdump's NETDUMP_DATASIZE; offsets stay 4096-aligned
 FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
@@ -152,8 +152,7 @@ class Dumper:
             lay.set_traceback(b"", 0)
         else:
             lay.set_traceback(tb, len(tb) if tb_len < 0 else tb_len)
-        up = ticks_ms()
-        lay.set_uptime((up // 1000) & 0x3FFFFFFF)
+        lay.set_uptime(uptime_s())
         self.done_kb = 0
         self.next_pct = 0
         self.sent_bytes = 0
