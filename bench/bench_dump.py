@@ -23,26 +23,15 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from netdump_tools.netdumpd_harness import free_udp_port
+from netdump_tools.vboard import micropython_exe
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else shutil.which("micropython")
 
 
 def start(cmd, ready=None):
@@ -57,8 +46,10 @@ def start(cmd, ready=None):
 
 
 def run_client(mode, mib, hport, cport, sport, phase="all", wrap=()):
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
-    r = subprocess.run(list(wrap) + [micropython(), "-X", "heapsize=%dM" % (mib + 16),
+    # host_tests: mp_dump_bench.py fills its region with host_tests/mp/testram.py
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
+                                                        os.path.join(ROOT, "host_tests")]))
+    r = subprocess.run(list(wrap) + [micropython_exe(), "-X", "heapsize=%dM" % (mib + 16),
                                      os.path.join(ROOT, "bench", "mp_dump_bench.py"),
                                      "127.0.0.1", str(hport), str(cport), mode, str(mib), str(sport), phase],
                        env=env, capture_output=True, text=True, timeout=1200)
@@ -89,13 +80,13 @@ def main(argv=None):
     rows = []
     procs = []
     try:
-        sport = free_port()
+        sport = free_udp_port()
         procs.append(start([peer_bin, "127.0.0.1", str(sport), "0", "--sink"], "ready"))
         for server in ("ack_peer", "netdumpd"):
             for mode in ("window", "freebsd"):
                 best = None
                 for _ in range(args.runs):
-                    hport, cport = free_port(), free_port()
+                    hport, cport = free_udp_port(), free_udp_port()
                     if server == "ack_peer":
                         p = start([peer_bin, "127.0.0.1", str(hport), str(cport)], "ready")
                     else:
@@ -140,7 +131,7 @@ def main(argv=None):
 
 
 def _callgrind_ir(peer_bin, sport, tmp, mode, phase, mib):
-    hport, cport = free_port(), free_port()
+    hport, cport = free_udp_port(), free_udp_port()
     p = start([peer_bin, "127.0.0.1", str(hport), str(cport)], "ready")
     out = os.path.join(tmp, "cg.%s.%s.%d" % (mode, phase, mib))
     try:

@@ -16,55 +16,26 @@ Usage: python bench/bench_vnet.py [--mib 4] [--delay-ms 1] [--loss 0,1,5] [--run
 No privileges needed. FreeBSD mode at 5 % loss takes a minute or two."""
 import argparse
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+from netdump_tools.netdumpd_harness import free_udp_port, stop_process, wait_for_text
+from netdump_tools.vboard import micropython_exe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST_TESTS = os.path.join(ROOT, "host_tests")
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def micropython():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else "micropython"
-
-
 def wait_text(path, text, proc, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with open(path) as f:
-            if text in f.read():
-                return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise SystemExit("bench_vnet: %s did not start: %s" % (path, open(path).read()))
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    if not wait_for_text(path, text, proc, timeout):
+        raise SystemExit("bench_vnet: %s did not start: %s" % (path, open(path).read()))
 
 
 def one_run(tmp, mode, loss, args, k):
     crash = os.path.join(tmp, "crash%d" % k)
     os.mkdir(crash)
-    hport, cport, nport = free_port(), free_port(), free_port()
+    hport, cport, nport = free_udp_port(), free_udp_port(), free_udp_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "firmware"), ROOT]))
     ndlog = os.path.join(tmp, "nd%d.log" % k)
     nd = subprocess.Popen([sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1", "-d",
@@ -79,14 +50,14 @@ def one_run(tmp, mode, loss, args, k):
         wait_text(ndlog, "Waiting for clients", nd)
         wait_text(vlog, "vnet: ready", vn)
         menv = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(ROOT, "firmware"), HOST_TESTS]))
-        r = subprocess.run([micropython(), "-X", "heapsize=96M", "mp_ether/dump_ether.py", "nic_port=%d" % nport,
+        r = subprocess.run([micropython_exe(), "-X", "heapsize=96M", "mp_ether/dump_ether.py", "nic_port=%d" % nport,
                             "mac=02:00:00:00:00:15", "client=10.0.2.15", "server=10.0.2.2", "netmask=24",
                             "hport=%d" % hport, "cport=%d" % cport, "mode=" + mode, "kib=%d" % (args.mib << 10)],
                            cwd=HOST_TESTS, env=menv, capture_output=True, text=True, timeout=1800)
         out = r.stdout + r.stderr
     finally:
-        stop(vn)
-        stop(nd)
+        stop_process(vn)
+        stop_process(nd)
     completed = "Completed dump from client" in open(ndlog).read()
     ms = [int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("DUMP_MS")]
     stats = [ln.split()[1:] for ln in out.splitlines() if ln.startswith("STATS")]

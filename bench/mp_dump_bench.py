@@ -8,20 +8,9 @@ import sys
 import micropython
 import uctypes
 
+from mp import testram  # host_tests/mp/testram.py: bench_dump.py puts host_tests on MICROPYPATH
 from netdump import debugnet, elfcore, panic, wire
 from netdump.compat import ticks_diff, ticks_us
-
-
-@micropython.viper
-def fill(buf: ptr32, nwords: int, seed: uint):
-    # xorshift32 (Marsaglia 2003): no zero blocks, so nothing is skipped
-    x = seed
-    m = uint(0xFFFFFFFF)
-    for i in range(nwords):
-        x = (x ^ (x << 13)) & m
-        x = x ^ (x >> 17)
-        x = (x ^ (x << 5)) & m
-        buf[i] = x
 
 
 def baseline(sock, pkt, n):
@@ -39,7 +28,7 @@ def main():
     phase = sys.argv[7] if len(sys.argv) > 7 else "all"
     mode = debugnet.MODE_FREEBSD if mode == "freebsd" else debugnet.MODE_WINDOW
     region = bytearray(int(mib) << 20)
-    fill(region, len(region) // 4, 0x9E3779B9)
+    testram.xorshift_fill(region, len(region) // 4, 0x9E3779B9)  # no zero blocks: nothing is skipped
     d = panic.arm(server, [("ram", uctypes.addressof(region), len(region))], elfcore.EM_X86_64, 64, "amd64",
                   mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server)
     if phase == "setup":

@@ -11,7 +11,7 @@
 # (no root). DEFAULT_IFACE picks one when dumpon is given no interface.
 import os
 
-from netdump import fast
+from netdump import board, fast
 from netdump.elfcore import EM_X86_64
 
 NAME = "unix_virtual"
@@ -53,11 +53,7 @@ def make_nic():
 
 def make_endpoint(conf):
     """The endpoint for conf["iface"] (arm time)."""
-    from netdump import config
-
-    if IFACES[conf["iface"]] == "socket":
-        return config.socket_endpoint(conf)
-    return config.ether_endpoint(conf, make_nic())
+    return board.endpoint(conf, IFACES, nic=make_nic)
 
 
 def iface_address(iface):

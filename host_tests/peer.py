@@ -146,13 +146,3 @@ class Peer:
 
     def wait_finished(self, timeout=10):
         return self.finished.wait(timeout)
-
-
-def free_udp_port(host="127.0.0.1"):
-    """A UDP port that was free a moment ago."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p

@@ -1,7 +1,6 @@
 """debugnet + SocketEndpoint against a scripted netdumpd-like peer over real UDP
 sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
 import os
-import socket
 import time
 
 import pytest
@@ -9,22 +8,12 @@ import pytest
 from netdump import debugnet, wire
 from netdump.debugnet import BufferSource, Debugnet
 from netdump.endpoint import SocketEndpoint
-from peer import Peer, free_udp_port
+from netutil import HOSTS, free_udp_port
+from peer import Peer
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _has_ipv6():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
-
-
-HOSTS = ["127.0.0.1"] + (["::1"] if _has_ipv6() else [])
 DISCOVERY = ["recvfrom"] + (["raw"] if ROOT else [])
 MODES = [debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD]
 MODE_IDS = ["window", "freebsd"]
@@ -83,6 +72,17 @@ def check_dump(peer, vmcore, kdh=pattern(512, 9)):
     assert all(w == "session" for (w, t, s, o, n) in peer.log if t != wire.HERALD)
 
 
+def dump_checked(peer, vm, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+    """make + dump vm (it must succeed) + close + check_dump -> the Debugnet (for its stats)."""
+    ep, dn = make(peer, discovery, mode, **kw)
+    try:
+        assert dump(dn, vm) == 0
+    finally:
+        ep.close()
+    check_dump(peer, vm)
+    return dn
+
+
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
 @pytest.mark.parametrize("discovery", DISCOVERY)
 @pytest.mark.parametrize("host", HOSTS)
@@ -111,12 +111,7 @@ def test_lost_herald_ack(discovery, mode):
 
     vm = pattern(5000)
     with Peer(policy=policy) as p:
-        ep, dn = make(p, discovery, mode)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dump_checked(p, vm, discovery, mode)
         assert p.count(1) == 2
         assert [w for (w, t, s, o, n) in p.log if s == 1] == ["herald", "herald"]
 
@@ -133,12 +128,7 @@ def test_lost_data_acks(host, mode):
 
     vm = pattern(60000)
     with Peer(host, policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dn = dump_checked(p, vm, "recvfrom", mode)
         for s in lost:
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_RETX] >= len(lost)
@@ -151,12 +141,7 @@ def test_duplicated_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dn = dump_checked(p, vm, "recvfrom", mode)
         assert dn.stats[debugnet.ST_RETX] == 0
         assert dn.stats[debugnet.ST_DUPACKS] + dn.stats[debugnet.ST_IGNORED] > 0
 
@@ -171,12 +156,7 @@ def test_late_acks(mode):
 
     vm = pattern(40000)
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dn = dump_checked(p, vm, "recvfrom", mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
         assert dn.stats[debugnet.ST_RETX] > 0
 
 
@@ -193,12 +173,7 @@ def test_out_of_window_and_huge_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode, window=8)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dn = dump_checked(p, vm, "recvfrom", mode, window=8)
         for s in range(5, max(p.seen) + 1, 5):
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_IGNORED] >= 2 * len(p.seen)
@@ -216,12 +191,7 @@ def test_acks_from_a_wrong_port_are_ignored(host, discovery):
 
     vm = pattern(30000)
     with Peer(host, policy=policy) as p:
-        ep, dn = make(p, discovery)
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dump_checked(p, vm, discovery)
         for s in range(4, max(p.seen) + 1, 4):
             assert p.count(s) >= 2
 
@@ -235,12 +205,7 @@ def test_non_ack_datagrams_are_ignored():
 
     vm = pattern(20000)
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom")
-        try:
-            assert dump(dn, vm) == 0
-        finally:
-            ep.close()
-        check_dump(p, vm)
+        dump_checked(p, vm, "recvfrom")
         for s in range(3, max(p.seen) + 1, 3):
             if s not in (1, max(p.seen), max(p.seen) - 1):
                 assert p.count(s) >= 2

@@ -3,7 +3,6 @@ the herald to FINISHED (host_tests/mp/endpoint_run.py), talking to a scripted
 netdumpd-like peer on 127.0.0.1 / ::1 that acks from a new ephemeral port."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -11,23 +10,11 @@ import pytest
 
 from conftest import FIRMWARE, HERE, micropython_exe, run_micropython
 from netdump import wire
-from peer import Peer, free_udp_port
+from netutil import HOSTS, free_udp_port
+from peer import Peer
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root (SOCK_RAW)")
-
-
-def _has_ipv6():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
-
-
-HOSTS = ["127.0.0.1"] + (["::1"] if _has_ipv6() else [])
 
 
 def pattern(n, k):

@@ -4,59 +4,16 @@ watchdog firing on a stalled heartbeat, and the panic console retrying with
 another server after the first one did not answer. Every fault path runs
 with the heap locked (host_tests/mp_board/panic_run.py)."""
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
 from conftest import ROOT, run_micropython
 from netdump_tools import reader
+from netutil import cores, free_udp_port, server, start_netdumpd, stop  # noqa: F401  (server: fixture; test_dumpon)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
 
 BOARDS = os.path.join(ROOT, "boards")
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_netdumpd(dumpdir, hport, cport):
-    dumpdir.mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1", "-d", str(dumpdir),
-         "-P", str(dumpdir / "netdumpd.pid"), "--herald-port", str(hport), "--client-port", str(cport)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(0.5)
-    assert proc.poll() is None, proc.stdout.read()
-    return proc
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture
-def server(tmp_path):
-    hport, cport = free_udp_port(), free_udp_port()
-    proc = start_netdumpd(tmp_path / "crash", hport, cport)
-    yield tmp_path / "crash", hport, cport
-    stop(proc)
-
-
-def cores(dumpdir):
-    return sorted(p for p in dumpdir.iterdir() if p.name.startswith("vmcore.") and not p.name.endswith(".last"))
 
 
 def ram_image():

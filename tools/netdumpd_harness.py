@@ -38,6 +38,31 @@ def free_client_port(count=1):
     raise RuntimeError("no free client port")
 
 
+def wait_for_text(path, text, proc, timeout=10.0):
+    """Wait until text appears in the file at path -> True; False once proc has ended or timeout passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                if text in f.read():
+                    return True
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    return False
+
+
+def stop_process(proc, timeout=10):
+    """SIGTERM a subprocess if it still runs and wait for it; kill it if it does not end in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class NetdumpdProc:
     """netdumpd -D in a subprocess; logs go to files in tmpdir."""
 
@@ -76,14 +101,8 @@ class NetdumpdProc:
 
     def wait_log(self, text, timeout=10.0, stream="out"):
         """Wait until text appears in the stdout (or stderr) log; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.out() if stream == "out" else self.err()
-            if text in got:
-                return got
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
+        if wait_for_text(self.out_path if stream == "out" else self.err_path, text, self.proc, timeout):
+            return self.out() if stream == "out" else self.err()
         raise AssertionError("%r not logged; stdout:\n%s\nstderr:\n%s" % (text, self.out(), self.err()))
 
     def stop(self, timeout=10):

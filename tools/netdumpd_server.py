@@ -33,7 +33,7 @@ HERALD_LOG_PER_S = 10  # bad-herald log lines per second at most
 # FINISHED. A FreeBSD client gives up on a message after 12 rounds of
 # 2000 x 500 us polls (DN.c debugnet_send: nretries 10, "retries++ > nretries"),
 # about 12 s, so lingering longer cannot help it. Capped by --timeout too.
-FINISH_LINGER_MAX = 0.0
+FINISH_LINGER_MAX = 12.0
 
 # Linux <linux/in.h> IP_PKTINFO / <linux/in6.h> IPV6_RECVPKTINFO, IPV6_PKTINFO
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)

@@ -97,54 +97,23 @@ _HEX = b"0123456789abcdef"
 
 def parse_ip4(s):
     """4 bytes of a dotted-quad IPv4 address; ValueError if it is not one."""
-    parts = s.split(".")
-    if len(parts) != 4:
+    from netdump import config  # one parser for both: config.parse_ipv4
+
+    b = config.parse_ipv4(s)
+    if b is None:
         raise ValueError("bad IPv4 address: " + s)
-    out = bytearray(4)
-    for i in range(4):
-        p = parts[i]
-        if not p or len(p) > 3 or not all("0" <= c <= "9" for c in p):
-            raise ValueError("bad IPv4 address: " + s)
-        v = int(p)
-        if v > 255:
-            raise ValueError("bad IPv4 address: " + s)
-        out[i] = v
-    return bytes(out)
+    return b
 
 
 def parse_ip6(s):
     """16 bytes of an IPv6 address (RFC 4291 2.2 text forms; a %zone is
     ignored); ValueError if it is not one."""
-    s = s.split("%")[0]
-    if s.count("::") > 1 or not s:
+    from netdump import config  # one parser for both: config.parse_ipv6
+
+    b = config.parse_ipv6(s.split("%")[0])
+    if b is None:
         raise ValueError("bad IPv6 address: " + s)
-    tail4 = b""
-    if "." in s:  # x:x:...:d.d.d.d
-        k = s.rfind(":")
-        tail4 = parse_ip4(s[k + 1:])
-        s = s[:k + 1] + "0:0"
-    if "::" in s:
-        head, tail = s.split("::")
-        hg = head.split(":") if head else []
-        tg = tail.split(":") if tail else []
-        if len(hg) + len(tg) > 7:
-            raise ValueError("bad IPv6 address: " + s)
-        groups = hg + ["0"] * (8 - len(hg) - len(tg)) + tg
-    else:
-        groups = s.split(":")
-    if len(groups) != 8:
-        raise ValueError("bad IPv6 address: " + s)
-    out = bytearray(16)
-    for i in range(8):
-        g = groups[i]
-        if not g or len(g) > 4 or not all(c in "0123456789abcdefABCDEF" for c in g):
-            raise ValueError("bad IPv6 address: " + s)
-        v = int(g, 16)
-        out[2 * i] = v >> 8
-        out[2 * i + 1] = v & 0xFF
-    if tail4:
-        out[12:16] = tail4
-    return bytes(out)
+    return b
 
 
 def _addr(a, v6):

@@ -7,24 +7,10 @@
 import sys
 import time
 
-import micropython
-import uctypes
-
+from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
 from netdump import debugnet, elfcore, panic
 from netdump.drivers.vnic import VNic
 from netdump.ether import STAT_NAMES, EtherEndpoint
-
-
-@micropython.viper
-def xorshift_fill(buf: ptr32, nwords: int, seed: uint):
-    # xorshift32 (Marsaglia 2003: shifts 13, 17, 5); words stored little-endian
-    x = seed
-    m = uint(0xFFFFFFFF)
-    for i in range(nwords):
-        x = (x ^ (x << 13)) & m
-        x = x ^ (x >> 17)
-        x = (x ^ (x << 5)) & m
-        buf[i] = x
 
 
 def main():
@@ -42,17 +28,7 @@ def main():
     ep = EtherEndpoint(nic, opt["client"] or None, opt["server"], netmask=netmask,
                        gateway=opt["gateway"] or None, herald_port=int(opt["hport"]),
                        client_port=int(opt["cport"]), mtu=mtu, arp_timeout_ms=int(opt["arp_ms"]))
-    big = bytearray(int(opt["kib"]) << 10)
-    xorshift_fill(big, len(big) // 4, 0x2545F491)
-    sparse = bytearray(256 * 1024)  # mostly zero: 3 non-zero spots
-    for off in (5, 70000, 262143):
-        sparse[off] = 0xA5
-    small = bytearray(b"netdump small region 0123456789" * 3)
-    regions = [
-        ("big", uctypes.addressof(big), len(big)),
-        ("sparse", uctypes.addressof(sparse), len(sparse)),
-        ("small", uctypes.addressof(small), len(small)),
-    ]
+    regions, ram = testram.regions(int(opt["kib"]) << 10)  # ram: keeps the buffers alive
     panic.arm(opt["server"], regions, elfcore.EM_X86_64, 64, "amd64", endpoint=ep, hostname="vnet-board",
               board="unix-vnic", mode=mode, mtu=mtu)
     tb = "Traceback (most recent call last):\n  File \"main.py\", line 7, in <module>\nOSError: vnet test\n"

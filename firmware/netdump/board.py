@@ -1,0 +1,111 @@
+# What the board modules (boards/*.py) share: the chips' memory maps and the
+# code that turns a board's NIC wiring (its NIC dict) into a NIC, a
+# network.LAN or an endpoint. A board module keeps its own data (name, chip,
+# wiring, interfaces) and builds its functions from these.
+#
+# Arm time only (boot, dumpon): this module allocates freely.
+
+# RP2040 (pico-sdk src/rp2040/hardware_regs/include/hardware/regs/addressmap.h).
+# Readable RAM only: SRAM0-3 striped (256 KiB) + SRAM4/5 scratch X/Y (the C
+# stack under MicroPython), and the USB DPRAM. Peripherals (0x40000000+,
+# 0x50000000+ except DPRAM, SIO 0xD0000000, PPB 0xE0000000) are never dumped.
+RP2040_SAFE = (
+    ("sram", 0x20000000, 0x42000),
+    ("usb_dpram", 0x50100000, 0x1000),
+)
+RP2040_REGIONS = (("sram", 0x20000000, 0x42000),)
+
+# ESP32 (esp-idf components/soc/esp32/include/soc/soc.h).
+# Readable RAM only. DRAM = SRAM2 + SRAM1 on the data bus (byte access).
+# RTC FAST/SLOW need 32-bit access: opt in with --region rtc_slow:rtc_slow:8K.
+# Never: IRAM 0x40080000 (32-bit only), 0x3FFA0000-0x3FFADFFF, peripherals
+# 0x3FF00000-0x3FF7FFFF, PSRAM 0x3F800000 unless present.
+ESP32_SAFE = (
+    ("dram", 0x3FFAE000, 0x52000),
+    ("rtc_fast", 0x3FF80000, 0x2000),
+    ("rtc_slow", 0x50000000, 0x2000),
+)
+ESP32_REGIONS = (("dram", 0x3FFAE000, 0x52000),)
+
+
+def fixed(value):
+    """A function returning value: safe_ranges()/default_regions() of a board whose RAM does not move."""
+    return lambda: value
+
+
+def reset():
+    """Reboot the board."""
+    import machine
+
+    machine.reset()
+
+
+def _spi(n):
+    import machine
+
+    return machine.SPI(n["spi"], baudrate=n["baudrate"], sck=machine.Pin(n["sck"]), mosi=machine.Pin(n["mosi"]),
+                       miso=machine.Pin(n["miso"]))
+
+
+def w5500(n):
+    """netdump's polled W5500 frame NIC on the SPI bus and pins of NIC dict n."""
+    import machine
+    from netdump.drivers.w5500 import W5500
+
+    return W5500(_spi(n), machine.Pin(n["cs"], machine.Pin.OUT), machine.Pin(n["rst"], machine.Pin.OUT))
+
+
+def w5500_lan(n):
+    """MicroPython's network.LAN(phy_type=PHY_W5500) (IDF driver + lwIP) on the pins of NIC dict n."""
+    import machine
+    import network
+
+    return network.LAN(spi=_spi(n), phy_type=network.PHY_W5500, phy_addr=0, cs=machine.Pin(n["cs"]),
+                       int=machine.Pin(n["int"]))
+
+
+def lan8720(n):
+    """MicroPython's network.LAN for a LAN8720 PHY on the ESP32 EMAC, wired as NIC dict n."""
+    import machine
+    import network
+
+    return network.LAN(mdc=machine.Pin(n["mdc"]), mdio=machine.Pin(n["mdio"]), phy_type=network.PHY_LAN8720,
+                       phy_addr=n["phy_addr"], power=machine.Pin(n["power"]), ref_clk=machine.Pin(n["ref_clk"]),
+                       ref_clk_mode=machine.Pin.OUT if n["ref_clk_out"] else machine.Pin.IN)
+
+
+def endpoint(conf, ifaces, nic=None, lan=None):
+    """The endpoint for conf["iface"]: the UDP socket endpoint (first bringing lan() up
+    with conf's addresses if it is down), or netdump's Ethernet stack over nic()."""
+    from netdump import config
+
+    if nic is None or ifaces.get(conf["iface"]) == "socket":
+        if lan is not None:
+            n = lan()
+            if not n.active():
+                n.active(True)
+                n.ifconfig((conf["client"], conf["netmask"], conf["gateway"] or conf["server"], "0.0.0.0"))
+        return config.socket_endpoint(conf)
+    return config.ether_endpoint(conf, nic())
+
+
+def lan_address(lan):
+    """(address, netmask, gateway) of the network.LAN that lan() returns when active, else None."""
+    try:
+        from netdump import config
+
+        return config.lan_address(lan())
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+
+
+def wiznet5k_address():
+    """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None."""
+    try:
+        import network
+
+        from netdump import config
+
+        return config.lan_address(network.WIZNET5K())
+    except (ImportError, AttributeError, OSError, TypeError):
+        return None

@@ -1,0 +1,85 @@
+"""Helpers shared by the CPython tests that talk over loopback: free ports,
+whether ::1 works, netdumpd in a subprocess, stopping a subprocess (the last
+three from tools/netdumpd_harness.py, which the benchmarks use too), and the
+expected contents of the test RAM that host_tests/mp/testram.py fills on the
+MicroPython side."""
+import socket
+import struct
+
+import pytest
+
+from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port, stop_process  # noqa: F401  (re-exports)
+
+# the seed of the "big" test region (testram.BIG_SEED on the MicroPython side)
+BIG_SEED = 0x2545F491
+
+
+def has_ipv6():
+    """True if a UDP socket can bind ::1."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+# the loopback addresses the socket tests run on
+HOSTS = ["127.0.0.1"] + (["::1"] if has_ipv6() else [])
+
+
+def start_netdumpd(dumpdir, hport, cport):
+    """netdumpd -D -n on 127.0.0.1 writing to dumpdir (created; its logs go there too),
+    once it waits for clients -> its Popen."""
+    dumpdir.mkdir(exist_ok=True)
+    return NetdumpdProc(dumpdir, dumpdir, args=("-n",), herald_port=hport, client_port=cport,
+                        timeout=600).start().proc
+
+
+stop = stop_process  # stop(proc): SIGTERM, wait, kill if it does not end
+
+
+@pytest.fixture
+def server(tmp_path):
+    """netdumpd on 127.0.0.1 writing to tmp_path/crash -> (dumpdir, herald_port, client_port)."""
+    hport, cport = free_udp_port(), free_udp_port()
+    proc = start_netdumpd(tmp_path / "crash", hport, cport)
+    yield tmp_path / "crash", hport, cport
+    stop(proc)
+
+
+def cores(dumpdir):
+    """The vmcore files netdumpd saved in dumpdir (not the vmcore.last links), sorted."""
+    return sorted(p for p in dumpdir.iterdir() if p.name.startswith("vmcore.") and not p.name.endswith(".last"))
+
+
+def xorshift_bytes(nbytes, seed=BIG_SEED):
+    """What testram.xorshift_fill writes: xorshift32 words (Marsaglia 2003: 13, 17, 5), little-endian."""
+    out = bytearray(nbytes)
+    x = seed
+    for i in range(0, nbytes, 4):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        struct.pack_into("<I", out, i, x)
+    return bytes(out)
+
+
+def sparse_bytes():
+    """The "sparse" test region of testram.regions()."""
+    sparse = bytearray(256 * 1024)
+    for off in (5, 70000, 262143):
+        sparse[off] = 0xA5
+    return bytes(sparse)
+
+
+SMALL = b"netdump small region 0123456789" * 3  # the "small" test region
+
+
+def check_regions(core, big_size):
+    """Assert a vmcore (reader.Vmcore) holds testram.regions(big_size) byte for byte."""
+    assert [r.name for r in core.regions] == ["big", "sparse", "small"]
+    assert core.read_region("big") == xorshift_bytes(big_size)
+    assert core.read_region("sparse") == sparse_bytes()
+    assert core.read_region("small") == SMALL
