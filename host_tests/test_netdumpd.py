@@ -768,3 +768,13 @@ def test_shutdown_closes_lingering_sockets_quietly(tmp_path, dumpdir):
     assert "timed out" not in out
     assert len(rec.read_text().splitlines()) == 1
     assert (dumpdir / "info.localhost.0").read_text().endswith("Dump complete\n")
+
+
+def test_finish_linger_option():
+    from netdump_tools import netdumpd as cli
+
+    p = cli.build_parser()
+    assert p.parse_args(["--finish-linger", "3"]).finish_linger == 3.0
+    assert p.parse_args([]).finish_linger is None
+    with pytest.raises(SystemExit):
+        p.parse_args(["--finish-linger", "-1"])

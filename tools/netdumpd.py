@@ -52,6 +52,16 @@ def _positive(kind):
     return conv
 
 
+def _non_negative(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+    return v
+
+
 def _port(text):
     try:
         v = int(text)
@@ -105,6 +115,9 @@ def build_parser():
                    help="refuse data past this file size, e.g. 512M, 64G (default 1T)")
     p.add_argument("--timeout", type=_positive(float), default=600.0, metavar="SECONDS",
                    help="end a dump after this many idle seconds, keeping what arrived (default %(default)s)")
+    p.add_argument("--finish-linger", type=_non_negative, default=None, metavar="SECONDS",
+                   help="after a completed dump, keep its socket this long to re-ack a retransmitted FINISHED "
+                        "(0: off; default: min(--timeout, 12))")
     p.add_argument("--max-clients", type=_positive(int), default=128, metavar="N",
                    help="dumps in progress at once; more heralds are ignored (default %(default)s)")
     p.add_argument("-n", "--no-resolve", dest="resolve", action="store_false",
@@ -235,7 +248,7 @@ def main(argv=None):
         cfg = Config(dumpdir, addr=addr, herald_port=args.herald_port, client_port=args.client_port,
                      default_path=args.defpath, hook=hook, allow=args.allow, max_dump_size=args.max_dump_size,
                      timeout=args.timeout, max_clients=args.max_clients, dual_stack=args.dual_stack,
-                     resolve=args.resolve)
+                     resolve=args.resolve, finish_linger=args.finish_linger)
     except ValueError as e:
         return fail(str(e))
 
