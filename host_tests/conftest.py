@@ -6,7 +6,6 @@ by pytest as usual (CPython), and by MicroPythonFile below, which runs the same
 module under the `micropython` unix port (host_tests/mprun.py) and reports each
 test_* function as an item named "<name>[micropython]"."""
 import os
-import shutil
 import subprocess
 import sys
 
@@ -34,13 +33,9 @@ def micropython_exe():
     cur = os.environ.get("PYTEST_CURRENT_TEST")
     if cur:
         _DROVE_MICROPYTHON.add(cur.rsplit(" ", 1)[0])
-    env = os.environ.get("MICROPYTHON")
-    if env:
-        return env
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if os.path.exists(cand):
-        return cand
-    return shutil.which("micropython")
+    from netdump_tools.vboard import micropython_exe as find
+
+    return find()
 
 
 def mp_env(extra_paths=()):

@@ -6,8 +6,6 @@ project's netdumpd on loopback; every dump must arrive byte-identical.
 The helpers here are shared with test_vnet_tap.py (TAP mode, network
 namespaces; root)."""
 import json
-import os
-import signal
 import socket
 import struct
 import subprocess
@@ -19,56 +17,22 @@ import pytest
 from conftest import HERE, ROOT, micropython_exe, mp_env
 from netdump_tools import reader, vnet
 from netdump_tools import vnet_user as vu
+from netdump_tools.netdumpd_harness import free_udp_port, stop_process, wait_for_text
+from netutil import BIG_SEED, xorshift_bytes  # noqa: F401  (test_vnet_tap imports them from here)
 
 BOARD_MAC = "02:00:00:00:00:15"
-BIG_SEED = 0x2545F491
 
 
 # ---- harness (also used by test_vnet_tap.py) ----------------------------------------
 
 
-def free_udp_port(host="127.0.0.1"):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def xorshift_bytes(nbytes, seed):
-    out = bytearray(nbytes)
-    x = seed
-    for i in range(0, nbytes, 4):
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        struct.pack_into("<I", out, i, x)
-    return bytes(out)
-
-
 def _wait_for(path, text, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.path.exists(path):
-            with open(path) as f:
-                if text in f.read():
-                    return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    with open(path) as f:
-        raise AssertionError("%r not seen (exit %s):\n%s" % (text, proc.poll(), f.read()))
+    if not wait_for_text(path, text, proc, timeout):
+        with open(path) as f:
+            raise AssertionError("%r not seen (exit %s):\n%s" % (text, proc.poll(), f.read()))
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+stop = stop_process
 
 
 def netns_prefix(ns):
@@ -184,9 +148,10 @@ def announce(request, msg):
 def test_parse_prob():
     assert vnet.parse_prob("5%") == 0.05
     assert vnet.parse_prob("0.02") == 0.02
-    with pytest.raises(ValueError):
+    # the message names the bad value (a stray "%" in it once broke the formatting)
+    with pytest.raises(ValueError, match="probability must be .*: 5$"):
         vnet.parse_prob("5")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="probability must be .*: -1%$"):
         vnet.parse_prob("-1%")
 
 

@@ -62,7 +62,7 @@ def parse_prob(text):
     t = str(text).strip()
     v = float(t[:-1]) / 100.0 if t.endswith("%") else float(t)
     if not 0.0 <= v <= 1.0:
-        raise ValueError("probability must be 0..1 or 0%..100%: %s" % text)
+        raise ValueError("probability must be 0..1 or 0%%..100%%: %s" % text)
     return v
 
 

@@ -163,7 +163,7 @@ class UserNet:
         if len(f) < 42:
             return self._drop("short ARP")
         hrd, pro, hln, pln, op = struct.unpack_from("!HHBBH", f, 14)
-        sha, spa, tha, tpa = f[22:28], f[28:32], f[32:38], f[38:42]
+        sha, spa, tpa = f[22:28], f[28:32], f[38:42]
         if (hrd, pro, hln, pln, op) != (1, ETH_IP4, 6, 4, 1) or tpa != self.ip4:
             return self._drop("ARP not for the gateway")
         self.counts["arp_replies"] += 1

@@ -19,7 +19,7 @@
 import sys
 
 from netdump import debugnet
-from netdump.compat import IS_MICROPYTHON, const, ticks_diff, ticks_ms
+from netdump.compat import const, ticks_diff, ticks_ms
 
 try:
     import select
