@@ -99,3 +99,13 @@ def test_cli_prints_device(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_cli_fails_when_the_board_cannot_start(tmp_path):
+    # no micropython to run: one clear line and exit status 1, not a silent 0
+    env = dict(os.environ, MICROPYTHON=str(tmp_path / "no-such-micropython"))
+    r = subprocess.run([os.path.join(os.path.dirname(dumpon.mpremote_exe()), "python"), "-m",
+                        "netdump_tools.vboard", "--dir", str(tmp_path / "b")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "netdump-vboard: FileNotFoundError" in r.stderr and "no-such-micropython" in r.stderr, r.stderr

@@ -375,7 +375,7 @@ def test_user_mode_dump_with_loss_dup_reorder(tmp_path, request, family):
     finally:
         br.stop()
         server.stop()
-    announce(request, "user mode %s, loss 5%% dup 2%% reorder 3%% (lost %d/%d frames): dump byte-identical"
+    announce(request, "user mode %s, loss 5%% dup 2%% reorder 3%% (frames lost: %d to the network, %d to the board): dump byte-identical"
              % (family, st["to_net"]["lost"], st["to_nic"]["lost"]))
 
 

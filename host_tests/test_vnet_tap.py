@@ -181,5 +181,5 @@ def test_tap_dump_with_loss_dup_reorder(tmp_path, request, netns, family):
         st = br.stop()
     for d in ("to_net", "to_nic"):
         assert st[d]["lost"] > 0 and st[d]["duplicated"] > 0 and st[d]["reordered"] > 0, st
-    announce(request, "TAP %s, loss 5%% dup 2%% reorder 3%% (lost %d/%d frames): dump byte-identical"
+    announce(request, "TAP %s, loss 5%% dup 2%% reorder 3%% (frames lost: %d to the network, %d to the board): dump byte-identical"
              % (family, st["to_net"]["lost"], st["to_nic"]["lost"]))

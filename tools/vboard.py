@@ -183,6 +183,13 @@ class VBoard:
             os.write(self._bmaster, bytes(out))
 
     def _run(self):
+        try:
+            self._relay()
+        except Exception as e:  # the board cannot run: say why, main() exits 1
+            self.error = "%s: %s" % (type(e).__name__, e)
+            log.error("virtual board stopped: %s", self.error)
+
+    def _relay(self):
         os.set_blocking(self._smaster, False)
         while not self._stop.is_set():
             if self.proc is None or self.proc.poll() is not None:
@@ -226,6 +233,7 @@ class VBoard:
 
     def start(self):
         """Start the board and the relay thread; returns the serial device path."""
+        self.error = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self.device
@@ -317,6 +325,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     vb.stop()
+    if vb.error:
+        print("netdump-vboard: %s" % vb.error, file=sys.stderr)
+        return 1
     return 0
 
 
