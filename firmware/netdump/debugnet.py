@@ -42,7 +42,8 @@
 # Modes:
 #   MODE_WINDOW   sliding window of up to `window` datagrams in flight within one
 #                 send call, per-datagram timers with an adaptive RTO
-#                 (Jacobson/Karels, RFC 6298; Karn's rule: no RTT samples from
+#                 (Jacobson/Karels, RFC 6298, one datagram timed per round
+#                 trip as in section 3; Karn's rule: no RTT samples from
 #                 retransmitted datagrams; doubled on expiry), selective
 #                 retransmission, fast retransmit after `fast_thresh` later
 #                 acks (RFC 5681 uses 3 duplicate acks).
@@ -218,6 +219,7 @@ class Debugnet:
         self._rttvar4 = 0
         self._nsamples = 0
         self._next_scan = 0
+        self._timed = -1  # chunk whose round trip is being timed (window mode)
         self._nacked = 0
         self._herald = 0  # 1 while the herald is the message in flight
         self._hstate = 0  # 1 until a session port has been adopted
@@ -412,6 +414,7 @@ class Debugnet:
         base = self._base
         lo = 0  # first chunk not yet acked
         hi = 0  # next chunk never sent
+        self._timed = -1
         self._next_scan = ticks_us()
         while True:
             busy = 0
@@ -424,6 +427,8 @@ class Debugnet:
                     flags[s] = _F_SENT
                 t = ticks_us()
                 tsent[s] = t
+                if self._timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
+                    self._timed = hi
                 t = ticks_add(t, self._rto)
                 if ticks_diff(self._next_scan, t) > 0:
                     self._next_scan = t
@@ -452,8 +457,10 @@ class Debugnet:
                     st[ST_DUPACKS] += 1
                     continue
                 flags[s] = f | _F_ACKED
-                if not f & _F_RETX:
-                    self._sample(ticks_diff(ticks_us(), tsent[s]))
+                if j == self._timed:
+                    self._timed = -1
+                    if not f & _F_RETX:  # Karn: never time a retransmitted datagram
+                        self._sample(ticks_diff(ticks_us(), tsent[s]))
                 if j > lo and self._fast:
                     err = self._fast_retx(lo, j)
                     if err:
