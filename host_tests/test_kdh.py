@@ -45,6 +45,17 @@ def test_long_strings_are_cut():
     kdh.encode(buf, "toolongarchitecture", 1, 0, 0, 0, "h" * 100, "v" * 300, "p" * 300)
     assert bytes(buf[20:32]) == b"toolongarchi"
     assert bytes(buf[64:128]) == b"h" * 64
-    assert buf[190] == 10 and buf[191] == 0  # "\n" forced at byte 190, as kern_shutdown.c does
+    # "\n" forced at byte 190 of the versionstring field (offset 128), as kern_shutdown.c does
+    assert bytes(buf[128:318]) == b"v" * 190
+    assert buf[128 + 190] == 10 and buf[128 + 191] == 0
     assert bytes(buf[320:495]) == b"p" * 175
+    assert kdh.parity_ok(buf)
+
+
+def test_version_string_of_191_bytes_is_not_cut():
+    # strlcpy() into the 192-byte field fits 191 bytes + NUL: no "\n" forced
+    buf = bytearray(512)
+    kdh.encode(buf, "arm", 1, 0, 0, 0, "h", "v" * 191, "p")
+    assert bytes(buf[128:319]) == b"v" * 191
+    assert buf[319] == 0
     assert kdh.parity_ok(buf)

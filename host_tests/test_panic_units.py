@@ -147,3 +147,83 @@ def test_watchdog_fires_once_when_not_fed():
         n += 1
     assert got == ["watchdog: no heartbeat for 40 ms"]
     assert w.fired == 1 and w.running == 0
+
+
+class NestDumper:
+    """A dumper whose dump() is interrupted once by a second fault, as when the
+    watchdog's scheduled expiry runs between bytecodes of a long dump."""
+
+    def __init__(self):
+        self.err = 0
+        self.calls = 0
+        self.inner = -1
+
+    def dump(self, msg, tb, tb_len):
+        self.calls += 1
+        if self.calls == 1:
+            self.inner = panic.panic("watchdog: no heartbeat")
+        return 0
+
+
+def test_fault_during_a_dump_does_not_reenter_or_reset():
+    d = NestDumper()
+    resets = [0]
+
+    def reset():
+        resets[0] += 1
+
+    f = panic._Fault(d, None, 512, panic.ACT_RESET, 0, reset, "test")
+    old_d = panic._armed[0]
+    old_f = panic._ctx[0]
+    panic._armed[0] = d
+    panic._ctx[0] = f
+    try:
+        err = locked(panic.dump, "first fault")
+    finally:
+        panic._armed[0] = old_d
+        panic._ctx[0] = old_f
+    assert err == 0
+    assert d.calls == 1  # the transport was not re-entered
+    assert d.inner == panic.ERR_BUSY
+    assert resets[0] == 0  # no reset in the middle of the first dump
+    assert panic._busy[0] == 0
+
+
+class NestConsole:
+    """A panic console during which a second fault arrives (the watchdog expiring while it waits)."""
+
+    def __init__(self):
+        self.inner = -1
+
+    def run(self, timeout_s, default):
+        self.inner = panic.panic("watchdog: no heartbeat")
+        return panic.ACT_CONTINUE
+
+
+class CountDumper:
+    def __init__(self):
+        self.err = 0
+        self.calls = 0
+
+    def dump(self, msg, tb, tb_len):
+        self.calls += 1
+        return 0
+
+
+def test_fault_during_the_panic_console_is_ignored():
+    d = CountDumper()
+    f = panic._Fault(d, None, 512, panic.ACT_CONTINUE, 5, None, "test")
+    f.con = NestConsole()
+    old_d = panic._armed[0]
+    old_f = panic._ctx[0]
+    panic._armed[0] = d
+    panic._ctx[0] = f
+    try:
+        err = panic.panic("first fault")
+    finally:
+        panic._armed[0] = old_d
+        panic._ctx[0] = old_f
+    assert err == 0
+    assert d.calls == 1  # no second dump nested in the first fault's console
+    assert f.con.inner == panic.ERR_BUSY
+    assert panic._in_fault[0] == 0

@@ -57,9 +57,11 @@ def encode(buf, arch, archver, dumplength, time_hi, time_lo, hostname, version, 
     struct.pack_into(">II", buf, _KEYSIZE, keysize, blocksize)
     _text(buf, _HOSTNAME, 64, hostname)
     _text(buf, _VERSIONSTR, 192, version)
-    if len(version) >= 191:
-        buf[190] = 10  # kern_shutdown.c forces "\n" at the end of a cut version string
-        buf[191] = 0
+    if len(version) >= 192:
+        # kern_shutdown.c dump_init_header(): when strlcpy() cuts the version
+        # string, versionstring[sizeof - 2] = '\n' (field bytes 190 and 191)
+        buf[_VERSIONSTR + 190] = 10
+        buf[_VERSIONSTR + 191] = 0
     _text(buf, _PANICSTR, 175, panic)
     buf[_COMPRESSION] = compression
     struct.pack_into(">II", buf, _DUMPEXTENT, 0, dumplength)  # dumpextent = dumplength

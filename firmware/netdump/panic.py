@@ -54,12 +54,19 @@ else:
 
 
 ERR_NO_RETARGET = 102  # the endpoint cannot change its server
+ERR_BUSY = 103  # a dump is already running (a fault inside it does not start another)
 MSG_CAP = 128  # longest panic message built by guard()
 
 # The armed dumper and fault state, in lists created at import so no fault
 # path ever binds a new global.
 _armed = [None]
 _ctx = [None]
+# 1 while dump() runs: scheduled callbacks (the watchdog's expiry) still run
+# between bytecodes under heap_lock(), and must not re-enter the transport
+_busy = [0]
+# 1 from a fault's dump through its console and action: a second fault then
+# (the watchdog expiring while the console waits) is ignored, not nested
+_in_fault = [0]
 
 
 def _version_string():
@@ -215,6 +222,10 @@ def dump(panic_message, traceback_text=None, tb_len=-1):
     if d is None:
         print("netdump: not armed")
         return dumper.ERR_NOT_ARMED
+    if _busy[0]:
+        print("netdump: a dump is already running")
+        return ERR_BUSY
+    _busy[0] = 1
     err = dumper.ERR_INTERNAL
     heap_lock()
     try:
@@ -226,6 +237,7 @@ def dump(panic_message, traceback_text=None, tb_len=-1):
             sys.print_exception(e)
     finally:
         heap_unlock()
+        _busy[0] = 0
     f = _ctx[0]
     if f is not None:
         f.err = err
@@ -280,13 +292,20 @@ def halt():
 
 def panic(msg):
     """Dump with this message, then the panic console and the configured action."""
-    heap_lock()
+    if _busy[0] or _in_fault[0]:  # a fault inside fault handling (the watchdog's expiry)
+        print("panic:", msg, "(during fault handling; ignored)")
+        return ERR_BUSY
+    _in_fault[0] = 1
     try:
-        print("panic:", msg)
-        err = _fault_dump(msg, 0)
+        heap_lock()
+        try:
+            print("panic:", msg)
+            err = _fault_dump(msg, 0)
+        finally:
+            heap_unlock()
+        return _after(err)
     finally:
-        heap_unlock()
-    return _after(err)
+        _in_fault[0] = 0
 
 
 def test_dump(msg="netdump test dump"):
@@ -350,14 +369,18 @@ def guard(main):
         if f is None:
             print("netdump: not armed")
             raise
-        heap_lock()
+        _in_fault[0] = 1
         try:
-            _capture(e)
-            print("panic: unhandled exception")
-            err = _fault_dump(f.msg, 1)
+            heap_lock()
+            try:
+                _capture(e)
+                print("panic: unhandled exception")
+                err = _fault_dump(f.msg, 1)
+            finally:
+                heap_unlock()
+            return _after(err)
         finally:
-            heap_unlock()
-        return _after(err)
+            _in_fault[0] = 0
 
 
 def console(timeout_s=-1):
