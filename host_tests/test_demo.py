@@ -156,3 +156,17 @@ def test_keep_dir_with_an_old_dump_is_refused(workdir):
     os.chmod(os.path.join(work, "crash"), 0o777)
     st, out = run_demo(workdir, "--keep", work)
     assert st == 1 and "is not empty" in out, out
+
+
+def test_vnet_bad_port_is_a_usage_error():
+    # the demo's virtual network: an out-of-range port is bad usage (exit 2, one line), not a traceback
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "firmware")]))
+    for args in (["--nic-port", "99999"], ["--nic-port", "x"], ["--nic-peer", "127.0.0.1:70000"],
+                 ["--nic-peer", "foo"]):
+        r = subprocess.run([sys.executable, "-m", "netdump_tools.vnet", "user"] + args, capture_output=True,
+                           text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert r.stderr.strip().splitlines()[-1].startswith("python -m netdump_tools.vnet: error: "), r.stderr
+    r = subprocess.run([sys.executable, "-m", "netdump_tools.vnet", "--help"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert r.returncode == 0 and "--loss 5% --seed 7" in r.stdout, r.stdout

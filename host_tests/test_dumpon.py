@@ -96,6 +96,20 @@ def test_dry_run_prints_plain_command(capsys):
     assert st == 0 and out.strip().endswith("resume exec 'import netdump.panic as p; p.test_dump()'"), out
 
 
+def test_failures_go_to_stderr(capsys, tmp_path):
+    # mpremote missing, or failing on a device that does not exist: exit 1, the reason on stderr only
+    dev = str(tmp_path / "no-such-tty")
+    for args in (["--mpremote", str(tmp_path / "no-mpremote"), "-p", dev, "-l"], ["-p", dev, "-l"],
+                 ["-p", dev, "off"]):
+        st = dumpon.main(args)
+        out = capsys.readouterr()
+        assert st == 1 and out.out == "" and len(out.err.strip().splitlines()) == 1, (args, out)
+    for args in (["--mpremote", str(tmp_path / "no-mpremote"), "-p", dev], ["-p", dev, "-t", "30"]):
+        st = testdump.main(args)
+        out = capsys.readouterr()
+        assert st == 1 and out.out == "" and len(out.err.strip().splitlines()) == 1, (args, out)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
 def test_test_dump_over_mpremote(board, capsys, tmp_path):
     hport, cport = free_udp_port(), free_udp_port()
@@ -107,8 +121,8 @@ def test_test_dump_over_mpremote(board, capsys, tmp_path):
         assert st == 0, out
         # not armed yet: the test dump says so and fails
         st = testdump.main(["-p", board.device])
-        out = capsys.readouterr().out
-        assert st == 1 and "netdump: not armed" in out, out
+        cap = capsys.readouterr()
+        assert st == 1 and "netdump: not armed" in cap.err and cap.out == "", cap  # failures on stderr
         # the documented boot.py line arms at boot; a soft reset runs boot.py
         boot = tmp_path / "boot.py"
         boot.write_text("import netdump.panic; netdump.panic.arm_config()\n")

@@ -332,6 +332,36 @@ def test_planted_symlinks_are_not_followed(tmp_path, dumpdir):
     assert victim.read_bytes() == b"precious"
 
 
+def test_planted_hard_links_and_fifos_are_refused(tmp_path, dumpdir):
+    # bounds.<host> hard-linked to a file elsewhere is not truncated or written;
+    # a FIFO planted as bounds.<host> or key.<host>.<N> does not hang the server
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.write_bytes(b"precious")
+    os.link(str(victim), str(dumpdir / "bounds.localhost"))
+    os.mkfifo(str(dumpdir / "bounds.127.0.0.2"))
+    os.mkfifo(str(dumpdir / "key.127.0.0.3.0"))
+    key = _data(64, 3)
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"q" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump from client localhost")
+        with _kernel(srv, "127.0.0.2") as k:
+            k.dump(b"r" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump from client 127.0.0.2")
+        with _kernel(srv, "127.0.0.3", nretries=1, round_timeout=0.2) as k:
+            with pytest.raises(fk.DumpFailed):
+                k.dump(b"s" * 4096, fk.build_kdh(4096, keysize=len(key)), key=key)
+        with _kernel(srv, "127.0.0.4") as k:  # the server still serves
+            k.dump(b"t" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump from client 127.0.0.4")
+    assert victim.read_bytes() == b"precious"
+    assert _read(dumpdir / "vmcore.localhost.0") == b"q" * 4096
+    assert _read(dumpdir / "vmcore.127.0.0.2.0") == b"r" * 4096
+    assert _read(dumpdir / "vmcore.127.0.0.4.0") == b"t" * 4096
+
+
 def test_bad_packets_are_not_acked(tmp_path, dumpdir):
     with _server(tmp_path, dumpdir) as srv:
         with _kernel(srv) as k:

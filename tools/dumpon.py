@@ -91,18 +91,14 @@ def build_conf(a):
 
 
 def _result(status, out, ok_prefix):
-    # print the board's lines; 0 when the expected line is there
+    # print the board's lines (to stderr on failure); 0 when the expected line is there
     lines = [ln for ln in out.splitlines() if ln.strip()]
+    failed = (status != 0
+              or any(ln.startswith("dumpon: error:") or ln.startswith("Traceback") for ln in lines)
+              or (ok_prefix and not any(ln.startswith(ok_prefix) for ln in lines)))
     for ln in lines:
-        print(ln)
-    if status != 0:
-        return 1
-    for ln in lines:
-        if ln.startswith("dumpon: error:") or ln.startswith("Traceback"):
-            return 1
-    if ok_prefix and not any(ln.startswith(ok_prefix) for ln in lines):
-        return 1
-    return 0
+        print(ln, file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 def main(argv=None):

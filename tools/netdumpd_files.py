@@ -16,6 +16,8 @@ MAXPATHLEN = 1024  # FreeBSD sys/param.h; the longest herald path netdumpd takes
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# O_NONBLOCK: opening a planted FIFO must fail or return at once, never block the server
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 
 
@@ -64,11 +66,12 @@ def read_index(dir_fd, host, log, who):
     """The index saved in bounds.<host> (creating it empty), or -1."""
     name = "bounds." + host
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o600, dir_fd=dir_fd)
     except OSError as e:
         log.error("openat(%s): %s\n" % (name, e.strerror))
         return -1
     try:
+        _check_regular(fd, name)
         data = os.read(fd, 15)  # fgets() into a 16-byte buffer
     except OSError as e:
         log.error("Failed to read bound for client %s: %s\n" % (who, e.strerror))
@@ -90,12 +93,17 @@ def write_index(dir_fd, host, index, log):
     """Store index + 1 in bounds.<host>; errors are logged and ignored."""
     name = "bounds." + host
     try:
-        fd = os.open(name, os.O_WRONLY | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
+        # no O_TRUNC: a planted hard link is refused before anything is cut
+        fd = os.open(name, os.O_WRONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, dir_fd=dir_fd)
     except OSError as e:
         log.error("openat(%s): %s\n" % (name, e.strerror))
         return
     try:
+        _check_regular(fd, name)
+        os.ftruncate(fd, 0)
         os.write(fd, b"%d\n" % (index + 1))
+    except OSError as e:
+        log.error("write(%s): %s\n" % (name, e.strerror))
     finally:
         os.close(fd)
 
@@ -135,7 +143,8 @@ def create_dump_files(dir_fd, dirname, host, log, who):
     try:
         # Opened without O_TRUNC, checked, then truncated: a planted hard link
         # to some other file is refused before anything is cut.
-        cfd = os.open(core_name, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        cfd = os.open(core_name, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o600,
+                      dir_fd=dir_fd)
         try:
             _check_regular(cfd, core_name)
             os.ftruncate(cfd, 0)
@@ -155,7 +164,7 @@ def create_dump_files(dir_fd, dirname, host, log, who):
 
 def open_key_file(dir_fd, name):
     """Create key.<host>.<N> (mode 0400) for writing; OSError on failure."""
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o400, dir_fd=dir_fd)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o400, dir_fd=dir_fd)
     try:
         _check_regular(fd, name)
         os.ftruncate(fd, 0)

@@ -41,9 +41,10 @@ def main(argv=None):
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run, timeout=a.timeout)
     if a.dry_run:
         return 0
-    sys.stdout.write(out)
     if st == 0 and "netdump finished." in out:
+        sys.stdout.write(out)
         return 0
+    sys.stderr.write(out)  # mpremote's or the board's reason
     return 1
 
 

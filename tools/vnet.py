@@ -228,9 +228,20 @@ class Bridge:
         return out
 
 
+def _port(text):
+    """A UDP port number for argparse (0..65535)."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError("not a UDP port: %r" % text)
+    return v
+
+
 def _host_port(text):
     host, _, port = text.rpartition(":")
-    return (host or "127.0.0.1", int(port))
+    return (host or "127.0.0.1", _port(port))
 
 
 def _build_parser():
@@ -242,15 +253,15 @@ def _build_parser():
                     "'tap' (a Linux tap interface; root or CAP_NET_ADMIN). Faults (loss, duplication, "
                     "reordering, delay) apply to frames in both directions, repeatably from --seed.",
         epilog="examples:\n"
-               "  python -m netdump_tools.vnet user --ip4 10.0.2.2/24 --loss 5%% --seed 7\n"
+               "  python -m netdump_tools.vnet user --ip4 10.0.2.2/24 --loss 5% --seed 7\n"
                "  python -m netdump_tools.vnet tap --name ndtap0 --addr 10.231.0.1/24 --addr fd00:231::1/64\n"
                "then on the board: EtherEndpoint(VNic(mac), '10.0.2.15', '10.0.2.2', netmask=24)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=("user", "tap"), help="network side: user-mode gateway or a tap interface")
     p.add_argument("--nic-host", default="127.0.0.1", help="address the NIC side listens on (default 127.0.0.1)")
-    p.add_argument("--nic-port", type=int, default=DEFAULT_NIC_PORT,
+    p.add_argument("--nic-port", type=_port, default=DEFAULT_NIC_PORT,
                    help="UDP port the NIC side listens on (default %d; 0 = any, see the log)" % DEFAULT_NIC_PORT)
-    p.add_argument("--nic-peer", metavar="HOST:PORT",
+    p.add_argument("--nic-peer", metavar="HOST:PORT", type=_host_port,
                    help="send frames to this NIC address instead of the last sender's")
     p.add_argument("--no-delimiter", action="store_true",
                    help="do not follow each frame with an empty datagram (for NICs that are not MicroPython)")
@@ -301,7 +312,7 @@ def main(argv=None):
             side = TapNet(args.name, addrs=args.addr, mtu=args.tap_mtu, netns=args.netns)
         bridge = Bridge(side, nic_host=args.nic_host, nic_port=args.nic_port, loss=args.loss, dup=args.dup,
                         reorder=args.reorder, delay_ms=args.delay_ms, seed=args.seed, hold_ms=args.hold_ms,
-                        nic_peer=_host_port(args.nic_peer) if args.nic_peer else None,
+                        nic_peer=args.nic_peer,
                         delimiter=not args.no_delimiter)
     except (OSError, ValueError) as e:
         log.error("setup failed: %s", e)
