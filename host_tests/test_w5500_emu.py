@@ -463,3 +463,7 @@ def test_cli_help_and_sigterm_stats():
 def test_cli_refuses_non_loopback():
     with pytest.raises(ValueError):
         emu.parse_address("192.0.2.1:9000")
+    for bad in ("127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:x"):
+        with pytest.raises(ValueError):
+            emu.parse_address(bad)
+    assert emu.parse_address("127.0.0.1:65535")[1] == ("127.0.0.1", 65535)

@@ -9,6 +9,7 @@ Unlike upstream, a completed dump keeps its socket for a short "linger" time
 to re-ack a retransmitted FINISHED (or KDH/VMCORE/EKCD_KEY duplicate) whose
 first ack was lost; see Server.finish_session.
 """
+import errno
 import ipaddress
 import os
 import selectors
@@ -172,7 +173,7 @@ class Server:
             s.bind(sockaddr)
         except OSError as e:
             s.close()
-            if e.errno == 98:  # EADDRINUSE
+            if e.errno == errno.EADDRINUSE:
                 raise ServerError("port %d on %s is already in use (another netdumpd?)" % (cfg.herald_port, cfg.addr))
             raise ServerError("cannot bind %s port %d: %s" % (cfg.addr, cfg.herald_port, e.strerror))
         s.setblocking(False)

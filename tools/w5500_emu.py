@@ -646,7 +646,13 @@ def parse_address(text):
     if host == "localhost":
         host = "127.0.0.1"
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return fam, (host, int(port))
+    try:
+        num = int(port)
+    except ValueError:
+        raise ValueError("bad port in %r" % text) from None
+    if not 0 <= num <= 65535:
+        raise ValueError("port must be 0..65535: %r" % text)
+    return fam, (host, num)
 
 
 class EmulatorServer:
