@@ -109,3 +109,12 @@ def test_cli_fails_when_the_board_cannot_start(tmp_path):
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "netdump-vboard: FileNotFoundError" in r.stderr and "no-such-micropython" in r.stderr, r.stderr
+
+
+def test_cli_gives_up_on_a_board_that_cannot_boot(tmp_path):
+    # micropython refuses the heap size at once, every time: no endless restarts
+    r = subprocess.run([os.path.join(os.path.dirname(dumpon.mpremote_exe()), "python"), "-m",
+                        "netdump_tools.vboard", "--dir", str(tmp_path / "b"), "--heapsize", "bogus"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "the board exits at start" in r.stderr, r.stderr

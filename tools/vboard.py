@@ -45,6 +45,9 @@ _CTRL_C = 3
 _CTRL_D = 4
 
 
+_QUICK_DEATH_S = 2.0  # a board process that ends this soon without a prompt did not boot
+_QUICK_DEATHS = 3  # ... this many times in a row: give up
+
 def micropython_exe():
     """The unix port: $MICROPYTHON, else next to this Python, else on PATH."""
     env = os.environ.get("MICROPYTHON")
@@ -89,6 +92,9 @@ class VBoard:
         self._raw_reboot = False
         self._lock = threading.Lock()
         self.output = bytearray()  # everything the board printed (for tests)
+        self._spawned_at = 0.0
+        self._boot_mark = 0
+        self._quick_deaths = 0
         # the serial device: the slave end of this pty
         self._smaster, self._sslave = os.openpty()
         tty.setraw(self._sslave)
@@ -121,6 +127,8 @@ class VBoard:
         os.close(slave)
         self._bmaster = master
         self.boots += 1
+        self._spawned_at = time.monotonic()
+        self._boot_mark = len(self.output)
         log.info("board started (pid %d, boot %d)", self.proc.pid, self.boots)
 
     def _kill(self):
@@ -197,6 +205,16 @@ class VBoard:
                     # drain what the process printed last
                     self._drain_board()
                     log.info("board process ended (status %s)", self.proc.returncode)
+                    # a board that dies at once, again and again, cannot boot: stop and say why
+                    if time.monotonic() - self._spawned_at < _QUICK_DEATH_S and b">>> " not in \
+                            self.output[self._boot_mark:]:
+                        self._quick_deaths += 1
+                    else:
+                        self._quick_deaths = 0
+                    if self._quick_deaths >= _QUICK_DEATHS or (self.once and self._quick_deaths):
+                        tail = bytes(self.output[self._boot_mark:]).decode("utf-8", "replace").strip()
+                        raise RuntimeError("the board exits at start (status %s): %s"
+                                           % (self.proc.returncode, tail.splitlines()[-1] if tail else "no output"))
                     if self.once:
                         self._kill()
                         break
