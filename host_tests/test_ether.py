@@ -8,7 +8,8 @@ from dualtest import MICROPYTHON, locked, raises
 from netdump import fast, inet
 from netdump.ether import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD, ES_DROP_FRAG,
                            ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_SOLICITS,
-                           ES_TX, ES_TX_ERR, EtherEndpoint, parse_ip4, parse_ip6, same_prefix)
+                           ES_TX, ES_TX_ERR, SET_ERR_FAMILY, SET_ERR_OFF_LINK, SET_ERR_PORT, EtherEndpoint,
+                           parse_ip4, parse_ip6, same_prefix)
 
 BMAC = b"\x02\x00\x00\x00\x00\x15"  # the board
 SMAC = b"\x52\x54\x00\x12\x34\x56"  # the server (on-link)
@@ -253,6 +254,140 @@ def test_verbose_console_line_under_lock():
     ep = make_ep(nic, server=parse_ip4("10.231.2.2"), netmask=24, gateway=GIP, verbose=True)
     locked(ep.reset)
     assert bytes(ep._msg_gw) == b"netdumping to 10.231.2.2 via 10.231.0.254 (52:54:00:aa:bb:cc)\n"
+
+
+# ---- set_server (the panic console's netdump -s) -------------------------------------
+
+S2 = parse_ip4("10.231.0.7")  # another on-link server, answering as OMAC
+HPORT2 = 20111
+
+
+def _state(ep):
+    # everything set_server may change (test side; allocates)
+    return (bytes(ep.server_ip), ep._ip_sum, ep._pseudo, ep._usum, ep.herald_port, ep._dport, ep._port,
+            ep._resolved, ep.on_link, ep._ntargets, [None if t is None else bytes(t) for t in ep._targets],
+            bytes(ep._tx[0:60]), bytes(ep._msg_direct), bytes(ep._msg_gw))
+
+
+def _frame_from_fresh(server, hport, answers, payload, **kw):
+    # the frame an endpoint built for this server from the start sends
+    nic = FakeNic(BMAC)
+    for ip, f in answers:
+        nic.answer(ip, f)
+    ep = EtherEndpoint(nic, CIP, server, herald_port=hport, client_port=CPORT, arp_timeout_ms=20,
+                       verbose=False, **kw)
+    assert _resolve_and_send(ep, payload) == 1
+    return nic.last()
+
+
+def test_set_server_switches_destination_under_lock():
+    answers = [(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP)),
+               (S2, arp(inet.ARP_REPLY, BMAC, OMAC, S2, BMAC, CIP))]
+    nic = FakeNic(BMAC)
+    for ip, f in answers:
+        nic.answer(ip, f)
+    ep = make_ep(nic, netmask=24, verbose=True)
+    payload = bytearray(b"\x00\x00\x00\x01" + b"herald!" * 4)
+    assert locked(_resolve_and_send, ep, payload) == 1
+    assert nic.last()[0:6] == SMAC
+    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
+    assert ep.adopt_port(SPORT) == 0  # a session in progress with the old server
+    ip4 = bytearray(S2)
+    assert locked(ep.set_server, ip4, HPORT2) == 0
+    assert ep.server_ip == S2 and ep.herald_port == HPORT2 and ep._resolved == 0 and ep.on_link == 1
+    assert ep.send(payload, len(payload)) == 0  # no next hop until reset()
+    n0 = nic.nout
+    assert locked(_resolve_and_send, ep, payload) == 1
+    req = nic.out[n0 % _SLOTS]  # the ARP request, for the new server
+    assert inet.classify(req, 0, nic.outlen[n0 % _SLOTS]) == inet.KIND_ARP and req[38:42] == S2
+    assert ep.stats[ES_SOLICITS] == 2
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4  # IPv4 header and UDP checksums good
+    assert f[0:6] == OMAC and f[26:30] == CIP and f[30:34] == S2
+    assert inet.udp4_sport(f, 0) == CPORT and inet.udp4_dport(f, 0) == HPORT2 and f[42:] == payload
+    # byte for byte what an endpoint made for this server from the start sends
+    assert f == _frame_from_fresh(S2, HPORT2, answers, payload, netmask=24)
+    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.7 (52:54:00:01:01:01)\n"
+    # acks: from the new server taken, from the old one dropped
+    a = bytearray(4)
+    _one(ep, nic, ack(5), ES_DROP_ADDR)
+    nic.queue(ack(6, src=S2, src_mac=OMAC))
+    assert locked(ep.poll_ack, a) == 1 and a[3] == 6 and ep.ack_port == SPORT
+    # larger payloads too (the UDP length changes in both checksums)
+    big = bytearray(1000)
+    big[999] = 0x5A
+    assert locked(ep.send, big, 1000) == 1
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4 and f[30:34] == S2
+
+
+def test_set_server_console_lines_every_length():
+    nic = FakeNic(BMAC)
+    ep = make_ep(nic, gateway=GIP)  # no netmask: every server is tried directly first
+    for text in ("1.2.3.4", "255.255.255.255", "10.0.2.2", "192.168.100.1", "0.0.0.0", "10.231.0.1"):
+        assert locked(ep.set_server, parse_ip4(text), 7) == 0
+        line = "netdumping to " + text + " (xx:xx:xx:xx:xx:xx)\n"
+        assert bytes(ep._msg_direct) == line.encode(), (text, bytes(ep._msg_direct))
+        line = "netdumping to " + text + " via 10.231.0.254 (xx:xx:xx:xx:xx:xx)\n"
+        assert bytes(ep._msg_gw) == line.encode()
+        assert ep._ntargets == 2 and ep._targets[0] == parse_ip4(text) and ep._targets[1] == GIP
+    # the MAC still lands in the right place after a change of length
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep._verbose = True
+    locked(ep.reset)
+    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
+
+
+def test_set_server_off_link_needs_gateway():
+    nic, ep = resolved_ep(netmask=24)
+    before = _state(ep)
+    far = bytearray(parse_ip4("10.231.9.9"))
+    assert locked(ep.set_server, far, HPORT2) == SET_ERR_OFF_LINK
+    assert locked(ep.set_server, bytearray(S2), 0) == SET_ERR_PORT
+    assert locked(ep.set_server, bytearray(S2), 65536) == SET_ERR_PORT
+    assert _state(ep) == before  # nothing changed
+    p = bytearray(30)
+    assert ep.send(p, 30) == 1
+    f = nic.last()
+    assert f[0:6] == SMAC and f[30:34] == SIP and inet.udp4_dport(f, 0) == HPORT
+
+
+def test_set_server_off_link_then_on_link_with_gateway():
+    answers = [(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP)),
+               (GIP, arp(inet.ARP_REPLY, BMAC, GMAC, GIP, BMAC, CIP))]
+    nic = FakeNic(BMAC)
+    for ip, f in answers:
+        nic.answer(ip, f)
+    far = parse_ip4("10.231.2.2")
+    nic.answer(far, arp(inet.ARP_REPLY, BMAC, OMAC, far, BMAC, CIP))  # must never be asked
+    ep = make_ep(nic, netmask="255.255.255.0", gateway=GIP)
+    p = bytearray(b"\x00\x00\x00\x01netdump")
+    assert locked(_resolve_and_send, ep, p) == 1 and nic.last()[0:6] == SMAC
+    # off-link: the gateway only
+    assert locked(ep.set_server, bytearray(far), HPORT2) == 0
+    assert ep.on_link == 0 and ep._ntargets == 1 and ep._targets[0] == GIP
+    n0 = nic.nout
+    assert locked(_resolve_and_send, ep, p) == 1
+    assert nic.out[n0 % _SLOTS][38:42] == GIP and nic.nout == n0 + 2
+    f = nic.last()
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4
+    assert f[0:6] == GMAC and f[30:34] == far and inet.udp4_dport(f, 0) == HPORT2
+    assert f == _frame_from_fresh(far, HPORT2, answers, p, netmask=24, gateway=GIP)
+    # back on-link: the server first again
+    assert locked(ep.set_server, bytearray(SIP), HPORT) == 0
+    assert ep.on_link == 1 and ep._ntargets == 2 and ep._targets[0] == SIP and ep._targets[1] == GIP
+    n0 = nic.nout
+    assert locked(_resolve_and_send, ep, p) == 1
+    assert nic.out[n0 % _SLOTS][38:42] == SIP
+    f = nic.last()
+    assert f[0:6] == SMAC and f == _frame_from_fresh(SIP, HPORT, answers, p, netmask=24, gateway=GIP)
+
+
+def test_set_server_refused_on_ipv6():
+    nic = FakeNic(BMAC)
+    ep = EtherEndpoint(nic, "fd00:231::2/64", "fd00:231::1", arp_timeout_ms=20, verbose=False)
+    assert locked(ep.set_server, bytearray(SIP), HPORT) == SET_ERR_FAMILY
+    assert ep.server_ip == parse_ip6("fd00:231::1") and ep.herald_port == HPORT
 
 
 # ---- answering ARP, dropping what debugnet drops -----------------------------------

@@ -117,6 +117,27 @@ def test_console_retargets_server_in_place():
     assert bytes(ep._hsa[2:8]) == b"\x4e\x37\xc0\xa8\x05\x06"
 
 
+class FakeEtherEp:
+    """Stands in for EtherEndpoint: a numeric herald_port and set_server()."""
+
+    def __init__(self):
+        self.herald_port = 31555
+        self.ip = bytearray(4)  # what set_server got (runs under heap_lock)
+        self.port = 0
+
+    def set_server(self, ip4, port):
+        for i in range(4):
+            self.ip[i] = ip4[i]
+        self.port = port
+        return 0
+
+
+def test_console_keeps_an_ether_endpoints_herald_port():
+    ep = FakeEtherEp()
+    run_console(b"netdump -s 10.0.2.9\n", ep)
+    assert bytes(ep.ip) == b"\x0a\x00\x02\x09" and ep.port == 31555, (ep.ip, ep.port)
+
+
 def test_console_rejects_bad_servers():
     for bad in (b"netdump -s 10.0.1\n", b"netdump -s 10.0.1.300\n", b"netdump -s 1.2.3.4:0\n",
                 b"netdump -s 1.2.3.4:70000\n", b"netdump -s host\n", b"netdump -x 1.2.3.4\n",

@@ -230,6 +230,9 @@ class Console:
 
     def _herald_port(self):
         ep = self.f.ep
+        hp = getattr(ep, "herald_port", None)  # EtherEndpoint keeps it as a number
+        if isinstance(hp, int):
+            return hp
         hsa = getattr(ep, "_hsa", None)
         if isinstance(hsa, bytearray):
             return (hsa[2] << 8) | hsa[3]

@@ -22,6 +22,14 @@
 # Everything is allocated in the constructor; reset/send/poll_ack/adopt_port/
 # wait (debugnet's endpoint protocol, see debugnet.py) allocate nothing.
 #
+#   set_server(ip4, port) -> 0 or SET_ERR_*   (netdump.panic.retarget, the
+#     panic console's `netdump -s a.b.c.d[:port]`; DDB's netdump -s) points an
+#     IPv4 endpoint at another server and herald port, patching in place the
+#     server address, the IPv4 header template and its checksum share, the UDP
+#     pseudo-header sum, the next-hop targets (per the configured netmask) and
+#     the console line; the next reset() resolves the next hop again. Allocates
+#     nothing. IPv6 endpoints refuse (SET_ERR_FAMILY).
+#
 # Next-hop resolution happens in reset() (debugnet calls it at connect): per
 # target (server, then gateway) arp_retries requests (ARP, or an NS to the
 # solicited-node group), each followed by up to arp_timeout_ms of polling --
@@ -64,6 +72,14 @@ _DEF_ARP_TIMEOUT_MS = const(1000)  # debugnet_npolls 2000 x DELAY(500) per reque
 _POLL_MAX = const(64)  # frames handled per poll_ack() call (bounded work)
 _POLL_US = const(500)  # wait() without nic.wait: one DELAY(500), as debugnet's poll loop
 _ACK_LEN = const(4)  # struct debugnet_ack (debugnet.h)
+_MSG_PRE = const(14)  # len("netdumping to "): where the server text starts in the console line
+_IP4_TEXT_MIN = const(7)  # "0.0.0.0"
+_IP4_TEXT_MAX = const(15)  # "255.255.255.255"
+
+# ---- set_server() results (0 = done) ------------------------------------------
+SET_ERR_FAMILY = const(1)  # an IPv6 endpoint: it takes no IPv4 server
+SET_ERR_PORT = const(2)  # port not 1..65535
+SET_ERR_OFF_LINK = const(3)  # off-link for the configured netmask and no gateway
 
 # ---- counters: indexes into EtherEndpoint.stats -----------------------------
 ES_TX = const(0)  # UDP frames handed to the NIC
@@ -242,16 +258,16 @@ class EtherEndpoint:
         if v6 and cip[0] == 0xFE and cip[1] & 0xC0 == 0x80 and not on_link:
             raise ValueError("a link-local client address cannot reach an off-link server")
         self.client_ip = cip
+        # a bytearray made here, so set_server() can patch it in place
+        sip = bytearray(sip)
         self.server_ip = sip
         self.gateway_ip = gip
-        self.on_link = on_link
-        # next hops to try, in order (FreeBSD debugnet_arp_gw: server first, then gateway)
-        if on_link:
-            targets = [sip] if gip is None else [sip, gip]
-        else:
-            targets = [gip]
-        self._targets = targets
-        self._ntargets = len(targets)
+        self._plen = -1 if plen is None else plen
+        # next hops to try, in order: two slots, _ntargets used (see _route)
+        self._targets = [None, None]
+        self._ntargets = 0
+        self.on_link = 0
+        self._route(on_link)
         self._want = None  # the address being resolved (one of targets), else None
         self._dmac = bytearray(6)  # next-hop MAC once resolved
         self._resolved = 0
@@ -284,7 +300,8 @@ class EtherEndpoint:
             inet.mcast_mac6(self._my_snmac, 0, sn)
             self._sn_ip = []  # solicited-node group and its MAC per target
             self._sn_mac = []
-            for t in targets:
+            for k in range(self._ntargets):
+                t = self._targets[k]
                 g = bytearray(16)
                 inet.solicited_node(g, 0, t)
                 m = bytearray(6)
@@ -305,11 +322,28 @@ class EtherEndpoint:
         inet.udp_header(tx, self._u, client_port, herald_port, 0, 0)
         self._set_dport(herald_port)
 
-        # -- console lines, built now; the MAC is filled in at resolve time
-        sv = _text(sip, v6)
-        self._msg_direct = bytearray(("netdumping to " + sv + " (xx:xx:xx:xx:xx:xx)\n").encode())
-        self._msg_gw = bytearray(("netdumping to " + sv + " via " + (_text(gip, v6) if gip else "") +
-                                  " (xx:xx:xx:xx:xx:xx)\n").encode())
+        # -- console lines, built now; the MAC is filled in at resolve time.
+        # IPv4: fixed buffers with room for the longest address text, and one
+        # view per possible line length, so set_server() can rewrite them.
+        tail_d = b" (xx:xx:xx:xx:xx:xx)\n"
+        tail_g = (" via " + (_text(gip, v6) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
+        if v6:
+            sv = _text(sip, v6)
+            self._msg_direct = bytearray(("netdumping to " + sv).encode() + tail_d)
+            self._msg_gw = bytearray(("netdumping to " + sv).encode() + tail_g)
+            self._lines = None
+        else:
+            self._msg_direct = None
+            self._msg_gw = None
+            lines = []
+            for tail in (tail_d, tail_g):
+                b = bytearray(_MSG_PRE + _IP4_TEXT_MAX + len(tail))
+                b[0:_MSG_PRE] = b"netdumping to "
+                mv = memoryview(b)
+                views = [mv[0:_MSG_PRE + k + len(tail)] for k in range(_IP4_TEXT_MIN, _IP4_TEXT_MAX + 1)]
+                lines.append((b, tail, views))
+            self._lines = lines
+            self._set_lines()
         self._stdout_write = None
         if IS_MICROPYTHON:
             self._stdout_write = sys.stdout.write
@@ -394,6 +428,42 @@ class EtherEndpoint:
             self._nic_wait(ms)
         elif ms > 0:
             _sleep_us(_POLL_US)
+
+    def set_server(self, ip4, port):
+        """Send to IPv4 server ip4 (4 bytes), herald port `port`, from the next
+        reset() on -> 0, or SET_ERR_* with nothing changed. Allocates nothing."""
+        if self.v6:
+            return SET_ERR_FAMILY
+        if not 0 < port < 65536:
+            return SET_ERR_PORT
+        on_link = 1
+        if self._plen >= 0:
+            on_link = same_prefix(self.client_ip, ip4, self._plen)
+        if not on_link and self.gateway_ip is None:
+            return SET_ERR_OFF_LINK
+        sip = self.server_ip
+        tx = self._tx
+        p = _OFF + inet.IP4_OFF
+        i = 0
+        while i < 4:
+            sip[i] = ip4[i]
+            tx[p + inet.IP4_DST + i] = ip4[i]
+            i += 1
+        # the header's checksum share, without total length and checksum (as at construction)
+        tx[p + 2] = 0
+        tx[p + 3] = 0
+        tx[p + 10] = 0
+        tx[p + 11] = 0
+        self._ip_sum = self._csum(tx, p, inet.IP4_HLEN, 0)
+        self._pseudo = inet.pseudo4_sum(self.client_ip, sip, inet.PROTO_UDP, 0)
+        self._route(on_link)
+        self.herald_port = port
+        self.ack_port = 0
+        self._port = 0
+        self._set_dport(port)
+        self._resolved = 0  # the next reset() resolves the next hop again
+        self._set_lines()
+        return 0
 
     # ---- next hop ---------------------------------------------------------------
     def _resolve(self):
@@ -617,6 +687,46 @@ class EtherEndpoint:
         self._resolved = 1
 
     # ---- helpers ----------------------------------------------------------------
+    def _route(self, on_link):
+        """Next hops to try, in order (FreeBSD debugnet_arp_gw: the server
+        first, then the gateway; an off-link server: the gateway only)."""
+        t = self._targets
+        gip = self.gateway_ip
+        if on_link:
+            t[0] = self.server_ip
+            t[1] = gip
+            self._ntargets = 1 if gip is None else 2
+        else:
+            t[0] = gip
+            t[1] = None
+            self._ntargets = 1
+        self.on_link = on_link
+
+    def _set_lines(self):
+        """IPv4: write the server's text into both console lines (allocates nothing)."""
+        lines = self._lines
+        sip = self.server_ip
+        k = 0
+        while k < 2:
+            ln = lines[k]
+            b = ln[0]
+            i = _MSG_PRE
+            j = 0
+            while j < 4:
+                if j:
+                    b[i] = 46  # '.'
+                    i += 1
+                i = _put_dec(b, i, sip[j])
+                j += 1
+            tail = ln[1]
+            b[i:i + len(tail)] = tail  # same length: copied in place
+            view = ln[2][i - _MSG_PRE - _IP4_TEXT_MIN]
+            if k:
+                self._msg_gw = view
+            else:
+                self._msg_direct = view
+            k += 1
+
     def _set_dport(self, port):
         """Destination port of the UDP template and its checksum share."""
         self._dport = port
@@ -642,6 +752,18 @@ class EtherEndpoint:
         if r is None or r:
             return 1
         return 0
+
+
+def _put_dec(buf, i, v):
+    # decimal digits of 0 <= v <= 255 at buf[i:] -> the index after them
+    if v >= 100:
+        buf[i] = 48 + v // 100
+        i += 1
+    if v >= 10:
+        buf[i] = 48 + v // 10 % 10
+        i += 1
+    buf[i] = 48 + v % 10
+    return i + 1
 
 
 def _text(ip, v6):
