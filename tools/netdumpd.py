@@ -62,7 +62,8 @@ def _non_negative(text):
     return v
 
 
-def _port(text):
+def udp_port(text):
+    """A UDP port number, for argparse (0..65535)."""
     try:
         v = int(text)
     except ValueError:
@@ -103,9 +104,9 @@ def build_parser():
                    help="pid file, locked while running (default %s)" % DEFAULT_PIDFILE)
     p.add_argument("-p", dest="defpath", metavar="PATH", default=".",
                    help="sub-directory of DUMPDIR for clients whose herald names no path (default .)")
-    p.add_argument("--herald-port", type=_port, default=wire.HERALD_PORT,
+    p.add_argument("--herald-port", type=udp_port, default=wire.HERALD_PORT,
                    help="UDP port heralds arrive on (default %(default)s)")
-    p.add_argument("--client-port", type=_port, default=wire.CLIENT_PORT,
+    p.add_argument("--client-port", type=udp_port, default=wire.CLIENT_PORT,
                    help="UDP port acks are sent to on the client (default %(default)s)")
     p.add_argument("--dual-stack", action="store_true",
                    help="with -a ::, accept IPv4 clients on the same socket too")

@@ -48,6 +48,8 @@ import socket
 import sys
 import time
 
+from netdump_tools.netdumpd import udp_port
+
 log = logging.getLogger("vnet")
 
 DEFAULT_NIC_PORT = 20230  # netdump/drivers/vnic.py DEFAULT_PORT
@@ -228,20 +230,9 @@ class Bridge:
         return out
 
 
-def _port(text):
-    """A UDP port number for argparse (0..65535)."""
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError("not a UDP port: %r" % text)
-    return v
-
-
 def _host_port(text):
     host, _, port = text.rpartition(":")
-    return (host or "127.0.0.1", _port(port))
+    return (host or "127.0.0.1", udp_port(port))
 
 
 def _build_parser():
@@ -259,7 +250,7 @@ def _build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=("user", "tap"), help="network side: user-mode gateway or a tap interface")
     p.add_argument("--nic-host", default="127.0.0.1", help="address the NIC side listens on (default 127.0.0.1)")
-    p.add_argument("--nic-port", type=_port, default=DEFAULT_NIC_PORT,
+    p.add_argument("--nic-port", type=udp_port, default=DEFAULT_NIC_PORT,
                    help="UDP port the NIC side listens on (default %d; 0 = any, see the log)" % DEFAULT_NIC_PORT)
     p.add_argument("--nic-peer", metavar="HOST:PORT", type=_host_port,
                    help="send frames to this NIC address instead of the last sender's")
