@@ -601,3 +601,46 @@ def test_timeout_and_send_errors_locked():
             res = [None]
             locked(dump_until_error, dn, ep, res)
             assert res[0] == want, (mode, fail_mode, res[0])
+
+
+class Flood(Fake):
+    """After connecting, answers every poll with a stale ack, forever: a
+    misbehaving peer that must not keep the board past its deadline."""
+
+    def __init__(self):
+        Fake.__init__(self, record=False)
+        self.flooding = 0
+        self.flood_acks = 0
+
+    def poll_ack(self, ack):
+        if not self.flooding:
+            r = Fake.poll_ack(self, ack)
+            if r and ack[3] == 1:  # the herald's ack: flood from now on
+                self.flooding = 1
+            return r
+        self.flood_acks += 1
+        if self.flood_acks > 2000000:
+            raise RuntimeError("the transport never looked at its deadline")
+        ack[0] = 0
+        ack[1] = 0
+        ack[2] = 0
+        ack[3] = 1  # the herald's seqno again: a duplicate, always ignored
+        self.ack_port = SESSION_PORT
+        return 1
+
+    def send(self, buf, n):
+        if self.flooding:
+            self.nsent += 1
+            return 1  # data goes nowhere: only the flood comes back
+        return Fake.send(self, buf, n)
+
+
+def test_ack_flood_cannot_outlast_the_deadline():
+    src = BufferSource(bytearray(200))
+    for mode in (debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD):
+        ep = Flood()
+        dn = fast(ep, mtu=100, mode=mode, deadline_ms=200)
+        assert dn.connect() == 0
+        err = locked(dn.send, wire.VMCORE, src, 0, 200)
+        assert err in (debugnet.ERR_DEADLINE, debugnet.ERR_TIMEOUT), err
+        assert ep.flood_acks > 0

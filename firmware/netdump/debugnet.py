@@ -77,6 +77,7 @@ _DEF_NPOLLS = const(2000)  # debugnet_npolls (debugnet.c)
 _DEF_POLL_US = const(500)  # DELAY(500) per poll (debugnet.c)
 _DEF_DEADLINE_MS = const(300000)  # whole connection, herald to FINISHED
 _IDLE_MAX_MS = const(20)  # longest single ep.wait() (deadline checks between)
+_ACK_BATCH = const(128)  # acks handled before the timers and the deadline are looked at again
 
 # ---- error codes ----------------------------------------------------------
 ERR_OK = const(0)
@@ -434,7 +435,9 @@ class Debugnet:
                     self._next_scan = t
                 hi += 1
                 busy = 1
-            while poll(ack):
+            k = 0
+            while k < _ACK_BATCH and poll(ack):  # bounded: a flood of acks cannot starve the deadline
+                k += 1
                 busy = 1
                 st[ST_ACKS] += 1
                 j = ack_seqno(ack, 0)
@@ -582,7 +585,9 @@ class Debugnet:
                 i += 1
             t0 = ticks_us()
             while True:
-                while poll(ack):
+                k = 0
+                while k < _ACK_BATCH and poll(ack):  # bounded, as in window mode
+                    k += 1
                     st[ST_ACKS] += 1
                     a = ack_seqno(ack, 0)
                     if self._hstate:
