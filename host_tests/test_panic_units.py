@@ -170,6 +170,20 @@ def test_watchdog_fires_once_when_not_fed():
     assert w.fired == 1 and w.running == 0
 
 
+def test_watchdog_keeps_watching_when_a_dump_was_running():
+    # panic() refused the expiry (ERR_BUSY: a dump already ran): the watchdog
+    # must not switch itself off for good
+    w = watchdog.Watchdog(40, period_ms=10, on_expire=lambda msg: panic.ERR_BUSY)
+    w.running = 1
+    w.last = w.last - 1000  # long overdue
+    w._fire(0)
+    assert w.running == 1 and w.fired == 0
+    w2 = watchdog.Watchdog(40, period_ms=10, on_expire=lambda msg: 0)
+    w2.running = 1
+    w2._fire(0)
+    assert w2.running == 0
+
+
 class NestDumper:
     """A dumper whose dump() is interrupted once by a second fault, as when the
     watchdog's scheduled expiry runs between bytecodes of a long dump."""

@@ -24,6 +24,7 @@ except ImportError:  # CPython (tests): run the expiry at once
     _schedule = None
 
 _MIN_PERIOD_MS = const(10)
+_BUSY = const(103)  # netdump.panic.ERR_BUSY: a fault while a dump runs
 
 
 class Watchdog:
@@ -59,7 +60,7 @@ class Watchdog:
 
     def check(self):
         """Schedule the expiry if the heartbeat is late -> 1 if it fired now."""
-        self.checks += 1
+        self.checks = (self.checks + 1) & 0x3FFFFFFF  # a counter, never a big int
         if not self.running or self.fired:
             return 0
         if ticks_diff(ticks_ms(), self.last) <= self.timeout_ms:
@@ -80,7 +81,11 @@ class Watchdog:
 
     def _fire(self, _arg):
         self.running = 0
-        self._on_expire(self.msg)
+        if self._on_expire(self.msg) == _BUSY:
+            # a dump was already running (panic refused a nested one): keep watching
+            self.last = ticks_ms()
+            self.fired = 0
+            self.running = 1
 
     def start(self):
         """Start the periodic check (machine.Timer, else a thread, else manual check())."""
