@@ -46,6 +46,13 @@ class Dumper:
         self.sizes = [r[2] for r in regions]
         self.offsets = list(self.layout.offsets)
         self.nregions = len(regions)
+        # zero-scan result per 4096-byte block, and each region's first block
+        self.block0 = []
+        nb = 0
+        for size in self.sizes:
+            self.block0.append(nb)
+            nb += (size + BLOCK - 1) // BLOCK
+        self.zmap = bytearray(nb)
         self.arch = arch
         self.archver = archver
         self.hostname = hostname
@@ -102,7 +109,10 @@ class Dumper:
         return fast.is_zero_mem(self.addrs[i], pos, n)
 
     def _count_kb(self):
+        # one zero scan per block: the result is kept in zmap for _send_region
         total = 0
+        b = 0
+        zmap = self.zmap
         for i in range(self.nregions):
             size = self.sizes[i]
             last = i == self.nregions - 1
@@ -111,7 +121,10 @@ class Dumper:
                 n = size - pos
                 if n > BLOCK:
                     n = BLOCK
-                if not self._zero_block(i, pos, n, last):
+                z = self._zero_block(i, pos, n, last)
+                zmap[b] = z
+                b += 1
+                if not z:
                     total += n
                 pos += n
         return total // 1024
@@ -120,14 +133,16 @@ class Dumper:
         base = self.addrs[i]
         size = self.sizes[i]
         foff = self.offsets[i]
-        last = i == self.nregions - 1
+        zmap = self.zmap
+        b = self.block0[i]  # this region's first entry in zmap (filled by _count_kb)
         run = -1  # start of the pending run of non-zero blocks
         pos = 0
         while pos < size:
             n = size - pos
             if n > BLOCK:
                 n = BLOCK
-            if self._zero_block(i, pos, n, last):
+            b += 1
+            if zmap[b - 1]:
                 if run >= 0:
                     err = self._send_blocks(base, run, pos - run, foff + run)
                     if err:
