@@ -142,6 +142,9 @@ def test_set_panic_under_heap_lock():
     assert _text(c, elfcore.NT_PANIC) == b"ba"
     locked(c.set_panic, "")
     assert _text(c, elfcore.NT_PANIC) == b""
+    # the first n bytes of a preallocated buffer (what guard() passes)
+    locked(c.set_panic, bytearray(b"KeyError: 3\0\0\0\0"), 11)
+    assert _text(c, elfcore.NT_PANIC) == b"KeyError: 3"
 
 
 def test_set_panic_utf8_exact():

@@ -59,3 +59,17 @@ def test_version_string_of_191_bytes_is_not_cut():
     assert bytes(buf[128:319]) == b"v" * 191
     assert buf[319] == 0
     assert kdh.parity_ok(buf)
+
+
+def test_panic_len_takes_a_prefix():
+    # guard() passes a preallocated buffer and the length of the text in it
+    buf = bytearray(512)
+    msg = bytearray(b"ValueError: bad\0\0\0\0junk")
+
+    def run():
+        kdh.encode(buf, "arm", 1, 4096, 0, 0, "h", "v\n", msg, 4096, 0, 0, 15)
+        return kdh.parity_ok(buf)
+
+    assert locked(run)
+    assert bytes(buf[320:336]) == b"ValueError: bad\0"
+    assert buf[336:495] == bytearray(159)

@@ -61,8 +61,9 @@ def test_capture_traceback_locked():
     text = bytes(f.tb[0:f.tb_n])
     assert text.startswith(b"Traceback (most recent call last):"), text
     assert b"level2" in text and b"level1" in text
-    assert bytes(f.msg).startswith(b"IndexError"), bytes(f.msg)
-    assert text.rstrip().endswith(bytes(f.msg))
+    msg = bytes(f.msg[:f.msg_n])
+    assert msg.startswith(b"IndexError"), msg
+    assert text.rstrip().endswith(msg)
 
 
 def test_capture_truncates_long_traceback():
@@ -77,7 +78,7 @@ def test_capture_truncates_long_traceback():
     finally:
         panic._ctx[0] = old
     assert f.tb_n == 64
-    assert len(f.msg) <= panic.MSG_CAP
+    assert 0 < f.msg_n <= panic.MSG_CAP
 
 
 def run_console(text, ep=None):
@@ -193,7 +194,7 @@ class NestDumper:
         self.calls = 0
         self.inner = -1
 
-    def dump(self, msg, tb, tb_len):
+    def dump(self, msg, tb, tb_len, msg_len=-1):
         self.calls += 1
         if self.calls == 1:
             self.inner = panic.panic("watchdog: no heartbeat")
@@ -240,7 +241,7 @@ class CountDumper:
         self.err = 0
         self.calls = 0
 
-    def dump(self, msg, tb, tb_len):
+    def dump(self, msg, tb, tb_len, msg_len=-1):
         self.calls += 1
         return 0
 

@@ -159,10 +159,12 @@ class Dumper:
             self._progress(size - run)
         return 0
 
-    def dump(self, panic, tb=None, tb_len=-1):
-        """Send the whole dump; returns 0 or an error code (after one console line)."""
+    def dump(self, panic, tb=None, tb_len=-1, panic_len=-1):
+        """Send the whole dump; returns 0 or an error code (after one console line).
+
+        tb_len / panic_len: how much of tb / panic is text (-1: all of it)."""
         lay = self.layout
-        lay.set_panic(panic)
+        lay.set_panic(panic, panic_len)
         if tb is None:
             lay.set_traceback(b"", 0)
         else:
@@ -189,7 +191,7 @@ class Dumper:
                 hi = 0  # RTC not set at arm: dumptime 0, as the issue asks
                 lo = 0
             kdh.encode(self.kdh, self.arch, self.archver, lay.total_size, hi, lo & 0xFFFF,
-                       self.hostname, self.version, panic)
+                       self.hostname, self.version, panic, panic_len=panic_len)
             err = self.net.send(wire.KDH, self.kdh_src, 0, kdh.SIZE)
         if not err:
             err = self.net.finish()

@@ -262,9 +262,11 @@ class CoreLayout:
         struct.pack_into("<I", buf, off - 4, k)
         return k
 
-    def set_panic(self, msg):
-        """Store the panic message (str or bytes-like), cut to msg_cap bytes."""
-        self._panic_len = self._text(self.panic_off, self.msg_cap, self._panic_len, msg, len(msg))
+    def set_panic(self, msg, n=-1):
+        """Store the panic message (str or bytes-like; its first n items, -1: all), cut to msg_cap bytes."""
+        if n < 0:
+            n = len(msg)
+        self._panic_len = self._text(self.panic_off, self.msg_cap, self._panic_len, msg, n)
 
     def set_traceback(self, buf, n):
         """Store the first n bytes of buf as the traceback, cut to tb_cap bytes."""

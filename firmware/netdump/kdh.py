@@ -31,9 +31,10 @@ _DUMPEXTENT = const(496)
 _PARITY = const(508)
 
 
-def _text(buf, off, cap, s):
-    # copy at most cap bytes of s, NUL-pad the rest of the field
-    n = len(s)
+def _text(buf, off, cap, s, n=-1):
+    # copy at most cap bytes of the first n (all: -1) of s, NUL-pad the rest of the field
+    if n < 0:
+        n = len(s)
     if n > cap:
         n = cap
     fast.copy(buf, off, s, 0, n)
@@ -42,7 +43,7 @@ def _text(buf, off, cap, s):
 
 
 def encode(buf, arch, archver, dumplength, time_hi, time_lo, hostname, version, panic,
-           blocksize=4096, compression=0, keysize=0):
+           blocksize=4096, compression=0, keysize=0, panic_len=-1):
     """Write a complete v4 header into buf[0:512]; allocation-free.
 
     dumplength < 2**30; the dump time is given as 16-bit halves of the low
@@ -62,7 +63,7 @@ def encode(buf, arch, archver, dumplength, time_hi, time_lo, hostname, version, 
         # string, versionstring[sizeof - 2] = '\n' (field bytes 190 and 191)
         buf[_VERSIONSTR + 190] = 10
         buf[_VERSIONSTR + 191] = 0
-    _text(buf, _PANICSTR, 175, panic)
+    _text(buf, _PANICSTR, 175, panic, panic_len)
     buf[_COMPRESSION] = compression
     struct.pack_into(">II", buf, _DUMPEXTENT, 0, dumplength)  # dumpextent = dumplength
     # parity: XOR of all words with the parity word 0, kept as two 16-bit halves

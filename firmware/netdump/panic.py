@@ -31,9 +31,8 @@
 # A longer traceback stops with a MemoryError and is kept as far as it got.
 #
 # Panic message of guard(): the last line of the traceback ("ValueError:
-# bad"), copied into a bytearray whose capacity was reserved at arm (on
-# MicroPython, shrinking a bytearray keeps its capacity and append() within
-# it does not reallocate), so the message has its exact length.
+# bad"), copied into a bytearray made at arm; its length travels with it
+# (msg_len) down to the ELF note and the kerneldumpheader.
 import sys
 import time
 
@@ -105,9 +104,10 @@ class _Fault:
         self.tb = bytearray(tb_cap)
         self.tb_n = 0
         self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
-        self.msg = bytearray(MSG_CAP)
-        self.msg[0:MSG_CAP] = b""  # length 0, capacity kept (see the module comment)
+        self.msg = bytearray(MSG_CAP)  # guard()'s panic message: its first msg_n bytes
+        self.msg_n = 0
         self.last_msg = "netdump"  # message of the last fault dump, for console retries
+        self.last_msg_n = -1  # its length (-1: all of it)
         self.last_tb = 0  # 1 when tb holds the last fault's traceback
         self.err = 0
         self.ip4 = bytearray(4)  # console scratch: a parsed server address
@@ -216,7 +216,7 @@ def _default_reset():
 
 # ---- fault time: nothing below allocates -------------------------------------
 
-def dump(panic_message, traceback_text=None, tb_len=-1):
+def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
     """Dump the armed regions with the heap locked; returns 0 or an error code."""
     d = _armed[0]
     if d is None:
@@ -229,7 +229,7 @@ def dump(panic_message, traceback_text=None, tb_len=-1):
     err = dumper.ERR_INTERNAL
     heap_lock()
     try:
-        err = d.dump(panic_message, traceback_text, tb_len)
+        err = d.dump(panic_message, traceback_text, tb_len, msg_len)
     except Exception as e:  # never leave the heap locked; report after unlocking
         err = dumper.ERR_INTERNAL
         d.err = err
@@ -244,16 +244,17 @@ def dump(panic_message, traceback_text=None, tb_len=-1):
     return err
 
 
-def _fault_dump(msg, with_tb):
+def _fault_dump(msg, with_tb, msg_len=-1):
     # the dump of a fault; remembers what was sent so the console can retry
     f = _ctx[0]
     if f is None:
-        return dump(msg)
+        return dump(msg, None, -1, msg_len)
     f.last_msg = msg
+    f.last_msg_n = msg_len
     f.last_tb = with_tb
     if with_tb:
-        return dump(msg, f.tb, f.tb_n)
-    return dump(msg)
+        return dump(msg, f.tb, f.tb_n, msg_len)
+    return dump(msg, None, -1, msg_len)
 
 
 def retry():
@@ -262,8 +263,8 @@ def retry():
     if f is None:
         return dump("netdump")
     if f.last_tb:
-        return dump(f.last_msg, f.tb, f.tb_n)
-    return dump(f.last_msg)
+        return dump(f.last_msg, f.tb, f.tb_n, f.last_msg_n)
+    return dump(f.last_msg, None, -1, f.last_msg_n)
 
 
 def _after(err):
@@ -348,12 +349,14 @@ def _capture(e):
     while start > 0 and tb[start - 1] != 10:
         start -= 1
     m = f.msg
-    m[0:len(m)] = b""
     if end - start > MSG_CAP:
         end = start + MSG_CAP
+    k = 0
     while start < end:
-        m.append(tb[start])
+        m[k] = tb[start]
+        k += 1
         start += 1
+    f.msg_n = k
 
 
 def guard(main):
@@ -375,7 +378,7 @@ def guard(main):
             try:
                 _capture(e)
                 print("panic: unhandled exception")
-                err = _fault_dump(f.msg, 1)
+                err = _fault_dump(f.msg, 1, f.msg_n)
             finally:
                 heap_unlock()
             return _after(err)
