@@ -118,3 +118,20 @@ def test_cli_gives_up_on_a_board_that_cannot_boot(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "the board exits at start" in r.stderr, r.stderr
+
+
+def test_mip_install_from_package_json(board):
+    # the README's install line, against the virtual board: every file package.json
+    # names lands under lib/ and is byte-identical to the repository's copy
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    st, out = mpremote(board.device, "resume", "mip", "install", "--target", "lib",
+                       os.path.join(root, "package.json"), timeout=120)
+    assert st == 0, out
+    with open(os.path.join(root, "package.json")) as f:
+        urls = json.load(f)["urls"]
+    assert len(urls) > 20
+    for dest, src in urls:
+        with open(os.path.join(board.dir, "lib", dest), "rb") as a, open(os.path.join(root, src), "rb") as b:
+            assert a.read() == b.read(), dest
