@@ -1,7 +1,7 @@
 # @micropython.viper fast paths (MicroPython only); the pure-Python twins with
 # identical results are in fast_py.py, and fast.py chooses between them.
 #
-# Rules kept here (docs: /work/shared/reference/zero-alloc.md sections 2-4):
+# Rules kept here (the project's zero-alloc reference, sections 2-4):
 # - no allocation: arguments are objects or small ints, results small ints;
 # - addresses live only in native uint locals (a raw base address may be
 #   >= 2**30 and arrives as an int object, converted with uint());
