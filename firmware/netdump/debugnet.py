@@ -53,13 +53,9 @@
 #
 # Sequence numbers start at 1 (the herald) and run for the whole connection.
 # Every int stays below 2**30: acks >= 2**30 read as -1 and are ignored.
-from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us, IS_MICROPYTHON
+from netdump import fast
+from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
 from netdump.wire import FINISHED, HDR_LEN, MAX_PAYLOAD, SMALL_LIMIT, ack_seqno, pack_header
-
-try:
-    from netdump.fast import copy as _fast_copy
-except ImportError:  # a firmware built without fast.py: plain byte loop
-    _fast_copy = None
 
 MODE_WINDOW = const(0)
 MODE_FREEBSD = const(1)
@@ -146,21 +142,10 @@ class BufferSource:
 
     def __init__(self, buf):
         self._buf = buf
-        self._mv = None if IS_MICROPYTHON else memoryview(buf)
-        self._copy = _fast_copy
 
     def readinto_at(self, dst, doff, pos, n):
         """Copy n bytes at position pos of the buffer into dst[doff:]."""
-        if self._mv is not None:  # CPython: slices are fine and fast
-            dst[doff:doff + n] = self._mv[pos:pos + n]
-        elif self._copy is not None:
-            self._copy(dst, doff, self._buf, pos, n)
-        else:
-            src = self._buf
-            i = 0
-            while i < n:
-                dst[doff + i] = src[pos + i]
-                i += 1
+        fast.copy(dst, doff, self._buf, pos, n)
 
 
 class Debugnet:

@@ -28,6 +28,10 @@ def copy(dst, doff, src, soff, n):
     """Copy n bytes from src[soff:] to dst[doff:] (regions must not overlap)."""
     if isinstance(src, str):
         src = src.encode()
+    if not _MICROPYTHON:  # CPython: one slice copy (slices allocate only on MicroPython)
+        if n > 0:
+            dst[doff:doff + n] = memoryview(src)[soff:soff + n]
+        return
     i = 0
     while i < n:
         dst[doff + i] = src[soff + i]
