@@ -4,7 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench mpy clean
+.PHONY: test test-firmware firmware mpy-cross-128 demo bench mpy clean
+
+# MicroPython v1.28.0 source for the firmware test beds: a release tarball or a
+# source tree (never downloaded; unpacked and built under build/). Without one
+# the firmware tests are skipped with the reason.
+MICROPYTHON_SRC ?= $(firstword $(wildcard ../shared/micropython/micropython-1.28.0.tar.gz))
+export MICROPYTHON_SRC
+# mpy-cross built from that source (make mpy-cross-128)
+MPY_CROSS_128 := build/mpy-cross-1.28.0/mpy-cross
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +22,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q host_tests
+
+# only the firmware test beds (host_tests/fw_*: real firmware in emulators)
+test-firmware: $(STAMP)
+	$(BIN)/python -m pytest -q $(wildcard host_tests/fw_*)
+
+# the QEMU Cortex-M3 firmware with netdump frozen, both variants (build/qemu/<variant>/firmware.elf)
+firmware: $(STAMP)
+	$(BIN)/python -m netdump_tools.fwbuild -v qemu --variant default --variant armv6m
+
+mpy-cross-128: $(STAMP)
+	$(BIN)/python -m netdump_tools.fwbuild -v mpy-cross
 
 # DEMO_ARGS: e.g. make demo DEMO_ARGS="--keep demo-out" (python -m netdump_tools.demo --help)
 demo: $(STAMP)
