@@ -5,27 +5,40 @@
 #
 # Arm time only (boot, dumpon): this module allocates freely.
 
+# The tables are built from named values: a tuple of int literals would be one
+# frozen constant whose ints outside -0x2000..0x1FFF are long-int objects on a
+# board (tools/smallint_check.py, rule frozen-long).
+
 # RP2040 (pico-sdk src/rp2040/hardware_regs/include/hardware/regs/addressmap.h).
 # Readable RAM only: SRAM0-3 striped (256 KiB) + SRAM4/5 scratch X/Y (the C
 # stack under MicroPython), and the USB DPRAM. Peripherals (0x40000000+,
 # 0x50000000+ except DPRAM, SIO 0xD0000000, PPB 0xE0000000) are never dumped.
+RP2040_SRAM = 0x20000000
+RP2040_SRAM_SIZE = 0x42000
+RP2040_DPRAM = 0x50100000
+RP2040_DPRAM_SIZE = 0x1000
 RP2040_SAFE = (
-    ("sram", 0x20000000, 0x42000),
-    ("usb_dpram", 0x50100000, 0x1000),
+    ("sram", RP2040_SRAM, RP2040_SRAM_SIZE),
+    ("usb_dpram", RP2040_DPRAM, RP2040_DPRAM_SIZE),
 )
-RP2040_REGIONS = (("sram", 0x20000000, 0x42000),)
+RP2040_REGIONS = (("sram", RP2040_SRAM, RP2040_SRAM_SIZE),)
 
 # ESP32 (esp-idf components/soc/esp32/include/soc/soc.h).
 # Readable RAM only. DRAM = SRAM2 + SRAM1 on the data bus (byte access).
 # RTC FAST/SLOW need 32-bit access: opt in with --region rtc_slow:rtc_slow:8K.
 # Never: IRAM 0x40080000 (32-bit only), 0x3FFA0000-0x3FFADFFF, peripherals
 # 0x3FF00000-0x3FF7FFFF, PSRAM 0x3F800000 unless present.
+ESP32_DRAM = 0x3FFAE000
+ESP32_DRAM_SIZE = 0x52000
+ESP32_RTC_FAST = 0x3FF80000
+ESP32_RTC_SLOW = 0x50000000
+ESP32_RTC_SIZE = 0x2000
 ESP32_SAFE = (
-    ("dram", 0x3FFAE000, 0x52000),
-    ("rtc_fast", 0x3FF80000, 0x2000),
-    ("rtc_slow", 0x50000000, 0x2000),
+    ("dram", ESP32_DRAM, ESP32_DRAM_SIZE),
+    ("rtc_fast", ESP32_RTC_FAST, ESP32_RTC_SIZE),
+    ("rtc_slow", ESP32_RTC_SLOW, ESP32_RTC_SIZE),
 )
-ESP32_REGIONS = (("dram", 0x3FFAE000, 0x52000),)
+ESP32_REGIONS = (("dram", ESP32_DRAM, ESP32_DRAM_SIZE),)
 
 
 def fixed(value):
@@ -53,6 +66,16 @@ def w5500(n):
     from netdump.drivers.w5500 import W5500
 
     return W5500(_spi(n), machine.Pin(n["cs"], machine.Pin.OUT), machine.Pin(n["rst"], machine.Pin.OUT))
+
+
+def lan9118(n):
+    """netdump's polled LAN9118 frame NIC at the register base of NIC dict n (base_hi, mac text or None)."""
+    from netdump.drivers.lan9118 import LAN9118
+
+    mac = n.get("mac")
+    if mac:
+        mac = bytes([int(p, 16) for p in mac.split(":")])
+    return LAN9118(n["base_hi"], mac=mac)
 
 
 def w5500_lan(n):

@@ -34,7 +34,7 @@ CONFIG_PATH = "netdump.json"
 
 # one module per board in boards/ (board modules are top-level modules)
 BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
-          "unix_virtual")
+          "qemu_mps2_an385", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
         "path", "hostname", "regions", "mode", "action", "console")
@@ -475,6 +475,8 @@ def guess_board():
         return "unix_virtual"
     if p == "rp2":
         return "w5500_evb_pico" if "W5500" in m else "pico_w5500"
+    if p == "qemu" and "mps2-an385" in m:
+        return "qemu_mps2_an385"
     if p == "esp32":
         if "WT32" in m.upper():
             return "wt32_eth01"
