@@ -1,4 +1,4 @@
-# The static small-int check (tools/smallint_check.py): firmware/ is clean,
+# The static small-int check (tools/smallint_check.py): firmware/ and boards/ are clean,
 # known-bad snippets are flagged, known-good ones are not. CPython only.
 import os
 import subprocess
@@ -17,8 +17,8 @@ def check(tmp_path, src, name="snippet.py"):
     return smallint_check.check_file(str(p))
 
 
-def test_firmware_is_clean():
-    found = smallint_check.check_paths([FIRMWARE])
+def test_firmware_and_boards_are_clean():
+    found = smallint_check.check_paths(smallint_check.default_roots())
     assert found == [], "\n".join(str(f) for f in found)
 
 
@@ -85,6 +85,46 @@ GOOD = [
 
 @pytest.mark.parametrize("name,src", GOOD, ids=[g[0] for g in GOOD])
 def test_accepts_good_snippets(tmp_path, name, src):
+    assert check(tmp_path, src) == []
+
+
+# frozen-long: ints outside -0x2000..0x1FFF in tuples the compiler folds into one
+# constant (host_tests/fw_qemu/test_fw_frozen.py shows them as long ints on the firmware)
+FROZEN_BAD = [
+    ("module-table", "T = (('sram', 0x20000000, 0x42000),)\n", [0x20000000, 0x42000]),
+    ("edge", "T = (0x2000, -0x2001, 0x1FFF, -0x2000)\n", [0x2000, -0x2001]),
+    ("const-name", "from micropython import const\n_B = const(0x4000)\nT = (_B, 1)\n", [0x4000]),
+    ("folded", "T = (1 << 14, 2)\n", [0x4000]),
+    ("in-list", "L = [('a', 0x4000)]\n", [0x4000]),
+    ("in-dict", "D = {'a': (0x4000, 1)}\n", [0x4000]),
+    ("default-tuple", "def f(r=(0x4000, 1)):\n    return r\n", [0x4000]),
+    ("in-function", "def f():\n    return ('x', 0x4000)\n", [0x4000]),
+    ("bare-tuple", "X = 0x4000, 2\n", [0x4000]),
+    ("nested", "T = ((1, (2, 0x4000)),)\n", [0x4000]),
+]
+
+
+@pytest.mark.parametrize("name,src,vals", FROZEN_BAD, ids=[b[0] for b in FROZEN_BAD])
+def test_flags_frozen_long_ints(tmp_path, name, src, vals):
+    found = check(tmp_path, src)
+    assert [f.rule for f in found] == ["frozen-long"] * len(vals), found
+    assert [f.message.split()[0] for f in found] == [("-0x%X" % -v) if v < 0 else ("0x%X" % v) for v in vals]
+
+
+FROZEN_GOOD = [
+    ("named-values", "SRAM = 0x20000000\nSIZE = 0x42000\nT = (('sram', SRAM, SIZE),)\n"),
+    ("list", "L = [0x4000, 5]\n"),
+    ("dict", "D = {'port': 20023}\n"),
+    ("default-int", "def f(port=20023):\n    return port\n"),
+    ("small", "T = (0x1FFF, -0x2000, 'text', b'x', None, True, 1.5)\n"),
+    ("runtime-item", "def f(x):\n    return (x, 0x4000)\n"),
+    ("arm-time-def", "def f():  # arm-time\n    return (7, 0x4E4405)\n"),
+    ("arm-time-line", "T = (7, 0x4E4405)  # arm-time\n"),
+]
+
+
+@pytest.mark.parametrize("name,src", FROZEN_GOOD, ids=[g[0] for g in FROZEN_GOOD])
+def test_accepts_tuples_built_at_run_time(tmp_path, name, src):
     assert check(tmp_path, src) == []
 
 

@@ -13,18 +13,33 @@ check (Python ast) flags, inside function bodies:
   big-shift    a left shift of a run-time value by a constant >= 30 (x << 30).
   viper-literal  inside @micropython.viper, a constant >= 2**30 not wrapped
                in uint(...) (mpy-cross rejects it, or it becomes an object).
+  frozen-long  anywhere in the module (module level included), an integer
+               outside -0x2000..0x1FFF inside a tuple the compiler folds into
+               one constant object (every item a compile-time constant). When
+               the module is frozen into firmware, tools/mpy-tool.py emits such
+               an int as a long-int object (mpy_small_int_fits), even when its
+               value fits 31 bits, so arithmetic on it allocates. Lists,
+               dicts, default arguments and plain literals are built at run
+               time from bytecode and give small ints (checked on a frozen
+               MicroPython v1.28.0 build); a tuple with one run-time item
+               (a module-level name that is not const()) is built at run time
+               too. Write such tables with named values: (("sram", SRAM, SIZE),).
+               The arm-time markers below exempt it too (a long int used only
+               at arm time allocates only then).
 
 Constants are literals, arithmetic on literals, and names bound at module
 level to such values (NAME = const(...) included), as MicroPython inlines them.
+For frozen-long only literals, their folded arithmetic and const() names count,
+as in MicroPython's parser (py/parse.c: fold_constants, build_tuple).
 
-Not checked (never on the packet path):
+Not checked by the first three rules (never on the packet path):
   - module-level and class-level statements (they run at import time);
   - a function or class whose `def`/`class` line, one of its decorator lines,
     or a comment-only line directly above them carries the marker comment
     `# arm-time`: it runs at arm time or only on the host, never during a dump;
   - any single line ending with the marker comment `# arm-time`.
 
-Usage: python -m netdump_tools.smallint_check [PATH ...]   (default: firmware/)
+Usage: python -m netdump_tools.smallint_check [PATH ...]   (default: firmware/ and boards/)
 Exit status: 0 clean, 1 findings (printed as file:line: message), 2 usage.
 """
 import argparse
@@ -34,6 +49,8 @@ import sys
 
 MARKER = "# arm-time"
 LIMIT = 1 << 30  # first value that is not a small int on a 32-bit port
+FROZEN_MIN = -0x2000  # mpy-tool.py mp_small_int_fits(): ints a frozen constant
+FROZEN_MAX = 0x1FFF  # object may hold as a small int
 _MAX_SHIFT = 4096  # do not fold absurd constant expressions
 
 
@@ -74,6 +91,7 @@ class _Checker:
         self.lines = source.splitlines()
         self.findings = []
         self.consts = {}  # module-level NAME -> int value
+        self.const_names = {}  # module-level NAME = const(...) -> value (None if not an int)
 
     # ---- constants ----------------------------------------------------------
 
@@ -142,11 +160,62 @@ class _Checker:
                 v = self.value(stmt.value)
                 if v is not None:
                     self.consts[stmt.targets[0].id] = v
+                if _is_const_call(stmt.value):
+                    self.const_names[stmt.targets[0].id] = v
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 v = self.value(stmt.value)
                 if v is not None:
                     self.consts[stmt.target.id] = v
         self.scan_defs(tree.body)
+        self.frozen_tuples(tree)
+
+    # ---- frozen-long ----------------------------------------------------------
+
+    def folded(self, node):
+        """(True, value) if MicroPython's parser folds node to a constant, else (False, None).
+        value: the int for ints, else None."""
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or v is None or v is Ellipsis:
+                return True, None
+            if isinstance(v, int):
+                return True, v
+            return isinstance(v, (str, bytes, float)), None
+        if isinstance(node, ast.Name):
+            if node.id in self.const_names:
+                return True, self.const_names[node.id]
+            return False, None
+        if isinstance(node, ast.Tuple):
+            return all(self.folded(e)[0] for e in node.elts), None
+        if isinstance(node, (ast.UnaryOp, ast.BinOp)):
+            parts = [node.operand] if isinstance(node, ast.UnaryOp) else [node.left, node.right]
+            if not all(self.folded(p)[0] and isinstance(self.folded(p)[1], int) for p in parts):
+                return False, None
+            v = self.value(node) if not isinstance(node, ast.UnaryOp) else self._unary(node)
+            return (v is not None), v
+        return False, None
+
+    def _unary(self, node):
+        ok, v = self.folded(node.operand)
+        if not ok or v is None or not isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+            return None
+        return -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
+
+    def frozen_tuples(self, node):
+        """frozen-long over a subtree; defs marked arm-time (and lines marked so) are skipped:
+        a long int used only at arm time allocates only then."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and self.marked_def(node):
+            return
+        if isinstance(node, ast.Tuple) and self.folded(node)[0]:
+            for item in _tuple_items(node):
+                v = self.folded(item)[1]
+                if isinstance(v, int) and not FROZEN_MIN <= v <= FROZEN_MAX:
+                    self.report(item, "frozen-long",
+                                "%s in a constant tuple is a long int when frozen (outside -0x2000..0x1FFF): "
+                                "build the tuple from named values" % _show(v))
+            return  # nested constant tuples are part of this one
+        for child in ast.iter_child_nodes(node):
+            self.frozen_tuples(child)
 
     def scan_defs(self, stmts):
         # find function bodies anywhere below module/class level statements
@@ -208,6 +277,19 @@ class _Checker:
             self.report(node, "big-operand",
                         "%s with constant %s >= 2**30 builds a big int (mpz) on a board"
                         % (type(op).__name__, _show(big)))
+
+
+def _is_const_call(node):
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "const"
+
+
+def _tuple_items(node):
+    # the non-tuple items of a constant tuple, nested tuples flattened
+    for e in node.elts:
+        if isinstance(e, ast.Tuple):
+            yield from _tuple_items(e)
+        else:
+            yield e
 
 
 def _iter_toplevel_defs(stmt):
@@ -296,9 +378,10 @@ def check_paths(paths):
     return found
 
 
-def default_root():
-    """firmware/ of this checkout."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
+def default_roots():
+    """firmware/ and boards/ of this checkout: every module manifest.py can freeze."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(root, "firmware"), os.path.join(root, "boards")]
 
 
 def main(argv=None):
@@ -306,13 +389,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="smallint-check",
         description="Flag code on the packet path that would build ints >= 2**30 (heap objects on "
-                    "31-bit small-int boards). Mark code that never runs during a dump with the "
+                    "31-bit small-int boards), and constant tuples holding ints that freezing turns into "
+                    "long-int objects. Mark code that never runs during a dump with the "
                     "comment '%s' on its def line or on the line." % MARKER,
         epilog="Exit status: 0 clean, 1 findings, 2 usage.",
     )
-    p.add_argument("paths", nargs="*", help="files or directories (default: firmware/ of this checkout)")
+    p.add_argument("paths", nargs="*", help="files or directories (default: firmware/ and boards/ of this checkout)")
     args = p.parse_args(argv)
-    paths = args.paths or [default_root()]
+    paths = args.paths or default_roots()
     for q in paths:
         if not os.path.exists(q):
             sys.stderr.write("smallint-check: %s: no such file or directory\n" % q)

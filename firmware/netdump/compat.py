@@ -64,3 +64,13 @@ def uptime_s():
     if BOOT_MS == 0:
         return (ticks_ms() // 1000) & 0x3FFFFFFF
     return (ticks_diff(ticks_ms(), BOOT_MS) // 1000) & 0x3FFFFFFF
+
+
+def small(v):  # arm-time
+    """v as a small int (when its value fits 31 bits). An int frozen inside a
+    constant tuple (a board table) is a long-int object on a board, whatever
+    its value (tools/mpy-tool.py emits ints outside -0x2000..0x1FFF that way),
+    and arithmetic on it allocates; the sum below is computed by the long-int
+    code, which returns a small int when the result fits (py/objint_mpz.c).
+    Arm time only: it allocates once for such a v."""
+    return v + 0

@@ -7,7 +7,7 @@
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
 from netdump import debugnet, elfcore, fast, kdh, wire
-from netdump.compat import const, ticks_diff, ticks_ms, uptime_s
+from netdump.compat import const, small, ticks_diff, ticks_ms, uptime_s
 
 BLOCK = const(4096)  # netdump's NETDUMP_DATASIZE; offsets stay 4096-aligned
 FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
@@ -42,8 +42,10 @@ class Dumper:
                                          tb_cap=tb_cap)
         if self.layout.total_size >= (1 << 30):
             raise ValueError("dump of %d bytes is too big (limit 1 GiB)" % self.layout.total_size)
-        self.addrs = [r[1] for r in regions]
-        self.sizes = [r[2] for r in regions]
+        # small ints from here on, whatever the regions came from (a frozen board table
+        # holds long-int objects: arithmetic on them in _count_kb would allocate)
+        self.addrs = [small(r[1]) for r in regions]
+        self.sizes = [small(r[2]) for r in regions]
         self.offsets = list(self.layout.offsets)
         self.nregions = len(regions)
         # zero-scan result per 4096-byte block, and each region's first block
