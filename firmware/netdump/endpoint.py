@@ -36,7 +36,7 @@
 # nothing but acks from there. On CPython recv_into gives exact lengths.
 import socket
 
-from netdump.compat import IS_MICROPYTHON, const
+from netdump.compat import IS_MICROPYTHON, const, small
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
 try:
@@ -74,6 +74,8 @@ class SocketEndpoint:
                  port_discovery="raw"):
         if port_discovery not in ("raw", "recvfrom"):
             raise ValueError("port_discovery must be 'raw' or 'recvfrom'")
+        herald_port = small(herald_port)  # a long-int object if it came from a frozen tuple
+        client_port = small(client_port)
         v6 = ":" in server
         fam = socket.AF_INET6 if v6 else socket.AF_INET
         self.overhead = _IPV6_OVERHEAD if v6 else _IPV4_OVERHEAD
@@ -112,15 +114,24 @@ class SocketEndpoint:
                 self._rawrd = raw.readinto
             else:
                 self._rawrd = raw.recv_into
-        self._poll = select.poll()
+        # Two poll sets made here, so no registration changes on the fault path
+        # (poll.modify() allocates on ports whose heap lies at or above 2**31:
+        # the socket's id becomes a long int): the herald state waits on the UDP
+        # and raw sockets, the session on the UDP socket alone.
+        self._poll_h = select.poll()
+        self._poll_s = select.poll()
         self._sock = None
         self._open_udp()
         if self._raw is not None:
-            self._poll.register(self._raw, _POLLIN)
-        self._ipoll = getattr(self._poll, "ipoll", None)
-        if self._ipoll is not None:
-            for _ in self._ipoll(0):  # the first ipoll() allocates its result tuple
-                break
+            self._poll_h.register(self._raw, _POLLIN)
+        self._ipoll_h = getattr(self._poll_h, "ipoll", None)
+        self._ipoll_s = getattr(self._poll_s, "ipoll", None)
+        for ip in (self._ipoll_h, self._ipoll_s):
+            if ip is not None:
+                for _ in ip(0):  # the first ipoll() allocates its result tuple
+                    break
+        self._poll = self._poll_h  # the set wait() uses now
+        self._ipoll = self._ipoll_h
 
     def _open_udp(self):
         s = socket.socket(self._fam, socket.SOCK_DGRAM)
@@ -138,7 +149,8 @@ class SocketEndpoint:
         else:
             self._write = None
             self._rd = s.recv_into
-        self._poll.register(s, _POLLIN)
+        self._poll_h.register(s, _POLLIN)
+        self._poll_s.register(s, _POLLIN)
 
     # ---- endpoint protocol ----------------------------------------------------
     def reset(self):
@@ -150,14 +162,16 @@ class SocketEndpoint:
                 except OSError:
                     pass
             else:
-                self._poll.unregister(self._sock)
+                self._poll_h.unregister(self._sock)
+                self._poll_s.unregister(self._sock)
                 self._sock.close()
                 self._open_udp()
             self._port = 0
         self.ack_port = 0
+        self._poll = self._poll_h
+        self._ipoll = self._ipoll_h
         self._drain(self._sock, self._rd, self._ackread)
         if self._raw is not None:
-            self._poll.modify(self._raw, _POLLIN)
             self._drain(self._raw, self._rawrd, self._rawread)
 
     def send(self, buf, n):
@@ -218,8 +232,8 @@ class SocketEndpoint:
         except OSError:
             return 1
         self._port = port
-        if self._raw is not None:
-            self._poll.modify(self._raw, 0)  # raw traffic no longer wakes wait()
+        self._poll = self._poll_s  # raw traffic no longer wakes wait()
+        self._ipoll = self._ipoll_s
         # the UDP socket's own copy of the herald ack (and anything older)
         self._drain(self._sock, self._rd, self._ackread)
         return 0

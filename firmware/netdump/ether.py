@@ -6,7 +6,9 @@
 # A frame NIC has: .mac (6 bytes), send(buf, n) (send buf[0:n] as one frame;
 # returns a false value other than None on failure), poll(buf) -> n or 0
 # (non-blocking, one frame into buf), and optionally wait(ms) (block until a
-# frame may be there). drivers/vnic.py (host), drivers/w5500.py are NICs.
+# frame may be there) and start() (take the hardware over at dump time -> 0,
+# or a code with nic.why; reset() calls it at every connection).
+# drivers/vnic.py (host), drivers/w5500.py, drivers/lan9118.py are NICs.
 #
 #   EtherEndpoint(nic, client_ip, server_ip, netmask=None, gateway=None,
 #                 herald_port=20023, client_port=20024, mtu=1500,
@@ -50,7 +52,7 @@
 import sys
 
 from netdump import fast, inet
-from netdump.compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
+from netdump.compat import IS_MICROPYTHON, const, small, ticks_add, ticks_diff, ticks_ms
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
 try:
@@ -203,6 +205,9 @@ class EtherEndpoint:
             raise ValueError("mtu out of range")
         if not 1 <= arp_retries <= 100 or not 1 <= arp_timeout_ms <= 60000:
             raise ValueError("arp_retries must be 1..100, arp_timeout_ms 1..60000")
+        herald_port = small(herald_port)  # a long-int object if it came from a frozen tuple
+        client_port = small(client_port)
+        mtu = small(mtu)
         self.mtu = mtu
         self.nic = nic
         mac = bytes(nic.mac)
@@ -212,6 +217,7 @@ class EtherEndpoint:
         self._nic_send = nic.send
         self._nic_poll = nic.poll
         self._nic_wait = getattr(nic, "wait", None)
+        self._nic_start = getattr(nic, "start", None)  # dump-time take-over (frame NIC interface)
         self._copy = fast.copy
         self._copy_csum = fast.copy_csum
         self._csum = fast.csum
@@ -353,10 +359,16 @@ class EtherEndpoint:
 
     # ---- endpoint protocol ------------------------------------------------------
     def reset(self):
-        """New connection: destination = the herald port; resolve the next hop."""
+        """New connection: destination = the herald port; take the NIC over
+        (nic.start(), when it has one), then resolve the next hop."""
         self.ack_port = 0
         self._port = 0
         self._set_dport(self.herald_port)
+        if self._nic_start is not None and self._nic_start():
+            self._resolved = 0  # send() fails until the next reset
+            if self._verbose:
+                print("netdump:", self.nic.why)
+            return
         self._resolve()
 
     def send(self, buf, n):
