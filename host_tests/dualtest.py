@@ -28,6 +28,20 @@ def micropython_only():
         skip("MicroPython only")
 
 
+def big_buffer(n):
+    """An n-byte buffer for a test that needs one piece larger than a board's heap
+    keeps free: on the QEMU firmware (sys.platform "qemu") a view of SSRAM2/3,
+    RAM the firmware does not use (boards/qemu_mps2_an385.py), else a bytearray.
+    Its contents are undefined: fill it."""
+    if MICROPYTHON and sys.platform == "qemu":
+        import uctypes
+
+        import qemu_mps2_an385 as b
+
+        return uctypes.bytearray_at(b.SSRAM23, n)
+    return bytearray(n)
+
+
 def raises(exc, fn, *args):
     """Call fn(*args) and return the exception it raised; fail if it raised none
     or raised another type."""

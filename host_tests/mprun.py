@@ -19,11 +19,14 @@ def main():
         for n in names:
             print("@@LIST", n)
         return
+    import gc
+
     import dualtest
 
     for n in names:
         if wanted and n not in wanted:
             continue
+        gc.collect()  # what the last test left behind: a board-sized heap fragments quickly
         print("@@BEGIN", n)
         status = "PASS"
         try:

@@ -20,13 +20,15 @@ class Fake:
     returns the acks to queue (ints, or 4-byte bytes for raw values); without a
     policy every datagram is acked at once. record=False: allocation-free, acks
     everything at once (or drops the first ack of every `drop_every`-th seqno)
-    and keeps only counts and a byte sum."""
+    and keeps only counts and a byte sum. payload=False: .sent keeps b"" for the
+    payload (long runs fit a board-sized heap)."""
 
     overhead = 28
 
-    def __init__(self, policy=None, record=True, drop_every=0):
+    def __init__(self, policy=None, record=True, drop_every=0, payload=True):
         self.policy = policy
         self.record = record
+        self.payload = payload
         self.drop_every = drop_every
         self.q = bytearray(4 * _QCAP)
         self.qh = 0
@@ -79,7 +81,7 @@ class Fake:
                 self._push_int(seq)
             return self.send_ok
         mtype, seqno, off, ln, aux = wire.parse_header(bytes(buf[:n]))
-        self.sent.append((self.port, mtype, seqno, off, ln, bytes(buf[wire.HDR_LEN:n])))
+        self.sent.append((self.port, mtype, seqno, off, ln, bytes(buf[wire.HDR_LEN:n]) if self.payload else b""))
         self.events.append(("send", seqno))
         nth = self.seen.get(seqno, 0) + 1
         self.seen[seqno] = nth
@@ -268,12 +270,14 @@ def hold_until(n):
 
 
 def test_window_limit():
+    # chunk 72 (mtu 124), two windows each, one pattern: fits a board's 140 KiB heap
+    data = BufferSource(pattern(2 * 64 * 72))
     for win in (1, 8, 32, 64):
-        ep = Fake(policy=hold_until(win))
-        dn = fast(ep, window=win)
+        ep = Fake(policy=hold_until(win), payload=False)
+        dn = fast(ep, window=win, mtu=124)
         dn.connect()
-        size = 3 * win * dn.chunk  # whole windows: the policy never strands a tail
-        assert dn.send(wire.VMCORE, BufferSource(pattern(size)), 0, size) == 0
+        size = 2 * win * dn.chunk  # whole windows: the policy never strands a tail
+        assert dn.send(wire.VMCORE, data, 0, size) == 0
         assert ep.max_out == win, (win, ep.max_out)
         assert dn.stats[debugnet.ST_RETX] == 0
 
@@ -497,9 +501,10 @@ def test_freebsd_mode_takes_port_from_any_ack():
 
 def test_deadline_bounds_a_silent_server():
     for mode in (debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD):
-        ep = Fake(policy=never_ack_from(4))
+        ep = Fake(record=False)  # records nothing: retransmits for 300 ms fit a board's heap
         dn = fast(ep, mode=mode, retries=250, deadline_ms=300, rto_max_us=5000, mtu=100)
         assert dn.connect() == 0
+        ep.silent = 1  # the server answers the herald, then nothing
         t0 = ticks_ms()
         err = dn.send(wire.VMCORE, BufferSource(pattern(480)), 0, 480)
         took = ticks_diff(ticks_ms(), t0)
