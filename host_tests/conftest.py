@@ -142,13 +142,41 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root (network namespaces, TAP)")
 
 
+# Firmware test beds: the tests in these folders of host_tests run on real
+# MicroPython firmware in an emulator; each folder gets a count line of its own.
+FIRMWARE_BEDS = {
+    "fw_qemu": "firmware (MicroPython 1.28.0, Cortex-M3 in QEMU)",
+}
+
+
+# each bed folder's fixtures, when it has them: <folder>/<folder>_fixtures.py, loaded as a plugin
+pytest_plugins = []
+for _d in FIRMWARE_BEDS:
+    if os.path.exists(os.path.join(HERE, _d, _d + "_fixtures.py")):
+        sys.path.insert(0, os.path.join(HERE, _d))
+        pytest_plugins.append(_d + "_fixtures")
+
+
+def _firmware_bed(nodeid):
+    parts = nodeid.split("::")[0].split("/")
+    for d in FIRMWARE_BEDS:
+        if d in parts:
+            return d
+    return None
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Separate counts for the CPython and the MicroPython runs."""
+    """Separate counts for the CPython and the MicroPython runs, and per firmware bed."""
     names = ("CPython", "MicroPython", "CPython tests driving MicroPython end to end")
     counts = dict((n, {}) for n in names)
+    beds = dict((d, {}) for d in FIRMWARE_BEDS)
     for key in ("passed", "failed", "skipped", "error"):
         for rep in terminalreporter.stats.get(key, []):
             if key in ("passed", "failed") and rep.when != "call":
+                continue
+            bed = _firmware_bed(rep.nodeid)
+            if bed is not None:
+                beds[bed][key] = beds[bed].get(key, 0) + 1
                 continue
             if "[micropython]" in rep.nodeid:
                 rt = names[1]
@@ -167,6 +195,12 @@ def pytest_terminal_summary(terminalreporter):
             "%s: %d passed, %d failed, %d skipped, %d errors"
             % (label, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0), c.get("error", 0))
         )
+    for d, label in FIRMWARE_BEDS.items():
+        c = beds[d]
+        if c:
+            terminalreporter.write_line(
+                "%s: %d passed, %d failed, %d skipped, %d errors"
+                % (label, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0), c.get("error", 0)))
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ mpy-cross:  build/mpy-cross-1.28.0/mpy-cross (a stable path; the Makefile's
             MPY_CROSS_128), rebuilt when the source changes.
 qemu:       ports/qemu BOARD=MPS2_AN385 (Cortex-M3, QEMU machine mps2-an385),
             with the netdump package and boards/qemu_mps2_an385.py frozen
-            through this checkout's manifest.py, included from a one-line
-            board manifest:
+            through this checkout's manifest.py, included from the board
+            manifest (BOARD_MANIFEST below):
                 include("$(NETDUMP_DIR)/manifest.py", board="qemu_mps2_an385")
+            plus host_tests/fw_qemu/frozen/fwprobe.py, which the frozen-int
+            test reads,
             with MICROPY_MANIFEST_NETDUMP_DIR=<this checkout> on make's command
             line (py/mkrules.mk turns every MICROPY_MANIFEST_<NAME> variable
             into a $(<NAME>) manifest path variable). MPY_LIB_DIR points at a
@@ -65,7 +67,10 @@ VARIANTS = {
 }
 # make arguments common to every variant
 _COMMON = ["MICROPY_VFS_LFS2=1"]
-BOARD_MANIFEST = 'include("$(NETDUMP_DIR)/manifest.py", board="%s")\n' % NETDUMP_BOARD
+# the test bed's board manifest: the package and the board, as any board builder
+# writes it, plus a probe module the frozen-int test reads (test-bed firmware only)
+BOARD_MANIFEST = ('include("$(NETDUMP_DIR)/manifest.py", board="%s")\n'
+                  'freeze("$(NETDUMP_DIR)/host_tests/fw_qemu/frozen", "fwprobe.py")\n' % NETDUMP_BOARD)
 
 
 class BuildError(Exception):
@@ -231,7 +236,7 @@ def build_mpy_cross(src=None):
 def frozen_inputs():
     """Every file of this checkout that a board manifest may freeze (sorted relative paths)."""
     out = ["manifest.py"]
-    for top in ("firmware", "boards"):
+    for top in ("firmware", "boards", os.path.join("host_tests", "fw_qemu", "frozen")):
         for d, dirs, files in os.walk(os.path.join(ROOT, top)):
             dirs[:] = sorted(x for x in dirs if x != "__pycache__")
             out.extend(os.path.relpath(os.path.join(d, f), ROOT) for f in sorted(files) if f.endswith(".py"))
