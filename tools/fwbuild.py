@@ -57,6 +57,8 @@ QEMU_BOARD = "MPS2_AN385"
 NETDUMP_BOARD = "qemu_mps2_an385"  # boards/<name>.py frozen into the firmware
 QEMU_MACHINE = "mps2-an385"
 
+RECIPE = 2  # bumped when the way things are built changes: every cached build is redone
+
 # ports/qemu has no RTC and no mp_hal_time_ns(), which littlefs' file times
 # call: file times read 1970 (py/mphal.h skips its prototype when it is a macro)
 _NO_RTC = "-D'mp_hal_time_ns()=0'"
@@ -204,6 +206,13 @@ def _write_stamp(path, key):
         f.write(key + "\n")
 
 
+def _tree_root(path):
+    # build/mp-src/<key>/micropython from a folder inside it
+    while os.path.basename(path) != "micropython" and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
 def _jobs():
     return str(max(1, min(4, os.cpu_count() or 1)))
 
@@ -211,7 +220,10 @@ def _jobs():
 def _make(args, cwd, what):
     cmd = ["make", "-j" + _jobs(), "-s"] + args
     log.info("building %s: %s", what, " ".join(cmd))
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    # the tree lies inside this checkout: without a ceiling, tools/makeversionhdr.py
+    # would take the firmware's version string from this project's git history
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=os.path.dirname(_tree_root(cwd)))
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         tail = (r.stdout + r.stderr).strip().splitlines()[-25:]
         raise BuildError("building %s failed (make exit %d):\n%s" % (what, r.returncode, "\n".join(tail)))
@@ -223,6 +235,7 @@ def build_mpy_cross(src=None):
     with _lock():
         tree, key = unpacked(src)
         stamp = MPY_CROSS + ".key"
+        key = "%s-%d" % (key, RECIPE)
         if os.path.exists(MPY_CROSS) and _stamp_ok(stamp, key):
             return MPY_CROSS
         os.makedirs(os.path.dirname(MPY_CROSS), exist_ok=True)
@@ -246,7 +259,7 @@ def frozen_inputs():
 def firmware_key(src_key, variant):
     """Key of one firmware build: source, variant, board manifest and the frozen files' contents."""
     h = hashlib.sha256()
-    h.update(json.dumps([src_key, variant, VARIANTS[variant], _COMMON, BOARD_MANIFEST]).encode())
+    h.update(json.dumps([src_key, RECIPE, variant, VARIANTS[variant], _COMMON, BOARD_MANIFEST]).encode())
     for rel in frozen_inputs():
         h.update(rel.encode() + b"\0")
         with open(os.path.join(ROOT, rel), "rb") as f:
@@ -288,7 +301,7 @@ def build_qemu(variant="default", src=None):
         # make does not see changed flags: a new source or new flags start from a clean folder;
         # changed frozen files only rebuild the frozen content
         flags = os.path.join(out, "obj.flags")
-        fkey = json.dumps([skey] + args)
+        fkey = json.dumps([skey, RECIPE] + args)
         if not _stamp_ok(flags, fkey):
             shutil.rmtree(obj, ignore_errors=True)
             _write_stamp(flags, fkey)

@@ -146,3 +146,11 @@ def test_lossy_network(lossy_bed, firmware, tmp_path):
     lost = st["to_net"]["lost"] + st["to_nic"]["lost"]
     print("[vnet] loss 5%%: %d of %d frames lost" % (lost, st["to_net"]["frames"] + st["to_nic"]["frames"]))
     assert lost > 0
+
+
+def test_armv6m_build_dumps_its_ram_and_qemu_agrees(firmware_armv6m, tmp_path):
+    # the viper fast paths and the LAN9118 register access compiled for armv6m (the RP2040's set)
+    from netdump_tools.qemu_board import Bed
+
+    with Bed(firmware_armv6m, str(tmp_path / "bed")) as b:
+        dump_and_compare(b, firmware_armv6m, "window", tmp_path)
