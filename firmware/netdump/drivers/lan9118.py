@@ -124,22 +124,11 @@ def _byte_test(hi: uint) -> int:
 
 
 @micropython.viper
-def _csr_wait(hi: uint) -> int:
-    """Wait for MAC_CSR_CMD busy (bit 31) to clear -> 1, or 0 after _CSR_SPINS polls."""
-    r = ptr32(hi << 16)
-    n = 0
-    while n < _CSR_SPINS:
-        if (uint(r[_MAC_CSR_CMD]) & uint(0x80000000)) == uint(0):
-            return 1
-        n += 1
-    return 0
-
-
-@micropython.viper
 def _csr_read16(hi: uint, csr: int, shift: int) -> int:
     """16 bits of a MAC CSR ((value >> shift) & 0xFFFF), or -1 if the CSR stays busy."""
     r = ptr32(hi << 16)
     r[_MAC_CSR_CMD] = uint(0xC0000000) | uint(csr)  # busy | read (DS 5.3 MAC_CSR_CMD)
+    n = int(r[_BYTE_TEST])  # a write-to-read pause (see _csr_write)
     n = 0
     while n < _CSR_SPINS:
         if (uint(r[_MAC_CSR_CMD]) & uint(0x80000000)) == uint(0):
@@ -154,6 +143,10 @@ def _csr_write(hi: uint, csr: int, lo16: int, hi16: int) -> int:
     r = ptr32(hi << 16)
     r[_MAC_CSR_DATA] = (uint(hi16) << 16) | uint(lo16)
     r[_MAC_CSR_CMD] = uint(0x80000000) | uint(csr)  # busy, write
+    # a register read right after a write may see the old state: one BYTE_TEST
+    # read covers the 45 ns the chip needs (SMSC AN 12.12, LAN9118 family
+    # programmer reference, CSR write-to-read timing)
+    n = int(r[_BYTE_TEST])
     n = 0
     while n < _CSR_SPINS:
         if (uint(r[_MAC_CSR_CMD]) & uint(0x80000000)) == uint(0):
@@ -169,6 +162,7 @@ def _set_mac(hi: uint, mac) -> int:
     m = ptr8(mac)
     r[_MAC_CSR_DATA] = uint(m[0]) | (uint(m[1]) << 8) | (uint(m[2]) << 16) | (uint(m[3]) << 24)
     r[_MAC_CSR_CMD] = uint(0x80000000) | uint(_ADDRL)
+    n = int(r[_BYTE_TEST])  # write-to-read pause (see _csr_write)
     n = 0
     while n < _CSR_SPINS and (uint(r[_MAC_CSR_CMD]) & uint(0x80000000)) != uint(0):
         n += 1
@@ -176,6 +170,7 @@ def _set_mac(hi: uint, mac) -> int:
         return 0
     r[_MAC_CSR_DATA] = uint(m[4]) | (uint(m[5]) << 8)
     r[_MAC_CSR_CMD] = uint(0x80000000) | uint(_ADDRH)
+    n = int(r[_BYTE_TEST])
     n = 0
     while n < _CSR_SPINS and (uint(r[_MAC_CSR_CMD]) & uint(0x80000000)) != uint(0):
         n += 1
