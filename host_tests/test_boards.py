@@ -231,6 +231,8 @@ def test_make_mpy(tmp_path):
                 assert (base / (b + ".mpy")).exists(), b
         with open(base / "netdump" / "panic.mpy", "rb") as f:
             assert f.read(1) == b"M"  # .mpy header (py/persistentcode.c)
+        assert not (base / "netdump" / "drivers" / "vnic.mpy").exists()  # unix port only
+        assert not (base / "unix_virtual.mpy").exists()
 
 
 if __name__ == "__main__":
