@@ -87,7 +87,7 @@ ERR_CSR = const(4)
 
 # ---- counters: indexes into LAN9118.stats ----
 LS_TX = const(0)  # frames written to the TX FIFO
-LS_TX_FULL = const(1)  # send() gave up: no FIFO room in time
+LS_TX_FULL = const(1)  # send() refused: a bad length, or no FIFO room in time
 LS_TX_ERR = const(2)  # TX status words with the error bit (15)
 LS_RX = const(3)  # frames returned by poll()
 LS_RX_ERR = const(4)  # dropped: RX status error bit (15), runt, or too big for the buffer
@@ -390,6 +390,10 @@ class LAN9118:
     def link(self):
         """1 if the PHY reports link up (basic status register bit 2), else 0."""
         v = self._mii_read(_PHY_BSR)
+        if v >= 0 and not v & _BSR_LINK:
+            # the bit latches low after a link failure until read (IEEE 802.3
+            # 22.2.4.2.13): the second read is the state now
+            v = self._mii_read(_PHY_BSR)
         return 1 if v > 0 and v & _BSR_LINK else 0
 
     # ---- PHY over the MAC's MII management registers (DS 5.4.6-5.4.7) ----
