@@ -26,7 +26,7 @@ BOARD_NAMES = sorted(os.path.basename(f)[:-3] for f in glob.glob(os.path.join(BO
 REAL = [b for b in BOARD_NAMES if b != "unix_virtual"]
 ARCH_OF_CHIP = {"rp2040": ("armv6m", elfcore.EM_ARM, 32, "arm"), "esp32": ("xtensawin", elfcore.EM_XTENSA, 32, "xtensa"),
                 "unix": ("x64", elfcore.EM_X86_64, 64, "amd64")}
-# peripheral windows no board may dump (hardware.md section 3)
+# peripheral windows no board may dump (docs/memory-maps.md)
 FORBIDDEN = {"rp2040": [(0x40000000, 0x50100000), (0x50101000, 0x100000000), (0x00000000, 0x20000000)],
              "esp32": [(0x3FF00000, 0x3FF80000), (0x3FFA0000, 0x3FFAE000), (0x40000000, 0x50000000),
                        (0x3F800000, 0x3FC00000)]}

@@ -1,7 +1,7 @@
 """Register-level WIZnet W5500 emulator: SPI on one side, Ethernet frames on the other.
 
-It follows the W5500 datasheet (v1.0.9, "DS" below; facts collected in
-shared/reference/hardware.md section 1), not any particular driver:
+It follows the W5500 datasheet (v1.0.9, "DS" below; facts collected with their
+sources in docs/w5500.md), not any particular driver:
 
 * SPI frames in VDM and FDM: 16-bit offset, control byte (BSB[4:0], RWB, OM),
   data with auto-increment (DS 2.2); reserved blocks read 0 and ignore writes.

@@ -1,7 +1,7 @@
 # @micropython.viper fast paths (MicroPython only); the pure-Python twins with
 # identical results are in fast_py.py, and fast.py chooses between them.
 #
-# Rules kept here (the project's zero-alloc reference, sections 2-4):
+# Rules kept here (docs/allocation.md#viper, docs/allocation.md#integers-and-small-ints):
 # - no allocation: arguments are objects or small ints, results small ints;
 # - addresses live only in native uint locals (a raw base address may be
 #   >= 2**30 and arrives as an int object, converted with uint());
@@ -253,7 +253,7 @@ else:
 
 def copy_csum(dst, doff, src, soff, n, acc):
     """copy(dst, doff, src, soff, n) then return csum(dst, doff, n, acc)."""
-    # Two viper passes: measured as fast as a fused loop (zero-alloc.md s. 5).
+    # Two viper passes: measured as fast as a fused loop (docs/allocation.md#speed).
     copy(dst, doff, src, soff, n)
     return csum(dst, doff, n, acc)
 
