@@ -12,7 +12,7 @@ if MICROPYTHON:
 else:
     sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boards"))
 
-from netdump import config  # noqa: E402
+from netdump import addr, config  # noqa: E402
 
 BASE = {"board": "w5500_evb_pico", "iface": "w5500", "client": "10.0.1.157", "server": "10.0.1.236",
         "gateway": "10.0.1.1"}
@@ -33,18 +33,18 @@ def err(**kw):
 
 
 def test_ipv4_parse():
-    assert config.parse_ipv4("10.0.1.157") == b"\x0a\x00\x01\x9d"
+    assert addr.parse_ipv4("10.0.1.157") == b"\x0a\x00\x01\x9d"
     for bad in ("10.0.1", "10.0.1.256", "10.0.1.1.1", "a.b.c.d", "10.0.01.1", "", "10..1.1", " 10.0.1.1"):
-        assert config.parse_ipv4(bad) is None, bad
+        assert addr.parse_ipv4(bad) is None, bad
 
 
 def test_ipv6_parse():
-    assert config.parse_ipv6("::1") == b"\0" * 15 + b"\1"
-    assert config.parse_ipv6("fe80::1:2") == b"\xfe\x80" + b"\0" * 10 + b"\0\x01\0\x02"
-    assert config.parse_ipv6("2001:db8:0:0:0:0:0:1") == b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1"
-    assert config.parse_ipv6("::ffff:10.0.1.2") == b"\0" * 10 + b"\xff\xff\x0a\x00\x01\x02"
+    assert addr.parse_ipv6("::1") == b"\0" * 15 + b"\1"
+    assert addr.parse_ipv6("fe80::1:2") == b"\xfe\x80" + b"\0" * 10 + b"\0\x01\0\x02"
+    assert addr.parse_ipv6("2001:db8:0:0:0:0:0:1") == b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1"
+    assert addr.parse_ipv6("::ffff:10.0.1.2") == b"\0" * 10 + b"\xff\xff\x0a\x00\x01\x02"
     for bad in ("1:2:3", "1::2::3", "12345::1", "g::1", "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.300", "10.0.0.1"):
-        assert config.parse_ipv6(bad) is None, bad
+        assert addr.parse_ipv6(bad) is None, bad
 
 
 def test_netmask():

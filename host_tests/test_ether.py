@@ -6,10 +6,19 @@
 from dualtest import MICROPYTHON, locked, raises
 
 from netdump import fast, inet
+from netdump.addr import same_prefix, to_bytes
 from netdump.ether import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD, ES_DROP_FRAG,
                            ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_SOLICITS,
-                           ES_TX, ES_TX_ERR, SET_ERR_FAMILY, SET_ERR_OFF_LINK, SET_ERR_PORT, EtherEndpoint,
-                           parse_ip4, parse_ip6, same_prefix)
+                           ES_TX, ES_TX_ERR, SET_ERR_FAMILY, SET_ERR_OFF_LINK, SET_ERR_PORT, EtherEndpoint)
+
+
+def parse_ip4(s):
+    return to_bytes(s, False)
+
+
+def parse_ip6(s):
+    return to_bytes(s, True)
+
 
 BMAC = b"\x02\x00\x00\x00\x00\x15"  # the board
 SMAC = b"\x52\x54\x00\x12\x34\x56"  # the server (on-link)

@@ -49,7 +49,8 @@
 # aligned (fast.py word paths; inet.py header comment).
 import sys
 
-from netdump import fast, inet
+from netdump import addr, fast, inet
+from netdump.addr import same_prefix
 from netdump.compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
@@ -108,78 +109,6 @@ _ALLNODES_MAC = b"\x33\x33\x00\x00\x00\x01"  # RFC 2464 section 7
 _HEX = b"0123456789abcdef"
 
 
-# ---- address parsing (arm time; allocates) -----------------------------------
-
-
-def parse_ip4(s):
-    """4 bytes of a dotted-quad IPv4 address; ValueError if it is not one."""
-    from netdump import config  # one parser for both: config.parse_ipv4
-
-    b = config.parse_ipv4(s)
-    if b is None:
-        raise ValueError("bad IPv4 address: " + s)
-    return b
-
-
-def parse_ip6(s):
-    """16 bytes of an IPv6 address (RFC 4291 2.2 text forms; a %zone is
-    ignored); ValueError if it is not one."""
-    from netdump import config  # one parser for both: config.parse_ipv6
-
-    b = config.parse_ipv6(s.split("%")[0])
-    if b is None:
-        raise ValueError("bad IPv6 address: " + s)
-    return b
-
-
-def _addr(a, v6):
-    # a string or a bytes-like of the right size -> bytes
-    if isinstance(a, str):
-        return parse_ip6(a) if v6 else parse_ip4(a)
-    if len(a) != (16 if v6 else 4):
-        raise ValueError("address must be %d bytes" % (16 if v6 else 4))
-    return bytes(a)
-
-
-def _prefix_len(mask):
-    # a prefix length (int or "24") or a dotted-quad netmask -> prefix length
-    if isinstance(mask, int):
-        return mask
-    if "." not in mask:
-        return int(mask)
-    m = parse_ip4(mask)
-    n = 0
-    seen_zero = False
-    for b in m:
-        for bit in range(7, -1, -1):
-            if b >> bit & 1:
-                if seen_zero:
-                    raise ValueError("netmask not contiguous: " + mask)
-                n += 1
-            else:
-                seen_zero = True
-    return n
-
-
-def same_prefix(a, b, plen):
-    """1 if addresses a and b (equal-length bytes) share their first plen bits."""
-    full = plen >> 3
-    for i in range(full):
-        if a[i] != b[i]:
-            return 0
-    rem = plen & 7
-    if rem:
-        m = (0xFF << (8 - rem)) & 0xFF
-        if a[full] & m != b[full] & m:
-            return 0
-    return 1
-
-
-def format_mac(mac):
-    """aa:bb:cc:dd:ee:ff text of a 6-byte MAC (allocates)."""
-    return ":".join(["%02x" % b for b in mac])
-
-
 def _fold(s):
     # RFC 1071 section 4.1: end-around carry
     s = (s & 0xFFFF) + (s >> 16)
@@ -229,20 +158,20 @@ class EtherEndpoint:
             client_ip, p = client_ip.split("/")
             plen = int(p)
         if netmask is not None and netmask != "":
-            plen = _prefix_len(netmask)
+            plen = addr.prefix_len(netmask, 6 if v6 else 4)
         if v6:
             if client_ip is None or client_ip == "" or client_ip == "link-local":
                 ll = bytearray(16)
                 inet.link_local_from_mac(ll, 0, mac)
                 cip = bytes(ll)
             else:
-                cip = _addr(client_ip, True)
+                cip = addr.to_bytes(client_ip, True)
         else:
             if not client_ip:
                 raise ValueError("an IPv4 client address is needed")
-            cip = _addr(client_ip, False)
-        sip = _addr(server_ip, v6)
-        gip = _addr(gateway, v6) if gateway else None
+            cip = addr.to_bytes(client_ip, False)
+        sip = addr.to_bytes(server_ip, v6)
+        gip = addr.to_bytes(gateway, v6) if gateway else None
         alen = 16 if v6 else 4
         if plen is not None and not 0 <= plen <= alen * 8:
             raise ValueError("bad prefix length")
@@ -326,9 +255,9 @@ class EtherEndpoint:
         # IPv4: fixed buffers with room for the longest address text, and one
         # view per possible line length, so set_server() can rewrite them.
         tail_d = b" (xx:xx:xx:xx:xx:xx)\n"
-        tail_g = (" via " + (_text(gip, v6) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
+        tail_g = (" via " + (addr.text(gip) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
         if v6:
-            sv = _text(sip, v6)
+            sv = addr.text(sip)
             self._msg_direct = bytearray(("netdumping to " + sv).encode() + tail_d)
             self._msg_gw = bytearray(("netdumping to " + sv).encode() + tail_g)
             self._lines = None
@@ -765,24 +694,3 @@ def _put_dec(buf, i, v):
     buf[i] = 48 + v % 10
     return i + 1
 
-
-def _text(ip, v6):
-    # canonical-ish text for console lines (arm time)
-    if not v6:
-        return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
-    groups = ["%x" % ((ip[i] << 8) | ip[i + 1]) for i in range(0, 16, 2)]
-    # RFC 5952 4.2: the longest run of two or more zero groups becomes "::"
-    best, best_len, i = -1, 1, 0
-    while i < 8:
-        if groups[i] == "0":
-            j = i
-            while j < 8 and groups[j] == "0":
-                j += 1
-            if j - i > best_len:
-                best, best_len = i, j - i
-            i = j
-        else:
-            i += 1
-    if best < 0:
-        return ":".join(groups)
-    return ":".join(groups[:best]) + "::" + ":".join(groups[best + best_len:])
