@@ -6,7 +6,7 @@ import time
 
 from dualtest import MICROPYTHON, locked
 
-from netdump import console, panic, watchdog
+from netdump import console, fault, panic, watchdog
 
 
 class FakeIn:
@@ -35,7 +35,7 @@ class FakeEp:
 
 
 def make_fault(ep=None):
-    f = panic._Fault(None, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    f = fault.Fault(None, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
     return f
 
 
@@ -49,15 +49,15 @@ def level1():
 
 def test_capture_traceback_locked():
     f = make_fault()
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         try:
             level1()
         except IndexError as e:
             locked(panic._capture, e)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     text = bytes(f.tb[0:f.tb_n])
     assert text.startswith(b"Traceback (most recent call last):"), text
     assert b"level2" in text and b"level1" in text
@@ -67,16 +67,16 @@ def test_capture_traceback_locked():
 
 
 def test_capture_truncates_long_traceback():
-    f = panic._Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    f = fault.Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         try:
             raise ValueError("x" * 300)
         except ValueError as e:
             locked(panic._capture, e)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     assert f.tb_n == 64
     assert 0 < f.msg_n <= panic.MSG_CAP
 
@@ -85,12 +85,12 @@ def run_console(text, ep=None):
     f = make_fault(ep)
     con = console.Console(f, stdin=FakeIn(text), echo=False)
     f.con = con
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         act = locked(con.run, -1, 0)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     return act, f, con
 
 
@@ -208,21 +208,21 @@ def test_fault_during_a_dump_does_not_reenter_or_reset():
     def reset():
         resets[0] += 1
 
-    f = panic._Fault(d, None, 512, panic.ACT_RESET, 0, reset, "test")
-    old_d = panic._armed[0]
-    old_f = panic._ctx[0]
-    panic._armed[0] = d
-    panic._ctx[0] = f
+    f = fault.Fault(d, None, 512, panic.ACT_RESET, 0, reset, "test")
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
     try:
         err = locked(panic.dump, "first fault")
     finally:
-        panic._armed[0] = old_d
-        panic._ctx[0] = old_f
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
     assert err == 0
     assert d.calls == 1  # the transport was not re-entered
     assert d.inner == panic.ERR_BUSY
     assert resets[0] == 0  # no reset in the middle of the first dump
-    assert panic._busy[0] == 0
+    assert fault.busy[0] == 0
 
 
 class NestConsole:
@@ -248,18 +248,18 @@ class CountDumper:
 
 def test_fault_during_the_panic_console_is_ignored():
     d = CountDumper()
-    f = panic._Fault(d, None, 512, panic.ACT_CONTINUE, 5, None, "test")
+    f = fault.Fault(d, None, 512, panic.ACT_CONTINUE, 5, None, "test")
     f.con = NestConsole()
-    old_d = panic._armed[0]
-    old_f = panic._ctx[0]
-    panic._armed[0] = d
-    panic._ctx[0] = f
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
     try:
         err = panic.panic("first fault")
     finally:
-        panic._armed[0] = old_d
-        panic._ctx[0] = old_f
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
     assert err == 0
     assert d.calls == 1  # no second dump nested in the first fault's console
     assert f.con.inner == panic.ERR_BUSY
-    assert panic._in_fault[0] == 0
+    assert fault.in_fault[0] == 0

@@ -14,12 +14,13 @@
 #   help | ?                    this list
 #
 # run(timeout_s, default) waits for input at most timeout_s seconds between
-# lines (-1: forever) and returns the chosen action (netdump.panic.ACT_*);
+# lines (-1: forever) and returns the chosen action (netdump.fault.ACT_*);
 # the default action when the time is up or the input ends.
 import sys
 
-from netdump import debugnet
+from netdump import debugnet, fault
 from netdump.compat import const, ticks_diff, ticks_ms
+from netdump.fault import ACT_CONTINUE, ACT_HALT, ACT_RESET
 
 try:
     import select
@@ -32,11 +33,6 @@ _BS = const(8)  # ASCII backspace
 _DEL = const(127)  # what most terminals send for backspace
 _CTRL_C = const(3)
 
-# action codes: the same numbers as netdump.panic.ACT_*
-_CONTINUE = const(0)
-_RESET = const(1)
-_HALT = const(2)
-_NONE = const(-1)
 
 _HELP = (
     "netdump                   dump again to the same server",
@@ -51,8 +47,8 @@ _HELP = (
 class Console:
     """The prompt; made by netdump.panic.arm() (see the module comment)."""
 
-    def __init__(self, fault, stdin=None, echo=None):  # arm-time
-        self.f = fault
+    def __init__(self, state, stdin=None, echo=None):  # arm-time
+        self.f = state  # the netdump.fault.Fault made by arm()
         self.line = bytearray(_LINE_CAP)
         self.n = 0
         self.b1 = bytearray(1)
@@ -77,9 +73,6 @@ class Console:
         if self._ipoll is not None:
             for _ in self._ipoll(0):  # the first ipoll() allocates its result tuple
                 break
-        from netdump import panic
-
-        self._panic = panic
 
     # ---- input ---------------------------------------------------------------
     def _ready(self, ms):
@@ -218,7 +211,7 @@ class Console:
             port = self.port
             if port == 0:
                 port = self._herald_port()
-            err = self._panic.retarget(self.f.ip4, port)
+            err = fault.retarget(self.f.ip4, port)
             if err:
                 print("netdump: this endpoint cannot change its server (error", err, end=")\n")
                 return
@@ -226,7 +219,7 @@ class Console:
             print("netdump: server ", end="")
             print(ip[0], ip[1], ip[2], ip[3], sep=".", end="")
             print(" port", port)
-        self._panic.retry()
+        fault.retry()
 
     def _herald_port(self):
         ep = self.f.ep
@@ -247,7 +240,7 @@ class Console:
         else:
             print("last dump: ok")
 
-    def run(self, timeout_s=-1, default=_CONTINUE):
+    def run(self, timeout_s=-1, default=ACT_CONTINUE):
         """The prompt loop -> the action chosen (default when time is up or input ends)."""
         print("netdump: panic console ('help' for commands)")
         while True:
@@ -262,11 +255,11 @@ class Console:
             if self._is(i, j, b"netdump") or self._is(i, j, b"dump"):
                 self._netdump(j)
             elif self._is(i, j, b"continue") or self._is(i, j, b"c"):
-                return _CONTINUE
+                return ACT_CONTINUE
             elif self._is(i, j, b"reset"):
-                return _RESET
+                return ACT_RESET
             elif self._is(i, j, b"halt"):
-                return _HALT
+                return ACT_HALT
             elif self._is(i, j, b"show"):
                 self._show()
             elif self._is(i, j, b"help") or self._is(i, j, b"?"):

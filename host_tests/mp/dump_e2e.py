@@ -5,7 +5,7 @@
 import sys
 
 from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
-from netdump import debugnet, elfcore, panic
+from netdump import debugnet, elfcore, fault, panic
 
 
 def main():
@@ -20,7 +20,7 @@ def main():
     tb = "Traceback (most recent call last):\n  File \"main.py\", line 42, in <module>\nZeroDivisionError: divide by zero\n"
     err = panic.dump("test panic: e2e", tb)
     print("RESULT", err)
-    d = panic._armed[0]
+    d = fault.armed[0]
     print("SENT", d.sent_bytes)
     print("STATS", " ".join([str(x) for x in d.net.stats]))
 

@@ -10,7 +10,7 @@ import sys
 import micropython
 import uctypes
 
-from netdump import elfcore, panic
+from netdump import elfcore, fault, panic
 
 RAM = bytearray(64 * 1024)
 for i in range(0, len(RAM), 251):
@@ -90,7 +90,7 @@ def main():
             r = panic.panic("console test")
         finally:
             micropython.heap_unlock()
-        print("RESULT", r, panic._ctx[0].err)
+        print("RESULT", r, fault.ctx[0].err)
     elif scenario == "test_dump":
         arm(hport, cport, 0)
         print("RESULT", panic.test_dump())

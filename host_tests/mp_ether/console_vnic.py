@@ -11,7 +11,7 @@ import sys
 import micropython
 
 from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
-from netdump import elfcore, panic
+from netdump import elfcore, fault, panic
 from netdump.drivers.vnic import VNic
 from netdump.ether import STAT_NAMES, EtherEndpoint
 
@@ -37,7 +37,7 @@ def main():
         r = panic.panic("console test vnic")
     finally:
         micropython.heap_unlock()
-    print("RESULT", r, panic._ctx[0].err)
+    print("RESULT", r, fault.ctx[0].err)
     print("SERVER", ".".join([str(b) for b in ep.server_ip]), ep.herald_port)
     print("EPSTATS", " ".join([STAT_NAMES[i] + "=" + str(ep.stats[i]) for i in range(len(ep.stats))]))
 

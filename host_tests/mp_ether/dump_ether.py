@@ -8,7 +8,7 @@ import sys
 import time
 
 from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
-from netdump import debugnet, elfcore, panic
+from netdump import debugnet, elfcore, fault, panic
 from netdump.drivers.vnic import VNic
 from netdump.ether import STAT_NAMES, EtherEndpoint
 
@@ -37,7 +37,7 @@ def main():
     dt = time.ticks_diff(time.ticks_ms(), t0)
     print("RESULT", err)
     print("DUMP_MS", dt)
-    d = panic._armed[0]
+    d = fault.armed[0]
     print("SENT", d.sent_bytes)
     print("STATS", " ".join([str(x) for x in d.net.stats]))
     print("EPSTATS", " ".join([STAT_NAMES[i] + "=" + str(ep.stats[i]) for i in range(len(ep.stats))]))
