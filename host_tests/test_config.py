@@ -12,7 +12,7 @@ if MICROPYTHON:
 else:
     sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boards"))
 
-from netdump import addr, config  # noqa: E402
+from netdump import addr, config, dumpon  # noqa: E402
 
 BASE = {"board": "w5500_evb_pico", "iface": "w5500", "client": "10.0.1.157", "server": "10.0.1.236",
         "gateway": "10.0.1.1"}
@@ -118,17 +118,17 @@ def test_loopback_same_address_allowed():
 
 def test_save_load_clear():
     path = "_test_netdump_conf.json"
-    config.clear(path)
+    dumpon.remove(path)
     e = raises(config.ConfigError, config.load, path)
     assert "no configuration" in str(e)
-    c = config.save(conf(hostname="pico1", regions=["sram:sram:16K"]), path)
+    c = dumpon.save(conf(hostname="pico1", regions=["sram:sram:16K"]), path)
     assert c["hostname"] == "pico1"
     back = config.load(path)
     assert back == c
-    lines = config.lines(back)
+    lines = dumpon.lines(back)
     assert lines[0].startswith("board:") and "w5500_evb_pico" in lines[0]
-    assert config.clear(path) is True
-    assert config.clear(path) is False
+    assert dumpon.remove(path) is True
+    assert dumpon.remove(path) is False
 
 
 def test_bad_json_file():
@@ -139,4 +139,4 @@ def test_bad_json_file():
     try:
         assert "not valid JSON" in str(raises(config.ConfigError, config.load, path))
     finally:
-        config.clear(path)
+        dumpon.remove(path)

@@ -87,10 +87,10 @@ def test_dry_run_prints_plain_command(capsys):
     st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-c", "10.0.1.157", "-s", "10.0.1.236", "-g", "10.0.1.1",
                          "w5500")
     assert st == 0
-    assert out.startswith(dumpon.mpremote_exe() + " connect /dev/ttyACM0 resume exec 'import netdump.config as c; "
-                                                  "c.dumpon_set({"), out
+    assert out.startswith(dumpon.mpremote_exe() + " connect /dev/ttyACM0 resume exec 'import netdump.dumpon as d; "
+                                                  "d.configure({"), out
     st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-l")
-    assert "resume exec 'import netdump.config as c; c.dumpon_list(verbose=False)'" in out
+    assert "resume exec 'import netdump.dumpon as d; d.show(verbose=False)'" in out
     st = testdump.main(["-n", "-p", "/dev/ttyACM0"])
     out = capsys.readouterr().out
     assert st == 0 and out.strip().endswith("resume exec 'import netdump.panic as p; p.test_dump()'"), out

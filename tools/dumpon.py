@@ -8,7 +8,7 @@ with FreeBSD dumpon(8)-like arguments.
 
 The configuration is the JSON file netdump.json in the board's filesystem root
 (netdump/config.py lists the keys). It is checked here, then written by the
-board itself (netdump.config.dumpon_set), which knows its real memory map.
+board itself (netdump.dumpon.configure), which knows its real memory map.
 Each action is one plain mpremote command line; -v prints it, -n prints it
 without running it. To arm at boot, put this line in the board's boot.py:
 
@@ -142,11 +142,11 @@ def main(argv=None):
     if a.list:
         if a.iface or a.server or a.client:
             p.error("-l takes no interface or addresses")
-        code = "import netdump.config as c; c.dumpon_list(verbose=%s)" % bool(a.verbose)
+        code = "import netdump.dumpon as d; d.show(verbose=%s)" % bool(a.verbose)
         st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
         return 0 if a.dry_run else _result(st, out, "")
     if a.clear or a.iface == "off":
-        st, out = run_on_board(a.device, "import netdump.config as c; c.dumpon_clear()", a.mpremote, a.dry_run)
+        st, out = run_on_board(a.device, "import netdump.dumpon as d; d.off()", a.mpremote, a.dry_run)
         return 0 if a.dry_run else _result(st, out, "dumpon: ")
     if not a.iface:
         p.error("give an interface (or -l, or off)")
@@ -162,7 +162,7 @@ def main(argv=None):
         print("dumpon: error: %s" % err, file=sys.stderr)
         return 1
     # JSON of str/int/list values is also a Python literal, and reads better than repr
-    code = "import netdump.config as c; c.dumpon_set(%s)" % json.dumps(conf)
+    code = "import netdump.dumpon as d; d.configure(%s)" % json.dumps(conf)
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
     return 0 if a.dry_run else _result(st, out, "dumpon: saved")
 

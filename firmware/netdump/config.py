@@ -2,7 +2,10 @@
 # the board's filesystem as JSON in CONFIG_PATH ("netdump.json": relative, so
 # it is the filesystem root on a board, whose current directory at boot is
 # "/", and the board directory on the virtual board). Set from the host with
-# tools/dumpon (over mpremote), read at boot by netdump.panic.arm_config().
+# tools/dumpon.py (over mpremote, which runs netdump.dumpon on the board), read
+# at boot by netdump.panic.arm_config() through load(), regions() and the
+# board module's make_endpoint(), which builds the endpoint with
+# socket_endpoint() or ether_endpoint().
 #
 # Keys (every value is a str or an int, so the file stays plain JSON):
 #   board        board module name, one of BOARDS (boards/<name>.py)
@@ -303,129 +306,6 @@ def load(path=CONFIG_PATH):
     return validate(conf)
 
 
-def save(conf, path=CONFIG_PATH):
-    """Validate conf, then write it -> the normalised dict; raises ConfigError."""
-    import json
-
-    c = validate(conf)
-    tmp = path + ".tmp"
-    f = open(tmp, "w")
-    try:
-        f.write(_dumps(c, json))
-    finally:
-        f.close()
-    import os
-
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-    os.rename(tmp, path)
-    return c
-
-
-def _dumps(c, json):
-    # one key per line, in KEYS order (dicts need not keep order on MicroPython)
-    return "{\n" + ",\n".join(['  "%s": %s' % (k, json.dumps(c[k])) for k in KEYS]) + "\n}\n"
-
-
-def clear(path=CONFIG_PATH):
-    """Remove the configuration file -> True if there was one."""
-    import os
-
-    try:
-        os.remove(path)
-        return True
-    except OSError:
-        return False
-
-
-def lines(conf):
-    """The configuration as 'key: value' lines, in KEYS order (dumpon -lv)."""
-    out = []
-    for k in KEYS:
-        v = conf.get(k, "")
-        if k == "regions":
-            v = " ".join(v) if v else "(board default)"
-        out.append("%-12s %s" % (k + ":", v))
-    return out
-
-
-# ---- device side of tools/dumpon: each prints one result line ------------------
-
-def client_from_iface(board, iface):
-    """The active address of the board's interface -> (address, netmask, gateway); ConfigError if down."""
-    r = board.iface_address(iface)
-    if not r or not r[0] or r[0] in ("0.0.0.0", "::"):
-        raise ConfigError("client: interface %s of board %s has no active address" % (iface, board.NAME))
-    return r
-
-
-def guess_board():
-    """The board module name this firmware most likely runs on, or "" (ESP32 boards look alike)."""
-    import sys
-
-    p = sys.platform
-    m = getattr(sys.implementation, "_machine", "")
-    if p in ("linux", "darwin"):
-        return "unix_virtual"
-    if p == "rp2":
-        return "w5500_evb_pico" if "W5500" in m else "pico_w5500"
-    if p == "esp32":
-        if "WT32" in m.upper():
-            return "wt32_eth01"
-        if "POE" in m.upper():
-            return "olimex_esp32_poe"
-    return ""
-
-
-def dumpon_set(conf, path=CONFIG_PATH):
-    """Device side of `dumpon ... iface`: fill board and "auto" fields, validate, save, print one line."""
-    try:
-        conf = dict(conf)
-        if not conf.get("board"):
-            try:
-                conf["board"] = load(path)["board"]  # keep the board already configured
-            except ConfigError:
-                conf["board"] = guess_board()
-            if not conf["board"]:
-                raise ConfigError("board: cannot tell which board this is; give -b (%s)" % ", ".join(BOARDS))
-        if conf.get("client") == "auto":
-            board = load_board(conf.get("board", ""))
-            ip, nm, gw = client_from_iface(board, conf.get("iface") or board.DEFAULT_IFACE)
-            conf["client"] = ip
-            if not conf.get("netmask"):
-                conf["netmask"] = nm
-            if not conf.get("gateway") and gw and gw != ip:
-                conf["gateway"] = gw
-        c = save(conf, path)
-    except ConfigError as e:
-        print("dumpon: error:", e)
-        return None
-    print("dumpon: saved", path + ":", c["iface"], "client", c["client"], "server", c["server"])
-    return c
-
-
-def dumpon_list(path=CONFIG_PATH, verbose=False):
-    """Device side of `dumpon -l`: the interface (dumpon -l), or every key (-lv)."""
-    try:
-        c = load(path)
-    except ConfigError as e:
-        print("dumpon: none (" + str(e) + ")")
-        return None
-    if verbose:
-        for ln in lines(c):
-            print(ln)
-    else:
-        print(c["iface"], c["client"], "->", c["server"] + ":" + str(c["herald_port"]))
-    return c
-
-
-def dumpon_clear(path=CONFIG_PATH):
-    """Device side of `dumpon off`."""
-    print("dumpon: cleared" if clear(path) else "dumpon: nothing to clear")
-
-
 # ---- endpoints for board modules (arm time; allocate freely) -------------------
 
 def socket_endpoint(conf):
@@ -440,12 +320,14 @@ def ether_endpoint(conf, nic):
     """An EtherEndpoint (own Ethernet/ARP/IP/UDP) over a frame NIC, for conf's addresses."""
     try:
         from netdump.ether import EtherEndpoint
-    except ImportError:
-        raise ConfigError("iface %s: the Ethernet endpoint (netdump.ether) is not installed" % conf["iface"])
-    fam = addr.family(conf["server"])
-    return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
-                         gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
-                         client_port=conf["client_port"])
+
+        fam = addr.family(conf["server"])
+        return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
+                             gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
+                             client_port=conf["client_port"])
+    except ImportError as e:  # netdump.ether, or the IPv4 / IPv6 modules it imports for this family
+        raise ConfigError("iface %s: netdump's Ethernet stack is not installed for this address family (%s)"
+                          % (conf["iface"], e))
 
 
 def lan_address(nic):
