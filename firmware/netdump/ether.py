@@ -19,7 +19,8 @@
 # wait (debugnet's endpoint protocol, see debugnet.py) allocate nothing.
 #
 # The layers below (docs/modules.md): link.py (the NIC, our MAC, the next hop,
-# the counters), ip4.py / ip6.py (IP/UDP framing: .send is the framing's send)
+# the counters), ip4.py / ip6.py over udp.py (IP/UDP framing: .send is the
+# framing's send)
 # and arp.py / ndp.py (next-hop resolution). The family's modules are imported
 # when an endpoint of that family is made, so an IPv4-only board need not carry
 # ip6.py, ndp.py and inet6.py.
@@ -223,7 +224,7 @@ class EtherEndpoint:
             self._nic_wait(0)
 
     # ---- endpoint protocol ------------------------------------------------------
-    # send(buf, n) -> 1/0: the framing's (ip4.Udp4.send / ip6.Udp6.send), bound above
+    # send(buf, n) -> 1/0: the framing's (udp.Udp.send), bound in the constructor
 
     def reset(self):
         """New connection: destination = the herald port; take the NIC over; resolve the next hop -> 1 if known."""

@@ -1,7 +1,7 @@
 # The Ethernet link under netdump's own stack: one frame NIC (docs/frame-nic.md),
 # our MAC, the receive buffer, the next hop once resolved, and the counters.
 # EtherEndpoint (ether.py) makes one Link and hands it to the layers below
-# it, which share it: IP/UDP framing (ip4.py, ip6.py) transmits through it and
+# it, which share it: IP/UDP framing (udp.py, ip4.py, ip6.py) transmits through it and
 # reads whether the next hop is known; neighbour resolution (arp.py, ndp.py)
 # answers and learns through it.
 #
