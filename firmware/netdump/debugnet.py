@@ -27,7 +27,10 @@
 # Endpoint protocol (SocketEndpoint in endpoint.py; EtherEndpoint later):
 #   ep.overhead          IP + UDP header bytes per datagram (28 IPv4, 48 IPv6);
 #                        chunk = min(mtu - overhead - 24, 4096)
-#   ep.reset()           new connection: destination = the herald port again
+#   ep.reset()           new connection: destination = the herald port again;
+#                        a result of 0 (the NIC did not start, the next hop is
+#                        unknown) ends connect() at once with ERR_SEND (1 or
+#                        None: go on)
 #   ep.send(buf, n)      send buf[0:n] as one datagram -> 1 sent, 0 failed (a
 #                        failure is treated as a lost packet). Before a port is
 #                        adopted n == len(buf) (debugnet keeps the herald in its
@@ -247,7 +250,12 @@ class Debugnet:
             st[i] = 0
             i += 1
         self.err = 0
-        self._ep.reset()
+        if self._ep.reset() == 0:
+            # the endpoint cannot reach the server (its NIC failed, no next hop): give up now,
+            # as FreeBSD's debugnet_connect() does when debugnet_arp_gw() fails
+            self._state = _S_IDLE
+            self.err = ERR_SEND
+            return ERR_SEND
         self._rto = self._rto_init
         self._srtt8 = 0
         self._rttvar4 = 0
