@@ -1,0 +1,171 @@
+# Run on the MicroPython unix port by host_tests/test_esp32_emac.py:
+#   micropython mp_emac/emac_run.py MODE REGS_PATH [key=value ...]
+# MODE frames  : start, send ntx pattern frames, receive nrx pattern frames, all
+#                under heap_lock; frames checked byte by byte
+# MODE start   : start() under heap_lock once; prints its result, why and time
+# MODE txstall : start, then send under heap_lock until the driver gives up
+# MODE arm     : only construct the driver (dram_bus=... picks where the DMA sees it)
+# keys: phy_addr, phy, ntx, nrx, rx_buf, link_ms, tx_ms, dram_bus, lan (1/0), mac
+# Prints "RESULT key=value ..." lines for the test to parse.
+import sys
+import time
+
+import micropython
+
+from emac_stub import FakeLan, LinkRegs
+from netdump.drivers.esp32_emac import EMAC
+
+PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
+
+
+def tx_len(i):
+    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
+
+
+def rx_len(i):
+    return 60 + (i * 577) % 1455
+
+
+def fill_tx(buf, i, n, mac):
+    j = 0
+    while j < 6:
+        buf[j] = 0xFF
+        buf[6 + j] = mac[j]
+        j += 1
+    buf[12] = 0x88  # IEEE 802 local experimental EtherType 0x88B5
+    buf[13] = 0xB5
+    j = 14
+    while j < n:
+        buf[j] = (j * 7 + i) & 255
+        j += 1
+
+
+def check_rx(buf, i, n, mac):
+    bad = 0
+    j = 0
+    while j < 6:
+        if buf[j] != mac[j] or buf[6 + j] != PEER_MAC[j]:
+            bad += 1
+        j += 1
+    if buf[12] != 0x88 or buf[13] != 0xB5:
+        bad += 1
+    j = 14
+    while j < n:
+        if buf[j] != (j * 5 + i * 3) & 255:
+            bad += 1
+        j += 1
+    return bad
+
+
+TXB = bytearray(1514)
+RXB = bytearray(1536)
+
+
+def frames(nic, ntx, nrx, res):
+    tx = TXB
+    rx = RXB
+    i = 0
+    while i < ntx:
+        n = tx_len(i)
+        fill_tx(tx, i, n, nic.mac)
+        if nic.send(tx, n) != 1:
+            res[0] += 1
+        i += 1
+    got = 0
+    t0 = time.ticks_ms()
+    while got < nrx and time.ticks_diff(time.ticks_ms(), t0) < 60000:
+        n = nic.poll(rx)
+        if n == 0:
+            nic.wait(5)
+            continue
+        if n != rx_len(got):
+            res[2] += 1
+        else:
+            res[2] += check_rx(rx, got, n, nic.mac)
+        res[3] += n
+        got += 1
+    res[1] = got
+
+
+def start_once(nic, res, a, b):
+    t0 = time.ticks_ms()
+    res[0] = nic.start()
+    res[1] = time.ticks_diff(time.ticks_ms(), t0)
+
+
+def txstall(nic, res, tx, b):
+    t0 = time.ticks_ms()
+    k = 0
+    while k < 100:
+        if not nic.send(tx, 60):
+            break
+        k += 1
+    res[0] = k
+    res[1] = time.ticks_diff(time.ticks_ms(), t0)
+    res[2] = nic.poll(RXB)
+
+
+def locked(fn, a, b, c, d):
+    micropython.heap_lock()
+    err = None
+    try:
+        fn(a, b, c, d)
+    except MemoryError as e:
+        err = e
+    micropython.heap_unlock()
+    if err is not None:
+        print("RESULT memoryerror=1")
+        sys.print_exception(err)
+
+
+def main():
+    mode = sys.argv[1]
+    path = sys.argv[2]
+    opt = {"phy_addr": "1", "phy": "lan8720", "ntx": "2", "nrx": "8", "rx_buf": "512", "link_ms": "3000",
+           "tx_ms": "500", "dram_bus": "0x3FFB0000", "lan": "1", "mac": "", "takeover": "1"}
+    for a in sys.argv[3:]:
+        k, v = a.split("=", 1)
+        opt[k] = v
+    regs = LinkRegs(path, dram_bus=int(opt["dram_bus"], 0))
+    lan = FakeLan(regs, b"\x02\x00\x00\x32\x00\x01") if opt["lan"] == "1" else None
+    mac = bytes.fromhex(opt["mac"]) if opt["mac"] else None
+    try:
+        nic = EMAC(lan=lan, phy_addr=int(opt["phy_addr"]), phy=opt["phy"], mac=mac, regs=regs,
+                   ntx=int(opt["ntx"]), nrx=int(opt["nrx"]), rx_buf=int(opt["rx_buf"]),
+                   link_timeout_ms=int(opt["link_ms"]), tx_timeout_ms=int(opt["tx_ms"]),
+                   takeover=opt["takeover"] == "1")
+    except OSError as e:
+        print("RESULT arm=1 errno=%d" % e.args[0])
+        print("MESSAGE", e.args[1])
+        return
+    print("RESULT arm=0 mac=%s" % "".join("%02x" % b for b in nic.mac))
+    if mode == "arm":
+        return
+    res = [0, 0, 0, 0]
+    if mode == "start":
+        locked(start_once, nic, res, None, None)
+        print("RESULT start=%d ms=%d lan_calls=%d lan_error=%d" % (res[0], res[1], lan.calls if lan else -1,
+                                                                   nic.lan_error))
+        print("MESSAGE", nic.why)
+        return
+    err = nic.start()
+    print("RESULT start=%d" % err)
+    if err:
+        print("MESSAGE", nic.why)
+        return
+    if mode == "frames":
+        locked(frames, nic, int(opt.get("n_tx", "0")), int(opt.get("n_rx", "0")), res)
+        print("RESULT tx_fail=%d rx_frames=%d rx_bad=%d rx_bytes=%d" % (res[0], res[1], res[2], res[3]))
+        print("RESULT tx_errors=%d rx_errors=%d sent=%d received=%d" % (nic.tx_errors, nic.rx_errors, nic.sent,
+                                                                        nic.received))
+        return
+    if mode == "txstall":
+        tx = bytearray(60)
+        fill_tx(tx, 0, 60, nic.mac)
+        locked(txstall, nic, res, tx, None)
+        print("RESULT sent=%d ms=%d poll=%d up=%d" % (res[0], res[1], res[2], nic._up))
+        return
+    print("unknown mode", mode)
+
+
+main()

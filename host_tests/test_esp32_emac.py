@@ -1,0 +1,524 @@
+"""The ESP32 EMAC: the register/DMA emulator (tools/esp32_emac_emu.py) against the
+TRM and ESP-IDF's HAL, and the polled driver (firmware/netdump/drivers/esp32_emac.py)
+against the emulator.
+
+* Emulator, CPython: descriptors built by hand in a local memory window, the way
+  the TRM describes them -- not the way our driver happens to use them.
+* Driver, CPython: wired straight to the emulator (emac_link.DirectRegs, the DMA
+  reading this process's memory), for register order and corner cases.
+* Driver, MicroPython unix port, heap locked: over the register link
+  (host_tests/mp_emac/emac_stub.py) to an emulator served from this process;
+  the emulated DMA reads and writes the MicroPython process's memory.
+* Whole dumps: driver -> emulator -> tools/vnet.py (user mode) -> netdumpd,
+  byte-identical, both transports, with loss; the takeover from a running
+  ESP-IDF driver (the emulator's model of it), with and without the takeover.
+"""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+import pytest
+
+from conftest import HERE, ROOT, run_micropython
+
+sys.path.insert(0, ROOT)
+from tools import emac_link  # noqa: E402
+from tools import esp32_emac_emu as emu  # noqa: E402
+
+from netdump.drivers import esp32_emac  # noqa: E402
+from netdump.drivers.esp32_emac import EMAC  # noqa: E402
+
+MP_EMAC = os.path.join(HERE, "mp_emac")
+BOARD_MAC = "02:00:00:00:00:15"
+PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
+WIN = 0x3FFC0000  # where the hand-built rings sit on the emulated bus
+
+
+# ---- the emulator against the manuals --------------------------------------------------
+
+
+class Rig:
+    """An Emac whose DMA sees a local 64 KiB buffer at WIN; frames sent go to .out."""
+
+    def __init__(self, **kw):
+        self.out = []
+        self.mem = emu.BufferMemory(0x10000)
+        self.phy = emu.Phy(kw.pop("phy", "lan8720"), addr=kw.pop("phy_addr", 0), link=kw.pop("link", True))
+        self.emac = emu.Emac(phy=self.phy, transmit=self.out.append, **kw)
+        self.emac.bus.map(WIN, 0x10000, self.mem, 0)
+        e = self.emac
+        e.write(emu.DMA_BUSMODE, emu.BM_ATDS)  # 32-byte descriptors, as ESP-IDF sets them
+        e.write(emu.MAC_CONFIG, emu.MC_FES | emu.MC_DM)
+        e.write(emu.MAC_ADDR0HI, 0x5544)
+        e.write(emu.MAC_ADDR0LO, 0x33221102)
+
+    def w32(self, a, v):
+        struct.pack_into("<I", self.mem.buf, a - WIN, v)
+
+    def r32(self, a):
+        return struct.unpack_from("<I", self.mem.buf, a - WIN)[0]
+
+    def put(self, a, data):
+        self.mem.buf[a - WIN : a - WIN + len(data)] = data
+
+    def get(self, a, n):
+        return bytes(self.mem.buf[a - WIN : a - WIN + n])
+
+    def desc(self, a, w0, w1, w2, w3):
+        for i, v in enumerate((w0, w1, w2, w3)):
+            self.w32(a + 4 * i, v)
+
+    def start_tx(self, base):
+        self.emac.write(emu.DMA_TXBASE, base)
+        self.emac.modify(emu.MAC_CONFIG, 0, emu.MC_TE)
+        self.emac.modify(emu.DMA_OPMODE, 0, emu.OM_ST)
+
+    def start_rx(self, base):
+        self.emac.write(emu.DMA_RXBASE, base)
+        self.emac.modify(emu.DMA_OPMODE, 0, emu.OM_SR)
+        self.emac.modify(emu.MAC_CONFIG, 0, emu.MC_RE)
+
+    def status(self):
+        return self.emac.read(emu.DMA_STATUS)
+
+
+OWN = emu.OWN
+OUR = bytes.fromhex("021122334455")
+
+
+def frame(n, seed=0, dst=OUR):
+    return dst + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + seed) & 255 for j in range(n - 14))
+
+
+def test_tx_chained_frame_over_two_descriptors_then_suspend():
+    r = Rig()
+    d0, d1, d2 = WIN, WIN + 32, WIN + 64
+    f = frame(700)
+    r.put(WIN + 0x1000, f[:300])
+    r.put(WIN + 0x2000, f[300:])
+    r.desc(d0, OWN | emu.T0_FS | emu.T0_TCH, 300, WIN + 0x1000, d1)
+    r.desc(d1, OWN | emu.T0_LS | emu.T0_IC | emu.T0_TCH, 400, WIN + 0x2000, d2)
+    r.desc(d2, emu.T0_TCH, 0, 0, d0)  # CPU-owned: the DMA stops there
+    r.emac.write(emu.DMA_INTEN, emu.IE_NIE | 1)  # TIE
+    r.start_tx(d0)
+    assert r.out == [f]
+    # OWN handed back on both; the first-segment descriptor keeps its control bits
+    assert not r.r32(d0) & OWN and not r.r32(d1) & OWN and r.r32(d1) & emu.T0_LS
+    s = r.status()
+    assert s & emu.ST_TI and s & emu.ST_TU and s & emu.ST_NIS  # IC -> TI; host-owned next -> TU
+    assert (s >> emu.ST_TS_SHIFT) & 7 == emu.PS_SUSPENDED
+    assert r.emac.read(emu.DMA_CURTXDESC) == d2 and r.emac.irq_line()
+    # the CPU fills d2 and demands a poll: transmission resumes from the retained position
+    g = frame(60, 9)
+    r.put(WIN + 0x3000, g)
+    r.desc(d2, OWN | emu.T0_FS | emu.T0_LS | emu.T0_TCH, 60, WIN + 0x3000, d0)
+    r.emac.write(emu.DMA_TXPOLL, 0)
+    assert r.out == [f, g] and not r.r32(d2) & OWN
+
+
+def test_tx_ring_mode_buffer2_end_of_ring_and_padding():
+    r = Rig()
+    r.emac.write(emu.DMA_BUSMODE, emu.BM_ATDS | (2 << emu.BM_DSL_SHIFT))  # skip 2 words between descriptors
+    base = WIN
+    second = base + 32 + 8  # ring mode: descriptor size + DSL words
+    f = frame(200)
+    r.put(WIN + 0x1000, f[:120])
+    r.put(WIN + 0x1800, f[120:])
+    r.desc(base, OWN | emu.T0_FS | emu.T0_LS, 120 | (80 << 16), WIN + 0x1000, WIN + 0x1800)
+    short = frame(20)
+    r.put(WIN + 0x2000, short)
+    r.desc(second, OWN | emu.T0_FS | emu.T0_LS | emu.T0_TER, 20, WIN + 0x2000, 0)
+    r.start_tx(base)
+    assert r.out[0] == f  # buffer 1 then buffer 2 (TDES1 TBS2) in ring mode
+    assert r.out[1] == short + bytes(40)  # padded to 60 (TDES0 DP clear)
+    assert r.emac.tx_cur == base  # TER: back to the list base
+    no_pad = frame(20, 3)
+    r.put(WIN + 0x2000, no_pad)
+    r.desc(base, OWN | emu.T0_FS | emu.T0_LS | emu.T0_DP | emu.T0_TER, 20, WIN + 0x2000, 0)
+    r.emac.write(emu.DMA_TXPOLL, 0)
+    assert r.out[2] == no_pad
+
+
+def test_rx_frame_length_counts_fcs_and_spans_descriptors():
+    r = Rig()
+    ring = [WIN + 32 * i for i in range(4)]
+    for i, a in enumerate(ring):
+        r.desc(a, OWN, emu.R1_RCH | 512, WIN + 0x1000 + 512 * i, ring[(i + 1) % 4])
+    r.emac.write(emu.DMA_INTEN, emu.IE_NIE | (1 << 6))  # RIE
+    r.start_rx(ring[0])
+    f = frame(1000, 1)
+    assert r.emac.receive_frame(f)
+    w0, w1 = r.r32(ring[0]), r.r32(ring[1])
+    assert not w0 & OWN and w0 & emu.R0_FS and not w0 & emu.R0_LS
+    assert not w1 & OWN and w1 & emu.R0_LS and not w1 & emu.R0_FS and not w1 & emu.R0_ES
+    assert (w1 >> 16) & 0x3FFF == 1004  # FL includes the 4-byte FCS
+    data = r.get(WIN + 0x1000, 1004)
+    assert data[:1000] == f and data[1000:] == struct.pack("<I", zlib.crc32(f))
+    assert w1 & emu.R0_FT  # EtherType >= 0x600
+    assert r.status() & emu.ST_RI and r.emac.irq_line()
+    assert r.emac.read(emu.DMA_CURRXDESC) == ring[2]
+
+
+def test_rx_short_frames_padded_dic_and_suspend_then_flush():
+    r = Rig()
+    ring = [WIN + 32 * i for i in range(2)]
+    for i, a in enumerate(ring):
+        r.desc(a, OWN, emu.R1_DIC | emu.R1_RCH | 256, WIN + 0x1000 + 256 * i, ring[(i + 1) % 2])
+    r.start_rx(ring[0])
+    assert r.emac.receive_frame(frame(20, 2))
+    assert (r.r32(ring[0]) >> 16) & 0x3FFF == 64  # padded to 60 on the wire + FCS
+    assert not r.status() & emu.ST_RI  # DIC in RDES1: no receive interrupt
+    assert r.emac.receive_frame(frame(100, 3))
+    s = r.status()
+    assert not s & emu.ST_RU
+    # ring exhausted: the next frame finds a host descriptor -> RU, suspended, frame flushed
+    assert r.emac.receive_frame(frame(100, 4))
+    s = r.status()
+    assert s & emu.ST_RU and (s >> emu.ST_RS_SHIFT) & 7 == emu.PS_SUSPENDED
+    assert r.emac.read(emu.DMA_MISSED) & 0xFFFF == 1 and r.emac.read(emu.DMA_MISSED) == 0  # cleared on read
+    r.emac.write(emu.DMA_STATUS, emu.ST_RU)
+    assert r.emac.receive_frame(frame(100, 5))  # still suspended: flushed, RU not set again
+    assert not r.status() & emu.ST_RU and r.emac.stats["rx_missed"] == 2
+    # the CPU returns a descriptor and demands a poll: reception resumes with the next frame
+    r.w32(ring[0], OWN)
+    r.emac.write(emu.DMA_RXPOLL, 0)
+    assert (r.status() >> emu.ST_RS_SHIFT) & 7 == emu.PS_WAIT
+    assert r.emac.receive_frame(frame(100, 6))
+    assert r.get(WIN + 0x1000, 100) == frame(100, 6)
+
+
+def test_rx_descriptor_error_when_frame_outgrows_owned_descriptors():
+    r = Rig()
+    ring = [WIN, WIN + 32]
+    r.desc(ring[0], OWN, emu.R1_RCH | 256, WIN + 0x1000, ring[1])
+    r.desc(ring[1], 0, emu.R1_RCH | 256, WIN + 0x1100, ring[0])  # the CPU still has it
+    r.start_rx(ring[0])
+    r.emac.receive_frame(frame(600))
+    w0 = r.r32(ring[0])
+    assert w0 & emu.R0_DE and w0 & emu.R0_ES and w0 & emu.R0_LS and not w0 & OWN
+    assert r.status() & emu.ST_RU and r.emac.stats["rx_descriptor_errors"] == 1
+
+
+def test_status_bits_clear_when_written_and_summaries_are_sticky():
+    r = Rig()
+    r.emac.write(emu.DMA_INTEN, emu.IE_NIE | emu.IE_AIE | (1 << 7) | (1 << 6))  # RBUE, RIE
+    r.desc(WIN, 0, emu.R1_RCH | 256, WIN + 0x1000, WIN)
+    r.start_rx(WIN)
+    r.emac.receive_frame(frame(64))  # no descriptor: RU (abnormal)
+    s = r.status()
+    assert s & emu.ST_RU and s & emu.ST_AIS and not s & emu.ST_NIS and r.emac.irq_line()
+    r.emac.write(emu.DMA_STATUS, emu.ST_RU)
+    assert r.status() & emu.ST_AIS  # sticky until written with 1 itself
+    r.emac.write(emu.DMA_STATUS, emu.ST_AIS)
+    assert not r.status() & (emu.ST_AIS | emu.ST_RU) and not r.emac.irq_line()
+    r.emac.write(emu.DMA_STATUS, 0xFFFFFFFF)
+    assert (r.status() >> emu.ST_RS_SHIFT) & 7 == emu.PS_SUSPENDED  # the state bits are not W1C
+    r.emac.write(emu.DMA_INTEN, 0)
+    r.emac.write(emu.DMA_STATUS, 0xFFFFFFFF)
+    r.emac.receive_frame(frame(64))
+    assert not r.emac.irq_line()  # nothing enabled: no line, no summary
+
+
+def test_list_base_takes_effect_only_while_stopped():
+    r = Rig()
+    r.desc(WIN, emu.T0_TCH, 0, 0, WIN)
+    r.start_tx(WIN)
+    r.emac.write(emu.DMA_TXBASE, WIN + 0x400)  # running (suspended): the position is kept
+    assert r.emac.tx_cur == WIN and r.emac.stats["base_write_while_running"] == 1
+    r.emac.modify(emu.DMA_OPMODE, emu.OM_ST, 0)
+    assert (r.status() >> emu.ST_TS_SHIFT) & 7 == emu.PS_STOPPED and r.status() & emu.ST_TPS
+    r.emac.write(emu.DMA_TXBASE, WIN + 0x400)
+    assert r.emac.tx_cur == WIN + 0x400
+
+
+def test_starting_tx_dma_before_mac_transmitter_wedges_it():
+    # emac_hal_start(): "such order may cause the MAC transmitter hangs"
+    r = Rig()
+    f = frame(60)
+    r.put(WIN + 0x1000, f)
+    r.desc(WIN, OWN | emu.T0_FS | emu.T0_LS | emu.T0_TCH, 60, WIN + 0x1000, WIN)
+    r.emac.write(emu.DMA_TXBASE, WIN)
+    r.emac.modify(emu.DMA_OPMODE, 0, emu.OM_ST)
+    r.emac.modify(emu.MAC_CONFIG, 0, emu.MC_TE)
+    r.emac.write(emu.DMA_TXPOLL, 0)
+    assert r.out == [] and r.r32(WIN) & OWN and r.emac.stats["tx_wedged"] == 1
+
+
+def test_fatal_bus_error_outside_memory():
+    r = Rig()
+    r.emac.write(emu.DMA_INTEN, emu.IE_AIE | (1 << 13))
+    r.start_tx(0x3F800000)  # PSRAM: not reachable
+    s = r.status()
+    assert s & emu.ST_FBI and s & emu.ST_AIS and (s >> emu.ST_EB_SHIFT) & 7 == 7
+    assert (s >> emu.ST_TS_SHIFT) & 7 == emu.PS_STOPPED and r.emac.stats["bus_errors"] == 1
+
+
+def test_address_filter():
+    r = Rig()
+    ring = [WIN + 32 * i for i in range(8)]
+    for i, a in enumerate(ring):
+        r.desc(a, OWN, emu.R1_RCH | 1536, WIN + 0x1000 + 1536 * i, ring[(i + 1) % 8])
+    r.start_rx(ring[0])
+    assert r.emac.receive_frame(frame(60))  # ours
+    assert not r.emac.receive_frame(frame(60, dst=b"\x02" * 6))  # someone else
+    assert r.emac.receive_frame(frame(60, dst=emu.BROADCAST))
+    assert not r.emac.receive_frame(frame(60, dst=b"\x01\x00\x5e\x00\x00\x01"))  # multicast, PAM clear
+    r.emac.write(emu.MAC_FF, emu.FF_PAM)
+    assert r.emac.receive_frame(frame(60, dst=b"\x01\x00\x5e\x00\x00\x01"))
+    r.emac.write(emu.MAC_FF, emu.FF_DBF)
+    assert not r.emac.receive_frame(frame(60, dst=emu.BROADCAST))
+    r.emac.write(emu.MAC_FF, emu.FF_PR)
+    assert r.emac.receive_frame(frame(60, dst=b"\x02" * 6))
+
+
+def _mdio(e, phy, reg, val=None):
+    e.write(emu.MAC_MIIDATA, val or 0)
+    e.write(emu.MAC_MIIADDR, (phy << 11) | (reg << 6) | (2 if val is not None else 0) | 1)
+    k = 0
+    while e.read(emu.MAC_MIIADDR) & 1:
+        k += 1
+    return e.read(emu.MAC_MIIDATA), k
+
+
+def test_mdio_phy_model():
+    r = Rig(phy_addr=1)
+    e = r.emac
+    assert _mdio(e, 1, emu.PHYID1) == (0x0007, 1)  # busy seen once, then clear
+    assert _mdio(e, 1, emu.PHYID2)[0] >> 4 & 0x3F == 0x0F  # LAN8720A model number
+    assert _mdio(e, 0, emu.PHYID1)[0] == 0xFFFF  # nobody at address 0
+    assert _mdio(e, 1, emu.BMSR)[0] & emu.BMSR_LINK
+    r.phy.set_link(False)
+    r.phy.set_link(True)
+    assert not _mdio(e, 1, emu.BMSR)[0] & emu.BMSR_LINK  # latched low: the drop is reported once
+    assert _mdio(e, 1, emu.BMSR)[0] & emu.BMSR_LINK
+    assert (_mdio(e, 1, emu.LAN_PSCSR)[0] >> 2) & 7 == 6  # 100 Mb/s full duplex
+    # busy set: a new command is refused (TRM: busy must read 0 before writing)
+    e.write(emu.MAC_MIIADDR, (1 << 11) | (2 << 6) | 1)
+    e.write(emu.MAC_MIIADDR, (1 << 11) | (3 << 6) | 1)
+    assert e.stats["mii_write_while_busy"] == 1
+    # an MDC above 2.5 MHz (CSR clock / 16 at 80 MHz): the PHY does not follow
+    while e.read(emu.MAC_MIIADDR) & 1:
+        pass
+    e.write(emu.MAC_MIIADDR, (1 << 11) | (2 << 6) | (2 << 2) | 1)
+    while e.read(emu.MAC_MIIADDR) & 1:
+        pass
+    assert e.read(emu.MAC_MIIDATA) == 0xFFFF and e.stats["mdc_too_fast"] == 1
+
+
+def test_ip101_page_16_status_and_absent_phy():
+    r = Rig(phy="ip101", phy_addr=1)
+    e = r.emac
+    assert _mdio(e, 1, emu.PHYID1)[0] == 0x0243
+    _mdio(e, 1, emu.IP_PCR, 16)
+    assert _mdio(e, 1, emu.IP_CSSR)[0] == (1 << 8) | 6
+    none = Rig(phy="none")
+    assert _mdio(none.emac, 0, emu.PHYID1)[0] == 0xFFFF and _mdio(none.emac, 0, emu.BMSR)[0] == 0xFFFF
+
+
+def test_speed_mismatch_loses_frames():
+    r = Rig()
+    r.phy.speed = 10
+    ring = [WIN]
+    r.desc(WIN, OWN, emu.R1_RCH | 1536, WIN + 0x1000, WIN)
+    r.start_rx(ring[0])
+    assert not r.emac.receive_frame(frame(60)) and r.emac.stats["speed_mismatch"] >= 1
+
+
+def test_cli_help():
+    p = subprocess.run([sys.executable, "-m", "netdump_tools.esp32_emac_emu", "--help"], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert p.returncode == 0 and "--regs" in p.stdout and "--phy-addr" in p.stdout and "--no-idf" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "netdump_tools.esp32_emac_emu", "--regs", "/tmp/x", "--eth",
+                        "10.1.2.3:5"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 1 and "loopback" in p.stderr
+
+
+# ---- the driver on CPython, wired straight to the emulator ----------------------------------
+
+
+class FakeLan:
+    """network.LAN for in-process tests: active(False) runs the IDF model's esp_eth_stop."""
+
+    def __init__(self, idf, mac, fail=False):
+        self.idf = idf
+        self.mac = bytes(mac)
+        self.fail = fail
+        self.calls = []
+
+    def active(self, v=None):
+        self.calls.append(v)
+        if v is False:
+            if self.fail:
+                raise OSError(5, "ethernet disable failed")
+            return self.idf.stop() != 0
+        return True
+
+    def config(self, key=None, **kw):
+        return self.mac
+
+
+def direct(phy_addr=1, idf=True, lan=True, trace=False, phy_at=None, **kw):
+    """Emulator (PHY at phy_at, default phy_addr) + IDF model + our driver asking phy_addr."""
+    bkw = {k: kw.pop(k) for k in list(kw) if k in ("phy", "link", "speed", "full", "tx_stall", "rmii_ready")}
+    emac, drv = emu.build(phy_addr=phy_addr if phy_at is None else phy_at, idf=idf, mac=BOARD_MAC, **bkw)
+    out = []
+    emac.transmit = out.append
+    regs = emac_link.DirectRegs(emac, drv)
+    if drv is None:
+        drv = emu.IdfDriver.__new__(emu.IdfDriver)  # a stopped driver, for FakeLan
+        drv.stop = lambda: 1
+    fl = FakeLan(drv, emu.parse_mac(BOARD_MAC), fail=kw.pop("lan_fail", False)) if lan else None
+    if trace:
+        emac.trace = []
+    if bkw.get("phy") in ("lan8720", "ip101"):
+        kw["phy"] = bkw["phy"]  # the driver is told the same PHY
+    nic = EMAC(lan=fl, phy_addr=phy_addr, regs=regs, **kw)
+    return emac, drv, nic, out, fl
+
+
+def rx_frame(i, n=None, mac=None):
+    n = n or 60 + (i * 577) % 1455
+    return (mac or emu.parse_mac(BOARD_MAC)) + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255
+                                                                              for j in range(14, n))
+
+
+def test_start_takes_over_in_hal_order():
+    emac, idf, nic, out, lan = direct(trace=True)
+    emac.trace = []
+    assert nic.start() == 0 and nic.why == ""
+    assert lan.calls == [False] and not idf.started
+    # each write as (addr, bits set, bits cleared); a plain write sets v and clears the rest
+    writes = [(t[1], t[4], t[3]) if t[0] == "m" else (t[1], t[2], 0xFFFFFFFF & ~t[2])
+              for t in emac.trace if t[0] in ("w", "m")]
+    # ESP-IDF's own stop ran first (active(False)); then ours, from disabling interrupts on
+    i_inten = max(i for i, w in enumerate(writes) if w[0] == emu.DMA_INTEN)
+    assert writes[i_inten][1] == 0
+    ours = writes[i_inten:]
+
+    def first(addr, bit, on):
+        return next(i for i, (a, s_, c) in enumerate(ours) if a == addr and (s_ if on else c) & bit)
+
+    st_off = first(emu.DMA_OPMODE, emu.OM_ST, False)
+    rt_off = first(emu.MAC_CONFIG, emu.MC_RE | emu.MC_TE, False)
+    sr_off = first(emu.DMA_OPMODE, emu.OM_SR, False)
+    bases = [i for i, w in enumerate(ours) if w[0] in (emu.DMA_RXBASE, emu.DMA_TXBASE)]
+    te_on = first(emu.MAC_CONFIG, emu.MC_TE, True)
+    st_on = first(emu.DMA_OPMODE, emu.OM_ST, True)
+    sr_on = first(emu.DMA_OPMODE, emu.OM_SR, True)
+    re_on = first(emu.MAC_CONFIG, emu.MC_RE, True)
+    assert st_off < rt_off < sr_off < min(bases) and max(bases) < te_on < st_on < sr_on < re_on, ours
+    assert emac.stats["base_write_while_running"] == 0 and emac.stats["tx_wedged"] == 0
+    assert emac.regs[emu.DMA_INTEN] == 0
+    assert emac.tx_cur == nic._bus + nic._txd[0] and emac.rx_cur == nic._bus + nic._rxd[0]
+    assert nic.start() == 0  # idempotent: nothing more happens
+    assert lan.calls == [False]
+
+
+def test_frames_both_ways_and_ring_wrap():
+    emac, idf, nic, out, lan = direct(nrx=4, ntx=2, rx_buf=512)
+    assert nic.start() == 0
+    rb = bytearray(1536)
+    total = 0
+    for i in range(150):  # ~150 KiB each way: both rings wrap dozens of times
+        f = rx_frame(i)[:]
+        tx = bytes(nic.mac) + PEER_MAC + b"\x88\xb5" + bytes((j + i) & 255 for j in range(14, 60 + (i * 331) % 1455))
+        assert nic.send(tx, len(tx)) == 1 and out[-1] == tx
+        assert emac.receive_frame(f)
+        n = nic.poll(rb)
+        assert n == len(f) and rb[:n] == f, i
+        total += n
+    assert nic.poll(rb) == 0 and total > 100000
+    assert nic.rx_errors == 0 and nic.tx_errors == 0 and emac.stats["rx_missed"] == 0
+    # a short caller buffer gets the head of the frame
+    emac.receive_frame(rx_frame(3, 1400))
+    small = bytearray(100)
+    assert nic.poll(small) == 100 and small == rx_frame(3, 1400)[:100]
+
+
+def test_dropped_frames_leave_the_ring_consistent():
+    emac, idf, nic, out, lan = direct(nrx=4, rx_buf=256)
+    assert nic.start() == 0
+    rb = bytearray(1536)
+    # 1000 bytes need 4 x 256: with one more frame queued the DMA cuts it (descriptor error)
+    assert emac.receive_frame(rx_frame(1, 200))
+    assert emac.receive_frame(rx_frame(2, 1000))
+    assert nic.poll(rb) == 200
+    assert nic.poll(rb) == 0 and nic.rx_errors == 1  # the cut frame is dropped, its descriptors returned
+    for i in range(10):
+        assert emac.receive_frame(rx_frame(i, 700))
+        assert nic.poll(rb) == 700 and rb[:700] == rx_frame(i, 700)
+
+
+def test_speed_and_duplex_follow_the_phy():
+    emac, idf, nic, out, lan = direct(speed=10, full=False)
+    assert nic.start() == 0
+    mc = emac.regs[emu.MAC_CONFIG]
+    assert not mc & emu.MC_FES and not mc & emu.MC_DM
+    emac.receive_frame(rx_frame(1))
+    assert nic.poll(bytearray(1536)) == len(rx_frame(1))  # no speed mismatch: frames pass
+    emac2, _, nic2, _, _ = direct(phy="ip101", speed=100, full=True)
+    emac2.modify(emu.MAC_CONFIG, emu.MC_FES | emu.MC_DM, 0)
+    assert nic2.start() == 0 and emac2.regs[emu.MAC_CONFIG] & (emu.MC_FES | emu.MC_DM) == emu.MC_FES | emu.MC_DM
+    assert nic2.phy_id1 == 0x0243
+
+
+def test_failures_name_the_cause():
+    _, _, nic, _, _ = direct(link=False, link_timeout_ms=50)
+    assert nic.start() == esp32_emac.ENETDOWN and "no link" in nic.why and "PHY 1" in nic.why
+    _, _, nic, _, _ = direct(phy="none")
+    assert nic.start() == esp32_emac.ENODEV and "no PHY answers at MDIO address 1" in nic.why
+    _, _, nic, _, _ = direct(phy_addr=0, phy_at=1, idf=False)  # the board's PHY is at 1, the driver asks 0
+    assert nic.start() == esp32_emac.ENODEV and "address 0" in nic.why
+    _, _, nic, _, _ = direct(rmii_ready=False, idf=False)
+    assert nic.start() == esp32_emac.ENODEV and "network.LAN" in nic.why
+    for n in (nic,):
+        assert n.send(bytes(60), 60) == 0 and n.poll(bytearray(100)) == 0  # not started: nothing moves
+
+
+def test_tx_dma_that_never_returns_a_descriptor():
+    emac, idf, nic, out, lan = direct(tx_stall=True, tx_timeout_ms=30)
+    assert nic.start() == 0
+    t0 = time.monotonic()
+    assert nic.send(bytes(nic.mac) + bytes(54), 60) == 1
+    assert nic.send(bytes(nic.mac) + bytes(54), 60) == 1
+    assert nic.send(bytes(nic.mac) + bytes(54), 60) == 0  # ring full, nothing comes back
+    assert time.monotonic() - t0 < 5 and "TX DMA kept a descriptor" in nic.why
+    assert nic.send(bytes(60), 60) == 0 and nic.poll(bytearray(100)) == 0
+    # a later start() (the next connection) tries again: stopping a transmitter that
+    # never finishes its frame fails with its own reason
+    assert nic.start() == esp32_emac.ETIMEDOUT and "TX DMA did not stop" in nic.why
+
+
+def test_lan_stop_failure_does_not_stop_the_takeover():
+    emac, idf, nic, out, lan = direct(lan_fail=True)
+    assert nic.start() == 0 and nic.lan_error == 1
+    assert emac.regs[emu.DMA_INTEN] == 0
+    emac.receive_frame(rx_frame(5))
+    isr = idf.counts["isr_runs"]
+    assert nic.poll(bytearray(1536)) == len(rx_frame(5))
+    assert idf.counts["isr_runs"] == isr  # its ISR no longer runs: the DMA interrupts are off
+
+
+def test_dma_buffers_outside_internal_dram_are_refused():
+    emac, _ = emu.build(idf=False)
+    regs = emac_link.DirectRegs(emac, None, dram_bus=0x3F800000)  # a PSRAM heap
+    with pytest.raises(OSError) as ei:
+        EMAC(regs=regs)
+    assert ei.value.args[0] == esp32_emac.EFAULT and "PSRAM" in ei.value.args[1]
+    assert "0x3f800000" in ei.value.args[1]
+
+
+def test_mac_from_registers_or_given():
+    emac, _ = emu.build(idf=False, mac="02:00:00:c4:00:7f")
+    nic = EMAC(regs=emac_link.DirectRegs(emac))
+    assert bytes(nic.mac) == bytes.fromhex("020000c4007f")  # byte 3 has bit 30/31 of ADDR0LO set
+    nic = EMAC(regs=emac_link.DirectRegs(emac), mac=bytes.fromhex("02aabbccddee"))
+    assert emac.regs[emu.MAC_ADDR0LO] == 0xCCBBAA02 and emac.regs[emu.MAC_ADDR0HI] & 0xFFFF == 0xEEDD
+    with pytest.raises(ValueError):
+        EMAC(regs=emac_link.DirectRegs(emac), mac=b"\x01" * 6)
