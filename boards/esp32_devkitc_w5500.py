@@ -16,8 +16,10 @@ MPY_ARCH = "xtensawin"
 SAFE = board.ESP32_SAFE  # DRAM, RTC FAST, RTC SLOW
 REGIONS = board.ESP32_REGIONS  # DRAM
 
-# w5500: netdump's polled driver; lan: MicroPython's network.LAN(phy_type=PHY_W5500)
-# (IDF driver + lwIP) through the UDP socket endpoint.
+# w5500 (default): netdump's polled W5500 driver; lan: MicroPython's
+# network.LAN(phy_type=PHY_W5500) (ESP-IDF's SPI W5500 driver + lwIP) through the
+# UDP socket endpoint. This board has no RMII PHY: the ESP32 EMAC driver does not
+# apply, its polled path is the w5500 interface.
 IFACES = {"w5500": "ether", "lan": "socket"}
 DEFAULT_IFACE = "w5500"
 NIC = {"chip": "w5500", "spi": 2, "baudrate": 16000000, "sck": 18, "mosi": 23, "miso": 19, "cs": 5,

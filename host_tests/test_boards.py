@@ -71,10 +71,70 @@ def test_board_definition(name):
     assert config.regions(c, b) == list(b.default_regions())
 
 
-def test_lan8720_boards_use_the_socket_endpoint():
-    for name in ("wt32_eth01", "olimex_esp32_poe"):
-        b = load(name)
-        assert b.NIC["chip"] == "lan8720" and set(b.IFACES.values()) == {"socket"}
+class _FakeLan:
+    """network.LAN for the board wiring test: records how it was made and used."""
+    made = []
+
+    def __init__(self, **kw):
+        self.kw = kw
+        self.on = False
+        self.calls = []
+        _FakeLan.made.append(self)
+
+    def active(self, v=None):
+        if v is not None:
+            self.calls.append(v)
+            self.on = bool(v)
+        return self.on
+
+    def config(self, key=None, **kw):
+        return b"\x02\x00\x00\x32\x00\x07"
+
+
+def _fake_esp32_modules(monkeypatch):
+    import types
+
+    net = types.ModuleType("network")
+    net.LAN = _FakeLan
+    net.PHY_LAN8720 = 1
+    mach = types.ModuleType("machine")
+
+    class Pin:
+        IN = 1
+        OUT = 3
+
+        def __init__(self, n, mode=None):
+            self.n = n
+
+    mach.Pin = Pin
+    monkeypatch.setitem(sys.modules, "network", net)
+    monkeypatch.setitem(sys.modules, "machine", mach)
+
+
+@pytest.mark.parametrize("name", ["wt32_eth01", "olimex_esp32_poe"])
+def test_lan8720_boards_use_the_emac_driver(monkeypatch, name):
+    sys.path.insert(0, ROOT)
+    from netdump import board
+    from netdump.drivers.esp32_emac import EMAC
+    from netdump.ether import EtherEndpoint
+    from tools import emac_link, esp32_emac_emu
+
+    b = load(name)
+    assert b.NIC["chip"] == "lan8720" and b.DEFAULT_IFACE == "lan"
+    assert b.IFACES == {"lan": "ether", "lan-udp": "socket"}  # the socket endpoint stays an option
+    _fake_esp32_modules(monkeypatch)
+    _FakeLan.made = []
+    emac, _ = esp32_emac_emu.build(phy_addr=b.NIC["phy_addr"], idf=False)
+    regs = emac_link.DirectRegs(emac)
+    real = board.esp32_emac
+    monkeypatch.setattr(board, "esp32_emac", lambda n: real(n, regs=regs))
+    conf = config.validate({"board": name, "client": "10.0.1.157", "server": "10.0.1.236"}, b)
+    ep = b.make_endpoint(conf)
+    assert isinstance(ep, EtherEndpoint) and isinstance(ep.nic, EMAC)
+    lan = _FakeLan.made[-1]
+    assert lan.kw["phy_addr"] == b.NIC["phy_addr"] and lan.calls == [True]  # brought up at arm, not stopped
+    assert ep.nic.phy_addr == b.NIC["phy_addr"] and bytes(ep.nic.mac) == lan.config("mac")
+    assert ep.nic.start() == 0 and lan.calls == [True, False]  # the takeover stops it at the fault
 
 
 def test_board_facts():

@@ -522,3 +522,328 @@ def test_mac_from_registers_or_given():
     assert emac.regs[emu.MAC_ADDR0LO] == 0xCCBBAA02 and emac.regs[emu.MAC_ADDR0HI] & 0xFFFF == 0xEEDD
     with pytest.raises(ValueError):
         EMAC(regs=emac_link.DirectRegs(emac), mac=b"\x01" * 6)
+
+
+# ---- the driver on the MicroPython unix port, heap locked, over the register link -------------
+
+
+class Bench:
+    """An emulator served in this process (register link on a unix socket, DMA into the
+    MicroPython process) plus the far end of its cable (a UDP socket)."""
+
+    def __init__(self, phy_addr=1, idf=True, **kw):
+        self.dir = tempfile.mkdtemp(prefix="emac")
+        self.regs = os.path.join(self.dir, "regs")
+        self.wire = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.wire.bind(("127.0.0.1", 0))
+        self.wire.settimeout(0.2)
+        self.emac, self.idf = emu.build(phy_addr=phy_addr, idf=idf, mac=BOARD_MAC, **kw)
+        self.srv = emu.EmacServer(self.emac, self.regs, "127.0.0.1:0", "127.0.0.1:%d" % self.wire.getsockname()[1],
+                                  idf=self.idf).start()
+        self.eth = self.srv.eth_address
+        self.received = []
+        self._stop = False
+        self._reader = threading.Thread(target=self._read_wire, daemon=True)
+        self._reader.start()
+
+    def _read_wire(self):
+        while not self._stop:
+            try:
+                self.received.append(self.wire.recv(65536))
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    def inject_when_started(self, frames, timeout=60):
+        """In a thread: once our driver runs the DMA, send frames into the cable, at most two
+        ahead of the driver (it writes RX poll demand once per frame it takes)."""
+
+        def run():
+            t_end = time.time() + timeout
+            while self.emac.stats["tx_polls"] == 0 and self.emac.regs[emu.DMA_INTEN] != 0 and time.time() < t_end:
+                time.sleep(0.005)
+            while not self.emac.regs[emu.MAC_CONFIG] & emu.MC_RE and time.time() < t_end:
+                time.sleep(0.005)
+            base = self.emac.stats["rx_polls"]
+            for k, f in enumerate(frames):
+                while self.emac.stats["rx_polls"] - base < k - 2 and time.time() < t_end:
+                    time.sleep(0.0005)
+                self.wire.sendto(f, self.eth)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    def mp(self, mode, *args, timeout=120):
+        t0 = time.time()
+        proc = run_micropython(["mp_emac/emac_run.py", mode, self.regs] + [str(a) for a in args], timeout=timeout,
+                               extra_paths=[MP_EMAC])
+        res = {"elapsed": time.time() - t0}
+        for ln in proc.stdout.splitlines():
+            if ln.startswith("RESULT "):
+                for kv in ln.split()[1:]:
+                    k, _, v = kv.partition("=")
+                    res[k] = v
+            elif ln.startswith("MESSAGE "):
+                res["message"] = ln[8:]
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "memoryerror" not in res, proc.stdout
+        return res, proc
+
+    def close(self):
+        self._stop = True
+        self.srv.stop()
+        self.wire.close()
+        self._reader.join(2)
+
+
+@pytest.fixture
+def bench():
+    made = []
+
+    def make(**kw):
+        b = Bench(**kw)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()
+
+
+def mp_tx_frame(i, mac):
+    n = 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
+    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, n))
+
+
+def test_mp_frames_both_ways_locked(bench):
+    ntx, nrx = 40, 60
+    b = bench()
+    mac = emu.parse_mac(BOARD_MAC)
+    inj = b.inject_when_started([rx_frame(i) for i in range(nrx)])
+    res, proc = b.mp("frames", "n_tx=%d" % ntx, "n_rx=%d" % nrx)
+    inj.join(5)
+    assert res["start"] == "0" and res["tx_fail"] == "0", proc.stdout
+    assert res["rx_frames"] == str(nrx) and res["rx_bad"] == "0" and res["rx_errors"] == "0", proc.stdout
+    assert int(res["rx_bytes"]) == sum(len(rx_frame(i)) for i in range(nrx)) > 40000
+    deadline = time.time() + 5
+    while len(b.received) < ntx and time.time() < deadline:
+        time.sleep(0.01)
+    assert b.received == [mp_tx_frame(i, mac) for i in range(ntx)]
+    st = b.srv.stats()
+    assert st["frames_tx"] == ntx and st["rx_missed"] == 0 and st["bus_errors"] == 0
+    assert st["idf"]["stop_calls"] == 1 and st["idf"]["isr_after_stop"] == 0 and st["inten"] == 0
+
+
+@pytest.mark.parametrize("case", ["link_down", "no_phy", "wrong_phy_addr"])
+def test_mp_start_failures_are_fast_and_clear(bench, case):
+    kw = {"link_down": {"link": False}, "no_phy": {"phy": "none"}, "wrong_phy_addr": {}}[case]
+    b = bench(**kw)
+    args = ["link_ms=300"] + (["phy_addr=0"] if case == "wrong_phy_addr" else [])
+    res, proc = b.mp("start", *args)
+    want = {"link_down": ("100", "no link: PHY 1 reports link down"),
+            "no_phy": ("19", "no PHY answers at MDIO address 1"),
+            "wrong_phy_addr": ("19", "no PHY answers at MDIO address 0")}[case]
+    assert res["start"] == want[0] and want[1] in res["message"], proc.stdout
+    assert int(res["ms"]) < 3000 and res["elapsed"] < 60
+    assert res["message"].startswith("esp32_emac: ") and "\n" not in res["message"]
+
+
+def test_mp_tx_dma_never_returns_a_descriptor(bench):
+    b = bench(tx_stall=True)
+    res, proc = b.mp("txstall", "tx_ms=200")
+    assert res["start"] == "0", proc.stdout
+    assert res["sent"] == "2" and res["poll"] == "0" and res["up"] == "0", proc.stdout  # 2 TX descriptors
+    assert int(res["ms"]) < 5000
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("esp32_emac:")]
+    assert lines == ["esp32_emac: TX DMA kept a descriptor for 200 ms (no TX clock from the PHY?)"], proc.stdout
+
+
+def test_mp_buffers_in_psram_refused_at_arm(bench):
+    b = bench()
+    res, proc = b.mp("arm", "dram_bus=0x3F800000")
+    assert res["arm"] == "1" and res["errno"] == "14", proc.stdout
+    assert "not in internal DRAM" in res["message"] and "PSRAM" in res["message"]
+    res, proc = b.mp("arm")
+    assert res["arm"] == "0" and res["mac"] == BOARD_MAC.replace(":", "")
+
+
+# ---- whole dumps: driver -> emulator -> vnet (user mode) -> netdumpd ----------------------------
+
+
+class DumpBench:
+    """netdumpd, tools/vnet.py in user mode and an emulated EMAC (with the ESP-IDF model
+    running unless idf=False) whose cable is the bridge's NIC side."""
+
+    def __init__(self, tmp_path, vnet_args=(), idf=True, **kw):
+        import test_vnet as tv  # the vnet/netdumpd harness of host_tests/test_vnet.py
+
+        self.tv = tv
+        self.server = tv.Netdumpd(tmp_path, "127.0.0.1")
+        self.br = tv.Bridge(tmp_path, "user", ["--ip4", "10.0.2.2/24"] + list(vnet_args))
+        self.regs = str(tmp_path / "regs")
+        self.emac, self.idf = emu.build(phy_addr=1, idf=idf, mac=BOARD_MAC, **kw)
+        self.srv = emu.EmacServer(self.emac, self.regs, "127.0.0.1:0", "127.0.0.1:%d" % self.br.nic_port, hello=True,
+                                  idf=self.idf).start()
+
+    def run(self, mode="window", kib=1024, **opt):
+        """The board (mp_ether/dump_ether.py with nic=emac) -> its output text."""
+        args = ["nic=emac", "regs=" + self.regs, "mac=" + BOARD_MAC, "server=10.0.2.2", "client=10.0.2.15",
+                "netmask=24", "hport=%d" % self.server.hport, "cport=%d" % self.server.cport, "mode=" + mode,
+                "kib=%d" % kib, "arp_ms=%s" % opt.pop("arp_ms", 1000)] + ["%s=%s" % kv for kv in opt.items()]
+        p = run_micropython(["mp_ether/dump_ether.py"] + args, extra_paths=[MP_EMAC], timeout=300)
+        return p.stdout + p.stderr
+
+    def stop(self):
+        self.srv.stop()
+        st = self.br.stop()
+        self.server.stop()
+        return st
+
+
+@pytest.fixture
+def dump_bench(tmp_path):
+    made = []
+
+    def make(**kw):
+        d = DumpBench(tmp_path, **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        try:
+            d.stop()
+        except Exception:  # already stopped by the test
+            pass
+
+
+def nic_stats(out):
+    return {ln.split()[1]: int(ln.split()[2]) for ln in out.splitlines() if ln.startswith("NIC ")}
+
+
+@pytest.mark.parametrize("mode,kib", [("window", 1024), ("freebsd", 512)])
+def test_mp_complete_dump_locked(dump_bench, request, mode, kib):
+    d = dump_bench()
+    out = d.run(mode=mode, kib=kib)
+    d.tv.check_dump(out, d.server, kib)
+    assert "netdumping to 10.0.2.2 (52:55:0a:00:02:02)" in out, out
+    st = d.srv.stats()
+    assert st["bus_errors"] == 0 and st["base_write_while_running"] == 0 and st["tx_wedged"] == 0
+    assert st["frames_tx"] > (kib << 10) // 1448 and nic_stats(out)["tx_errors"] == 0
+    d.tv.announce(request, "ESP32 EMAC (emulated), %s mode: %d KiB dump byte-identical, heap locked" % (mode, kib))
+
+
+def test_mp_complete_dump_with_loss(dump_bench, request):
+    d = dump_bench(vnet_args=["--loss", "5%", "--dup", "2%", "--reorder", "3%", "--seed", "23"])
+    out = d.run(kib=1024, arp_ms=300)
+    d.tv.check_dump(out, d.server, 1024)
+    st = d.stop()
+    for k in ("to_net", "to_nic"):
+        assert st[k]["lost"] > 0 and st[k]["duplicated"] > 0 and st[k]["reordered"] > 0, st
+    d.tv.announce(request, "ESP32 EMAC (emulated), loss 5%% dup 2%% reorder 3%% (lost %d / %d): dump byte-identical"
+                  % (st["to_net"]["lost"], st["to_nic"]["lost"]))
+
+
+class BusyIdf:
+    """ESP-IDF's driver alive before and during the fault: a broadcast ARP request for
+    another host arrives every 20 ms (its ISR and emac_rx task hand them to lwIP while
+    they run), lwIP sends every 20 ms, its link timer runs every 50 ms."""
+
+    ARP = emu.BROADCAST + PEER_MAC + b"\x08\x06" + bytes.fromhex("0001080006040001") + PEER_MAC + \
+        bytes([10, 0, 2, 99]) + bytes(6) + bytes([10, 0, 2, 98]) + bytes(18)
+
+    def __init__(self, d):
+        self.d = d
+        d.idf.lwip_tx_period = 0.02
+        d.idf.link_period = 0.05
+        d.idf.next_link_check = 0
+        for _ in range(3):
+            d.emac.receive_frame(self.ARP)
+            d.idf.service()
+        assert d.idf.counts["frames_to_lwip"] == 3
+        self._stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self._stop:
+            time.sleep(0.02)
+            self.d.emac.receive_frame(self.ARP)
+            self.d.srv._wake_w.send(b"x")  # let the server loop run the IDF model now
+
+    def stop(self):
+        self._stop = True
+        self.t.join(2)
+        return dict(self.d.idf.counts)
+
+
+def test_mp_takeover_from_running_esp_idf_driver(dump_bench, request):
+    d = dump_bench()
+    busy = BusyIdf(d)
+    out = d.run(kib=256)
+    c = busy.stop()
+    d.tv.check_dump(out, d.server, 256)
+    assert c["stop_calls"] == 1 and not d.idf.started and c["isr_after_stop"] == 0
+    lwip = c["frames_to_lwip"]
+    assert lwip >= 3 and d.idf.counts["frames_to_lwip"] == lwip  # nothing after the takeover
+    assert nic_stats(out)["lan_error"] == 0
+    d.tv.announce(request, "ESP32 EMAC takeover from a running ESP-IDF driver model (%d frames to its lwIP "
+                  "before): dump byte-identical" % lwip)
+
+
+def test_mp_without_takeover_the_idf_driver_keeps_the_dma(dump_bench):
+    # the protection disabled: our rings are written while ESP-IDF's DMA runs, nothing is
+    # stopped: the DMA stays on ESP-IDF's rings, its driver keeps taking the frames
+    d = dump_bench()
+    busy = BusyIdf(d)
+    before = d.idf.counts["frames_to_lwip"]
+    out = d.run(kib=64, takeover=0, arp_ms=300)
+    c = busy.stop()
+    assert "RESULT 0" not in out and "RESULT" in out, out
+    assert "esp32_emac: TX DMA kept a descriptor" in out, out
+    assert d.srv.stats()["base_write_while_running"] >= 2  # the list bases never took effect
+    assert c["frames_to_lwip"] > before + 5 and d.idf.started, c  # ESP-IDF kept receiving
+
+
+@pytest.mark.parametrize("with_lan", [True, False])
+def test_mp_link_blip_during_dump(dump_bench, request, with_lan):
+    # a 300 ms link drop mid-dump: with network.LAN stopped the dump rides it out; without
+    # active(False) ESP-IDF's link timer sees the drop, stops the EMAC and restarts it on its
+    # own rings (emac_esp32_start), and the dump fails
+    d = dump_bench()
+    busy = BusyIdf(d)
+
+    def blip():
+        t_end = time.time() + 120
+        while d.emac.stats["frames_tx"] < 200 and time.time() < t_end:
+            time.sleep(0.005)
+        d.emac.set_link(False)
+        time.sleep(0.3)
+        d.emac.set_link(True)
+
+    t = threading.Thread(target=blip, daemon=True)
+    t.start()
+    out = d.run(kib=1024, lan=1 if with_lan else 0)
+    t.join(5)
+    busy.stop()
+    if with_lan:
+        d.tv.check_dump(out, d.server, 1024)
+        assert d.idf.counts["mac_starts"] == 1  # only its start at boot
+    else:
+        assert "RESULT 0" not in out and "TX DMA kept a descriptor" in out, out
+        assert d.idf.counts["mac_starts"] == 2 and d.idf.counts["mac_stops"] >= 1
+    d.tv.announce(request, "ESP32 EMAC link blip mid-dump, network.LAN %s: %s"
+                  % ("stopped" if with_lan else "left running", "dump byte-identical" if with_lan
+                     else "ESP-IDF takes the DMA back, the dump fails"))
+
+
+def test_mp_link_down_at_dump_fails_fast(dump_bench):
+    d = dump_bench(link=False)
+    t0 = time.time()
+    out = d.run(kib=64, link_ms=300)
+    assert time.time() - t0 < 60
+    lines = [ln for ln in out.splitlines() if "esp32_emac" in ln]
+    assert lines == ["esp32_emac: no link: PHY 1 reports link down for 300 ms (cable?)"], out
+    assert "netdump failed: netdump: packets could not be sent (error 4)" in out and "RESULT 4" in out, out

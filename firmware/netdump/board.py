@@ -74,6 +74,17 @@ def lan8720(n):
                        ref_clk_mode=machine.Pin.OUT if n["ref_clk_out"] else machine.Pin.IN)
 
 
+def esp32_emac(n, regs=None):
+    """netdump's polled ESP32 EMAC driver for the PHY of NIC dict n, taking over from the board's
+    network.LAN at the fault (brought up now if it is down: the EMAC needs its clocks and PHY)."""
+    from netdump.drivers.esp32_emac import EMAC
+
+    lan = lan8720(n)
+    if not lan.active():
+        lan.active(True)
+    return EMAC(lan=lan, phy_addr=int(n["phy_addr"]), phy=n["chip"], regs=regs)
+
+
 def endpoint(conf, ifaces, nic=None, lan=None):
     """The endpoint for conf["iface"]: the UDP socket endpoint (first bringing lan() up
     with conf's addresses if it is down), or netdump's Ethernet stack over nic()."""

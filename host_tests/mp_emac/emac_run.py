@@ -5,7 +5,8 @@
 # MODE start   : start() under heap_lock once; prints its result, why and time
 # MODE txstall : start, then send under heap_lock until the driver gives up
 # MODE arm     : only construct the driver (dram_bus=... picks where the DMA sees it)
-# keys: phy_addr, phy, ntx, nrx, rx_buf, link_ms, tx_ms, dram_bus, lan (1/0), mac
+# keys: phy_addr, phy, ntx, nrx, rx_buf, link_ms, tx_ms, dram_bus, lan (1/0), lanmac (what
+#       network.LAN reports), mac (given to the driver), takeover (1/0), n_tx, n_rx
 # Prints "RESULT key=value ..." lines for the test to parse.
 import sys
 import time
@@ -122,12 +123,13 @@ def main():
     mode = sys.argv[1]
     path = sys.argv[2]
     opt = {"phy_addr": "1", "phy": "lan8720", "ntx": "2", "nrx": "8", "rx_buf": "512", "link_ms": "3000",
-           "tx_ms": "500", "dram_bus": "0x3FFB0000", "lan": "1", "mac": "", "takeover": "1"}
+           "tx_ms": "500", "dram_bus": "0x3FFB0000", "lan": "1", "mac": "", "takeover": "1",
+           "lanmac": "020000000015"}
     for a in sys.argv[3:]:
         k, v = a.split("=", 1)
         opt[k] = v
     regs = LinkRegs(path, dram_bus=int(opt["dram_bus"], 0))
-    lan = FakeLan(regs, b"\x02\x00\x00\x32\x00\x01") if opt["lan"] == "1" else None
+    lan = FakeLan(regs, bytes.fromhex(opt["lanmac"])) if opt["lan"] == "1" else None
     mac = bytes.fromhex(opt["mac"]) if opt["mac"] else None
     try:
         nic = EMAC(lan=lan, phy_addr=int(opt["phy_addr"]), phy=opt["phy"], mac=mac, regs=regs,
