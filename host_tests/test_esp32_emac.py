@@ -847,3 +847,44 @@ def test_mp_link_down_at_dump_fails_fast(dump_bench):
     lines = [ln for ln in out.splitlines() if "esp32_emac" in ln]
     assert lines == ["esp32_emac: no link: PHY 1 reports link down for 300 ms (cable?)"], out
     assert "netdump failed: netdump: packets could not be sent (error 4)" in out and "RESULT 4" in out, out
+
+
+def _may_trace_siblings():
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = int(f.read())
+    except OSError:
+        scope = 0
+    return os.geteuid() == 0 or scope == 0
+
+
+@pytest.mark.skipif(not _may_trace_siblings(), reason="needs root (Yama ptrace_scope forbids process_vm_writev "
+                                                       "into a process that is not our child)")
+def test_standalone_emulator_process(tmp_path):
+    # esp32-emac-emu as its own process: the DMA reaches a MicroPython process that is
+    # not its child (process_vm_writev needs ptrace rights: root or Yama ptrace_scope 0)
+    import json
+    import signal
+
+    wire = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    wire.bind(("127.0.0.1", 0))
+    wire.settimeout(10)
+    regs = str(tmp_path / "regs")
+    p = subprocess.Popen([sys.executable, "-m", "netdump_tools.esp32_emac_emu", "--regs", regs, "--eth", "127.0.0.1:0",
+                          "--eth-peer", "127.0.0.1:%d" % wire.getsockname()[1], "--phy-addr", "1",
+                          "--mac", BOARD_MAC], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert "listening" in line, line
+        proc = run_micropython(["mp_emac/emac_run.py", "frames", regs, "n_tx=3", "n_rx=0"], extra_paths=[MP_EMAC],
+                               timeout=120)
+        assert "RESULT start=0" in proc.stdout and "tx_fail=0" in proc.stdout, proc.stdout + proc.stderr
+        got = [wire.recv(2048) for _ in range(3)]
+        assert got == [mp_tx_frame(i, emu.parse_mac(BOARD_MAC)) for i in range(3)]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=10)[1]
+        wire.close()
+    assert p.returncode == 0
+    stats = json.loads(err.strip().splitlines()[-1])
+    assert stats["frames_tx"] == 3 and stats["idf"]["stop_calls"] == 1 and stats["bus_errors"] == 0
