@@ -59,18 +59,18 @@ _MAC_MIIADDR = const(0x3FF6A010)  # busy bit 0, write bit 1, CSR clock 5:2, reg 
 _MAC_MIIDATA = const(0x3FF6A014)
 _MAC_ADDR0HI = const(0x3FF6A040)  # address bytes 5,4 in bits 15:0 (emac_ll_set_addr)
 _MAC_ADDR0LO = const(0x3FF6A044)  # address bytes 3..0
-# EXT block (IDF emac_ext_struct.h)
-_EXT_CLK_CTRL = const(0x3FF69808)  # ext_en bit 0 / int_en bit 1: a reference clock source
-_EXT_PHYINF = const(0x3FF6980C)  # phy_intf_sel bits 15:13: 4 = RMII, 0 = MII
+# EXT block (IDF emac_ext_struct.h ex_clk_ctrl; set by emac_ll_clock_enable_rmii_input/output)
+_EXT_CLK_CTRL = const(0x3FF69808)  # ext_en bit 0 / int_en bit 1 (RMII reference clock in/out),
+_EXT_CLOCKS = const(0x1B)  # mii_clk_tx_en bit 3 / mii_clk_rx_en bit 4 (MII): some clock is set up
 
 _OM_SR = const(0x2)  # DMAOPERATION_MODE START_STOP_RX
 _OM_ST = const(0x2000)  # DMAOPERATION_MODE START_STOP_TRANSMISSION_COMMAND
 _OM_FTF = const(0x100000)  # DMAOPERATION_MODE FLUSH_TX_FIFO, self-clearing
-_MC_RE = const(0x4)
-_MC_TE = const(0x8)
-_MC_DM = const(0x800)
-_MC_FES = const(0x4000)
-_ST_W1C = const(0x1E7FF)  # DMASTATUS bits 0..10 and 13..16 clear when written with 1
+_MC_RE = const(0x4)  # GMACCONFIG rx: receiver enable (emac_ll_receive_enable)
+_MC_TE = const(0x8)  # GMACCONFIG tx: transmitter enable (emac_ll_transmit_enable)
+_MC_DM = const(0x800)  # GMACCONFIG duplex: full duplex (emac_ll_set_duplex)
+_MC_FES = const(0x4000)  # GMACCONFIG fespeed: 100 Mb/s (emac_ll_set_port_speed)
+_ST_W1C = const(0x1E7FF)  # DMASTATUS bits 0..10 and 13..16 are R/SS/WC: written 1 clears them
 _ST_RS = const(17)  # receive process state, bits 19:17 (0 = stopped)
 _ST_TS = const(20)  # transmit process state, bits 22:20 (0 = stopped)
 _MII_BUSY = const(0x1)
@@ -112,7 +112,6 @@ _STOP_MS = const(50)  # DMA stop / FIFO flush (a frame at 10 Mb/s takes 1.2 ms)
 _MIN_POLLS = const(10)  # a wait also needs this many looks before it gives up (busy hosts)
 
 # error codes (Linux errno numbers)
-EIO = const(5)
 EFAULT = const(14)
 ENODEV = const(19)
 ENETDOWN = const(100)
@@ -368,9 +367,9 @@ class EMAC:
         rd = self._rd
         wr = self._wr
         mod = self._mod
-        # network.LAN(...) selected RMII and a reference clock (emac_ll_clock_enable_rmii_*);
-        # without them the EMAC is not clocked and nothing below can work
-        if not rd(_EXT_CLK_CTRL, 0) & 3:
+        # network.LAN(...) set up the EMAC's clocks (emac_ll_clock_enable_rmii_input/_output,
+        # emac_ll_clock_enable_mii); without them nothing below can work
+        if not rd(_EXT_CLK_CTRL, 0) & _EXT_CLOCKS:
             return self._fail(ENODEV, self._why_clock)
         if self._takeover:
             # 1. ESP-IDF's driver: network.LAN.active(False) -> esp_eth_stop(): stops the link
