@@ -116,7 +116,7 @@ class Rig:
 
     def run(self, packets, how, wrap=()):
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([
-            os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "mp_emac"),
+            os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "host_tests", "mp_emac"),
             os.path.join(ROOT, "host_tests", "mp_w5500")]))
         r = subprocess.run(list(wrap) + [micropython_exe(), "-X", "heapsize=8M",
                                          os.path.join(ROOT, "bench", "mp_nic_bench.py"), self.driver, self.path,

@@ -2,7 +2,8 @@
 whether ::1 works, netdumpd in a subprocess, stopping a subprocess (the last
 three from tools/netdumpd_harness.py, which the benchmarks use too), and the
 expected contents of the test RAM that host_tests/mp/testram.py fills on the
-MicroPython side."""
+MicroPython side, and the frame patterns of the NIC driver tests
+(host_tests/mp/framepat.py builds the same frames on the MicroPython side)."""
 import socket
 import struct
 
@@ -83,3 +84,27 @@ def check_regions(core, big_size):
     assert core.read_region("big") == xorshift_bytes(big_size)
     assert core.read_region("sparse") == sparse_bytes()
     assert core.read_region("small") == SMALL
+
+
+# ---- NIC driver tests: the frame patterns of host_tests/mp/framepat.py ----
+PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
+
+
+def tx_len(i):
+    """Length of transmit frame i."""
+    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
+
+
+def rx_len(i):
+    """Length of receive frame i."""
+    return 60 + (i * 577) % 1455
+
+
+def tx_frame(i, mac):
+    """Transmit frame i as the NIC with address mac sends it (broadcast)."""
+    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, tx_len(i)))
+
+
+def rx_frame(i, mac, n=None):
+    """Receive frame i (rx_len(i) bytes, or n) from PEER_MAC to mac."""
+    return mac + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255 for j in range(14, n or rx_len(i)))

@@ -25,6 +25,7 @@ import zlib
 
 import pytest
 
+import netutil
 from conftest import HERE, ROOT, run_micropython
 
 sys.path.insert(0, ROOT)
@@ -36,7 +37,7 @@ from netdump.drivers.esp32_emac import EMAC  # noqa: E402
 
 MP_EMAC = os.path.join(HERE, "mp_emac")
 BOARD_MAC = "02:00:00:00:00:15"
-PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
+PEER_MAC = netutil.PEER_MAC
 WIN = 0x3FFC0000  # where the hand-built rings sit on the emulated bus
 
 
@@ -382,10 +383,8 @@ def direct(phy_addr=1, idf=True, lan=True, trace=False, phy_at=None, **kw):
     return emac, drv, nic, out, fl
 
 
-def rx_frame(i, n=None, mac=None):
-    n = n or 60 + (i * 577) % 1455
-    return (mac or emu.parse_mac(BOARD_MAC)) + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255
-                                                                              for j in range(14, n))
+def rx_frame(i, n=None):
+    return netutil.rx_frame(i, emu.parse_mac(BOARD_MAC), n)
 
 
 def test_start_takes_over_in_hal_order():
@@ -612,11 +611,6 @@ def bench():
         b.close()
 
 
-def mp_tx_frame(i, mac):
-    n = 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
-    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, n))
-
-
 def test_mp_frames_both_ways_locked(bench):
     ntx, nrx = 40, 60
     b = bench()
@@ -630,7 +624,7 @@ def test_mp_frames_both_ways_locked(bench):
     deadline = time.time() + 5
     while len(b.received) < ntx and time.time() < deadline:
         time.sleep(0.01)
-    assert b.received == [mp_tx_frame(i, mac) for i in range(ntx)]
+    assert b.received == [netutil.tx_frame(i, mac) for i in range(ntx)]
     st = b.srv.stats()
     assert st["frames_tx"] == ntx and st["rx_missed"] == 0 and st["bus_errors"] == 0
     assert st["idf"]["stop_calls"] == 1 and st["idf"]["isr_after_stop"] == 0 and st["inten"] == 0
@@ -771,7 +765,7 @@ class BusyIdf:
         while not self._stop:
             time.sleep(0.02)
             self.d.emac.receive_frame(self.ARP)
-            self.d.srv._wake_w.send(b"x")  # let the server loop run the IDF model now
+            self.d.srv.wake()  # let the server loop run the IDF model now
 
     def stop(self):
         self._stop = True
@@ -880,7 +874,7 @@ def test_standalone_emulator_process(tmp_path):
                                timeout=120)
         assert "RESULT start=0" in proc.stdout and "tx_fail=0" in proc.stdout, proc.stdout + proc.stderr
         got = [wire.recv(2048) for _ in range(3)]
-        assert got == [mp_tx_frame(i, emu.parse_mac(BOARD_MAC)) for i in range(3)]
+        assert got == [netutil.tx_frame(i, emu.parse_mac(BOARD_MAC)) for i in range(3)]
     finally:
         p.send_signal(signal.SIGTERM)
         err = p.communicate(timeout=10)[1]

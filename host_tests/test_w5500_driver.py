@@ -19,7 +19,9 @@ import time
 
 import pytest
 
+import netutil
 from conftest import ROOT, run_micropython
+from netutil import rx_len, tx_len
 
 sys.path.insert(0, ROOT)
 from tools import spi_link, w5500_emu  # noqa: E402
@@ -27,26 +29,14 @@ from tools import spi_link, w5500_emu  # noqa: E402
 from netdump.drivers.w5500 import W5500  # noqa: E402
 
 OUR_MAC = b"\x02\x11\x22\x33\x44\x55"
-PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
-
-
-# ---- the same frame patterns as mp_w5500/w5500_run.py ----
-def tx_len(i):
-    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
-
-
-def rx_len(i):
-    return 60 + (i * 577) % 1455
 
 
 def tx_frame(i, mac=OUR_MAC):
-    n = tx_len(i)
-    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, n))
+    return netutil.tx_frame(i, mac)
 
 
 def rx_frame(i, mac=OUR_MAC):
-    n = rx_len(i)
-    return mac + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255 for j in range(14, n))
+    return netutil.rx_frame(i, mac)
 
 
 class Bench:

@@ -43,14 +43,14 @@ import ctypes.util
 import json
 import logging
 import os
-import select
 import signal
-import socket
 import struct
 import sys
 import threading
 import time
 import zlib
+
+from . import emu_server
 
 log = logging.getLogger("esp32_emac_emu")
 
@@ -1231,60 +1231,47 @@ class IdfDriver:
 # ---- the server: register link + Ethernet datagram socket ---------------------------------
 
 
-def parse_address(text):
-    """'HOST:PORT' on loopback -> (AF_INET/AF_INET6, (host, port))."""
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if host == "localhost":
-        host = "127.0.0.1"
-    if host not in ("127.0.0.1", "::1"):
-        raise ValueError("only loopback addresses are allowed: %r" % text)
-    try:
-        num = int(port)
-    except ValueError:
-        raise ValueError("bad port in %r" % text) from None
-    if not 0 <= num <= 65535:
-        raise ValueError("port must be 0..65535: %r" % text)
-    return (socket.AF_INET6 if ":" in host else socket.AF_INET), (host, num)
+class EmacServer(emu_server.ChipServer):
+    """Serves one Emac (and optionally a running IdfDriver) on a register-link unix
+    socket and an Ethernet datagram socket (UDP on loopback: the NIC side of
+    tools/vnet.py). Register-link sessions: emac_link.RegSession."""
 
-
-class EmacServer:
-    """Serves one Emac (and optionally a running IdfDriver) on a register-link
-    unix socket and an Ethernet UDP socket (one datagram per frame, no FCS; the
-    NIC side of tools/vnet.py)."""
+    thread_name = "esp32-emac-emu"
 
     def __init__(self, emac, regs_path, eth_bind=None, eth_peer=None, hello=False, idf=None):
         from . import emac_link
 
+        if "/" not in regs_path:
+            raise ValueError("the register link is a unix socket path (the DMA needs the peer's pid): %r"
+                             % regs_path)
         self.emac = emac
         self.idf = idf
         self._link = emac_link
-        if os.path.exists(regs_path):
-            os.unlink(regs_path)
-        self.regs_path = regs_path
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(regs_path)
-        self.listener.listen(4)
-        self.eth = None
-        self.peer = None
-        if eth_bind:
-            fam, addr = parse_address(eth_bind)
-            self.eth = socket.socket(fam, socket.SOCK_DGRAM)
-            self.eth.bind(addr)
-            self.eth.setblocking(False)  # a cable never blocks the MAC: a full peer queue loses the frame
-            self.eth_address = self.eth.getsockname()
-        if eth_peer:
-            self.peer = parse_address(eth_peer)[1]
-        self._fixed_peer = self.peer is not None
-        if hello and self.eth is not None and self.peer is not None:
-            self.eth.sendto(b"", self.peer)  # registers us with tools/vnet.py
-        emac.transmit = self._transmit
+        super().__init__(regs_path, eth_bind, eth_peer, hello)
+        self.regs_path = self.link_path
+        emac.transmit = self.transmit
         self.eth_tx_lost = 0
-        self.clients = {}
         self.memories = {}  # pid -> ProcessMemory
-        self._stop = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self.thread = None
+
+    # ---- ChipServer hooks ------------------------------------------------------------------
+    def new_session(self, sock):
+        return self._link.RegSession(self, sock)
+
+    def frame_in(self, data):
+        self.emac.receive_frame(data)
+        self.after_access()
+
+    def lost_frame(self):
+        self.eth_tx_lost += 1
+
+    def timeout(self):
+        if self.idf is None:
+            return 0.5
+        return min(0.5, self.idf.next_due(time.monotonic()))
+
+    def tick(self):
+        if self.idf is not None:
+            self.idf.service()
 
     # ---- hooks for emac_link.RegSession ----------------------------------------------------
     def map_client(self, pid, bus, size, real):
@@ -1329,79 +1316,6 @@ class EmacServer:
                 self.emac.reset_stats()
         return self.stats()
 
-    # ---- the wire --------------------------------------------------------------------------
-    def _transmit(self, frame):
-        if self.eth is None or self.peer is None:
-            return
-        try:
-            self.eth.sendto(frame, self.peer)
-        except (BlockingIOError, ConnectionRefusedError):
-            self.eth_tx_lost += 1
-        except OSError as e:
-            self.eth_tx_lost += 1
-            log.warning("ethernet send to %r failed: %s", self.peer, e)
-
-    def serve_forever(self):
-        """Run until stop(): register-link clients, frames from the wire, the IDF model's timers."""
-        while not self._stop:
-            rl = [self.listener, self._wake_r] + list(self.clients)
-            if self.eth is not None:
-                rl.append(self.eth)
-            timeout = 0.5
-            if self.idf is not None:
-                timeout = min(timeout, self.idf.next_due(time.monotonic()))
-            r, _, _ = select.select(rl, [], [], timeout)
-            for s in r:
-                if s is self._wake_r:
-                    s.recv(16)
-                elif s is self.listener:
-                    c, _ = s.accept()
-                    self.clients[c] = self._link.RegSession(self, c)
-                elif s is self.eth:
-                    for _ in range(64):
-                        try:
-                            data, src = s.recvfrom(65536)
-                        except (BlockingIOError, InterruptedError):
-                            break
-                        if not data:
-                            continue  # empty datagrams carry no frame (vnet's delimiter)
-                        if not self._fixed_peer:
-                            self.peer = src
-                        self.emac.receive_frame(data)
-                        self.after_access()
-                else:
-                    sess = self.clients[s]
-                    if not sess.on_readable():
-                        sess.close()
-                        del self.clients[s]
-            if self.idf is not None:
-                self.idf.service()
-
-    def start(self):
-        """Serve in a daemon thread; returns self."""
-        self.thread = threading.Thread(target=self.serve_forever, name="esp32-emac-emu", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self._stop = True
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-        if self.thread is not None:
-            self.thread.join(5)
-        for c in list(self.clients):
-            self.clients[c].close()
-        self.clients.clear()
-        self.listener.close()
-        if self.eth is not None:
-            self.eth.close()
-        if os.path.exists(self.regs_path):
-            os.unlink(self.regs_path)
-        self._wake_r.close()
-        self._wake_w.close()
-
 
 def parse_mac(text):
     """'aa:bb:cc:dd:ee:ff' -> 6 bytes."""
@@ -1442,8 +1356,8 @@ def build_parser():
                "  esp32-emac-emu --regs /tmp/emac.sock --eth 127.0.0.1:0 --eth-peer 127.0.0.1:20231 --eth-hello",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--regs", required=True, help="register-link listen path (a unix socket)")
-    p.add_argument("--eth", help="Ethernet side bind address, 127.0.0.1:PORT (UDP)")
-    p.add_argument("--eth-peer", help="where transmitted frames go (127.0.0.1:PORT); default: the last sender")
+    p.add_argument("--eth", help="Ethernet side bind address: 127.0.0.1:PORT (UDP), or a unix datagram PATH")
+    p.add_argument("--eth-peer", help="where transmitted frames go (127.0.0.1:PORT or PATH); default: the last sender")
     p.add_argument("--eth-hello", action="store_true",
                    help="send one empty datagram to --eth-peer at start (registers with netdump-vnet)")
     p.add_argument("--phy", choices=sorted(PHY_IDS) + ["none"], default="lan8720",

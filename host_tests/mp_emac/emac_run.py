@@ -11,81 +11,9 @@
 import sys
 import time
 
-import micropython
-
 from emac_stub import FakeLan, LinkRegs
+from mp.framepat import RXB, fill_tx, frames, locked
 from netdump.drivers.esp32_emac import EMAC
-
-PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
-
-
-def tx_len(i):
-    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
-
-
-def rx_len(i):
-    return 60 + (i * 577) % 1455
-
-
-def fill_tx(buf, i, n, mac):
-    j = 0
-    while j < 6:
-        buf[j] = 0xFF
-        buf[6 + j] = mac[j]
-        j += 1
-    buf[12] = 0x88  # IEEE 802 local experimental EtherType 0x88B5
-    buf[13] = 0xB5
-    j = 14
-    while j < n:
-        buf[j] = (j * 7 + i) & 255
-        j += 1
-
-
-def check_rx(buf, i, n, mac):
-    bad = 0
-    j = 0
-    while j < 6:
-        if buf[j] != mac[j] or buf[6 + j] != PEER_MAC[j]:
-            bad += 1
-        j += 1
-    if buf[12] != 0x88 or buf[13] != 0xB5:
-        bad += 1
-    j = 14
-    while j < n:
-        if buf[j] != (j * 5 + i * 3) & 255:
-            bad += 1
-        j += 1
-    return bad
-
-
-TXB = bytearray(1514)
-RXB = bytearray(1536)
-
-
-def frames(nic, ntx, nrx, res):
-    tx = TXB
-    rx = RXB
-    i = 0
-    while i < ntx:
-        n = tx_len(i)
-        fill_tx(tx, i, n, nic.mac)
-        if nic.send(tx, n) != 1:
-            res[0] += 1
-        i += 1
-    got = 0
-    t0 = time.ticks_ms()
-    while got < nrx and time.ticks_diff(time.ticks_ms(), t0) < 60000:
-        n = nic.poll(rx)
-        if n == 0:
-            nic.wait(5)
-            continue
-        if n != rx_len(got):
-            res[2] += 1
-        else:
-            res[2] += check_rx(rx, got, n, nic.mac)
-        res[3] += n
-        got += 1
-    res[1] = got
 
 
 def start_once(nic, res, a, b):
@@ -105,18 +33,6 @@ def txstall(nic, res, tx, b):
     res[1] = time.ticks_diff(time.ticks_ms(), t0)
     res[2] = nic.poll(RXB)
 
-
-def locked(fn, a, b, c, d):
-    micropython.heap_lock()
-    err = None
-    try:
-        fn(a, b, c, d)
-    except MemoryError as e:
-        err = e
-    micropython.heap_unlock()
-    if err is not None:
-        print("RESULT memoryerror=1")
-        sys.print_exception(err)
 
 
 def main():
