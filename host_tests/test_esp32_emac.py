@@ -533,26 +533,11 @@ class Bench:
     def __init__(self, phy_addr=1, idf=True, **kw):
         self.dir = tempfile.mkdtemp(prefix="emac")
         self.regs = os.path.join(self.dir, "regs")
-        self.wire = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.wire.bind(("127.0.0.1", 0))
-        self.wire.settimeout(0.2)
+        self.wire = netutil.Wire()
         self.emac, self.idf = emu.build(phy_addr=phy_addr, idf=idf, mac=BOARD_MAC, **kw)
-        self.srv = emu.EmacServer(self.emac, self.regs, "127.0.0.1:0", "127.0.0.1:%d" % self.wire.getsockname()[1],
-                                  idf=self.idf).start()
+        self.srv = emu.EmacServer(self.emac, self.regs, "127.0.0.1:0", self.wire.address, idf=self.idf).start()
         self.eth = self.srv.eth_address
-        self.received = []
-        self._stop = False
-        self._reader = threading.Thread(target=self._read_wire, daemon=True)
-        self._reader.start()
-
-    def _read_wire(self):
-        while not self._stop:
-            try:
-                self.received.append(self.wire.recv(65536))
-            except socket.timeout:
-                pass
-            except OSError:
-                return
+        self.received = self.wire.received
 
     def inject_when_started(self, frames, timeout=60):
         """In a thread: once our driver runs the DMA, send frames into the cable, at most two
@@ -578,37 +563,20 @@ class Bench:
         t0 = time.time()
         proc = run_micropython(["mp_emac/emac_run.py", mode, self.regs] + [str(a) for a in args], timeout=timeout,
                                extra_paths=[MP_EMAC])
-        res = {"elapsed": time.time() - t0}
-        for ln in proc.stdout.splitlines():
-            if ln.startswith("RESULT "):
-                for kv in ln.split()[1:]:
-                    k, _, v = kv.partition("=")
-                    res[k] = v
-            elif ln.startswith("MESSAGE "):
-                res["message"] = ln[8:]
+        res = netutil.parse_results(proc.stdout)
+        res["elapsed"] = time.time() - t0
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "memoryerror" not in res, proc.stdout
         return res, proc
 
     def close(self):
-        self._stop = True
         self.srv.stop()
         self.wire.close()
-        self._reader.join(2)
 
 
 @pytest.fixture
 def bench():
-    made = []
-
-    def make(**kw):
-        b = Bench(**kw)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
+    yield from netutil.closing_factory(Bench)
 
 
 def test_mp_frames_both_ways_locked(bench):

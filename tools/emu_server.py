@@ -6,10 +6,13 @@ datagram = one frame without FCS: the NIC side of tools/vnet.py; empty
 datagrams carry nothing), and a select loop, optionally in a daemon thread.
 Subclasses say what a session is and where a received frame goes.
 """
+import json
 import logging
 import os
 import select
+import signal
 import socket
+import sys
 import threading
 
 log = logging.getLogger("emu_server")
@@ -170,3 +173,21 @@ class ChipServer:
                 os.unlink(p)
         self._wake_r.close()
         self._wake_w.close()
+
+
+def serve_until_signal(srv, stats):
+    """Serve srv in this thread until SIGTERM/SIGINT, then print stats() as one JSON line
+    on stderr and close it -> exit status 0."""
+
+    def stop(signum, frame):
+        srv._stop = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        srv.serve_forever()
+    finally:
+        sys.stderr.write(json.dumps(stats(), sort_keys=True) + "\n")
+        sys.stderr.flush()
+        srv.stop()
+    return 0

@@ -40,10 +40,8 @@ to tools/vnet.py) is in emac_link.py and EmacServer below; see --help.
 import argparse
 import ctypes
 import ctypes.util
-import json
 import logging
 import os
-import signal
 import struct
 import sys
 import threading
@@ -1391,19 +1389,8 @@ def main(argv=None):
         log.error("cannot start: %s", e)
         return 1
 
-    def stop(signum, frame):
-        srv._stop = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     log.info("listening: regs=%s eth=%s", args.regs, getattr(srv, "eth_address", None))
-    try:
-        srv.serve_forever()
-    finally:
-        sys.stderr.write(json.dumps(srv.stats(), sort_keys=True) + "\n")
-        sys.stderr.flush()
-        srv.stop()
-    return 0
+    return emu_server.serve_until_signal(srv, srv.stats)
 
 
 if __name__ == "__main__":

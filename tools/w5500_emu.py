@@ -32,9 +32,7 @@ datagram socket) is in spi_link.py and in EmulatorServer below; run
 `python -m netdump_tools.w5500_emu --help`.
 """
 import argparse
-import json
 import logging
-import signal
 import struct
 import sys
 import threading
@@ -697,19 +695,8 @@ def main(argv=None):
         log.error("cannot start: %s", e)
         return 1
 
-    def stop(signum, frame):
-        srv._stop = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     log.info("listening: spi=%s eth=%s", srv.spi_address, getattr(srv, "eth_address", None))
-    try:
-        srv.serve_forever()
-    finally:
-        sys.stderr.write(json.dumps(chip.stats, sort_keys=True) + "\n")
-        sys.stderr.flush()
-        srv.stop()
-    return 0
+    return emu_server.serve_until_signal(srv, lambda: chip.stats)
 
 
 if __name__ == "__main__":
