@@ -3,10 +3,10 @@
 # fault time. docs/esp32-emac.md has the facts used here, with their sources:
 #   TRM  = ESP32 Technical Reference Manual v5.2, chapter 10 (EMAC): 10.8 descriptors,
 #          10.9/10.10 registers;
-#   IDF  = ESP-IDF v5.x: soc/esp32/include/soc/emac_{dma,mac,ext}_struct.h (register
-#          layouts), hal/emac_hal.c (emac_hal_start/stop), hal/emac_hal.h (descriptor
-#          layouts), esp_eth/src/mac/esp_eth_mac_esp.c + esp_eth_mac_esp_dma.c (how
-#          ESP-IDF's own driver uses them), esp_eth_phy_lan87xx.c / _ip101.c (PHYs).
+#   IDF  = espressif/esp-idf v5.x components/: soc/esp32/include/soc/emac_{dma,mac,ext}_struct.h
+#          (register layouts), hal/emac_hal.c (emac_hal_start/stop), hal/include/hal/emac_hal.h
+#          (descriptor layouts), esp_eth/src/mac/esp_eth_mac_esp.c + esp_eth_mac_esp_dma.c (how
+#          ESP-IDF's own driver uses them), esp_eth/src/phy/esp_eth_phy_lan87xx.c / _ip101.c.
 #
 #   nic = EMAC(lan=network.LAN(...), phy_addr=1)   arm time: allocates everything
 #   nic.mac                  6-byte bytearray (the MAC address network.LAN uses)
@@ -17,10 +17,11 @@
 #   nic.wait(ms)             block up to ms until a frame is in the receive ring
 #   nic.why                  one line saying why start() failed or the NIC gave up
 #
-# Memory: one word-aligned bytearray ("arena") holds the descriptor rings
-# (chained mode: nrx RX and ntx TX 32-byte descriptors) and their buffers; the
-# DMA reaches it at its address, which must lie in internal DRAM (SOC_DMA_LOW..
-# SOC_DMA_HIGH): on a board whose Python heap is in PSRAM the constructor refuses.
+# Memory (docs/esp32-emac.md#2-memory-the-dma-reaches): one word-aligned bytearray
+# ("arena") holds the descriptor rings (chained mode: nrx RX and ntx TX 32-byte
+# descriptors) and their buffers; the DMA reaches it at its address, which must lie
+# in internal DRAM (SOC_DMA_LOW..SOC_DMA_HIGH): on a board whose Python heap is in
+# PSRAM the constructor refuses.
 # Registers: through three functions, rd(addr, shift) / wr(addr, value) /
 # mod(addr, clear, set) -- on a board the viper MMIO functions below; in tests a
 # register link to an emulator (regs=..., which also maps the arena for its DMA).
@@ -77,7 +78,8 @@ _MII_BUSY = const(0x1)
 _MII_WRITE = const(0x2)
 _MII_CR = const(0x3C)  # CSR clock range as network.LAN set it (emac_hal_set_csr_clock_range)
 
-# ---- descriptors (IDF hal/emac_hal.h eth_dma_{tx,rx}_descriptor_t; TRM 10.8) ----
+# ---- descriptors (IDF hal/emac_hal.h eth_dma_{tx,rx}_descriptor_t; TRM 10.8;
+# docs/esp32-emac.md#3-descriptors-trm-108-idf-emac_halh) ----
 # 32 bytes each (alternate descriptor size: IDF sets DMABUSMODE.ATDS); chained mode: word 3
 # is the next descriptor's address, the last points back to the first (emac_esp_dma_reset)
 _DESC = const(32)
@@ -92,7 +94,8 @@ _TX_BUF = const(1536)  # one TX buffer holds a whole frame
 _TX_MAX = const(1514)  # frame without FCS (no VLAN tag: what EtherEndpoint sends)
 _MIN_FRAME = const(14)
 
-# ---- PHY (IEEE 802.3 clause 22; IDF esp_eth_phy_802_3.c, _lan87xx.c, _ip101.c) ----
+# ---- PHY (IEEE 802.3 clause 22; IDF esp_eth_phy_802_3.c, _lan87xx.c, _ip101.c;
+# docs/esp32-emac.md#7-the-phy-8023-clause-22-idf-phy-drivers) ----
 _BMSR = const(1)  # basic mode status: bit 2 link (latches low), bit 5 autonegotiation done
 _PHYID1 = const(2)
 _PHYID2 = const(3)
@@ -364,6 +367,7 @@ class EMAC:
         return 1
 
     def _start(self):
+        # the sequence: docs/esp32-emac.md#6-what-networklan-leaves-running-and-the-takeover
         rd = self._rd
         wr = self._wr
         mod = self._mod
