@@ -10,14 +10,22 @@
 #   nic = EMAC(lan=lan, phy_addr=1, regs=regs)
 import socket
 
-from mp.sockaddr import unix_sockaddr
-
 _OP_READ = 0x52
 _OP_WRITE = 0x57
 _OP_MODIFY = 0x42
 _OP_MAP = 0x4D
 _OP_IDF_STOP = 0x49
 _OP_CONTROL = 0x43
+_AF_UNIX_LINUX = 1  # sa_family of struct sockaddr_un on Linux (little-endian u16)
+
+
+def _unix_sockaddr(path):
+    # MicroPython's unix-port connect() takes the raw struct sockaddr_un
+    p = path.encode() if isinstance(path, str) else path
+    a = bytearray(2 + len(p) + 1)
+    a[0] = _AF_UNIX_LINUX
+    a[2 : 2 + len(p)] = p
+    return a
 
 
 def _put32(b, i, v):
@@ -32,7 +40,7 @@ class LinkRegs:
 
     def __init__(self, path, dram_bus=0x3FFB0000, timeout_s=20):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(unix_sockaddr(path))
+        s.connect(_unix_sockaddr(path))
         s.settimeout(timeout_s)
         self.sock = s
         self._sw = s.write

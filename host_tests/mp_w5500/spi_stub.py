@@ -8,8 +8,6 @@
 #   spi.write(buf) / spi.readinto(buf, write=0) / spi.write_readinto(wbuf, rbuf)
 import socket
 
-from mp.sockaddr import unix_sockaddr
-
 _OP_LOW = 0x4C  # 'L' chip select falls
 _OP_HIGH = 0x48  # 'H' chip select rises
 _OP_WRITE = 0x57  # 'W' n:u16 data
@@ -17,6 +15,15 @@ _OP_READ = 0x52  # 'R' n:u16 fill:u8 -> n bytes
 _OP_XFER = 0x58  # 'X' n:u16 data -> n bytes
 _OP_CONTROL = 0x43  # 'C' n:u16 json -> u32 len + json
 _CAP = 4096
+_AF_UNIX_LINUX = 1  # sa_family of struct sockaddr_un on Linux (little-endian u16)
+
+
+def _unix_sockaddr(path):
+    p = path.encode() if isinstance(path, str) else path
+    a = bytearray(2 + len(p) + 1)
+    a[0] = _AF_UNIX_LINUX
+    a[2 : 2 + len(p)] = p
+    return a
 
 
 class LinkSPI:
@@ -30,7 +37,7 @@ class LinkSPI:
         self.failures = 0
         if path is not None:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(unix_sockaddr(path))
+            s.connect(_unix_sockaddr(path))
             s.settimeout(timeout_s)
             self.sock = s
             self._sw = s.write
