@@ -238,7 +238,11 @@ else:  # CPython twins (host tests): never on a board  # arm-time
 
 
 class EMAC:
-    """The ESP32 EMAC as a polled frame NIC (see the module comment)."""
+    """The ESP32 EMAC as a polled frame NIC (see the module comment). lan: the board's
+    network.LAN; phy_addr / phy: the PHY's MDIO address and kind; mac: an address to use
+    instead of network.LAN's; regs: the register interface (None on a board); ntx, nrx,
+    rx_buf: ring sizes; takeover=False skips stopping ESP-IDF's driver and the DMA in
+    start() (tests show what that protects against)."""
 
     def __init__(self, lan=None, phy_addr=0, phy="lan8720", mac=None, regs=None, ntx=2, nrx=8, rx_buf=512,
                  link_timeout_ms=3000, tx_timeout_ms=500, takeover=True):  # arm-time
@@ -330,7 +334,7 @@ class EMAC:
         # ---- one-line reasons, made now ----
         p = phy_addr
         self.why = ""
-        self._why_clock = "esp32_emac: EMAC not set up (no reference clock): create network.LAN(...) at boot"
+        self._why_clock = "esp32_emac: EMAC not set up (no clocks): create network.LAN(...) at boot"
         self._why_txstop = "esp32_emac: TX DMA did not stop (transmit state machine busy)"
         self._why_rxstop = "esp32_emac: RX DMA did not stop"
         self._why_mdio = "esp32_emac: MDIO busy never cleared (MDC clock?)"
