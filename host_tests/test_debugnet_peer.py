@@ -1,6 +1,5 @@
 """debugnet + SocketEndpoint against a scripted netdumpd-like peer over real UDP
 sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
-import os
 import time
 
 import pytest
@@ -11,10 +10,6 @@ from netdump.endpoint import SocketEndpoint
 from netutil import HOSTS, free_udp_port
 from peer import Peer
 
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-DISCOVERY = ["recvfrom"] + (["raw"] if ROOT else [])
 MODES = [debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD]
 MODE_IDS = ["window", "freebsd"]
 
@@ -23,9 +18,9 @@ def pattern(n, k=0):
     return bytes((i * 31 + k) & 255 for i in range(n))
 
 
-def make(peer, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+def make(peer, mode=debugnet.MODE_WINDOW, **kw):
     ep = SocketEndpoint(
-        peer.host, herald_port=peer.herald_port, client_port=free_udp_port(peer.host), port_discovery=discovery
+        peer.host, herald_port=peer.herald_port, client_port=free_udp_port(peer.host)
     )
     # an RTO floor of 20 ms keeps thread-scheduling jitter from causing resends
     args = dict(rto_init_us=50000, rto_min_us=20000, rto_max_us=200000, npolls=40, poll_us=500, deadline_ms=20000)
@@ -72,9 +67,9 @@ def check_dump(peer, vmcore, kdh=pattern(512, 9)):
     assert all(w == "session" for (w, t, s, o, n) in peer.log if t != wire.HERALD)
 
 
-def dump_checked(peer, vm, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+def dump_checked(peer, vm, mode=debugnet.MODE_WINDOW, **kw):
     """make + dump vm (it must succeed) + close + check_dump -> the Debugnet (for its stats)."""
-    ep, dn = make(peer, discovery, mode, **kw)
+    ep, dn = make(peer, mode, **kw)
     try:
         assert dump(dn, vm) == 0
     finally:
@@ -84,12 +79,11 @@ def dump_checked(peer, vm, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
 @pytest.mark.parametrize("host", HOSTS)
-def test_clean_dump_and_session_port(host, discovery, mode):
+def test_clean_dump_and_session_port(host, mode):
     vm = pattern(200000)
     with Peer(host) as p:
-        ep, dn = make(p, discovery, mode)
+        ep, dn = make(p, mode)
         try:
             assert dump(dn, vm, chunked=65536) == 0
             assert ep._port == p.session_port != p.herald_port
@@ -102,8 +96,7 @@ def test_clean_dump_and_session_port(host, discovery, mode):
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
-def test_lost_herald_ack(discovery, mode):
+def test_lost_herald_ack(mode):
     def policy(peer, mtype, seq, nth):
         if mtype == wire.HERALD and nth == 1:
             return []
@@ -111,7 +104,7 @@ def test_lost_herald_ack(discovery, mode):
 
     vm = pattern(5000)
     with Peer(policy=policy) as p:
-        dump_checked(p, vm, discovery, mode)
+        dump_checked(p, vm, mode)
         assert p.count(1) == 2
         assert [w for (w, t, s, o, n) in p.log if s == 1] == ["herald", "herald"]
 
@@ -128,7 +121,7 @@ def test_lost_data_acks(host, mode):
 
     vm = pattern(60000)
     with Peer(host, policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode)
+        dn = dump_checked(p, vm, mode)
         for s in lost:
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_RETX] >= len(lost)
@@ -141,7 +134,7 @@ def test_duplicated_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode)
+        dn = dump_checked(p, vm, mode)
         assert dn.stats[debugnet.ST_RETX] == 0
         assert dn.stats[debugnet.ST_DUPACKS] + dn.stats[debugnet.ST_IGNORED] > 0
 
@@ -156,7 +149,7 @@ def test_late_acks(mode):
 
     vm = pattern(40000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
+        dn = dump_checked(p, vm, mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
         assert dn.stats[debugnet.ST_RETX] > 0
 
 
@@ -173,15 +166,14 @@ def test_out_of_window_and_huge_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode, window=8)
+        dn = dump_checked(p, vm, mode, window=8)
         for s in range(5, max(p.seen) + 1, 5):
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_IGNORED] >= 2 * len(p.seen)
 
 
-@pytest.mark.parametrize("discovery", DISCOVERY)
 @pytest.mark.parametrize("host", HOSTS)
-def test_acks_from_a_wrong_port_are_ignored(host, discovery):
+def test_acks_from_a_wrong_port_are_ignored(host):
     def policy(peer, mtype, seq, nth):
         if mtype == wire.HERALD:
             return [("ack", seq, 0)]
@@ -191,7 +183,7 @@ def test_acks_from_a_wrong_port_are_ignored(host, discovery):
 
     vm = pattern(30000)
     with Peer(host, policy=policy) as p:
-        dump_checked(p, vm, discovery)
+        dump_checked(p, vm)
         for s in range(4, max(p.seen) + 1, 4):
             assert p.count(s) >= 2
 
@@ -205,21 +197,20 @@ def test_non_ack_datagrams_are_ignored():
 
     vm = pattern(20000)
     with Peer(policy=policy) as p:
-        dump_checked(p, vm, "recvfrom")
+        dump_checked(p, vm)
         for s in range(3, max(p.seen) + 1, 3):
             if s not in (1, max(p.seen), max(p.seen) - 1):
                 assert p.count(s) >= 2
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
-def test_server_goes_silent_mid_dump(discovery, mode):
+def test_server_goes_silent_mid_dump(mode):
     def policy(peer, mtype, seq, nth):
         return [("ack", seq, 0)] if seq < 12 else []
 
     deadline = 1500
     with Peer(policy=policy) as p:
-        ep, dn = make(p, discovery, mode, retries=250, deadline_ms=deadline)
+        ep, dn = make(p, mode, retries=250, deadline_ms=deadline)
         try:
             t0 = time.monotonic()
             err = dump(dn, pattern(100000))
@@ -236,7 +227,7 @@ def test_silent_server_runs_out_of_retries(mode):
         return [("ack", seq, 0)] if seq < 5 else []
 
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode, retries=3, npolls=20)
+        ep, dn = make(p, mode, retries=3, npolls=20)
         try:
             err = dump(dn, pattern(50000))
         finally:
@@ -248,7 +239,7 @@ def test_silent_server_runs_out_of_retries(mode):
 def test_no_server_herald_timeout():
     # a herald port with no one behind it (ICMP port unreachable comes back)
     port = free_udp_port()
-    ep = SocketEndpoint("127.0.0.1", herald_port=port, client_port=free_udp_port(), port_discovery="recvfrom")
+    ep = SocketEndpoint("127.0.0.1", herald_port=port, client_port=free_udp_port())
     dn = Debugnet(ep, rto_init_us=2000, rto_min_us=1000, rto_max_us=10000, retries=3)
     try:
         assert dn.connect() == debugnet.ERR_HERALD_TIMEOUT
@@ -259,7 +250,7 @@ def test_no_server_herald_timeout():
 def test_reconnect_after_a_dump():
     vm = pattern(10000)
     with Peer() as p:
-        ep, dn = make(p, "recvfrom")
+        ep, dn = make(p)
         try:
             assert dump(dn, vm) == 0
             assert p.wait_finished(5)
@@ -272,9 +263,3 @@ def test_reconnect_after_a_dump():
             assert ep._port == p.session_port
         finally:
             ep.close()
-
-
-@pytest.mark.skipif(ROOT, reason="only meaningful without root")
-def test_raw_needs_root_message():
-    with pytest.raises(OSError, match="raw socket"):
-        SocketEndpoint("127.0.0.1", herald_port=free_udp_port(), client_port=free_udp_port())

@@ -14,7 +14,7 @@ from netutil import HOSTS, free_udp_port
 from peer import Peer
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="needs root (SOCK_RAW)")
+needs_root = pytest.mark.skipif(False, reason="")
 
 
 def pattern(n, k):

@@ -11,7 +11,6 @@ from conftest import ROOT, run_micropython
 from netdump_tools import reader
 from netutil import cores, free_udp_port, server, start_netdumpd, stop  # noqa: F401  (server: fixture; test_dumpon)
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
 
 BOARDS = os.path.join(ROOT, "boards")
 

@@ -222,15 +222,9 @@ class Console:
         fault.retry()
 
     def _herald_port(self):
-        ep = self.f.ep
-        hp = getattr(ep, "herald_port", None)  # EtherEndpoint keeps it as a number
+        hp = getattr(self.f.ep, "herald_port", None)  # SocketEndpoint and EtherEndpoint keep it
         if isinstance(hp, int):
             return hp
-        hsa = getattr(ep, "_hsa", None)
-        if isinstance(hsa, bytearray):
-            return (hsa[2] << 8) | hsa[3]
-        if isinstance(hsa, tuple):
-            return hsa[1]
         return 20023  # netdump's herald port (wire.HERALD_PORT)
 
     def _show(self):

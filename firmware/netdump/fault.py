@@ -72,14 +72,6 @@ class Fault:
         self.err = 0
         self.ip4 = bytearray(4)  # console scratch: a parsed server address
         self.con = None
-        _retargetable(endpoint)
-
-
-def _retargetable(ep):
-    # SocketEndpoint on MicroPython: its server address bytes must be mutable
-    # so retarget() can patch them in place.
-    if ep is not None and IS_MICROPYTHON and isinstance(getattr(ep, "_sip", None), bytes):
-        ep._sip = bytearray(ep._sip)
 
 
 # ---- fault time: nothing below allocates -------------------------------------
@@ -165,32 +157,6 @@ def retarget(ip4, port):
     if f is None:
         return dumper.ERR_NOT_ARMED
     ep = f.ep
-    if hasattr(ep, "set_server"):  # endpoints that know how (EtherEndpoint)
+    if hasattr(ep, "set_server"):  # SocketEndpoint, EtherEndpoint: in place, without allocating
         return ep.set_server(ip4, port)
-    hsa = getattr(ep, "_hsa", None)
-    if hsa is None or getattr(ep, "_v6", False):
-        return ERR_NO_RETARGET
-    if isinstance(hsa, bytearray):  # MicroPython unix: struct sockaddr_in, patched in place
-        hsa[2] = port >> 8  # sin_port, network order
-        hsa[3] = port & 0xFF
-        ssa = ep._ssa
-        sip = ep._sip
-        i = 0
-        while i < 4:
-            hsa[4 + i] = ip4[i]  # sin_addr
-            ssa[4 + i] = ip4[i]
-            sip[i] = ip4[i]
-            i += 1
-        return 0
-    # a ('a.b.c.d', port) tuple (CPython; lwIP ports): this allocates a new
-    # tuple, so it works only while the heap is not locked
-    try:
-        host = "%d.%d.%d.%d" % (ip4[0], ip4[1], ip4[2], ip4[3])
-        ep._hsa = (host, port)
-        if not IS_MICROPYTHON:
-            ep._ssa = ep._hsa
-        ep._sip = bytes(ip4)
-        ep.server = host
-    except MemoryError:
-        return ERR_NO_RETARGET
-    return 0
+    return ERR_NO_RETARGET
