@@ -1,0 +1,132 @@
+# MicroPython side of bench/bench_socket_alloc.py. Prints "KEY value" lines.
+#   ops  SERVER HPORT CPORT            what each SocketEndpoint operation allocates,
+#                                      with an in-process server on SERVER:HPORT
+#   fill SERVER HPORT CPORT RESERVE    arm with RESERVE bytes of reserve, fill the
+#                                      heap to its last block, lock it, then dump a
+#                                      little to the peer on SERVER:HPORT -> RESULT err
+import gc
+import socket
+import sys
+
+import micropython
+
+from mp import heapfill  # host_tests/mp/heapfill.py (bench_socket_alloc.py puts host_tests on MICROPYPATH)
+from netdump import debugnet, wire
+from netdump.endpoint import SocketEndpoint, _block_size
+
+
+def sa(host, port):
+    return socket.getaddrinfo(host, port)[0][-1]
+
+
+def locked(fn, a=None, b=None, n=0):
+    # fn() with n (0..2) arguments, heap locked -> its result; "MemoryError" if it allocated
+    micropython.heap_lock()
+    try:
+        if n == 0:
+            r = fn()
+        elif n == 1:
+            r = fn(a)
+        else:
+            r = fn(a, b)
+    except MemoryError:
+        r = "MemoryError"
+    finally:
+        micropython.heap_unlock()
+    return r
+
+
+def ops(server, hport, cport):
+    bs = _block_size()
+    print("BLOCK", bs)
+    gc.collect()
+    a0 = gc.mem_alloc()
+    ep = SocketEndpoint(server, herald_port=hport, client_port=cport)
+    gc.collect()
+    print("ARM_BYTES", gc.mem_alloc() - a0)
+    print("RESERVE", ep.reserve)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # netdumpd's herald socket
+    srv.bind(sa(server, hport))
+    ses = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # its session socket, a new port
+    ses.bind(sa(server, 0))
+    herald = bytearray(wire.HDR_LEN)
+    wire.pack_header(herald, 0, wire.HERALD, 1, 0, 0)
+    ack = bytearray(4)
+    names = []
+    results = []
+
+    def check(name, r):
+        names.append(name)
+        results.append(r)
+
+    check("reset", locked(ep.reset))
+    check("send_herald", locked(ep.send, herald, len(herald), 2))
+    data, client = srv.recvfrom(64)
+    ses.sendto(wire.encode_ack(1), client)
+    # the bare call the herald state makes once: recvfrom(5) of a 4-byte datagram
+    import time
+
+    time.sleep_ms(20)
+    gc.collect()
+    t0 = micropython.mem_total()
+    a0 = gc.mem_alloc()
+    got = ep._recvfrom(5)
+    t1 = micropython.mem_total()
+    a1 = gc.mem_alloc()
+    print("RECVFROM_REQUESTED", t1 - t0)
+    print("RECVFROM_HELD", a1 - a0)
+    print("RECVFROM_DATA", len(got[0]), "ADDR", len(got[1]))
+    got = None
+    # the same through the endpoint, heap locked: the window opens and closes
+    ses.sendto(wire.encode_ack(1), client)
+    time.sleep_ms(20)
+    check("poll_ack_herald", locked(ep.poll_ack, ack, n=1))
+    print("ACK_PORT", ep.ack_port)
+    check("adopt_port", locked(ep.adopt_port, ep.ack_port, n=1))
+    ses.sendto(wire.encode_ack(2), client)
+    time.sleep_ms(20)
+    check("poll_ack_session", locked(ep.poll_ack, ack, n=1))
+    check("send_session", locked(ep.send, herald, len(herald), 2))
+    check("wait", locked(ep.wait, 0, n=1))
+    check("set_server", locked(ep.set_server, b"\x7f\x00\x00\x01", hport, 2))
+    for i in range(len(names)):
+        print("LOCKED", names[i], results[i])
+    ep.close()
+    srv.close()
+    ses.close()
+
+
+def fill(server, hport, cport, reserve):
+    ep = SocketEndpoint(server, herald_port=hport, client_port=cport, reserve=reserve)
+    dn = debugnet.Debugnet(ep, rto_init_us=50000, retries=3, deadline_ms=5000)
+    src = debugnet.BufferSource(bytearray(3000))
+    res = [0, 0]
+    heapfill.fill()
+    micropython.heap_lock()
+    try:
+        res[1] = gc.mem_free()
+        e = dn.connect()
+        if e == 0:
+            e = dn.send(wire.VMCORE, src, 0, 3000)
+        if e == 0:
+            e = dn.finish()
+        res[0] = e
+    finally:
+        micropython.heap_unlock()
+    heapfill.release()
+    print("FREE_AFTER_FILL", res[1])
+    print("RESULT", res[0])
+
+
+def main():
+    mode = sys.argv[1]
+    server = sys.argv[2]
+    hport = int(sys.argv[3])
+    cport = int(sys.argv[4])
+    if mode == "ops":
+        ops(server, hport, cport)
+    else:
+        fill(server, hport, cport, int(sys.argv[5]))
+
+
+main()
