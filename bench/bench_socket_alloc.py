@@ -8,7 +8,7 @@ recvfrom() per herald still works when the heap is full.
    (bytes requested, micropython.mem_total(); bytes held, gc.mem_alloc()),
    what arming costs, and runs every other endpoint operation with the heap
    locked (a MemoryError would show in the LOCKED lines).
-2. "fill": for each reserve size (in GC blocks) a fresh process arms the
+2. host_tests/mp/heapfull_dump.py: for each reserve size (in GC blocks) a fresh process arms the
    endpoint with that reserve, fills the heap to its last block
    (host_tests/mp/heapfill.py), locks it and dumps 3000 bytes to a scripted
    peer that acks the herald from a new port. The smallest reserve that
@@ -30,10 +30,10 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 from peer import Peer  # noqa: E402  (host_tests/peer.py)
 
 
-def run_mp(args, heapsize):
+def run_mp(script, args, heapsize):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
                                                         os.path.join(ROOT, "host_tests")]))
-    p = subprocess.run([micropython_exe(), "-X", "heapsize=" + heapsize, os.path.join(ROOT, "bench", "mp_socket_alloc.py")]
+    p = subprocess.run([micropython_exe(), "-X", "heapsize=" + heapsize, os.path.join(ROOT, script)]
                        + [str(a) for a in args], env=env, capture_output=True, text=True, timeout=120)
     out = {}
     for ln in p.stdout.splitlines():
@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--max-blocks", type=int, default=8, help="largest reserve tried, in GC blocks (default 8)")
     a = ap.parse_args()
 
-    o = run_mp(["ops", "127.0.0.1", free_udp_port(), free_udp_port()], a.heapsize)
+    o = run_mp("bench/mp_socket_alloc.py", ["127.0.0.1", free_udp_port(), free_udp_port()], a.heapsize)
     bs = int(o["BLOCK"][0])
     print("MicroPython unix port, %d-byte GC blocks, -X heapsize=%s" % (bs, a.heapsize))
     print("arm (sockets, polls, addresses, reserve)   %6s bytes held" % o["ARM_BYTES"][0])
@@ -67,7 +67,8 @@ def main():
     need = None
     for k in range(a.max_blocks + 1):
         with Peer("127.0.0.1") as p:
-            r = run_mp(["fill", "127.0.0.1", p.herald_port, free_udp_port(), k * bs], a.heapsize)
+            r = run_mp("host_tests/mp/heapfull_dump.py", ["127.0.0.1", p.herald_port, free_udp_port(), k * bs],
+                       a.heapsize)
             err = int(r["RESULT"][0].split()[0])
             ok = err == 0 and p.wait_finished(5)
         print("%2d blocks %15s   %s" % (k, r["FREE_AFTER_FILL"][0], "ok" if ok else "fails (error %d)" % err))

@@ -1,17 +1,14 @@
-# MicroPython side of bench/bench_socket_alloc.py. Prints "KEY value" lines.
-#   ops  SERVER HPORT CPORT            what each SocketEndpoint operation allocates,
-#                                      with an in-process server on SERVER:HPORT
-#   fill SERVER HPORT CPORT RESERVE    arm with RESERVE bytes of reserve, fill the
-#                                      heap to its last block, lock it, then dump a
-#                                      little to the peer on SERVER:HPORT -> RESULT err
+# MicroPython side of bench/bench_socket_alloc.py ("ops"; the "fill" runs use
+# host_tests/mp/heapfull_dump.py). Prints "KEY value" lines.
+#   argv: SERVER HPORT CPORT   what each SocketEndpoint operation allocates,
+#                              with an in-process server on SERVER:HPORT
 import gc
 import socket
 import sys
 
 import micropython
 
-from mp import heapfill  # host_tests/mp/heapfill.py (bench_socket_alloc.py puts host_tests on MICROPYPATH)
-from netdump import debugnet, wire
+from netdump import wire
 from netdump.endpoint import SocketEndpoint, _block_size
 
 
@@ -96,37 +93,4 @@ def ops(server, hport, cport):
     ses.close()
 
 
-def fill(server, hport, cport, reserve):
-    ep = SocketEndpoint(server, herald_port=hport, client_port=cport, reserve=reserve)
-    dn = debugnet.Debugnet(ep, rto_init_us=50000, retries=3, deadline_ms=5000)
-    src = debugnet.BufferSource(bytearray(3000))
-    res = [0, 0]
-    heapfill.fill()
-    micropython.heap_lock()
-    try:
-        res[1] = gc.mem_free()
-        e = dn.connect()
-        if e == 0:
-            e = dn.send(wire.VMCORE, src, 0, 3000)
-        if e == 0:
-            e = dn.finish()
-        res[0] = e
-    finally:
-        micropython.heap_unlock()
-    heapfill.release()
-    print("FREE_AFTER_FILL", res[1])
-    print("RESULT", res[0])
-
-
-def main():
-    mode = sys.argv[1]
-    server = sys.argv[2]
-    hport = int(sys.argv[3])
-    cport = int(sys.argv[4])
-    if mode == "ops":
-        ops(server, hport, cport)
-    else:
-        fill(server, hport, cport, int(sys.argv[5]))
-
-
-main()
+ops(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

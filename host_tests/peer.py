@@ -10,6 +10,7 @@ A policy decides, per received datagram, which acks to send and when:
         action: ("ack", seqno, delay_s)     ack from the session socket
                 ("wrong", seqno, delay_s)   ack from another port (must be ignored)
                 ("raw", bytes, delay_s)     any datagram from the session socket
+                ("wraw", bytes, delay_s)    any datagram from another port
 """
 import heapq
 import select
@@ -136,6 +137,8 @@ class Peer:
                 self.wsock.sendto(wire.encode_ack(what), self.client)
             elif kind == "raw":
                 self.ssock.send(what)
+            elif kind == "wraw":
+                self.wsock.sendto(what, self.client)
         except OSError as e:
             self.errors.append("send: %s" % e)
 
