@@ -46,6 +46,28 @@ def test_guard_dumps_traceback(server):
     assert "Panic String: ZeroDivisionError: divide by zero" in info, info
 
 
+@pytest.mark.parametrize("reserve", [-1, 0], ids=["reserve", "no-reserve"])
+def test_guard_dumps_after_the_heap_is_exhausted(server, reserve):
+    # the application fills the heap until MemoryError (a board-sized heap);
+    # guard() dumps through the socket endpoint, whose herald recvfrom() runs on
+    # the reserve made at arm. Without the reserve (0) the herald cannot be
+    # answered and the dump fails.
+    dumpdir, hport, cport = server
+    r = run(["oom", hport, cport, reserve], timeout=120, heapsize="256K")
+    out = r.stdout + r.stderr
+    if reserve:
+        assert "RESULT 0" in out and "netdump finished." in out, out
+        (core_path,) = cores(dumpdir)
+        core = reader.Vmcore.open(str(core_path))
+        assert core.panic.startswith("MemoryError"), core.panic
+        assert "in hungry" in core.traceback, core.traceback
+        ram = ram_image()
+        ram[100:104] = b"oom!"
+        assert core.read_region("ram") == bytes(ram)
+    else:
+        assert "netdump failed:" in out and "RESULT 0" not in out, out
+
+
 def test_watchdog_fires_on_stalled_heartbeat(server):
     dumpdir, hport, cport = server
     r = run(["watchdog", hport, cport], timeout=120)

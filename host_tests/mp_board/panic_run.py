@@ -1,7 +1,9 @@
 # MicroPython side of host_tests/test_panic.py: arms a dump of a RAM buffer
 # to netdumpd on 127.0.0.1, then runs one fault entry point.
-#   argv: scenario herald_port client_port [second_herald_port]
-#   scenarios: guard, watchdog, console, panic_locked
+#   argv: scenario herald_port client_port [reserve]
+#   scenarios: guard, watchdog, console, test_dump, oom (an application that
+#   fills the heap until MemoryError, under guard(); reserve: the socket
+#   endpoint's heap reserve in bytes, -1 for its default)
 # Every fault path here runs with the heap locked by this script as well
 # (an outer micropython.heap_lock()), so any allocation in guard()'s
 # handler, the watchdog expiry, the dump or the panic console fails the test.
@@ -10,6 +12,7 @@ import sys
 import micropython
 import uctypes
 
+from mp import heapfill  # host_tests/mp/heapfill.py
 from netdump import elfcore, fault, panic
 
 RAM = bytearray(64 * 1024)
@@ -18,10 +21,11 @@ for i in range(0, len(RAM), 251):
 RAM[0:16] = b"virtual-ram-0123"
 
 
-def arm(hport, cport, console, action="continue", deadline_ms=20000):
+def arm(hport, cport, console, action="continue", deadline_ms=20000, endpoint=None):
     panic.arm("127.0.0.1", [("ram", uctypes.addressof(RAM), len(RAM))], elfcore.EM_X86_64, 64, "amd64",
               hostname="panic-test", board="unix_virtual", herald_port=hport, client_port=cport,
-              client_ip="127.0.0.1", action=action, console=console, deadline_ms=deadline_ms)
+              client_ip="127.0.0.1", action=action, console=console, deadline_ms=deadline_ms,
+              endpoint=endpoint)
 
 
 def level3(x):
@@ -39,6 +43,12 @@ def guarded():
     except ZeroDivisionError:
         micropython.heap_lock()  # the handler in guard() runs under this lock too
         raise
+
+
+def hungry():
+    RAM[100:104] = b"oom!"
+    heapfill.fill()  # the application's data takes the heap to its last block
+    return bytearray(64)  # MemoryError
 
 
 def main():
@@ -91,6 +101,13 @@ def main():
         finally:
             micropython.heap_unlock()
         print("RESULT", r, fault.ctx[0].err)
+    elif scenario == "oom":
+        from netdump.endpoint import SocketEndpoint
+
+        ep = SocketEndpoint("127.0.0.1", "127.0.0.1", hport, cport, reserve=int(sys.argv[4]))
+        arm(hport, cport, 0, deadline_ms=5000, endpoint=ep)
+        r = panic.guard(hungry)
+        print("RESULT", r)
     elif scenario == "test_dump":
         arm(hport, cport, 0)
         print("RESULT", panic.test_dump())
