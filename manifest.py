@@ -10,7 +10,8 @@ metadata(description="FreeBSD-compatible netdump client: dump RAM to netdumpd af
 
 package("netdump", base_path="firmware")
 
-_BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe", "unix_virtual")
+_BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe", "esp32_wlan",
+           "pico_w", "unix_virtual")
 if options.board:
     module(options.board + ".py", base_path="boards")
 else:

@@ -18,8 +18,9 @@ REGIONS = board.ESP32_REGIONS  # DRAM
 
 # lan: netdump's polled EMAC driver (netdump/drivers/esp32_emac.py) and its own Ethernet
 # stack, taking the EMAC over from network.LAN at the fault; lan-udp: the UDP socket
-# endpoint over network.LAN (ESP-IDF driver + lwIP), the choice before that driver existed.
-IFACES = {"lan": "ether", "lan-udp": "socket"}
+# endpoint over network.LAN (ESP-IDF driver + lwIP), the choice before that driver existed;
+# wlan: the ESP32's Wi-Fi through the UDP socket endpoint.
+IFACES = {"lan": "ether", "lan-udp": "socket", "wlan": "socket"}
 DEFAULT_IFACE = "lan"
 NIC = {"chip": "lan8720", "mdc": 23, "mdio": 18, "phy_addr": 1, "power": 16, "ref_clk": 0, "ref_clk_out": False}
 
@@ -43,5 +44,7 @@ def make_endpoint(conf):
 
 
 def iface_address(iface):
-    """(address, netmask, gateway) of the active network.LAN, else None."""
+    """(address, netmask, gateway) of the active network.LAN or Wi-Fi station, else None."""
+    if iface == "wlan":
+        return board.wlan_address()
     return board.lan_address(_lan)

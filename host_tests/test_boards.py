@@ -55,7 +55,7 @@ def test_board_definition(name):
     mpy_arch, machine, elfclass, arch = ARCH_OF_CHIP[b.CHIP]
     assert (b.MPY_ARCH, b.MACHINE, b.ELFCLASS, b.ARCH) == (mpy_arch, machine, elfclass, arch)
     assert b.DEFAULT_IFACE in b.IFACES and set(b.IFACES.values()) <= {"socket", "ether"}
-    assert b.NIC["chip"] in ("w5500", "lan8720", "vnic")
+    assert b.NIC["chip"] in ("w5500", "lan8720", "vnic", "wlan", "cyw43")
     for fn in ("safe_ranges", "default_regions", "make_endpoint", "iface_address", "reset"):
         assert callable(getattr(b, fn)), fn
     ranges = b.safe_ranges()
@@ -135,6 +135,55 @@ def test_lan8720_boards_use_the_emac_driver(monkeypatch, name):
     assert lan.kw["phy_addr"] == b.NIC["phy_addr"] and lan.calls == [True]  # brought up at arm, not stopped
     assert ep.nic.phy_addr == b.NIC["phy_addr"] and bytes(ep.nic.mac) == lan.config("mac")
     assert ep.nic.start() == 0 and lan.calls == [True, False]  # the takeover stops it at the fault
+
+
+def test_wifi_boards_use_the_socket_endpoint():
+    # Wi-Fi has no polled driver here: the socket endpoint, over the port's lwIP
+    for name in ("esp32_wlan", "pico_w", "wt32_eth01", "olimex_esp32_poe", "esp32_devkitc_w5500"):
+        b = load(name)
+        assert b.IFACES.get("wlan") == "socket", name
+    assert load("pico_w").CHIP == "rp2040" and load("esp32_wlan").CHIP == "esp32"
+
+
+class _FakeWlan:
+    def __init__(self, up):
+        self.up = up
+
+    def isconnected(self):
+        return self.up
+
+    def active(self):
+        return self.up
+
+    def ifconfig(self):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "0.0.0.0")
+
+
+@pytest.mark.parametrize("up", [False, True], ids=["down", "connected"])
+def test_wlan_endpoint_needs_a_connected_station(monkeypatch, up):
+    # netdump does not join a Wi-Fi network: arming over wlan refuses until the
+    # application has connected, then it is the socket endpoint
+    from netdump.endpoint import SocketEndpoint
+    from netutil import free_udp_port
+
+    fake = type(sys)("network")
+    fake.STA_IF = 0
+    fake.WLAN = lambda which: _FakeWlan(up)
+    monkeypatch.setitem(sys.modules, "network", fake)
+    b = load("esp32_wlan")
+    conf = config.validate({"board": "esp32_wlan", "client": "127.0.0.1", "server": "127.0.0.1",
+                            "herald_port": free_udp_port(), "client_port": free_udp_port()}, b)
+    if not up:
+        with pytest.raises(config.ConfigError, match="Wi-Fi is not connected"):
+            b.make_endpoint(conf)
+        assert b.iface_address("wlan") is None
+        return
+    ep = b.make_endpoint(conf)
+    try:
+        assert isinstance(ep, SocketEndpoint) and ep.herald_port == conf["herald_port"]
+    finally:
+        ep.close()
+    assert b.iface_address("wlan") == ("127.0.0.1", "255.0.0.0", "127.0.0.1")
 
 
 def test_board_facts():

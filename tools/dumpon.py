@@ -134,7 +134,7 @@ def main(argv=None):
     p.add_argument("--console", type=int, metavar="SECONDS",
                    help="panic console wait after a fault dump (0 none, -1 forever; default 10)")
     p.add_argument("--mpremote", help="the mpremote program (default: next to this Python, or on PATH)")
-    p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, udp, vnic), or 'off'")
+    p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, wlan, udp, vnic), or 'off'")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if (a.verbose and not a.dry_run) else logging.WARNING,
                         format="dumpon: %(message)s", stream=sys.stderr)

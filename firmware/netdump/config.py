@@ -38,7 +38,7 @@ CONFIG_PATH = "netdump.json"
 
 # one module per board in boards/ (board modules are top-level modules)
 BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
-          "unix_virtual")
+          "esp32_wlan", "pico_w", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
         "path", "hostname", "regions", "mode", "action", "console")

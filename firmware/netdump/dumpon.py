@@ -79,7 +79,9 @@ def guess_board():
     if p in ("linux", "darwin"):
         return "unix_virtual"
     if p == "rp2":
-        return "w5500_evb_pico" if "W5500" in m else "pico_w5500"
+        if "W5500" in m:
+            return "w5500_evb_pico"
+        return "pico_w" if "Pico W" in m else "pico_w5500"
     if p == "esp32":
         if "WT32" in m.upper():
             return "wt32_eth01"

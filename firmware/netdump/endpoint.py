@@ -142,6 +142,11 @@ class SocketEndpoint:
 
     def __init__(self, server, client_ip="", herald_port=HERALD_PORT, client_port=CLIENT_PORT,
                  stack=None, reserve=-1):  # arm-time
+        # ints from a frozen tuple or default argument are long-int objects on a
+        # board; "+ 0" goes through the long-int code, which returns a small int
+        # when the value fits (py/objint_mpz.c), so nothing later allocates on them
+        herald_port = herald_port + 0
+        client_port = client_port + 0
         first = socket.getaddrinfo(server, herald_port)[0]
         v6 = first[0] == socket.AF_INET6 or ":" in server  # lwIP reports AF_INET for every result
         fam = socket.AF_INET6 if v6 else socket.AF_INET
