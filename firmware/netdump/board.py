@@ -113,14 +113,19 @@ def lan_address(lan):
         return None
 
 
+def wiznet5k():
+    """MicroPython's own network.WIZNET5K (lwIP over the W5500), on the firmware's board pins."""
+    import network
+
+    return network.WIZNET5K()
+
+
 def wiznet5k_address():
     """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None."""
     try:
-        import network
-
         from netdump import config
 
-        return config.lan_address(network.WIZNET5K())
+        return config.lan_address(wiznet5k())
     except (ImportError, AttributeError, OSError, TypeError):
         return None
 
