@@ -18,7 +18,7 @@ work cancel out. The count does not depend on the
 machine's load.
 
 Usage: python bench/bench_dump.py [--mib 16] [--runs 1] [--count]
-Needs root (the socket endpoint learns the session port with SOCK_RAW)."""
+No root needed."""
 import argparse
 import os
 import shutil
