@@ -8,6 +8,7 @@ import sys
 
 import micropython
 
+import dualtest  # host_tests/dualtest.py
 from netdump import wire
 from netdump.endpoint import SocketEndpoint, _block_size
 
@@ -16,21 +17,12 @@ def sa(host, port):
     return socket.getaddrinfo(host, port)[0][-1]
 
 
-def locked(fn, a=None, b=None, n=0):
-    # fn() with n (0..2) arguments, heap locked -> its result; "MemoryError" if it allocated
-    micropython.heap_lock()
+def locked(fn, *args):
+    # fn(*args) with the heap locked (dualtest.locked) -> its result, or "MemoryError"
     try:
-        if n == 0:
-            r = fn()
-        elif n == 1:
-            r = fn(a)
-        else:
-            r = fn(a, b)
+        return dualtest.locked(fn, *args)
     except MemoryError:
-        r = "MemoryError"
-    finally:
-        micropython.heap_unlock()
-    return r
+        return "MemoryError"
 
 
 def ops(server, hport, cport):
@@ -57,7 +49,7 @@ def ops(server, hport, cport):
         results.append(r)
 
     check("reset", locked(ep.reset))
-    check("send_herald", locked(ep.send, herald, len(herald), 2))
+    check("send_herald", locked(ep.send, herald, len(herald)))
     data, client = srv.recvfrom(64)
     ses.sendto(wire.encode_ack(1), client)
     # the bare call the herald state makes once: recvfrom(5) of a 4-byte datagram
@@ -77,15 +69,15 @@ def ops(server, hport, cport):
     # the same through the endpoint, heap locked: the window opens and closes
     ses.sendto(wire.encode_ack(1), client)
     time.sleep_ms(20)
-    check("poll_ack_herald", locked(ep.poll_ack, ack, n=1))
+    check("poll_ack_herald", locked(ep.poll_ack, ack))
     print("ACK_PORT", ep.ack_port)
-    check("adopt_port", locked(ep.adopt_port, ep.ack_port, n=1))
+    check("adopt_port", locked(ep.adopt_port, ep.ack_port))
     ses.sendto(wire.encode_ack(2), client)
     time.sleep_ms(20)
-    check("poll_ack_session", locked(ep.poll_ack, ack, n=1))
-    check("send_session", locked(ep.send, herald, len(herald), 2))
-    check("wait", locked(ep.wait, 0, n=1))
-    check("set_server", locked(ep.set_server, b"\x7f\x00\x00\x01", hport, 2))
+    check("poll_ack_session", locked(ep.poll_ack, ack))
+    check("send_session", locked(ep.send, herald, len(herald)))
+    check("wait", locked(ep.wait, 0))
+    check("set_server", locked(ep.set_server, b"\x7f\x00\x00\x01", hport))
     for i in range(len(names)):
         print("LOCKED", names[i], results[i])
     ep.close()
