@@ -58,8 +58,8 @@ def test_host_side_errors_need_no_board(capsys):
                          "-s", "10.0.1.236", "--region", "p:0x40000000:4K", "w5500")
     assert st == 1 and "outside the safe ranges of board w5500_evb_pico" in out, out
     st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
-                         "-s", "10.0.1.236", "lan")
-    assert st == 1 and "iface: 'lan' is not an interface of board w5500_evb_pico" in out, out
+                         "-s", "10.0.1.236", "wlan")
+    assert st == 1 and "iface: 'wlan' is not an interface of board w5500_evb_pico" in out, out
     with pytest.raises(SystemExit) as e:
         dumpon.main(["-s", "10.0.1.236", "w5500"])
     assert e.value.code == 2
