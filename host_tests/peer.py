@@ -12,6 +12,7 @@ A policy decides, per received datagram, which acks to send and when:
                 ("raw", bytes, delay_s)     any datagram from the session socket
                 ("wraw", bytes, delay_s)    any datagram from another port
 """
+import errno
 import heapq
 import select
 import socket
@@ -80,7 +81,10 @@ class Peer:
                 try:
                     data, addr = s.recvfrom(65536)
                 except OSError as e:
-                    self.errors.append("recv: %s" % e)
+                    # an ack to a client that has finished and closed its socket
+                    # comes back as ICMP port unreachable: not an error then
+                    if not (self.finished.is_set() and e.errno == errno.ECONNREFUSED):
+                        self.errors.append("recv: %s" % e)
                     continue
                 self._datagram(s, data, addr)
             now = time.monotonic()

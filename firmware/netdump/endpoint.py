@@ -5,7 +5,8 @@
 #                stack=None, reserve=-1)
 #   UDP over the board's own network stack, through the `socket` module as each
 #   port has it. `stack` (detected when None) says which one:
-#     "unix"    the MicroPython unix port (ports/unix/modsocket.c): addresses
+#     "unix"    the MicroPython unix port (micropython/micropython v1.28.0
+#               ports/unix/modsocket.c, as the other paths below): addresses
 #               are struct sockaddr bytearrays from getaddrinfo()
 #     "lwip"    ports whose socket module is extmod/modlwip.c (rp2: Pico W,
 #               W5500-EVB-Pico's lwIP over WIZNET5K): ("a.b.c.d", port) pairs,
