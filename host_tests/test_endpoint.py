@@ -2,9 +2,10 @@
 the herald to FINISHED (host_tests/mp/endpoint_run.py), talking to a scripted
 netdumpd-like peer on 127.0.0.1 / ::1 that acks from a new ephemeral port.
 
-Each test runs on the unix port's own socket module ("unix") and on the esp32
-stand-in (host_tests/esp32_standin/socket.py, "esp32"; IPv4 only, as on the
-port). No root and no capabilities are needed (test_dumps_without_any_capability
+Each test runs on the unix port's own socket module ("unix") and on the
+stand-ins for the esp32 module (host_tests/esp32_standin/socket.py, "esp32")
+and for lwIP's (host_tests/lwip_standin/socket.py, "lwip"), both IPv4 only as
+on those ports. No root and no capabilities are needed (test_dumps_without_any_capability
 proves it); the heap-full tests prove the herald's one recvfrom() lives on the
 reserve made at arm, and fails without it."""
 import os
@@ -18,9 +19,9 @@ from netdump import endpoint, wire
 from netutil import HOSTS, free_udp_port
 from peer import Peer
 
-STANDIN = os.path.join(HERE, "esp32_standin")
-STACKS = ["unix", "esp32"]
-# (host, stack) pairs: the esp32 module has IPv4 only
+ESP32 = os.path.join(HERE, "esp32_standin")
+STACKS = ["unix", "esp32", "lwip"]
+# (host, stack) pairs: the esp32 and lwIP stand-ins have IPv4 only
 HOST_STACKS = [(h, s) for h in HOSTS for s in STACKS if s == "unix" or ":" not in h]
 STACKS_INDEX = endpoint.STACKS.index("unix")
 
@@ -30,7 +31,7 @@ def pattern(n, k):
 
 
 def mp_paths(stack):
-    return [STANDIN] if stack == "esp32" else []
+    return [os.path.join(HERE, stack + "_standin")] if stack != "unix" else []
 
 
 def run_mp(peer, mode, size, path="crash/b1", repeat=1, stack="unix", script="mp/endpoint_run.py"):
@@ -161,7 +162,7 @@ def test_esp32_zero_length_datagrams(off):
         cport = free_udp_port()
         env = dict(os.environ, NETDUMP_NOREVIVE=off)
         proc = subprocess.run([micropython_exe(), script, "127.0.0.1", str(p.herald_port), str(cport), "window",
-                               str(size), "crash/b1", "1", "esp32"], env=dict(mp_env([STANDIN]), **env),
+                               str(size), "crash/b1", "1", "esp32"], env=dict(mp_env([ESP32]), **env),
                               cwd=HERE, capture_output=True, text=True, timeout=120)
         out = proc.stdout + proc.stderr
         assert "STACK esp32" in out, out
@@ -182,7 +183,7 @@ def test_dumps_without_any_capability(stack):
     if os.geteuid() != 0:
         pytest.skip("already unprivileged: the other tests prove it")
     drop = [setpriv, "--bounding-set=-all", "--inh-caps=-all"]
-    env = mp_env([STANDIN] if stack == "esp32" else [])
+    env = mp_env(mp_paths(stack))
     raw = subprocess.run(drop + [micropython_exe(), "-c", "import usocket as s\n"
                                  "try:\n s.socket(s.AF_INET, s.SOCK_RAW, 17); print('RAW ok')\n"
                                  "except OSError as e:\n print('RAW refused', e.errno)"],

@@ -1,8 +1,8 @@
 # A stand-in for the esp32 port's `socket` module, for the MicroPython unix
 # port. Put host_tests/esp32_standin first on MICROPYPATH and `import socket`
 # gets this file (socket is an extensible built-in: py/builtinimport.c tries
-# the filesystem first); it runs over the unix port's own sockets, imported
-# as `usocket` (the u-prefixed name always gives the built-in).
+# the filesystem first); it runs over the unix port's own sockets
+# (host_tests/sockstandin.py, shared with the lwIP stand-in).
 #
 # What it models, each checked against MicroPython v1.28.0's
 # ports/esp32/modsocket.c (functions named per item; "lwIP" = the lwIP 2.x
@@ -44,9 +44,9 @@
 # (uninitialised stack memory on the port: here ("0.0.0.0", 0)), and a
 # zero-length datagram met in the middle of a readinto() that already read
 # something (not marked peer-closed here).
-import io
-
 import usocket as _u
+
+import sockstandin as _s
 
 # lwIP sockets.h / netdb.h values, the names esp32's module exports
 AF_INET = 2
@@ -66,30 +66,12 @@ TCP_NODELAY = 0x01
 MSG_PEEK = 0x01
 MSG_DONTWAIT = 0x08
 
-_EAGAIN = 11  # MP_EAGAIN == MP_EWOULDBLOCK (py/mperrno.h)
-_EBADF = 9
-_ETIMEDOUT = 110  # MP_ETIMEDOUT
 _EAI_NONAME = 200  # lwIP netdb.h
 _EAI_SERVICE = 201
 _EAI_FAIL = 202
-_STREAM_POLL = 3  # py/stream.h MP_STREAM_POLL, _CLOSE, _GET_FILENO
-_STREAM_CLOSE = 4
-_STREAM_GET_FILENO = 10
-
-_NEW = 0  # SOCKET_STATE_NEW, _CONNECTED, _PEER_CLOSED
-_CONNECTED = 1
-_PEER_CLOSED = 2
 
 _UNIX_FAMILY = {AF_INET: _u.AF_INET, AF_INET6: _u.AF_INET6}
 _UNIX_TYPE = {SOCK_STREAM: _u.SOCK_STREAM, SOCK_DGRAM: _u.SOCK_DGRAM, SOCK_RAW: _u.SOCK_RAW}
-
-
-def _char(s, i):
-    # byte i of a str or bytes, as an int (str: the 1-character string is interned)
-    c = s[i]
-    if isinstance(c, int):
-        return c
-    return ord(c)
 
 
 def _parse_ipv4_netutils(h, out, off):
@@ -101,7 +83,7 @@ def _parse_ipv4_netutils(h, out, off):
         return
     top = 0
     while top < n:  # scan for the end of valid address characters
-        c = _char(h, top)
+        c = _s.char(h, top)
         if not (c == 46 or 48 <= c <= 57):
             break
         top += 1
@@ -109,52 +91,17 @@ def _parse_ipv4_netutils(h, out, off):
     i = 3
     while True:
         val = 0
-        while s < top and _char(h, s) != 46:
-            val = val * 10 + _char(h, s) - 48
+        while s < top and _s.char(h, s) != 46:
+            val = val * 10 + _s.char(h, s) - 48
             s += 1
         out[off + 3 - i] = val & 0xFF  # stored into a uint8_t
         if i == 0 and s == top:
             return
-        if i > 0 and s < top and _char(h, s) == 46:
+        if i > 0 and s < top and _s.char(h, s) == 46:
             s += 1
         else:
             raise ValueError("invalid arguments")
         i -= 1
-
-
-def _aton4(h, out, off):
-    """lwIP's ip4addr_aton for plain dotted decimal: 1 and out[off:off+4] set, or 0.
-    The text ends at its end or at a NUL (the C string lwIP is given)."""
-    n = len(h)
-    part = 0
-    val = 0
-    digits = 0
-    i = 0
-    while i <= n:
-        c = _char(h, i) if i < n else 0
-        if c == 0:
-            break
-        if 48 <= c <= 57:
-            if digits and val == 0:  # a leading 0: octal in lwIP; not modelled, treated as a name
-                return 0
-            val = val * 10 + c - 48
-            digits += 1
-            if val > 255:
-                return 0
-        elif c == 46:
-            if not digits or part == 3:
-                return 0
-            out[off + part] = val
-            part += 1
-            val = 0
-            digits = 0
-        else:
-            return 0
-        i += 1
-    if not digits or part != 3:
-        return 0
-    out[off + 3] = val
-    return 1
 
 
 def _atoi_port(p):
@@ -163,42 +110,29 @@ def _atoi_port(p):
     v = 0
     i = 0
     while i < n:
-        c = _char(p, i)
+        c = _s.char(p, i)
         if not 48 <= c <= 57:
             break
         v = v * 10 + c - 48
         if v > 0xFFFF:
             break
         i += 1
-    if (v == 0 and (n == 0 or _char(p, 0) != 48)) or v > 0xFFFF:
+    if (v == 0 and (n == 0 or _s.char(p, 0) != 48)) or v > 0xFFFF:
         raise OSError(-_EAI_SERVICE)
     return v
-
-
-def _addr_items(addr):
-    # mp_obj_get_array_fixed_n(addr, 2, ...): a tuple or a list of exactly 2 items
-    if not (isinstance(addr, tuple) or isinstance(addr, list)):
-        raise TypeError("object isn't a tuple or list")
-    if len(addr) != 2:
-        raise ValueError("requested length 2 but object has length %d" % len(addr))
 
 
 def _resolve(host, port, sa):
     """_getaddrinfo_inner for bind()/connect(): fills sockaddr_in sa (unix layout)."""
     if isinstance(port, int):
         port = "%s" % port  # mp_obj_str_binary_op(MP_BINARY_OP_MODULO, "%s", port): allocates
-    if not (isinstance(port, str) or isinstance(port, bytes)):
-        raise TypeError("can't convert to str implicitly")
-    if not (isinstance(host, str) or isinstance(host, bytes)):
-        raise TypeError("can't convert to str implicitly")
+    _s.text_types(port)
+    _s.text_types(host)
     p = _atoi_port(port)
-    if len(host) == 0 or _char(host, 0) == 0:
+    if len(host) == 0 or _s.char(host, 0) == 0:
         host = "0.0.0.0"  # a host of "" is the default/all-local address
-    sa[0] = _u.AF_INET & 0xFF  # sa_family, host order (Linux x86: little-endian)
-    sa[1] = _u.AF_INET >> 8
-    sa[2] = p >> 8
-    sa[3] = p & 0xFF
-    if not _aton4(host, sa, 4):  # a name: lwIP asks DNS; here the host's resolver
+    _s.sockaddr_in(sa, p)
+    if not _s.aton4(host, sa, 4):  # a name: lwIP asks DNS; here the host's resolver
         try:
             ai = _u.getaddrinfo(host, 0, _u.AF_INET)
         except OSError:
@@ -215,11 +149,10 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if isinstance(port, int):
         port = "%s" % port
     p = _atoi_port(port)
-    if not (isinstance(host, str) or isinstance(host, bytes)):
-        raise TypeError("can't convert to str implicitly")
+    _s.text_types(host)
     name = host if len(host) else "0.0.0.0"
     ip4 = bytearray(4)
-    if _aton4(name, ip4, 0):
+    if _s.aton4(name, ip4, 0):
         fam = AF_INET
     elif ":" in name and af != AF_INET:
         fam = AF_INET6  # an IPv6 literal: lwIP returns it; esp32 gives no address for it
@@ -228,8 +161,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
             ai = _u.getaddrinfo(name, 0, _u.AF_INET)
         except OSError:
             raise OSError(-_EAI_FAIL)
-        a = ai[0][-1]
-        ip4[:] = bytes(a[4:8])
+        ip4[:] = bytes(ai[0][-1][4:8])
         fam = AF_INET
     if af and af != fam:
         raise OSError(-_EAI_NONAME)
@@ -240,27 +172,20 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     return [(fam, type, proto, name if isinstance(name, str) else name.decode(), sa)]
 
 
-class socket(io.IOBase):
+class socket(_s.Socket):
     """A socket as ports/esp32/modsocket.c makes it (socket_make_new)."""
 
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
-        self._u = _u.socket(_UNIX_FAMILY[af], _UNIX_TYPE[type], proto)
-        self.domain = af
-        self.type = type
-        self._state = _NEW if type == SOCK_STREAM else _CONNECTED
-        self._blocking = True
-        self._fd = self._u.fileno()
-        self._sa = bytearray(16)  # scratch struct sockaddr_in for bind/connect/sendto
-        self._bound = None
-        self._rd = self._u.readinto
-        self._wr = self._u.write
+    EMPTY_CLOSES = True  # _socket_read_data: r == 0 -> SOCKET_STATE_PEER_CLOSED
 
-    # ---- bind, connect, options ---------------------------------------------
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
+        super().__init__(_UNIX_FAMILY[af], _UNIX_TYPE[type], proto)
+        self._bound = None
+
     def bind(self, addr):
         """socket_bind: resolve addr (2-item tuple or list), state := connected, lwip_bind."""
-        _addr_items(addr)
+        _s.addr_items(addr)
         _resolve(addr[0], addr[1], self._sa)
-        self._state = _CONNECTED
+        self._peer_closed = False
         if self._bound is not None:  # lwIP's udp_bind rebinds a bound pcb
             if self._bound == self._sa:
                 return None
@@ -271,9 +196,9 @@ class socket(io.IOBase):
 
     def connect(self, addr):
         """socket_connect: resolve addr, state := connected, lwip_connect (UDP: at once)."""
-        _addr_items(addr)
+        _s.addr_items(addr)
         _resolve(addr[0], addr[1], self._sa)
-        self._state = _CONNECTED
+        self._peer_closed = False
         self._u.connect(self._sa)
         return None
 
@@ -288,101 +213,22 @@ class socket(io.IOBase):
             print("Warning: lwip.setsockopt() option not implemented")
         return None
 
-    def setblocking(self, flag):
-        """socket_setblocking: _socket_settimeout(UINT64_MAX or 0)."""
-        self._blocking = bool(flag)
-        self._u.setblocking(flag)
-
-    def settimeout(self, t):
-        """socket_settimeout: None blocks, 0 does not, else a timeout."""
-        if t is None:
-            self.setblocking(True)
-        elif t == 0:
-            self.setblocking(False)
-        else:
-            self._blocking = True
-            self._u.settimeout(t)
-
-    # ---- datagrams --------------------------------------------------------------
     def sendto(self, data, addr):
         """socket_sendto: netutils_parse_inet_addr(addr) -> AF_INET; the byte count."""
-        _addr_items(addr)
+        _s.addr_items(addr)
         port = addr[1]
         if not isinstance(port, int):
             raise TypeError("can't convert to int")
         sa = self._sa
         _parse_ipv4_netutils(addr[0], sa, 4)
-        sa[0] = _u.AF_INET & 0xFF
-        sa[1] = _u.AF_INET >> 8
-        sa[2] = (port >> 8) & 0xFF  # lwip_htons of a uint16 cast
-        sa[3] = port & 0xFF
+        _s.sockaddr_in(sa, port)
         try:
             return self._u.sendto(data, sa)
         except OSError as e:
-            if e.errno == _EAGAIN:
-                raise OSError(_ETIMEDOUT)  # the retry loop ends with MP_ETIMEDOUT
+            if e.errno == _s.EAGAIN:
+                raise OSError(_s.ETIMEDOUT)  # the retry loop ends with MP_ETIMEDOUT
             raise
-
-    def send(self, data):
-        """socket_send / _socket_send: OSError(EWOULDBLOCK) when nothing went out."""
-        return self._u.send(data)
-
-    def recvfrom(self, n, flags=0):
-        """socket_recvfrom: (bytes, ("a.b.c.d", port))."""
-        if self._state == _PEER_CLOSED:
-            return (b"", ("0.0.0.0", 0))
-        data, sa = self._u.recvfrom(n)
-        if len(data) == 0:
-            self._state = _PEER_CLOSED
-        return (data, ("%d.%d.%d.%d" % (sa[4], sa[5], sa[6], sa[7]), (sa[2] << 8) | sa[3]))
-
-    def recv(self, n, flags=0):
-        """socket_recv: bytes."""
-        if self._state == _PEER_CLOSED:
-            return b""
-        data = self._u.recv(n)
-        if len(data) == 0:
-            self._state = _PEER_CLOSED
-        return data
-
-    # ---- stream methods (py/stream.c over _socket_read_data / socket_stream_write) ----
-    def readinto(self, buf, n=-1):
-        """mp_stream_readinto_obj: read exactly; None if nothing was queued (non-blocking)."""
-        if self._state == _PEER_CLOSED:
-            return 0
-        if n < 0:
-            r = self._rd(buf)
-        else:
-            r = self._rd(buf, n)
-        if r == 0:
-            self._state = _PEER_CLOSED
-        return r
-
-    def write(self, buf, a=-1, b=-1):
-        """mp_stream_write_obj: write(buf), write(buf, n), write(buf, off, n); None on EWOULDBLOCK."""
-        if a < 0:
-            return self._wr(buf)
-        if b < 0:
-            return self._wr(buf, a)
-        return self._wr(buf, a, b)
-
-    def ioctl(self, req, arg):
-        """socket_stream_ioctl, as io.IOBase asks it (select.poll uses the fd on unix)."""
-        if req == _STREAM_GET_FILENO:
-            return self._fd
-        if req == _STREAM_CLOSE:
-            self.close()
-            return 0
-        return -1
 
     def fileno(self):
         """socket_fileno."""
         return self._fd
-
-    def makefile(self, *args):
-        """socket_makefile: the socket itself."""
-        return self
-
-    def close(self):
-        """mp_stream_close_obj -> lwip_close; closing twice is fine."""
-        self._u.close()

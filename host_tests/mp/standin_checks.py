@@ -1,9 +1,11 @@
-# Checks of host_tests/esp32_standin/socket.py against ports/esp32/modsocket.c
-# (MicroPython v1.28.0), run on the unix port with the stand-in first on
-# MICROPYPATH by host_tests/test_esp32_standin.py:
-#   micropython mp/esp32_standin_checks.py PORT,PORT,...   (free UDP ports, 20 or more)
-# Prints "PASS name" or "FAIL name: why" per check; each check names the C
-# function it follows.
+# Checks of the socket-module stand-ins against MicroPython v1.28.0:
+# host_tests/esp32_standin/socket.py against ports/esp32/modsocket.c,
+# host_tests/lwip_standin/socket.py against extmod/modlwip.c. Run on the unix
+# port with one stand-in first on MICROPYPATH by host_tests/test_socket_standins.py:
+#   micropython mp/standin_checks.py PORT,PORT,...   (free UDP ports, 30 or more)
+# Runs the checks named check_both_* and those of the stand-in loaded
+# (check_esp32_* or check_lwip_*); prints "PASS name" or "FAIL name: why"
+# per check; each check names the C function it follows.
 import select
 import socket
 import sys
@@ -40,14 +42,14 @@ def udp_pair():
     return a, b, pa, pb
 
 
-def check_module_names():
+def check_esp32_module_names():
     # mp_module_socket_globals_table: these names, lwIP's values; no inet_pton, no sockaddr
     assert (socket.AF_INET, socket.AF_INET6, socket.SOCK_STREAM, socket.SOCK_DGRAM) == (2, 10, 1, 2)
     assert (socket.SOL_SOCKET, socket.SO_REUSEADDR, socket.IPPROTO_UDP) == (0xFFF, 4, 17)
     assert not hasattr(socket, "inet_pton") and not hasattr(socket, "sockaddr")
 
 
-def check_getaddrinfo_forms():
+def check_esp32_getaddrinfo_forms():
     # esp_socket_getaddrinfo: type 0 becomes SOCK_STREAM; AF_INET -> (str, int); canonname = host
     assert socket.getaddrinfo("10.0.1.236", 20023) == [(2, 1, 0, "10.0.1.236", ("10.0.1.236", 20023))]
     assert socket.getaddrinfo("10.0.1.236", 7, 0, socket.SOCK_DGRAM)[0][1] == socket.SOCK_DGRAM
@@ -57,19 +59,19 @@ def check_getaddrinfo_forms():
     assert socket.getaddrinfo("1.2.3.4", "80")[0][-1] == ("1.2.3.4", 80)
 
 
-def check_getaddrinfo_ipv6_has_no_address():
+def check_esp32_getaddrinfo_ipv6_has_no_address():
     # esp_socket_getaddrinfo fills addrinfo_objs[4] only for AF_INET
     r = socket.getaddrinfo("::1", 1)
     assert r[0][0] == socket.AF_INET6 and r[0][4] is None, r
 
 
-def check_getaddrinfo_errors():
+def check_esp32_getaddrinfo_errors():
     # _getaddrinfo_inner: "raises negative error number"; lwIP EAI_SERVICE = 201
     e = expect(OSError, socket.getaddrinfo, "1.2.3.4", "http")
     assert e.errno == -201, e.errno
 
 
-def check_sendto_address_forms():
+def check_esp32_sendto_address_forms():
     # socket_sendto -> netutils_parse_inet_addr: any 2-item tuple or list, str or bytes text
     a, b, pa, pb = udp_pair()
     try:
@@ -89,7 +91,7 @@ def check_sendto_address_forms():
         b.close()
 
 
-def check_connect_int_port_allocates():
+def check_esp32_connect_int_port_allocates():
     # socket_connect -> _getaddrinfo_inner: an int port goes through "%s" % port
     # (a heap allocation: MemoryError under heap_lock); a bytes port does not
     a, b, pa, pb = udp_pair()
@@ -116,8 +118,8 @@ def check_connect_int_port_allocates():
         b.close()
 
 
-def check_connected_socket_filters_sources():
-    # lwip_connect on UDP: only the peer's datagrams arrive (lwIP udp_input)
+def check_both_connected_socket_filters_sources():
+    # connect() on UDP: only the peer's datagrams arrive (lwIP udp_input)
     a, b, pa, pb = udp_pair()
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -136,8 +138,9 @@ def check_connected_socket_filters_sources():
         c.close()
 
 
-def check_recvfrom_form():
-    # socket_recvfrom: (bytes, netutils_format_inet_addr -> ("a.b.c.d", port))
+def check_both_recvfrom_form():
+    # esp32 socket_recvfrom (netutils_format_inet_addr), lwip_socket_recvfrom
+    # (lwip_format_inet_addr): (bytes, ("a.b.c.d", port))
     a, b, pa, pb = udp_pair()
     try:
         a.sendto(b"ping", ("127.0.0.1", pb))
@@ -146,15 +149,15 @@ def check_recvfrom_form():
         time.sleep_ms(20)
         data, addr = b.recvfrom(5)
         assert data == b"ping" and addr == ("127.0.0.1", pa), (data, addr)
-        e = expect(OSError, b.recvfrom, 5)  # _socket_read_data: non-blocking, nothing queued
-        assert e.errno == 11, e.errno  # MP_EWOULDBLOCK
+        e = expect(OSError, b.recvfrom, 5)  # non-blocking, nothing queued
+        assert e.errno == 11, e.errno  # MP_EWOULDBLOCK (esp32), MP_EAGAIN (lwip): both 11
     finally:
         a.close()
         b.close()
 
 
-def check_readinto_write_stream_semantics():
-    # mp_stream_readinto_obj / mp_stream_write_obj over _socket_read_data / socket_stream_write
+def check_both_readinto_write_stream_semantics():
+    # mp_stream_readinto_obj / mp_stream_write_obj over the socket's stream read and write
     a, b, pa, pb = udp_pair()
     try:
         buf = bytearray(8)
@@ -170,7 +173,7 @@ def check_readinto_write_stream_semantics():
         b.close()
 
 
-def check_zero_length_datagram_peer_closed():
+def check_esp32_zero_length_datagram_peer_closed():
     # _socket_read_data: r == 0 -> SOCKET_STATE_PEER_CLOSED; later reads return 0 unread;
     # socket_connect / socket_bind set SOCKET_STATE_CONNECTED again
     a, b, pa, pb = udp_pair()
@@ -191,18 +194,20 @@ def check_zero_length_datagram_peer_closed():
         b.close()
 
 
-def check_setsockopt_ignores_level():
-    # socket_setsockopt switches on the option only; unknown options print a warning
+def check_both_setsockopt_ignores_level():
+    # socket_setsockopt / lwip_socket_setsockopt switch on the option only; unknown
+    # options print a warning
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        s.setsockopt(0, socket.SO_REUSEADDR, 1)
+        s.setsockopt(0x55, socket.SO_REUSEADDR, 1)
         s.setsockopt(socket.SOL_SOCKET, 0x7777, 1)  # prints "Warning: lwip.setsockopt() ..."
     finally:
         s.close()
 
 
-def check_two_sockets_share_a_port_with_reuseaddr():
-    # SO_REUSEADDR (lwIP SO_REUSE, extmod/lwip-include/lwipopts_common.h; esp-idf LWIP_SO_REUSE)
+def check_both_two_sockets_share_a_port_with_reuseaddr():
+    # SO_REUSEADDR (lwIP SO_REUSE, extmod/lwip-include/lwipopts_common.h; esp-idf LWIP_SO_REUSE);
+    # esp32 takes the port as text too (lwip_getaddrinfo)
     p = free_port()
     s1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -210,14 +215,14 @@ def check_two_sockets_share_a_port_with_reuseaddr():
         s1.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s1.bind(("127.0.0.1", p))
-        s2.bind(("127.0.0.1", str(p)))
+        s2.bind(("127.0.0.1", str(p) if STANDIN == "esp32" else p))
     finally:
         s1.close()
         s2.close()
 
 
-def check_poll_readiness():
-    # socket_stream_ioctl(MP_STREAM_POLL): readable when a datagram is queued
+def check_both_poll_readiness():
+    # socket_stream_ioctl / lwip_socket_ioctl(MP_STREAM_POLL): readable when a datagram is queued
     a, b, pa, pb = udp_pair()
     try:
         p = select.poll()
@@ -231,8 +236,72 @@ def check_poll_readiness():
         b.close()
 
 
+def check_lwip_module_names():
+    # mp_module_lwip_globals_table: SOL_SOCKET 1, SO_REUSEADDR = SOF_REUSEADDR; no inet_pton;
+    # lwip_socket_locals_dict_table has no fileno
+    assert (socket.AF_INET, socket.SOCK_DGRAM, socket.SOL_SOCKET, socket.SO_REUSEADDR) == (2, 2, 1, 4)
+    assert not hasattr(socket, "inet_pton") and not hasattr(socket.socket, "fileno")
+
+
+def check_lwip_getaddrinfo_forms():
+    # lwip_getaddrinfo: one result, family AF_INET, SOCK_STREAM, canonname "", the port an int
+    assert socket.getaddrinfo("10.0.1.236", 20023) == [(2, 1, 0, "", ("10.0.1.236", 20023))]
+    expect(TypeError, socket.getaddrinfo, "10.0.1.236", "20023")  # mp_obj_get_int(port_in)
+
+
+def check_lwip_address_forms():
+    # lwip_parse_inet_addr: 2-item tuple or list, ipaddr_aton on a C string, an int port
+    a, b, pa, pb = udp_pair()
+    try:
+        assert a.sendto(b"x", ("127.0.0.1", pb)) == 1
+        assert a.sendto(b"yz", [b"127.0.0.1\0\0\0\0\0\0\0", pb]) == 2  # the text ends at the NUL
+        buf = bytearray(8)
+        assert b.readinto(buf, 1) == 1 and b.readinto(buf, 2) == 2
+        expect(TypeError, a.sendto, b"x", ("127.0.0.1", str(pb)))
+        e = expect(ValueError, a.sendto, b"x", ("127.0.0", pb))
+        assert e.args[0] == "invalid arguments"
+        expect(ValueError, a.sendto, b"x", ("127.0.0.1junk", pb))  # ipaddr_aton wants it all
+        expect(TypeError, a.connect, ("127.0.0.1", str(pb)))
+        # connect() with an int port allocates nothing (no "%s" % port as on esp32)
+        addr = [b"127.0.0.1\0", pb]
+        micropython.heap_lock()
+        try:
+            try:
+                a.connect(addr)
+                r = "ok"
+            except MemoryError:
+                r = "MemoryError"
+        finally:
+            micropython.heap_unlock()
+        assert r == "ok", r
+    finally:
+        a.close()
+        b.close()
+
+
+def check_lwip_zero_length_datagram():
+    # lwip_raw_udp_receive copies 0 bytes and frees it; lwip_socket_recv_common returns
+    # mp_const_empty_bytes: nothing else changes
+    a, b, pa, pb = udp_pair()
+    try:
+        import time
+
+        a.sendto(b"", ("127.0.0.1", pb))
+        a.sendto(b"data", ("127.0.0.1", pb))
+        time.sleep_ms(20)
+        buf = bytearray(8)
+        assert b.readinto(buf, 4) == 0
+        assert b.readinto(buf, 4) == 4 and bytes(buf[:4]) == b"data"
+    finally:
+        a.close()
+        b.close()
+
+
+STANDIN = "esp32" if socket.SOL_SOCKET == 0xFFF else "lwip"
+
+
 def main():
-    names = [n for n in sorted(globals()) if n.startswith("check_")]
+    names = [n for n in sorted(globals()) if n.startswith("check_both_") or n.startswith("check_" + STANDIN + "_")]
     for n in names:
         try:
             globals()[n]()
