@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, run_micropython
+from conftest import HERE, ROOT, run_micropython
 from netdump_tools import reader
 from netutil import cores, free_udp_port, server, start_netdumpd, stop  # noqa: F401  (server: fixture; test_dumpon)
 
@@ -23,8 +23,9 @@ def ram_image():
     return ram
 
 
-def run(args, **kw):
-    return run_micropython(["mp_board/panic_run.py"] + [str(a) for a in args], extra_paths=[BOARDS], **kw)
+def run(args, paths=(), **kw):
+    return run_micropython(["mp_board/panic_run.py"] + [str(a) for a in args], extra_paths=list(paths) + [BOARDS],
+                           **kw)
 
 
 def test_guard_dumps_traceback(server):
@@ -81,11 +82,15 @@ def test_watchdog_fires_on_stalled_heartbeat(server):
     assert core.read_region("ram") == bytes(ram_image())
 
 
-def test_console_retries_with_another_server(server):
+@pytest.mark.parametrize("stack", ["unix", "esp32", "lwip"])
+def test_console_retries_with_another_server(server, stack):
+    # the retarget runs under the outer heap lock on every socket module
+    # (esp32 and lwip: the stand-ins in host_tests/<stack>_standin)
     dumpdir, live_hport, cport = server
     silent = free_udp_port()  # nothing listens there: the herald is never acked
     script = "help\nnetdump -s 127.0.0.1:%d\nshow\ncontinue\n" % live_hport
-    r = run(["console", silent, cport], timeout=120, input=script)
+    paths = [os.path.join(HERE, stack + "_standin")] if stack != "unix" else []
+    r = run(["console", silent, cport, stack], timeout=120, input=script, paths=paths)
     out = r.stdout + r.stderr
     first = out.index("netdump failed:")
     retry = out.index("netdump: server 127.0.0.1 port %d" % live_hport)

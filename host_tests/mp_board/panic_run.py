@@ -1,6 +1,6 @@
 # MicroPython side of host_tests/test_panic.py: arms a dump of a RAM buffer
 # to netdumpd on 127.0.0.1, then runs one fault entry point.
-#   argv: scenario herald_port client_port [reserve]
+#   argv: scenario herald_port client_port [reserve | stack]
 #   scenarios: guard, watchdog, console, test_dump, oom (an application that
 #   fills the heap until MemoryError, under guard(); reserve: the socket
 #   endpoint's heap reserve in bytes, -1 for its default)
@@ -93,8 +93,14 @@ def main():
         print("FIRED", w.fired)
     elif scenario == "console":
         # the first server is silent (nothing listens on hport); the console
-        # gets "netdump -s 127.0.0.1:<second>" on stdin
-        arm(hport, cport, -1, deadline_ms=2000)
+        # gets "netdump -s 127.0.0.1:<second>" on stdin. argv[4]: the socket
+        # endpoint's stack ("" detects it; "esp32" with host_tests/esp32_standin)
+        ep = None
+        if len(sys.argv) > 4 and sys.argv[4]:
+            from netdump.endpoint import SocketEndpoint
+
+            ep = SocketEndpoint("127.0.0.1", "127.0.0.1", hport, cport, stack=sys.argv[4])
+        arm(hport, cport, -1, deadline_ms=2000, endpoint=ep)
         micropython.heap_lock()
         try:
             r = panic.panic("console test")
