@@ -65,8 +65,9 @@
 #     compared with ==, so its stale cached hash does not matter.
 #   * esp32's _socket_read_data marks a socket SOCKET_STATE_PEER_CLOSED after a
 #     zero-length datagram and returns 0 from then on; connect() (A) or a
-#     failing bind() (B) set the state back, so a zero-length datagram is
-#     skipped instead of ending the dump.
+#     bind() to the same address (B: lwIP rebinds a bound pcb; an error would
+#     come after the state is set) set the state back, so a zero-length
+#     datagram is skipped instead of ending the dump.
 #   * lwIP (modlwip.c) queues at most LWIP_INCOMING_PACKET_QUEUE_LEN (4)
 #     datagrams per socket and wiznet5k_poll() hands lwIP every pending frame
 #     at once, so more acks in flight are dropped: window_max = 4 there.
@@ -120,7 +121,7 @@ def detect_stack(addr):
 
 def _block_size():
     # MICROPY_BYTES_PER_GC_BLOCK is 4 machine words (py/mpconfig.h)
-    return 32 if sys.maxsize > 0x7FFFFFFF else 16
+    return 32 if getattr(sys, "maxsize", 0) > 0x7FFFFFFF else 16
 
 
 def _put_dec(v, i, n):
@@ -219,15 +220,14 @@ class SocketEndpoint:
         b = self._b
         if st == _CPYTHON:
             self._ard = a.recv_into
-            self._bsend = b.sendto
+            self._brd = b.recv_into
             self._write = None
         else:
             self._ard = a.readinto
-            self._bsend = b.sendto
+            self._brd = b.readinto
             self._write = a.write
-        self._brd = b.recv_into if st == _CPYTHON else b.readinto
+        self._bsend = b.sendto
         self._recvfrom = b.recvfrom
-        self._aconnect = a.connect
         self._poll = self._new_poll((a, b))  # wait() in the herald state
         self._apoll = self._new_poll((a,))  # wait() in the session
         self._bpoll = self._new_poll((b,))  # is there a datagram from a new port?
@@ -245,7 +245,6 @@ class SocketEndpoint:
         self._res = None
         if reserve:
             self._res = bytearray(self._resn)  # with its header: `reserve` bytes of heap
-        self._learn_err = 0  # 1 after a recvfrom() that failed (MemoryError, OSError)
 
     def _udp(self, fam):  # arm-time
         s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -443,7 +442,7 @@ class SocketEndpoint:
 
     def _revive_b(self):
         try:
-            self._b.bind(self._bsa)  # fails (already bound) after resetting the state
+            self._b.bind(self._bsa)  # the same address again: resets the state (see _revive_a)
         except OSError:
             pass
 
@@ -465,15 +464,13 @@ class SocketEndpoint:
             if d <= 0:
                 break
         port = 0
-        err = 0
         empty = 0
         try:
             try:
                 data, addr = self._recvfrom(_RECV_N)
-            except Exception:  # MemoryError (reserve too small), OSError
+            except Exception:  # MemoryError (the reserve was taken), OSError: the herald is retried
                 data = None
                 addr = None
-                err = 1
             if data is not None and len(data) == 4:
                 ok = 1
                 if st == _UNIX:  # struct sockaddr: family, then address bytes
@@ -534,7 +531,6 @@ class SocketEndpoint:
             while depth:
                 heap_lock()
                 depth -= 1
-        self._learn_err = err
         if empty and st == _ESP32:
             self._revive_b()
         if port:
