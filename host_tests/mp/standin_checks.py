@@ -9,6 +9,7 @@
 import select
 import socket
 import sys
+import time
 
 import micropython
 import usocket
@@ -27,6 +28,27 @@ def expect(exc, fn, *args):
     except exc as e:
         return e
     raise AssertionError("%s not raised" % exc.__name__)
+
+
+def connect_locked(sock, addr):
+    """sock.connect(addr) with the heap locked -> "ok" or "MemoryError"."""
+    micropython.heap_lock()
+    try:
+        try:
+            sock.connect(addr)
+            r = "ok"
+        except MemoryError:
+            r = "MemoryError"
+    finally:
+        micropython.heap_unlock()
+    return r
+
+
+def queue_empty_then_data(a, pb):
+    """A zero-length datagram, then b"data", from a to 127.0.0.1:pb; both queued on arrival."""
+    a.sendto(b"", ("127.0.0.1", pb))
+    a.sendto(b"data", ("127.0.0.1", pb))
+    time.sleep_ms(20)
 
 
 def udp_pair():
@@ -98,21 +120,8 @@ def check_esp32_connect_int_port_allocates():
     try:
         addr_int = [b"127.0.0.1\0", pb]
         addr_txt = [b"127.0.0.1\0", b"%d\0" % pb]
-        micropython.heap_lock()
-        try:
-            try:
-                a.connect(addr_int)
-                r1 = "ok"
-            except MemoryError:
-                r1 = "MemoryError"
-            try:
-                a.connect(addr_txt)
-                r2 = "ok"
-            except MemoryError:
-                r2 = "MemoryError"
-        finally:
-            micropython.heap_unlock()
-        assert (r1, r2) == ("MemoryError", "ok"), (r1, r2)
+        r = (connect_locked(a, addr_int), connect_locked(a, addr_txt))
+        assert r == ("MemoryError", "ok"), r
     finally:
         a.close()
         b.close()
@@ -126,8 +135,6 @@ def check_both_connected_socket_filters_sources():
         a.connect(("127.0.0.1", pb))
         c.sendto(b"from c", ("127.0.0.1", pa))
         b.sendto(b"peer", ("127.0.0.1", pa))
-        import time
-
         time.sleep_ms(20)
         buf = bytearray(8)
         assert a.readinto(buf, 4) == 4 and bytes(buf[:4]) == b"peer"
@@ -144,8 +151,6 @@ def check_both_recvfrom_form():
     a, b, pa, pb = udp_pair()
     try:
         a.sendto(b"ping", ("127.0.0.1", pb))
-        import time
-
         time.sleep_ms(20)
         data, addr = b.recvfrom(5)
         assert data == b"ping" and addr == ("127.0.0.1", pa), (data, addr)
@@ -164,8 +169,6 @@ def check_both_readinto_write_stream_semantics():
         assert b.readinto(buf, 4) is None  # non-blocking, nothing queued
         a.connect(("127.0.0.1", pb))
         assert a.write(b"abcdef", 1, 3) == 3  # write(buf, off, n)
-        import time
-
         time.sleep_ms(20)
         assert b.readinto(buf, 4) == 3 and bytes(buf[:3]) == b"bcd"
     finally:
@@ -178,11 +181,7 @@ def check_esp32_zero_length_datagram_peer_closed():
     # socket_connect / socket_bind set SOCKET_STATE_CONNECTED again
     a, b, pa, pb = udp_pair()
     try:
-        import time
-
-        a.sendto(b"", ("127.0.0.1", pb))
-        a.sendto(b"data", ("127.0.0.1", pb))
-        time.sleep_ms(20)
+        queue_empty_then_data(a, pb)
         buf = bytearray(8)
         assert b.readinto(buf, 4) == 0  # the empty datagram
         assert b.readinto(buf, 4) == 0  # "data" is queued but not read
@@ -263,16 +262,7 @@ def check_lwip_address_forms():
         expect(ValueError, a.sendto, b"x", ("127.0.0.1junk", pb))  # ipaddr_aton wants it all
         expect(TypeError, a.connect, ("127.0.0.1", str(pb)))
         # connect() with an int port allocates nothing (no "%s" % port as on esp32)
-        addr = [b"127.0.0.1\0", pb]
-        micropython.heap_lock()
-        try:
-            try:
-                a.connect(addr)
-                r = "ok"
-            except MemoryError:
-                r = "MemoryError"
-        finally:
-            micropython.heap_unlock()
+        r = connect_locked(a, [b"127.0.0.1\0", pb])
         assert r == "ok", r
     finally:
         a.close()
@@ -284,11 +274,7 @@ def check_lwip_zero_length_datagram():
     # mp_const_empty_bytes: nothing else changes
     a, b, pa, pb = udp_pair()
     try:
-        import time
-
-        a.sendto(b"", ("127.0.0.1", pb))
-        a.sendto(b"data", ("127.0.0.1", pb))
-        time.sleep_ms(20)
+        queue_empty_then_data(a, pb)
         buf = bytearray(8)
         assert b.readinto(buf, 4) == 0
         assert b.readinto(buf, 4) == 4 and bytes(buf[:4]) == b"data"
