@@ -121,7 +121,7 @@ def test_lan8720_boards_use_the_emac_driver(monkeypatch, name):
 
     b = load(name)
     assert b.NIC["chip"] == "lan8720" and b.DEFAULT_IFACE == "lan"
-    assert b.IFACES == {"lan": "ether", "lan-udp": "socket"}  # the socket endpoint stays an option
+    assert b.IFACES == {"lan": "ether", "lan-udp": "socket", "wlan": "socket"}  # the socket endpoint stays an option
     _fake_esp32_modules(monkeypatch)
     _FakeLan.made = []
     emac, _ = esp32_emac_emu.build(phy_addr=b.NIC["phy_addr"], idf=False)
