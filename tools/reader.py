@@ -16,12 +16,13 @@ import logging
 import os
 import struct
 import sys
+import time
 
 from netdump import elfcore
 
 log = logging.getLogger("netdump-read")
 
-_MAX_NOTES = 64 << 20  # refuse note segments larger than this (corrupt header)
+_MAX_NOTES = 64 << 20  # refuse note segments larger than this in all (corrupt header)
 _MAX_READ = 1 << 30  # read_region() refuses regions larger than this; extract streams
 _CHUNK = 1 << 20
 _ET_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
@@ -29,6 +30,10 @@ _ET_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 
 class CoreError(ValueError):
     """The file is not a readable ELF core (one-line reason in str(e))."""
+
+
+class BudgetError(CoreError):
+    """Parsing the core would take more reads or time than the caller allowed."""
 
 
 class Region:
@@ -59,10 +64,15 @@ def _text(b):
 class Vmcore:
     """A parsed ELF core: regions and netdump notes; reads region data on demand."""
 
-    def __init__(self, f, size, path=None):
+    def __init__(self, f, size, path=None, max_notes=_MAX_NOTES, deadline=None):
+        """Parse the core in file object f of size bytes; max_notes caps the
+        note bytes read in all, deadline (time.monotonic()) the parsing time:
+        BudgetError beyond either."""
         self._f = f
         self.path = path
         self.file_size = size
+        self._max_notes = max_notes
+        self._deadline = deadline
         self.notes = []  # (owner, type, desc bytes) of every note
         self.regions = []
         self.panic = None
@@ -141,7 +151,10 @@ class Vmcore:
             raise CoreError("bad program header size %d (expected %d)" % (phentsize, want))
         phdrs = self._read_exact(phoff, phentsize * phnum, "program headers")
         loads = []
+        notes_read = 0
         for i in range(phnum):
+            if i & 1023 == 1023:
+                self._check_time()
             if is64:
                 ptype, flags, off, vaddr, _paddr, filesz, memsz, _align = struct.unpack_from(
                     e + "IIQQQQQQ", phdrs, i * want)
@@ -149,8 +162,11 @@ class Vmcore:
                 ptype, off, vaddr, _paddr, filesz, memsz, flags, _align = struct.unpack_from(
                     e + "IIIIIIII", phdrs, i * want)
             if ptype == elfcore.PT_NOTE:
-                if filesz > _MAX_NOTES:
-                    raise CoreError("note segment too large (%d bytes)" % filesz)
+                notes_read += filesz
+                if notes_read > self._max_notes:
+                    if filesz > self._max_notes:
+                        raise BudgetError("note segment too large (%d bytes)" % filesz)
+                    raise BudgetError("note segments larger than %d bytes in all" % self._max_notes)
                 self._parse_notes(self._read_exact(off, filesz, "note segment"), e)
             elif ptype == elfcore.PT_LOAD:
                 loads.append((vaddr, memsz, off, filesz, flags))
@@ -176,7 +192,11 @@ class Vmcore:
     def _parse_notes(self, data, e):
         pos = 0
         end = len(data)
+        count = 0
         while pos + 12 <= end:
+            count += 1
+            if count & 1023 == 0:
+                self._check_time()
             namesz, descsz, ntype = struct.unpack_from(e + "III", data, pos)
             pos += 12
             name_end = pos + namesz
@@ -189,6 +209,10 @@ class Vmcore:
             pos = (desc_end + 3) // 4 * 4
         if pos < end and data[pos:].strip(b"\0"):
             raise CoreError("corrupt note segment (%d stray bytes at the end)" % (end - pos))
+
+    def _check_time(self):
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise BudgetError("parsing took longer than its time budget")
 
     def _note(self, ntype):
         for owner, t, desc in self.notes:
