@@ -328,3 +328,74 @@ def test_cli_errors_in_process(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         reader.main(["--help"])
     assert e.value.code == 0 and "netdump-read" in capsys.readouterr().out
+
+
+# ---- truncated and corrupt dumps: bounded output, exit 1, one clear line ---------------
+
+
+def test_cli_truncated_dump_exit_1(tmp_path):
+    p = tmp_path / "vmcore.pico.3"
+    c, blobs = write_core(p, REGIONS32, elfcore.EM_ARM)
+    cut = c.offsets[1] + 40  # the file ends inside "flash"; "rom" is wholly missing
+    with open(p, "r+b") as f:
+        f.truncate(cut)
+    r = cli(str(p))
+    assert r.returncode == 1 and "panic:     kaboom" in r.stdout
+    assert r.stderr.splitlines() == [
+        "netdump-read: region flash: the file holds 40 of its 100 bytes (it ends at %d, the region at %d): "
+        "truncated dump" % (cut, c.offsets[1] + 100),
+        "netdump-read: region rom: the file holds 0 of its 4096 bytes (it ends at %d, the region at %d): "
+        "truncated dump" % (cut, c.offsets[2] + 4096)]
+    assert "(file ends early: 60 bytes missing)" in r.stdout
+    assert cli("--list", str(p)).returncode == 1 and cli("--json", str(p)).returncode == 1
+    out = tmp_path / "flash.bin"
+    r = cli("--extract", "flash", "-o", str(out), str(p))
+    assert r.returncode == 1 and out.read_bytes() == blobs[1][:40]  # what the file holds, nothing made up
+    assert r.stderr.strip().endswith("truncated dump (wrote the 40 bytes it holds)")
+    r = cli("--extract", "sram", "-o", str(out), str(p))  # a region the file holds in full
+    assert r.returncode == 0 and out.read_bytes() == blobs[0]
+
+
+def test_cli_corrupt_size_is_not_padded(tmp_path):
+    # a p_filesz/p_memsz of 5 GB in a 12 KiB file: the old reader wrote 5 GB of zeros
+    p = tmp_path / "vmcore.pico.4"
+    c, blobs = write_core(p, REGIONS32, elfcore.EM_ARM)
+    data = bytearray(p.read_bytes())
+    ph = 52 + 32  # the second program header: the first PT_LOAD ("sram")
+    struct.pack_into("<II", data, ph + 16, 5 << 30 & 0xFFFFFFFF | 1 << 31, 5 << 30 & 0xFFFFFFFF | 1 << 31)
+    p.write_bytes(bytes(data))
+    out = tmp_path / "sram.bin"
+    r = cli("--extract", "sram", "-o", str(out), str(p))
+    assert r.returncode == 1 and "truncated dump" in r.stderr
+    assert out.read_bytes() == bytes(data[c.offsets[0]:])  # up to the end of the file, no further
+    core = Vmcore.open(str(p))
+    assert core.regions[0].held(core.file_size) == len(data) - c.offsets[0]
+    # p_memsz beyond p_filesz (zero fill) is said, not written
+    struct.pack_into("<II", data, ph + 16, len(blobs[0]), 1 << 31)
+    p.write_bytes(bytes(data))
+    r = cli("--extract", "sram", "-o", str(out), str(p))
+    assert r.returncode == 1 and out.read_bytes() == blobs[0]
+    assert "region sram: 2147483648 bytes in memory but 8448 in the file (p_memsz > p_filesz)" in r.stderr
+
+
+def test_cli_sparse_file_is_whole(tmp_path):
+    # holes inside the file (zero blocks the board skipped) read as zeros: a whole dump
+    blob = bytes(8192) + pattern(1, 100) + bytes(4096)
+    p = tmp_path / "vmcore.pico.6"
+    write_core(p, [("ram", 0x20000000, len(blob))], elfcore.EM_ARM, data=[blob])
+    out = tmp_path / "ram.bin"
+    r = cli("--extract", "ram", "-o", str(out), str(p))
+    assert r.returncode == 0 and out.read_bytes() == blob and r.stderr == ""
+    assert cli(str(p)).returncode == 0
+
+
+def test_cli_incomplete_info_status_exit_1(tmp_path):
+    p = tmp_path / "vmcore.pico.7"
+    write_core(p, REGIONS32, elfcore.EM_ARM)
+    (tmp_path / "info.pico.7").write_text("Dump from pico [10.0.0.2]\nDump incomplete: client timed out\n")
+    r = cli(str(p))
+    assert r.returncode == 1 and "status:    Dump incomplete: client timed out" in r.stdout
+    assert r.stderr == "netdump-read: info.pico.7 says: Dump incomplete: client timed out\n"
+    assert json.loads(cli("--json", str(p)).stdout)["status"] == "Dump incomplete: client timed out"
+    (tmp_path / "info.pico.7").write_text("Dump from pico [10.0.0.2]\nDump complete\n")
+    assert cli(str(p)).returncode == 0

@@ -53,6 +53,10 @@ class Region:
     def as_dict(self):
         return {k: getattr(self, k) for k in self.__slots__}
 
+    def held(self, file_size):
+        """Bytes of this region the file holds: its data up to p_filesz or the end of the file."""
+        return max(0, min(self.filesz, file_size - self.offset))
+
     def __repr__(self):
         return "Region(%d, %r, 0x%x, %d, 0x%x)" % (self.index, self.name, self.vaddr, self.size, self.offset)
 
@@ -283,13 +287,48 @@ class Vmcore:
         return b"".join(self.iter_region(r))
 
     def extract(self, key, out):
-        """Write a region to a binary file object; returns the byte count."""
+        """Write the bytes of a region that the file holds to a binary file object
+        (holes inside the file read as zeros; nothing is made up past the end of the
+        file or past p_filesz); returns the byte count. shortfall() says what is missing."""
         r = key if isinstance(key, Region) else self.region(key)
+        want = r.held(self.file_size)
         n = 0
         for piece in self.iter_region(r):
+            piece = piece[:want - n]
+            if not piece:
+                break
             out.write(piece)
             n += len(piece)
         return n
+
+    def shortfall(self, r):
+        """One line on what region r lacks in this file, or None when the file holds all of it."""
+        held = r.held(self.file_size)
+        if r.filesz > held:
+            return ("region %s: the file holds %d of its %d bytes (it ends at %d, the region at %d): "
+                    "truncated dump" % (r.name, held, r.filesz, self.file_size, r.offset + r.filesz))
+        if r.size > r.filesz:
+            return ("region %s: %d bytes in memory but %d in the file (p_memsz > p_filesz): "
+                    "corrupt or not a dump" % (r.name, r.size, r.filesz))
+        return None
+
+    def problems(self):
+        """Lines on what makes this dump incomplete: missing region data, an info file that does
+        not say "Dump complete". Empty for a whole dump."""
+        out = [p for p in (self.shortfall(r) for r in self.regions) if p]
+        status = self.status
+        if status is not None and status != "Dump complete":
+            out.append("%s says: %s" % (os.path.basename(self.info_path), status))
+        return out
+
+    @property
+    def status(self):
+        """The last line of the info file ("Dump complete", "Dump incomplete: ...", ...), or None."""
+        text = self.info_text()
+        if not text:
+            return None
+        lines = text.rstrip("\n").split("\n")
+        return lines[-1] if lines[-1].startswith("Dump ") else None
 
     def as_dict(self):
         """Everything the summary shows, JSON-ready."""
@@ -307,6 +346,8 @@ class Vmcore:
             "regions": [r.as_dict() for r in self.regions],
             "sha256": [h.hex() for h in self.sha256],
             "info_path": self.info_path,
+            "status": self.status,
+            "problems": self.problems(),
         }
 
 
@@ -323,8 +364,8 @@ def _regions_table(core, out):
     out.write("  %-3s %-16s %-*s %12s %12s\n" % ("#", "name", w + 2, "vaddr", "size", "offset"))
     for r in core.regions:
         short = ""
-        if r.filesz and r.offset + r.filesz > core.file_size:
-            short = "  (file ends early: rest reads as zeros)"
+        if r.held(core.file_size) < r.filesz:
+            short = "  (file ends early: %d bytes missing)" % (r.filesz - r.held(core.file_size))
         out.write("  %-3d %-16s 0x%0*x %12d %#12x%s\n" % (r.index, r.name, w, r.vaddr, r.size, r.offset, short))
 
 
@@ -337,6 +378,8 @@ def _summary(core, out):
     out.write("panic:     %s\n" % (core.panic if core.panic is not None else "?"))
     if core.info_path:
         out.write("info:      %s\n" % core.info_path)
+        if core.status:
+            out.write("status:    %s\n" % core.status)
     out.write("regions:\n")
     _regions_table(core, out)
     if core.traceback:
@@ -350,7 +393,9 @@ def build_parser():
         prog="netdump-read",
         description="Show what is inside a vmcore written by netdumpd: board, firmware, panic message, "
                     "uptime, memory regions and traceback (ELF core notes), or extract a region's bytes.",
-        epilog="Exit status: 0 ok, 1 unreadable/corrupt file or unknown region, 2 bad usage.",
+        epilog="Exit status: 0 ok; 1 unreadable or corrupt file, unknown region, or an incomplete dump (region "
+               "data missing from the file, or the info file not saying \"Dump complete\"): what can be read "
+               "is still printed or extracted, and one line per problem goes to stderr; 2 bad usage.",
     )
     p.add_argument("vmcore", help="the dump file (vmcore.<host>.<N>)")
     g = p.add_mutually_exclusive_group()
@@ -376,6 +421,7 @@ def main(argv=None):
     try:
         with Vmcore.open(args.vmcore) as core:
             out = sys.stdout
+            problems = [] if args.info or args.extract is not None else core.problems()
             if args.list:
                 _regions_table(core, out)
             elif args.panic:
@@ -400,8 +446,16 @@ def main(argv=None):
                     with open(args.output, "wb") as f:
                         n = core.extract(r, f)
                 log.info("wrote %d bytes of %s to %s", n, r.name, args.output)
+                problems = [p for p in [core.shortfall(r)] if p]
+                if problems:
+                    problems[0] += " (wrote the %d bytes it holds)" % n
             else:
                 _summary(core, out)
+            out.flush()
+            for p in problems:
+                sys.stderr.write("netdump-read: %s\n" % p)
+            if problems:
+                return 1
     except CoreError as e:
         sys.stderr.write("netdump-read: %s\n" % e)
         return 1
