@@ -7,7 +7,7 @@ a valid herald gets a new UDP socket bound to the address the herald was sent
 to and connected to <client-ip>:<client port>; clients are keyed by source IP.
 
 Hardened against clients that lie (anyone on the LAN can send a herald, from
-any source address):
+any source address; the reasoning is in docs/netdumpd-policy.md):
 - A herald costs a socket only. The files are made, and the client's name
   looked up, when the first message arrives on that socket, which only a
   client that received the herald's ack can send (it carries the new port).
