@@ -80,11 +80,14 @@ SMALL = b"netdump small region 0123456789" * 3  # the "small" test region
 
 
 def check_regions(core, big_size):
-    """Assert a vmcore (reader.Vmcore) holds testram.regions(big_size) byte for byte."""
+    """Assert a vmcore (reader.Vmcore) holds testram.regions(big_size) byte for byte, and that
+    the CRC-32 the board computed of each region while sending it matches the file."""
     assert [r.name for r in core.regions] == ["big", "sparse", "small"]
     assert core.read_region("big") == xorshift_bytes(big_size)
     assert core.read_region("sparse") == sparse_bytes()
     assert core.read_region("small") == SMALL
+    assert [core.check_digest(r)[0] for r in core.regions] == ["ok"] * 3
+    assert core.problems() == []
 
 
 # ---- NIC driver tests: the frame patterns of host_tests/mp/framepat.py ----

@@ -11,6 +11,9 @@ A policy decides, per received datagram, which acks to send and when:
                 ("wrong", seqno, delay_s)   ack from another port (must be ignored)
                 ("raw", bytes, delay_s)     any datagram from the session socket
                 ("wraw", bytes, delay_s)    any datagram from another port
+                ("close", None, delay_s)    close the session socket (FreeBSD's
+                                            netdumpd does at FINISHED): later
+                                            datagrams to it get ICMP port unreachable
 """
 import errno
 import heapq
@@ -37,6 +40,7 @@ class Peer:
         self.herald_port = self.hsock.getsockname()[1]
         self.ssock = None
         self.session_port = 0
+        self.closed_port = 0  # the session port a "close" action closed
         self.wsock = socket.socket(self.family, socket.SOCK_DGRAM)  # the "wrong port"
         self.wsock.bind((host, 0))
         self.client = None
@@ -143,6 +147,10 @@ class Peer:
                 self.ssock.send(what)
             elif kind == "wraw":
                 self.wsock.sendto(what, self.client)
+            elif kind == "close" and self.ssock is not None:
+                self.closed_port = self.session_port
+                self.ssock.close()
+                self.ssock = None
         except OSError as e:
             self.errors.append("send: %s" % e)
 

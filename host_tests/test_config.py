@@ -62,7 +62,7 @@ def test_valid_defaults():
     assert c["herald_port"] == 20023 and c["client_port"] == 20024
     assert c["netmask"] == "255.255.255.0"
     assert c["mode"] == "window" and c["action"] == "reset"
-    assert c["regions"] == []
+    assert c["regions"] == [] and c["deadline"] == 0  # 0: scaled to the dump at arm time
     for k in config.KEYS:
         assert k in c
 
@@ -82,6 +82,9 @@ def test_clear_errors():
     assert "mode" in err(mode="fast")
     assert "action" in err(action="explode")
     assert "console" in err(console=-5)
+    assert "deadline: -1 is not a number of seconds (0..500000, 0 = scaled to the dump)" == err(deadline=-1)
+    assert "deadline" in err(deadline=10 ** 6) and "deadline" in err(deadline="soon")
+    assert config.validate(conf(deadline="900"))["deadline"] == 900
     assert "unknown key" in err(colour="red")
     assert "unicast" in err(server="224.0.0.1")
 

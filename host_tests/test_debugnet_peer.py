@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from netdump import debugnet, wire
+from netdump import debugnet, kdh, wire
 from netdump.debugnet import BufferSource, Debugnet
 from netdump.endpoint import SocketEndpoint
 from netutil import HOSTS, free_udp_port
@@ -218,7 +218,8 @@ def test_server_goes_silent_mid_dump(mode):
         finally:
             ep.close()
     assert err == debugnet.ERR_DEADLINE, debugnet.message(err)
-    assert took < deadline / 1000 + 3.0  # bounded: the deadline holds
+    # bounded by the deadline, not by 250 retries (tens of seconds); generous for a loaded machine
+    assert took < deadline / 1000 + 20.0
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
@@ -274,3 +275,87 @@ def test_reconnect_after_a_dump():
             assert ep._port == p.session_port
         finally:
             ep.close()
+
+
+# ---- FINISHED whose ack is lost ---------------------------------------------------------
+
+
+class LoseAck:
+    """An endpoint that loses the first ack carrying seqno `seq` (set once known)."""
+
+    def __init__(self, ep):
+        self.ep = ep
+        self.seq = -1
+        self.lost = 0
+
+    def __getattr__(self, name):
+        return getattr(self.ep, name)
+
+    def poll_ack(self, ack):
+        while self.ep.poll_ack(ack):
+            if wire.ack_seqno(ack, 0) == self.seq and not self.lost:
+                self.lost = 1
+                continue
+            return 1
+        return 0
+
+
+def dump_losing_finished_ack(host, herald_port, vm, mode, **kw):
+    """A dump whose first FINISHED ack is lost -> (result, Debugnet)."""
+    ep = SocketEndpoint(host, herald_port=herald_port, client_port=kw.pop("client_port", 0) or free_udp_port(host))
+    lossy = LoseAck(ep)
+    args = dict(rto_init_us=50000, rto_min_us=20000, rto_max_us=200000, npolls=40, poll_us=500, deadline_ms=60000)
+    args.update(kw)
+    dn = Debugnet(lossy, mode=mode, **args)
+    try:
+        assert dn.connect() == 0
+        assert dn.send(wire.VMCORE, BufferSource(vm), 0, len(vm)) == 0
+        hdr = kdh.build(dumplength=len(vm), hostname="losefin")
+        assert dn.send(wire.KDH, BufferSource(hdr), 0, len(hdr)) == 0
+        lossy.seq = dn._seq  # FINISHED's seqno: the last of the connection
+        err = dn.finish()
+    finally:
+        ep.close()
+    assert lossy.lost == 1
+    return err, dn
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_lost_finished_ack_server_closed_the_session(mode):
+    # FreeBSD's netdumpd acks FINISHED once and closes the session socket: the
+    # ack lost, every retransmission meets a closed port. Everything before
+    # FINISHED was acked, so the dump is on the server: not a failure.
+    def policy(peer, mtype, seq, nth):
+        if mtype == wire.FINISHED:
+            return [("ack", seq, 0), ("close", None, 0)]
+        return [("ack", seq, 0)]
+
+    vm = pattern(20000)
+    with Peer(policy=policy) as p:
+        err, dn = dump_losing_finished_ack(p.host, p.herald_port, vm, mode, retries=3)
+        assert p.closed_port and bytes(p.vmcore) == vm
+    assert err == debugnet.FIN_UNCONFIRMED and dn.err == err, debugnet.message(err)
+    assert debugnet.delivered(err)
+    assert debugnet.message(err) == "netdump finished (the server did not confirm the end)"
+
+
+@pytest.mark.parametrize("linger", [None, "0"], ids=["lingering", "closes-at-finished"])
+def test_lost_finished_ack_against_our_netdumpd(tmp_path, linger):
+    # Our netdumpd lingers after FINISHED and acks the retransmission: a clean
+    # finish. With --finish-linger 0 it closes at once, as FreeBSD's does: the
+    # dump is complete on the server and the client says so, unconfirmed.
+    from netdump_tools.netdumpd_harness import NetdumpdProc
+
+    dumpdir = tmp_path / "crash"
+    dumpdir.mkdir()
+    vm = pattern(100000)
+    args = ["-n"] + (["--finish-linger", linger] if linger else [])
+    with NetdumpdProc(tmp_path, dumpdir, args=args) as srv:
+        err, dn = dump_losing_finished_ack("127.0.0.1", srv.herald_port, vm, debugnet.MODE_WINDOW, retries=3,
+                                           client_port=srv.client_port)
+        srv.wait_log("Completed dump from client 127.0.0.1")
+    assert (dumpdir / "vmcore.127.0.0.1.0").read_bytes() == vm
+    if linger is None:
+        assert err == 0 and dn.stats[debugnet.ST_RETX] >= 1
+    else:
+        assert err == debugnet.FIN_UNCONFIRMED, debugnet.message(err)

@@ -253,3 +253,50 @@ def test_fault_during_the_panic_console_is_ignored():
     assert d.calls == 1  # no second dump nested in the first fault's console
     assert f.con.inner == panic.ERR_BUSY
     assert fault.in_fault[0] == 0
+
+
+class ResultDumper(CountDumper):
+    """A dumper whose every dump ends with a given result."""
+
+    def __init__(self, result):
+        CountDumper.__init__(self)
+        self.result = result
+
+    def dump(self, msg, tb, tb_len, msg_len=-1):
+        self.calls += 1
+        return self.result
+
+
+def _console_after(result, text, ep=None):
+    # a fault dump that ended with `result`, then the console reading `text`
+    from netdump import debugnet
+
+    d = ResultDumper(result)
+    f = fault.Fault(d, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    con = console.Console(f, stdin=FakeIn(text), echo=False)
+    f.con = con
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
+    try:
+        f.err = locked(fault.fault_dump, "the fault", 0)
+        locked(con.run, -1, 0)
+    finally:
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
+    assert debugnet.delivered(debugnet.FIN_UNCONFIRMED) and not debugnet.delivered(debugnet.ERR_TIMEOUT)
+    return d.calls
+
+
+def test_console_offers_no_second_dump_when_only_the_end_was_unconfirmed():
+    from netdump import debugnet
+
+    unconfirmed = debugnet.FIN_UNCONFIRMED
+    assert _console_after(unconfirmed, b"show\nnetdump\ndump\n") == 1  # the server has it: not sent again
+    assert _console_after(unconfirmed, b"netdump -f\n") == 2  # unless forced
+    assert _console_after(unconfirmed, b"netdump -s 10.0.1.9\n", FakeEp()) == 2  # or to another server
+    assert _console_after(unconfirmed, b"netdump -f -s 10.0.1.9:2000\n", FakeEp()) == 2
+    assert _console_after(debugnet.ERR_TIMEOUT, b"netdump\n") == 2  # a failed dump is retried as before
+    assert _console_after(0, b"netdump\n") == 2
+    assert _console_after(unconfirmed, b"netdump -s 10.0.1.9 -s 10.0.1.8\n", FakeEp()) == 1  # usage

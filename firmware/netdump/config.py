@@ -25,6 +25,8 @@
 #   action       after a fault dump: "reset" or "halt"
 #   console      seconds the panic console waits for input after a fault
 #                dump before the action (0 = no console, -1 = wait forever)
+#   deadline     seconds a whole dump may take before it is abandoned (0 =
+#                scaled to the dump's size and mode, dumper.auto_deadline_ms)
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
@@ -41,7 +43,7 @@ BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "
           "esp32_wlan", "pico_w", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
-        "path", "hostname", "regions", "mode", "action", "console")
+        "path", "hostname", "regions", "mode", "action", "console", "deadline")
 
 MODES = ("window", "freebsd")
 ACTIONS = ("reset", "halt")
@@ -57,7 +59,9 @@ DEFAULTS = {
     "mode": "window",
     "action": "reset",
     "console": 10,
+    "deadline": 0,
 }
+_DEADLINE_MAX = 500000  # seconds; in ms below the transport's 2**29 limit
 
 _HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
 _PATH_MAX = 255
@@ -264,6 +268,13 @@ def validate(conf, board=None, check_addresses=True):
     if not isinstance(con, int) or con < -1 or con > 86400:
         raise ConfigError("console: %r is not a number of seconds (0 = none, -1 = forever)" % (con,))
     c["console"] = con
+    dl = c["deadline"]
+    if isinstance(dl, str) and addr.digits(dl):
+        dl = int(dl)
+    if not isinstance(dl, int) or isinstance(dl, bool) or not 0 <= dl <= _DEADLINE_MAX:
+        raise ConfigError("deadline: %r is not a number of seconds (0..%d, 0 = scaled to the dump)"
+                          % (dl, _DEADLINE_MAX))
+    c["deadline"] = dl
     return c
 
 

@@ -3,7 +3,9 @@
 # buffer made at arm time, input read one byte at a time with readinto(),
 # words compared byte by byte, output printed as constant strings and ints.
 #
-#   netdump                     dump the last fault again, same server
+#   netdump                     dump the last fault again, same server (not
+#                               after a dump whose end alone was unconfirmed:
+#                               the server has it; -f forces)
 #   netdump -s a.b.c.d[:port]   retarget to another IPv4 server (and herald
 #                               port), then dump again (DDB: netdump -s)
 #   dump                        same as netdump
@@ -35,7 +37,7 @@ _CTRL_C = const(3)
 
 
 _HELP = (
-    "netdump                   dump again to the same server",
+    "netdump [-f]              dump again to the same server",
     "netdump -s a.b.c.d[:port] dump again to another server (herald port)",
     "show                      last result",
     "continue                  leave the console",
@@ -196,18 +198,32 @@ class Console:
 
     # ---- commands --------------------------------------------------------------
     def _netdump(self, i):
-        # "netdump [-s server[:port]]" from line[i:]
+        # "netdump [-f] [-s server[:port]]" from line[i:]
+        force = 0
+        server = 0
         i = self._skip(i)
-        if i < self.n:
+        while i < self.n:
             j = self._word_end(i)
-            if not self._is(i, j, b"-s"):
-                print("usage: netdump [-s a.b.c.d[:port]]")
+            if self._is(i, j, b"-f"):
+                force = 1
+                i = self._skip(j)
+                continue
+            if not self._is(i, j, b"-s") or server:
+                print("usage: netdump [-f] [-s a.b.c.d[:port]]")
                 return
             i = self._skip(j)
             j = self._word_end(i)
-            if i == j or self._skip(j) != self.n or not self._parse_server(i, j):
+            if i == j or not self._parse_server(i, j):
                 print("netdump: bad server (IPv4 a.b.c.d[:port])")
                 return
+            server = 1
+            i = self._skip(j)
+        if not server and not force and self.f.err == debugnet.FIN_UNCONFIRMED:
+            # the server has the whole dump: only its ack of FINISHED was missing
+            print("netdump: the last dump reached the server (only its end was not confirmed);")
+            print("netdump: 'netdump -f' sends it again")
+            return
+        if server:
             port = self.port
             if port == 0:
                 port = self._herald_port()
@@ -229,7 +245,9 @@ class Console:
 
     def _show(self):
         err = self.f.err
-        if err:
+        if err == debugnet.FIN_UNCONFIRMED:
+            print("last dump: finished (the server did not confirm the end)")
+        elif err:
             print("last dump failed:", debugnet.message(err) if err < 100 else "netdump: error", "(error", err, end=")\n")
         else:
             print("last dump: ok")

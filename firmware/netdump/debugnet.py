@@ -15,6 +15,9 @@
 #                                one message of `length` bytes read from src,
 #                                file offset `offset`; returns when all is acked.
 #   .finish() -> err             FINISHED (empty message); closes the connection.
+#                                FIN_UNCONFIRMED (not a failure: everything before
+#                                was acked) when FINISHED itself was not acked.
+#   .set_deadline(ms)            the whole connection's deadline (arm time)
 #   .chunk                       payload bytes per datagram
 #   .stats                       list of counters, indexes ST_*, names STAT_NAMES
 #   .err                         last error code (0 = none)
@@ -86,8 +89,12 @@ ERR_DEADLINE = const(3)
 ERR_SEND = const(4)
 ERR_TOO_BIG = const(5)
 ERR_STATE = const(6)
+# Not a failure: every message before FINISHED was acked, so the server holds
+# the whole dump; only FINISHED's ack never came (lost, and a FreeBSD netdumpd
+# closes the session at FINISHED, so it never acks a retransmission).
+FIN_UNCONFIRMED = const(7)
 
-ERR_NAMES = ("OK", "TIMEOUT", "HERALD_TIMEOUT", "DEADLINE", "SEND", "TOO_BIG", "STATE")
+ERR_NAMES = ("OK", "TIMEOUT", "HERALD_TIMEOUT", "DEADLINE", "SEND", "TOO_BIG", "STATE", "FIN_UNCONFIRMED")
 _MESSAGES = (
     "ok",
     "netdump: no ack from server (retries exhausted)",
@@ -96,6 +103,7 @@ _MESSAGES = (
     "netdump: packets could not be sent",
     "netdump: offset, length or sequence number too large",
     "netdump: not connected",
+    "netdump finished (the server did not confirm the end)",
 )
 
 # ---- statistics (indexes into Debugnet.stats) -----------------------------
@@ -131,6 +139,11 @@ _RMASK = const(63)  # _MAX_WINDOW - 1
 _S_IDLE = const(0)
 _S_CONNECTED = const(1)
 _S_CLOSED = const(2)
+
+
+def delivered(err):
+    """True when a dump with this result is on the server: 0, or FIN_UNCONFIRMED."""
+    return err == 0 or err == FIN_UNCONFIRMED
 
 
 def message(err):
@@ -291,7 +304,16 @@ class Debugnet:
             return ERR_STATE
         err = self._message(FINISHED, None, 0, 0)
         self._state = _S_CLOSED
+        if err == ERR_TIMEOUT or err == ERR_DEADLINE or err == ERR_SEND:
+            err = FIN_UNCONFIRMED
+            self.err = err
         return err
+
+    def set_deadline(self, ms):  # arm-time
+        """Deadline of a whole connection, herald to FINISHED, in ms (1 .. 2**29-1)."""
+        if not 0 < ms < 0x20000000:
+            raise ValueError("deadline_ms must be 1..2**29-1")
+        self._deadline_ms = ms
 
     def _message(self, mtype, src, offset, length):
         if offset < 0 or length < 0 or length > SMALL_LIMIT - offset:

@@ -67,16 +67,19 @@ def _rtc_seconds():
 
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
         board="", path=None, mode=None, window=None, skip_zero=True, herald_port=20023, client_port=20024,
-        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None,
+        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None, digest=True,
         **transport_opts):  # arm-time
     """Prepare a dump of regions [(name, address, size), ...] to netdumpd at `server`.
 
     Creates the endpoint (a SocketEndpoint unless one is given), the transport,
     the dumper and the fault state, and warms up everything the fault path will
-    touch. action: what panic()/guard()/the watchdog do after the dump ("reset",
+    touch. The dump's deadline is deadline_ms if given (a transport option),
+    else scaled to its size and mode (dumper.auto_deadline_ms). action: what
+    panic()/guard()/the watchdog do after the dump ("reset",
     "halt" or "continue"); console: seconds the panic console waits first (0 =
     no console, -1 = forever); reset: a function that reboots (default
-    machine.reset, or sys.exit on the unix port)."""
+    machine.reset, or sys.exit on the unix port); digest: each region's CRC-32
+    computed while sending it (dumper.py), False to save its CPU time."""
     from netdump import debugnet
 
     if action not in fault.ACTIONS:
@@ -108,7 +111,10 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     d = dumper.Dumper(net, regions, machine, elfclass, arch, archver=archver, hostname=hostname, board=bname,
                       firmware="netdump " + netdump.VERSION + " on " + _version_string().strip(),
                       version=_version_string(), skip_zero=skip_zero,
-                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap)
+                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap,
+                      digest=digest)
+    if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
+        net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
     if reset is None:
         reset = getattr(board, "reset", None) if not isinstance(board, str) else None
     if reset is None:
@@ -136,10 +142,13 @@ def arm_config(path=None):
         return None
     from netdump import debugnet
 
+    opts = {}
+    if conf["deadline"] > 0:  # else arm() scales it to the dump
+        opts["deadline_ms"] = conf["deadline"] * 1000
     d = arm(conf["server"], regions, board.MACHINE, board.ELFCLASS, board.ARCH, endpoint=ep,
             hostname=conf["hostname"], board=board, path=conf["path"] or None,
             mode=debugnet.MODE_FREEBSD if conf["mode"] == "freebsd" else debugnet.MODE_WINDOW,
-            action=conf["action"], console=conf["console"])
+            action=conf["action"], console=conf["console"], **opts)
     print("netdump: armed:", conf["iface"], conf["client"], "->", conf["server"], "port", conf["herald_port"])
     return d
 
