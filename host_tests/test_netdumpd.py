@@ -10,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 import pytest
 
 import fakekernel as fk
 from netdump import elfcore
-from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port
+from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port, wait_for_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -532,6 +533,13 @@ def test_dual_stack_accepts_ipv4(tmp_path, dumpdir):
     assert "default: listening on all interfaces" in srv.err()
 
 
+def _crc_state(data):
+    # the running CRC-32 value the board keeps (netdump/crc32.py): the complement of zlib's
+    import zlib
+
+    return bytearray(b ^ 0xFF for b in zlib.crc32(data).to_bytes(4, "little"))
+
+
 def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
     regions = [("dram", 0x3FFB0000, 8192), ("iram", 0x40080000, 5000)]
     core = elfcore.CoreLayout(regions, elfcore.EM_XTENSA, board="esp32-devkit", firmware="MicroPython v1.29")
@@ -540,23 +548,38 @@ def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
     core.set_traceback(tb, len(tb))
     core.set_uptime(1234)
     image = bytearray(core.total_size)
-    image[0:core.header_size] = core.buf
     for (_n, _a, size), off in zip(regions, core.offsets):
         image[off:off + size] = _data(size, off)
-    with _server(tmp_path, dumpdir) as srv:
+    dram = bytes(image[core.offsets[0]:core.offsets[0] + 8192])
+    core.clear_digests(elfcore.DIGEST_CRC32)
+    core.set_digest(0, _crc_state(dram))  # iram's stays "not computed"
+    image[0:core.header_size] = core.buf
+    bad = bytearray(image)
+    bad[core.offsets[0] + 100] ^= 1  # one bit flipped on the way
+    with _server(tmp_path, dumpdir, nclients=2) as srv:
         with _kernel(srv) as k:
             k.dump(image, fk.build_kdh(len(fk.padded(image)), arch="xtensa", panicstring="MemoryError"))
-        srv.wait_log("Completed dump")
+        with _kernel(srv, "127.0.0.2") as k:
+            k.dump(bad, fk.build_kdh(len(fk.padded(bad)), arch="xtensa", panicstring="MemoryError"))
+        srv.wait_log("Completed dump from client 127.0.0.2")
+        for name in ("info.localhost.0", "info.127.0.0.2.0"):  # the worker adds the summary after FINISHED
+            assert wait_for_text(str(dumpdir / name), "Traceback:", srv.proc), name
     info = (dumpdir / "info.localhost.0").read_text()
     head, tail = info.split("  Header Parity Check: Pass\n")  # upstream lines unchanged, ours after them
     lines = tail.splitlines()
     assert lines[-1] == "Dump complete"  # the status line stays last
     assert lines[0] == "ELF core: Xtensa, ELFCLASS32, 2 regions"
-    assert lines[1] == "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x" % core.offsets[0]
-    assert lines[2] == "  Region iram: 0x40080000-0x40081388 (5000 bytes) @ file 0x%x" % core.offsets[1]
+    assert lines[1] == "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x, CRC-32 %08x verified" % (
+        core.offsets[0], zlib.crc32(dram))
+    assert lines[2] == ("  Region iram: 0x40080000-0x40081388 (5000 bytes) @ file 0x%x, CRC-32 not computed "
+                        "(the dump ended before it)" % core.offsets[1])
     assert "  Board: esp32-devkit" in lines and "  Firmware: MicroPython v1.29" in lines
     assert "  Uptime: 1234 s" in lines and "  Panic: MemoryError: out of memory" in lines
     assert "    MemoryError" in lines and "  Traceback:" in lines
+    bad_lines = (dumpdir / "info.127.0.0.2.0").read_text().splitlines()
+    assert "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x, CRC-32 MISMATCH: the board sent %08x, " \
+           "the file holds %08x" % (core.offsets[0], zlib.crc32(dram), zlib.crc32(bad[core.offsets[0]:][:8192])) \
+           in bad_lines
 
 
 def _run_cli(tmp_path, *args):

@@ -5,6 +5,8 @@ Library:
     core.regions                              # [Region(index, name, vaddr, size, offset, filesz, flags)]
     core.read_region("sram")                  # bytes; past the end of the file reads as zeros
     core.panic, core.traceback, core.board, core.firmware, core.uptime
+    core.check_digest(region)                 ("ok" | "mismatch" | "not computed" | "none", CRC-32s)
+    core.problems()                           what makes the dump incomplete or wrong, one line each
     core.info_path, core.info_text()          # info.<host>.<N> next to vmcore.<host>.<N>
 Every problem with the file raises CoreError (a ValueError) with a one-line
 message; the parser never raises anything else, whatever the input bytes.
@@ -17,6 +19,7 @@ import os
 import struct
 import sys
 import time
+import zlib
 
 from netdump import elfcore
 
@@ -84,7 +87,9 @@ class Vmcore:
         self.board = None
         self.firmware = None
         self.uptime = None
-        self.sha256 = []
+        self.sha256 = []  # older cores: 32 zero bytes per region (never computed)
+        self.digest_algorithm = elfcore.DIGEST_NONE
+        self.digests = []  # per region: (state, value) from the NT_DIGEST note
         self._parse()
 
     # ---- construction --------------------------------------------------
@@ -192,6 +197,10 @@ class Vmcore:
         d = self._note(elfcore.NT_SHA256)
         if d is not None:
             self.sha256 = [d[i:i + elfcore.SHA_LEN] for i in range(0, len(d) - elfcore.SHA_LEN + 1, elfcore.SHA_LEN)]
+        d = self._note(elfcore.NT_DIGEST)
+        if d is not None and len(d) >= 4:
+            self.digest_algorithm = struct.unpack_from("<I", d, 0)[0]
+            self.digests = [struct.unpack_from("<II", d, p) for p in range(4, len(d) - 7, 8)]
 
     def _parse_notes(self, data, e):
         pos = 0
@@ -312,10 +321,41 @@ class Vmcore:
                     "corrupt or not a dump" % (r.name, r.size, r.filesz))
         return None
 
+    def check_digest(self, key, deadline=None):
+        """(verdict, expected, found) for a region's digest: verdict "ok", "mismatch", "not
+        computed" (the board did not finish it: the dump ended early) or "none" (no digest in
+        this core, or an algorithm this reader does not know); CRC-32s as ints or None.
+        Reads the whole region; BudgetError past deadline (time.monotonic())."""
+        r = key if isinstance(key, Region) else self.region(key)
+        if self.digest_algorithm != elfcore.DIGEST_CRC32 or r.index >= len(self.digests):
+            return "none", None, None
+        state, want = self.digests[r.index]
+        if state != elfcore.DIGEST_COMPUTED:
+            return "not computed", None, None
+        crc = 0
+        for piece in self.iter_region(r):
+            crc = zlib.crc32(piece, crc)
+            if deadline is not None and time.monotonic() > deadline:
+                raise BudgetError("checking region %s took longer than its time budget" % r.name)
+        return ("ok" if crc == want else "mismatch"), want, crc
+
+    def region_problem(self, r):
+        """One line on what is wrong with region r in this file (missing data, a CRC-32 that
+        does not match), or None."""
+        short = self.shortfall(r)
+        if short:
+            return short
+        verdict, want, got = self.check_digest(r)
+        if verdict == "mismatch":
+            return ("region %s: CRC-32 0x%08x, but the board sent 0x%08x: corrupt (in transit or on disk), "
+                    "or the memory changed between a datagram and its retransmission" % (r.name, got, want))
+        return None
+
     def problems(self):
-        """Lines on what makes this dump incomplete: missing region data, an info file that does
-        not say "Dump complete". Empty for a whole dump."""
-        out = [p for p in (self.shortfall(r) for r in self.regions) if p]
+        """Lines on what makes this dump incomplete or wrong: missing region data, a region
+        whose CRC-32 does not match, an info file that does not say "Dump complete". Empty
+        for a whole dump."""
+        out = [p for p in (self.region_problem(r) for r in self.regions) if p]
         status = self.status
         if status is not None and status != "Dump complete":
             out.append("%s says: %s" % (os.path.basename(self.info_path), status))
@@ -345,6 +385,9 @@ class Vmcore:
             "traceback": self.traceback,
             "regions": [r.as_dict() for r in self.regions],
             "sha256": [h.hex() for h in self.sha256],
+            "digest_algorithm": elfcore.DIGEST_NAMES.get(self.digest_algorithm, str(self.digest_algorithm)),
+            "digests": [{"region": r.name, "check": v[0], "crc32": None if v[1] is None else "%08x" % v[1]}
+                        for r, v in ((r, self.check_digest(r)) for r in self.regions)],
             "info_path": self.info_path,
             "status": self.status,
             "problems": self.problems(),
@@ -361,12 +404,16 @@ def parse_bytes(data):
 
 def _regions_table(core, out):
     w = 16 if core.elfclass == 64 else 8
-    out.write("  %-3s %-16s %-*s %12s %12s\n" % ("#", "name", w + 2, "vaddr", "size", "offset"))
+    out.write("  %-3s %-16s %-*s %12s %12s  %s\n" % ("#", "name", w + 2, "vaddr", "size", "offset", "check"))
     for r in core.regions:
-        short = ""
-        if r.held(core.file_size) < r.filesz:
-            short = "  (file ends early: %d bytes missing)" % (r.filesz - r.held(core.file_size))
-        out.write("  %-3d %-16s 0x%0*x %12d %#12x%s\n" % (r.index, r.name, w, r.vaddr, r.size, r.offset, short))
+        held = r.held(core.file_size)
+        if held < r.filesz:
+            check = "file ends early: %d bytes missing" % (r.filesz - held)
+        else:
+            verdict, want, got = core.check_digest(r)
+            check = {"ok": "CRC-32 ok", "mismatch": "CRC-32 MISMATCH", "not computed": "CRC-32 not computed",
+                     "none": "-"}[verdict]
+        out.write("  %-3d %-16s 0x%0*x %12d %#12x  %s\n" % (r.index, r.name, w, r.vaddr, r.size, r.offset, check))
 
 
 def _summary(core, out):
@@ -446,8 +493,8 @@ def main(argv=None):
                     with open(args.output, "wb") as f:
                         n = core.extract(r, f)
                 log.info("wrote %d bytes of %s to %s", n, r.name, args.output)
-                problems = [p for p in [core.shortfall(r)] if p]
-                if problems:
+                problems = [p for p in [core.region_problem(r)] if p]
+                if problems and r.held(core.file_size) < r.size:
                     problems[0] += " (wrote the %d bytes it holds)" % n
             else:
                 _summary(core, out)
