@@ -168,24 +168,15 @@ def crc32_update(state, buf, off, n):
     state[3] = s3
 
 
+_ZEROS = bytes(64)
+
+
 def crc32_zeros(state, n):
     """Feed n zero bytes to the running CRC-32 in state."""
     if not _MICROPYTHON:
         _zlib_crc(state, bytes(n))
         return
-    t = _CRC_TABLE
-    s0 = state[0]  # one by one: unpacking four at once builds a tuple on MicroPython
-    s1 = state[1]
-    s2 = state[2]
-    s3 = state[3]
     while n > 0:
-        e = s0 << 2
-        s0 = t[e] ^ s1
-        s1 = t[e + 1] ^ s2
-        s2 = t[e + 2] ^ s3
-        s3 = t[e + 3]
-        n -= 1
-    state[0] = s0
-    state[1] = s1
-    state[2] = s2
-    state[3] = s3
+        k = n if n < 64 else 64
+        crc32_update(state, _ZEROS, 0, k)
+        n -= k
