@@ -27,6 +27,7 @@ FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
 # Dump results beyond the transport's own error codes (debugnet.ERR_*).
 ERR_NOT_ARMED = const(100)
 ERR_INTERNAL = const(101)
+_NO_MARK = const(0x3FFFFFFF)  # next_at once 100% is printed: never reached (the largest small int)
 
 
 # deadline of a whole dump when arm() is given none: a floor, or a base plus
@@ -154,7 +155,7 @@ class Dumper:
         while self.next_pct < 100 and self.sent_bytes >= self.next_at:
             self.next_pct += 10
             print("..", self.next_pct, "%", sep="", end="")
-            self.next_at = self._mark(self.next_pct + 10)
+            self.next_at = self._mark(self.next_pct + 10) if self.next_pct < 100 else _NO_MARK
 
     def _skip_zeros(self, pos, n):
         # a zero block not sent: the server's file keeps a hole, the digest counts zeros
