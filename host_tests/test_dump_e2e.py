@@ -11,7 +11,6 @@ from netdump_tools.netdumpd_harness import NetdumpdProc, wait_for_text
 from netutil import check_regions, cores, free_udp_port, server  # noqa: F401  (server: fixture)
 
 
-
 @pytest.mark.parametrize("mode", ["window", "freebsd"])
 def test_dump_three_regions_heap_locked(server, mode):
     dumpdir, hport, cport = server
