@@ -91,8 +91,14 @@ def test_clean_dump_and_session_port(host, mode):
             ep.close()
         check_dump(p, vm)
         seqs = [s for (w, t, s, o, n) in p.log]
-        assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing resent
-        assert dn.stats[debugnet.ST_RETX] == 0
+        # every seqno, first sent in order; a datagram seen twice is one the client counted as
+        # resent (the peer is a thread: on a loaded machine it can miss a 20 ms FreeBSD round)
+        first = []
+        for s in seqs:
+            if s not in first:
+                first.append(s)
+        assert first == list(range(1, len(first) + 1))
+        assert len(seqs) - len(first) == dn.stats[debugnet.ST_RETX]
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
