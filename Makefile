@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # MicroPython v1.28.0 source for the firmware test beds: a release tarball or a
 # source tree (never downloaded; unpacked and built under build/). Without one
 # the firmware tests are skipped with the reason.
-MICROPYTHON_SRC ?= $(firstword $(wildcard ../shared/micropython/micropython-1.28.0.tar.gz))
+MICROPYTHON_SRC ?= $(firstword $(wildcard $(abspath ..)/shared/micropython/micropython-1.28.0.tar.gz))
 export MICROPYTHON_SRC
 # mpy-cross built from that source (make mpy-cross-128)
 MPY_CROSS_128 := build/mpy-cross-1.28.0/mpy-cross

@@ -17,8 +17,8 @@ alone) is divided by the difference in packets, so start-up and arm-time
 work cancel out. The count does not depend on the
 machine's load.
 
-Usage: python bench/bench_dump.py [--mib 16] [--runs 1] [--count]
-Needs root (the socket endpoint learns the session port with SOCK_RAW)."""
+Usage: python bench/bench_dump.py [--mib 16] [--runs 1] [--count] [--no-digest]
+No root needed."""
 import argparse
 import os
 import shutil
@@ -70,7 +70,10 @@ def main(argv=None):
     ap.add_argument("--mib", type=int, default=16, help="region size in MiB (default 16)")
     ap.add_argument("--runs", type=int, default=1, help="runs per row; the best is shown (default 1)")
     ap.add_argument("--count", action="store_true", help="also count instructions per packet with callgrind")
+    ap.add_argument("--no-digest", action="store_true", help="arm without the per-region CRC-32 (arm(digest=False))")
     args = ap.parse_args(argv)
+    if args.no_digest:
+        os.environ["NETDUMP_BENCH_DIGEST"] = "0"  # read by bench/mp_dump_bench.py
     if os.geteuid() != 0:
         print("bench_dump: needs root (SOCK_RAW)", file=sys.stderr)
         return 1

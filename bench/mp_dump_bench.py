@@ -2,6 +2,7 @@
 #   argv: server herald_port client_port mode mib sink_port [phase]
 #   phase: all (default), setup (arm only), dump (arm + dump), base (arm + baseline);
 #   bench_dump.py --count runs each phase under callgrind and subtracts setup.
+import os
 import socket
 import sys
 
@@ -29,8 +30,9 @@ def main():
     mode = debugnet.MODE_FREEBSD if mode == "freebsd" else debugnet.MODE_WINDOW
     region = bytearray(int(mib) << 20)
     testram.xorshift_fill(region, len(region) // 4, 0x9E3779B9)  # no zero blocks: nothing is skipped
+    digest = os.getenv("NETDUMP_BENCH_DIGEST", "1") != "0"  # bench_dump.py --no-digest
     d = panic.arm(server, [("ram", uctypes.addressof(region), len(region))], elfcore.EM_X86_64, 64, "amd64",
-                  mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server)
+                  mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server, digest=digest)
     if phase == "setup":
         return
     err = 0

@@ -16,9 +16,12 @@ MPY_ARCH = "xtensawin"
 SAFE = board.ESP32_SAFE  # DRAM, RTC FAST, RTC SLOW
 REGIONS = board.ESP32_REGIONS  # DRAM
 
-# w5500: netdump's polled driver; lan: MicroPython's network.LAN(phy_type=PHY_W5500)
-# (IDF driver + lwIP) through the UDP socket endpoint.
-IFACES = {"w5500": "ether", "lan": "socket"}
+# w5500 (default): netdump's polled W5500 driver; lan: MicroPython's
+# network.LAN(phy_type=PHY_W5500) (ESP-IDF's SPI W5500 driver + lwIP) through the
+# UDP socket endpoint; wlan: the ESP32's Wi-Fi, through the UDP socket endpoint too.
+# This board has no RMII PHY: the ESP32 EMAC driver does not
+# apply, its polled path is the w5500 interface.
+IFACES = {"w5500": "ether", "lan": "socket", "wlan": "socket"}
 DEFAULT_IFACE = "w5500"
 NIC = {"chip": "w5500", "spi": 2, "baudrate": 16000000, "sck": 18, "mosi": 23, "miso": 19, "cs": 5,
        "rst": 26, "int": 22}
@@ -43,5 +46,7 @@ def make_endpoint(conf):
 
 
 def iface_address(iface):
-    """(address, netmask, gateway) of the active network.LAN, else None."""
+    """(address, netmask, gateway) of the active network.LAN or Wi-Fi station, else None."""
+    if iface == "wlan":
+        return board.wlan_address()
     return board.lan_address(_lan)

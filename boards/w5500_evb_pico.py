@@ -16,7 +16,10 @@ MPY_ARCH = "armv6m"  # Cortex-M0+
 SAFE = board.RP2040_SAFE  # SRAM and USB DPRAM
 REGIONS = board.RP2040_REGIONS  # SRAM
 
-IFACES = {"w5500": "ether"}  # polled MACRAW driver + netdump's own Ethernet stack
+# w5500: netdump's polled MACRAW driver + its own Ethernet stack (needs nothing
+# else alive); lan: the firmware's network.WIZNET5K (lwIP over the W5500)
+# through the UDP socket endpoint (lwIP must still be alive at the fault)
+IFACES = {"w5500": "ether", "lan": "socket"}
 DEFAULT_IFACE = "w5500"
 NIC = {"chip": "w5500", "spi": 0, "baudrate": 20000000, "sck": 18, "mosi": 19, "miso": 16, "cs": 17,
        "rst": 20, "int": 21}
@@ -33,7 +36,7 @@ def make_nic():
 
 def make_endpoint(conf):
     """The endpoint for conf["iface"] (arm time)."""
-    return board.endpoint(conf, IFACES, nic=make_nic)
+    return board.endpoint(conf, IFACES, nic=make_nic, lan=board.wiznet5k)
 
 
 def iface_address(iface):

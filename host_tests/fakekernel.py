@@ -1,6 +1,6 @@
 """A test peer that netdumps like a FreeBSD kernel (sys/net/debugnet.c
 debugnet_send/debugnet_handle_ack, sys/netinet/netdump/netdump_client.c,
-kern_shutdown.c), written from the protocol reference and independent of
+kern_shutdown.c), written from docs/protocol.md and independent of
 firmware/netdump/debugnet.py, so it checks netdumpd on its own terms.
 
 Loopback only: the server address must be 127.0.0.0/8 or ::1.

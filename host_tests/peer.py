@@ -10,7 +10,12 @@ A policy decides, per received datagram, which acks to send and when:
         action: ("ack", seqno, delay_s)     ack from the session socket
                 ("wrong", seqno, delay_s)   ack from another port (must be ignored)
                 ("raw", bytes, delay_s)     any datagram from the session socket
+                ("wraw", bytes, delay_s)    any datagram from another port
+                ("close", None, delay_s)    close the session socket (FreeBSD's
+                                            netdumpd does at FINISHED): later
+                                            datagrams to it get ICMP port unreachable
 """
+import errno
 import heapq
 import select
 import socket
@@ -35,6 +40,7 @@ class Peer:
         self.herald_port = self.hsock.getsockname()[1]
         self.ssock = None
         self.session_port = 0
+        self.closed_port = 0  # the session port a "close" action closed
         self.wsock = socket.socket(self.family, socket.SOCK_DGRAM)  # the "wrong port"
         self.wsock.bind((host, 0))
         self.client = None
@@ -79,7 +85,10 @@ class Peer:
                 try:
                     data, addr = s.recvfrom(65536)
                 except OSError as e:
-                    self.errors.append("recv: %s" % e)
+                    # an ack to a client that has finished and closed its socket
+                    # comes back as ICMP port unreachable: not an error then
+                    if not (self.finished.is_set() and e.errno == errno.ECONNREFUSED):
+                        self.errors.append("recv: %s" % e)
                     continue
                 self._datagram(s, data, addr)
             now = time.monotonic()
@@ -136,6 +145,12 @@ class Peer:
                 self.wsock.sendto(wire.encode_ack(what), self.client)
             elif kind == "raw":
                 self.ssock.send(what)
+            elif kind == "wraw":
+                self.wsock.sendto(what, self.client)
+            elif kind == "close" and self.ssock is not None:
+                self.closed_port = self.session_port
+                self.ssock.close()
+                self.ssock = None
         except OSError as e:
             self.errors.append("send: %s" % e)
 

@@ -26,7 +26,7 @@ BOARD_NAMES = sorted(os.path.basename(f)[:-3] for f in glob.glob(os.path.join(BO
 REAL = [b for b in BOARD_NAMES if b != "unix_virtual"]
 ARCH_OF_CHIP = {"rp2040": ("armv6m", elfcore.EM_ARM, 32, "arm"), "esp32": ("xtensawin", elfcore.EM_XTENSA, 32, "xtensa"),
                 "mps2-an385": ("armv7m", elfcore.EM_ARM, 32, "arm"), "unix": ("x64", elfcore.EM_X86_64, 64, "amd64")}
-# peripheral windows no board may dump (hardware.md section 3)
+# peripheral windows no board may dump (docs/memory-maps.md, docs/qemu-bed.md)
 FORBIDDEN = {"rp2040": [(0x40000000, 0x50100000), (0x50101000, 0x100000000), (0x00000000, 0x20000000)],
              "esp32": [(0x3FF00000, 0x3FF80000), (0x3FFA0000, 0x3FFAE000), (0x40000000, 0x50000000),
                        (0x3F800000, 0x3FC00000)],
@@ -57,7 +57,7 @@ def test_board_definition(name):
     mpy_arch, machine, elfclass, arch = ARCH_OF_CHIP[b.CHIP]
     assert (b.MPY_ARCH, b.MACHINE, b.ELFCLASS, b.ARCH) == (mpy_arch, machine, elfclass, arch)
     assert b.DEFAULT_IFACE in b.IFACES and set(b.IFACES.values()) <= {"socket", "ether"}
-    assert b.NIC["chip"] in ("w5500", "lan8720", "lan9118", "vnic")
+    assert b.NIC["chip"] in ("w5500", "lan8720", "lan9118", "vnic", "wlan", "cyw43")
     for fn in ("safe_ranges", "default_regions", "make_endpoint", "iface_address", "reset"):
         assert callable(getattr(b, fn)), fn
     ranges = b.safe_ranges()
@@ -73,10 +73,119 @@ def test_board_definition(name):
     assert config.regions(c, b) == list(b.default_regions())
 
 
-def test_lan8720_boards_use_the_socket_endpoint():
-    for name in ("wt32_eth01", "olimex_esp32_poe"):
+class _FakeLan:
+    """network.LAN for the board wiring test: records how it was made and used."""
+    made = []
+
+    def __init__(self, **kw):
+        self.kw = kw
+        self.on = False
+        self.calls = []
+        _FakeLan.made.append(self)
+
+    def active(self, v=None):
+        if v is not None:
+            self.calls.append(v)
+            self.on = bool(v)
+        return self.on
+
+    def config(self, key=None, **kw):
+        return b"\x02\x00\x00\x32\x00\x07"
+
+
+def _fake_esp32_modules(monkeypatch):
+    import types
+
+    net = types.ModuleType("network")
+    net.LAN = _FakeLan
+    net.PHY_LAN8720 = 1
+    mach = types.ModuleType("machine")
+
+    class Pin:
+        IN = 1
+        OUT = 3
+
+        def __init__(self, n, mode=None):
+            self.n = n
+
+    mach.Pin = Pin
+    monkeypatch.setitem(sys.modules, "network", net)
+    monkeypatch.setitem(sys.modules, "machine", mach)
+
+
+@pytest.mark.parametrize("name", ["wt32_eth01", "olimex_esp32_poe"])
+def test_lan8720_boards_use_the_emac_driver(monkeypatch, name):
+    sys.path.insert(0, ROOT)
+    from netdump import board
+    from netdump.drivers.esp32_emac import EMAC
+    from netdump.ether import EtherEndpoint
+    from tools import emac_link, esp32_emac_emu
+
+    b = load(name)
+    assert b.NIC["chip"] == "lan8720" and b.DEFAULT_IFACE == "lan"
+    assert b.IFACES == {"lan": "ether", "lan-udp": "socket", "wlan": "socket"}  # the socket endpoint stays an option
+    _fake_esp32_modules(monkeypatch)
+    _FakeLan.made = []
+    emac, _ = esp32_emac_emu.build(phy_addr=b.NIC["phy_addr"], idf=False)
+    regs = emac_link.DirectRegs(emac)
+    real = board.esp32_emac
+    monkeypatch.setattr(board, "esp32_emac", lambda n: real(n, regs=regs))
+    conf = config.validate({"board": name, "client": "10.0.1.157", "server": "10.0.1.236"}, b)
+    ep = b.make_endpoint(conf)
+    assert isinstance(ep, EtherEndpoint) and isinstance(ep.nic, EMAC)
+    lan = _FakeLan.made[-1]
+    assert lan.kw["phy_addr"] == b.NIC["phy_addr"] and lan.calls == [True]  # brought up at arm, not stopped
+    assert ep.nic.phy_addr == b.NIC["phy_addr"] and bytes(ep.nic.mac) == lan.config("mac")
+    assert ep.nic.start() == 0 and lan.calls == [True, False]  # the takeover stops it at the fault
+
+
+def test_wifi_boards_use_the_socket_endpoint():
+    # Wi-Fi has no polled driver here: the socket endpoint, over the port's lwIP
+    for name in ("esp32_wlan", "pico_w", "wt32_eth01", "olimex_esp32_poe", "esp32_devkitc_w5500"):
         b = load(name)
-        assert b.NIC["chip"] == "lan8720" and set(b.IFACES.values()) == {"socket"}
+        assert b.IFACES.get("wlan") == "socket", name
+    assert load("pico_w").CHIP == "rp2040" and load("esp32_wlan").CHIP == "esp32"
+
+
+class _FakeWlan:
+    def __init__(self, up):
+        self.up = up
+
+    def isconnected(self):
+        return self.up
+
+    def active(self):
+        return self.up
+
+    def ifconfig(self):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "0.0.0.0")
+
+
+@pytest.mark.parametrize("up", [False, True], ids=["down", "connected"])
+def test_wlan_endpoint_needs_a_connected_station(monkeypatch, up):
+    # netdump does not join a Wi-Fi network: arming over wlan refuses until the
+    # application has connected, then it is the socket endpoint
+    from netdump.endpoint import SocketEndpoint
+    from netutil import free_udp_port
+
+    fake = type(sys)("network")
+    fake.STA_IF = 0
+    fake.WLAN = lambda which: _FakeWlan(up)
+    monkeypatch.setitem(sys.modules, "network", fake)
+    b = load("esp32_wlan")
+    conf = config.validate({"board": "esp32_wlan", "client": "127.0.0.1", "server": "127.0.0.1",
+                            "herald_port": free_udp_port(), "client_port": free_udp_port()}, b)
+    if not up:
+        with pytest.raises(config.ConfigError, match="Wi-Fi is not connected"):
+            b.make_endpoint(conf)
+        assert b.iface_address("wlan") is None
+        return
+    ep = b.make_endpoint(conf)
+    try:
+        assert isinstance(ep, SocketEndpoint) and ep.herald_port == conf["herald_port"]
+    finally:
+        ep.close()
+    assert b.iface_address("wlan") == ("127.0.0.1", "255.0.0.0", "127.0.0.1")
 
 
 def test_board_facts():
@@ -115,7 +224,6 @@ class _Options:
 def manifest_files(**options):
     """The .py files (relative to ROOT) the manifest names, interpreting package()/module()
     (run, as makemanifest.py does, with the manifest's folder as the current directory)."""
-    files = []
 
     def package(name, files=None, base_path=".", opt=None):
         top = os.path.join(ROOT, base_path, name)

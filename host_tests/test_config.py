@@ -12,7 +12,7 @@ if MICROPYTHON:
 else:
     sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boards"))
 
-from netdump import config  # noqa: E402
+from netdump import addr, config, dumpon  # noqa: E402
 
 BASE = {"board": "w5500_evb_pico", "iface": "w5500", "client": "10.0.1.157", "server": "10.0.1.236",
         "gateway": "10.0.1.1"}
@@ -33,18 +33,18 @@ def err(**kw):
 
 
 def test_ipv4_parse():
-    assert config.parse_ipv4("10.0.1.157") == b"\x0a\x00\x01\x9d"
+    assert addr.parse_ipv4("10.0.1.157") == b"\x0a\x00\x01\x9d"
     for bad in ("10.0.1", "10.0.1.256", "10.0.1.1.1", "a.b.c.d", "10.0.01.1", "", "10..1.1", " 10.0.1.1"):
-        assert config.parse_ipv4(bad) is None, bad
+        assert addr.parse_ipv4(bad) is None, bad
 
 
 def test_ipv6_parse():
-    assert config.parse_ipv6("::1") == b"\0" * 15 + b"\1"
-    assert config.parse_ipv6("fe80::1:2") == b"\xfe\x80" + b"\0" * 10 + b"\0\x01\0\x02"
-    assert config.parse_ipv6("2001:db8:0:0:0:0:0:1") == b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1"
-    assert config.parse_ipv6("::ffff:10.0.1.2") == b"\0" * 10 + b"\xff\xff\x0a\x00\x01\x02"
+    assert addr.parse_ipv6("::1") == b"\0" * 15 + b"\1"
+    assert addr.parse_ipv6("fe80::1:2") == b"\xfe\x80" + b"\0" * 10 + b"\0\x01\0\x02"
+    assert addr.parse_ipv6("2001:db8:0:0:0:0:0:1") == b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1"
+    assert addr.parse_ipv6("::ffff:10.0.1.2") == b"\0" * 10 + b"\xff\xff\x0a\x00\x01\x02"
     for bad in ("1:2:3", "1::2::3", "12345::1", "g::1", "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.300", "10.0.0.1"):
-        assert config.parse_ipv6(bad) is None, bad
+        assert addr.parse_ipv6(bad) is None, bad
 
 
 def test_netmask():
@@ -62,7 +62,7 @@ def test_valid_defaults():
     assert c["herald_port"] == 20023 and c["client_port"] == 20024
     assert c["netmask"] == "255.255.255.0"
     assert c["mode"] == "window" and c["action"] == "reset"
-    assert c["regions"] == []
+    assert c["regions"] == [] and c["deadline"] == 0  # 0: scaled to the dump at arm time
     for k in config.KEYS:
         assert k in c
 
@@ -82,6 +82,9 @@ def test_clear_errors():
     assert "mode" in err(mode="fast")
     assert "action" in err(action="explode")
     assert "console" in err(console=-5)
+    assert "deadline: -1 is not a number of seconds (0..500000, 0 = scaled to the dump)" == err(deadline=-1)
+    assert "deadline" in err(deadline=10 ** 6) and "deadline" in err(deadline="soon")
+    assert config.validate(conf(deadline="900"))["deadline"] == 900
     assert "unknown key" in err(colour="red")
     assert "unicast" in err(server="224.0.0.1")
 
@@ -118,17 +121,17 @@ def test_loopback_same_address_allowed():
 
 def test_save_load_clear():
     path = "_test_netdump_conf.json"
-    config.clear(path)
+    dumpon.remove(path)
     e = raises(config.ConfigError, config.load, path)
     assert "no configuration" in str(e)
-    c = config.save(conf(hostname="pico1", regions=["sram:sram:16K"]), path)
+    c = dumpon.save(conf(hostname="pico1", regions=["sram:sram:16K"]), path)
     assert c["hostname"] == "pico1"
     back = config.load(path)
     assert back == c
-    lines = config.lines(back)
+    lines = dumpon.lines(back)
     assert lines[0].startswith("board:") and "w5500_evb_pico" in lines[0]
-    assert config.clear(path) is True
-    assert config.clear(path) is False
+    assert dumpon.remove(path) is True
+    assert dumpon.remove(path) is False
 
 
 def test_bad_json_file():
@@ -139,4 +142,4 @@ def test_bad_json_file():
     try:
         assert "not valid JSON" in str(raises(config.ConfigError, config.load, path))
     finally:
-        config.clear(path)
+        dumpon.remove(path)

@@ -17,7 +17,7 @@ GW_MAC = "52:55:0a:00:02:02"  # tools/vnet.py user mode's default --mac
 KIB = 256
 
 
-def run_board(nic_port, server, hport, cport, script, netmask=24, arp_ms=300):
+def run_board(nic_port, server, hport, cport, script, netmask=24, arp_ms=1000):
     """Run host_tests/mp_ether/console_vnic.py with `script` on its stdin -> its output."""
     args = ["mp_ether/console_vnic.py", "nic_port=%d" % nic_port, "mac=" + BOARD_MAC, "server=" + server,
             "client=10.0.2.15", "netmask=%s" % netmask, "hport=%d" % hport, "cport=%d" % cport,
@@ -76,10 +76,10 @@ def test_console_retries_with_another_herald_port(net, request):
 
 def test_console_retries_with_another_server_address(net, request):
     # the first server does not exist (no ARP answer); an off-link address
-    # without a gateway is refused; then the real one
+    # without a gateway is refused; then the real one (ARP for it: up to 3 x 1 s)
     server, br = net
     script = "netdump -s 10.231.9.1:%d\nnetdump -s 10.0.2.2:%d\nshow\ncontinue\n" % (server.hport, server.hport)
-    out = run_board(br.nic_port, "10.0.2.77", server.hport, server.cport, script, arp_ms=100)
+    out = run_board(br.nic_port, "10.0.2.77", server.hport, server.cport, script)
     lost = at(out, "netdump: failed to locate MAC address")
     first = at(out, "netdump failed:")
     refused = at(out, "netdump: this endpoint cannot change its server (error 3)")
@@ -90,7 +90,8 @@ def test_console_retries_with_another_server_address(net, request):
     assert "netdump: server 10.231.9.1" not in out, out
     assert "last dump: ok" in out and "RESULT 0 0" in out, out + "\n--- netdumpd:\n" + server.text()
     assert "SERVER 10.0.2.2 %d" % server.hport in out, out
-    assert ep_stats(out)["solicits"] == 4, out  # 3 for 10.0.2.77, 1 for 10.0.2.2
+    # 3 for 10.0.2.77 (all unanswered), then 1 for 10.0.2.2, or more if vnet was too slow to answer
+    assert 4 <= ep_stats(out)["solicits"] <= 6, out
     check_core(server, out)
     st = br.stop()
     assert st["side"]["bad_checksum"] == 0 and st["side"]["arp_replies"] >= 1, st

@@ -1,20 +1,15 @@
 """debugnet + SocketEndpoint against a scripted netdumpd-like peer over real UDP
 sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
-import os
 import time
 
 import pytest
 
-from netdump import debugnet, wire
+from netdump import debugnet, kdh, wire
 from netdump.debugnet import BufferSource, Debugnet
 from netdump.endpoint import SocketEndpoint
 from netutil import HOSTS, free_udp_port
 from peer import Peer
 
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-DISCOVERY = ["recvfrom"] + (["raw"] if ROOT else [])
 MODES = [debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD]
 MODE_IDS = ["window", "freebsd"]
 
@@ -23,9 +18,9 @@ def pattern(n, k=0):
     return bytes((i * 31 + k) & 255 for i in range(n))
 
 
-def make(peer, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+def make(peer, mode=debugnet.MODE_WINDOW, **kw):
     ep = SocketEndpoint(
-        peer.host, herald_port=peer.herald_port, client_port=free_udp_port(peer.host), port_discovery=discovery
+        peer.host, herald_port=peer.herald_port, client_port=free_udp_port(peer.host)
     )
     # an RTO floor of 20 ms keeps thread-scheduling jitter from causing resends
     args = dict(rto_init_us=50000, rto_min_us=20000, rto_max_us=200000, npolls=40, poll_us=500, deadline_ms=20000)
@@ -72,9 +67,9 @@ def check_dump(peer, vmcore, kdh=pattern(512, 9)):
     assert all(w == "session" for (w, t, s, o, n) in peer.log if t != wire.HERALD)
 
 
-def dump_checked(peer, vm, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw):
+def dump_checked(peer, vm, mode=debugnet.MODE_WINDOW, **kw):
     """make + dump vm (it must succeed) + close + check_dump -> the Debugnet (for its stats)."""
-    ep, dn = make(peer, discovery, mode, **kw)
+    ep, dn = make(peer, mode, **kw)
     try:
         assert dump(dn, vm) == 0
     finally:
@@ -84,12 +79,11 @@ def dump_checked(peer, vm, discovery="recvfrom", mode=debugnet.MODE_WINDOW, **kw
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
 @pytest.mark.parametrize("host", HOSTS)
-def test_clean_dump_and_session_port(host, discovery, mode):
+def test_clean_dump_and_session_port(host, mode):
     vm = pattern(200000)
     with Peer(host) as p:
-        ep, dn = make(p, discovery, mode)
+        ep, dn = make(p, mode)
         try:
             assert dump(dn, vm, chunked=65536) == 0
             assert ep._port == p.session_port != p.herald_port
@@ -97,13 +91,18 @@ def test_clean_dump_and_session_port(host, discovery, mode):
             ep.close()
         check_dump(p, vm)
         seqs = [s for (w, t, s, o, n) in p.log]
-        assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing resent
-        assert dn.stats[debugnet.ST_RETX] == 0
+        # every seqno, first sent in order; a datagram seen twice is one the client counted as
+        # resent (the peer is a thread: on a loaded machine it can miss a 20 ms FreeBSD round)
+        first = []
+        for s in seqs:
+            if s not in first:
+                first.append(s)
+        assert first == list(range(1, len(first) + 1))
+        assert len(seqs) - len(first) == dn.stats[debugnet.ST_RETX]
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
-def test_lost_herald_ack(discovery, mode):
+def test_lost_herald_ack(mode):
     def policy(peer, mtype, seq, nth):
         if mtype == wire.HERALD and nth == 1:
             return []
@@ -111,7 +110,7 @@ def test_lost_herald_ack(discovery, mode):
 
     vm = pattern(5000)
     with Peer(policy=policy) as p:
-        dump_checked(p, vm, discovery, mode)
+        dump_checked(p, vm, mode)
         assert p.count(1) == 2
         assert [w for (w, t, s, o, n) in p.log if s == 1] == ["herald", "herald"]
 
@@ -128,7 +127,7 @@ def test_lost_data_acks(host, mode):
 
     vm = pattern(60000)
     with Peer(host, policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode)
+        dn = dump_checked(p, vm, mode)
         for s in lost:
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_RETX] >= len(lost)
@@ -141,7 +140,7 @@ def test_duplicated_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode)
+        dn = dump_checked(p, vm, mode)
         assert dn.stats[debugnet.ST_RETX] == 0
         assert dn.stats[debugnet.ST_DUPACKS] + dn.stats[debugnet.ST_IGNORED] > 0
 
@@ -156,7 +155,7 @@ def test_late_acks(mode):
 
     vm = pattern(40000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
+        dn = dump_checked(p, vm, mode, rto_init_us=5000, rto_min_us=2000, rto_max_us=20000, npolls=10)
         assert dn.stats[debugnet.ST_RETX] > 0
 
 
@@ -173,15 +172,14 @@ def test_out_of_window_and_huge_acks(mode):
 
     vm = pattern(30000)
     with Peer(policy=policy) as p:
-        dn = dump_checked(p, vm, "recvfrom", mode, window=8)
+        dn = dump_checked(p, vm, mode, window=8)
         for s in range(5, max(p.seen) + 1, 5):
             assert p.count(s) >= 2
         assert dn.stats[debugnet.ST_IGNORED] >= 2 * len(p.seen)
 
 
-@pytest.mark.parametrize("discovery", DISCOVERY)
 @pytest.mark.parametrize("host", HOSTS)
-def test_acks_from_a_wrong_port_are_ignored(host, discovery):
+def test_acks_from_a_wrong_port_are_ignored(host):
     def policy(peer, mtype, seq, nth):
         if mtype == wire.HERALD:
             return [("ack", seq, 0)]
@@ -191,7 +189,7 @@ def test_acks_from_a_wrong_port_are_ignored(host, discovery):
 
     vm = pattern(30000)
     with Peer(host, policy=policy) as p:
-        dump_checked(p, vm, discovery)
+        dump_checked(p, vm)
         for s in range(4, max(p.seen) + 1, 4):
             assert p.count(s) >= 2
 
@@ -205,21 +203,20 @@ def test_non_ack_datagrams_are_ignored():
 
     vm = pattern(20000)
     with Peer(policy=policy) as p:
-        dump_checked(p, vm, "recvfrom")
+        dump_checked(p, vm)
         for s in range(3, max(p.seen) + 1, 3):
             if s not in (1, max(p.seen), max(p.seen) - 1):
                 assert p.count(s) >= 2
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("discovery", DISCOVERY)
-def test_server_goes_silent_mid_dump(discovery, mode):
+def test_server_goes_silent_mid_dump(mode):
     def policy(peer, mtype, seq, nth):
         return [("ack", seq, 0)] if seq < 12 else []
 
     deadline = 1500
     with Peer(policy=policy) as p:
-        ep, dn = make(p, discovery, mode, retries=250, deadline_ms=deadline)
+        ep, dn = make(p, mode, retries=250, deadline_ms=deadline)
         try:
             t0 = time.monotonic()
             err = dump(dn, pattern(100000))
@@ -227,18 +224,30 @@ def test_server_goes_silent_mid_dump(discovery, mode):
         finally:
             ep.close()
     assert err == debugnet.ERR_DEADLINE, debugnet.message(err)
-    assert took < deadline / 1000 + 3.0  # bounded: the deadline holds
+    # bounded by the deadline, not by 250 retries (tens of seconds); generous for a loaded machine
+    assert took < deadline / 1000 + 20.0
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
 def test_silent_server_runs_out_of_retries(mode):
+    # The peer never acks seqno 5 (the fourth VMCORE datagram) and acks all
+    # else. Whenever the peer thread gets to run, seqno 5 is sent exactly
+    # 1 + retries times (window: its retries; FreeBSD: the burst's rounds,
+    # "retries++ > nretries"), and the dump fails with ERR_TIMEOUT. The herald's
+    # short retry budget (5 rounds of 10 ms) is not what is tested: on a loaded
+    # machine the peer can miss it, so the connection is retried until it holds.
     def policy(peer, mtype, seq, nth):
-        return [("ack", seq, 0)] if seq < 5 else []
+        return [] if seq == 5 else [("ack", seq, 0)]
 
     with Peer(policy=policy) as p:
-        ep, dn = make(p, "recvfrom", mode, retries=3, npolls=20)
+        ep, dn = make(p, mode, retries=3, npolls=20)
         try:
-            err = dump(dn, pattern(50000))
+            for _ in range(50):
+                err = dn.connect()
+                if err != debugnet.ERR_HERALD_TIMEOUT:
+                    break
+            assert err == 0
+            err = dn.send(wire.VMCORE, BufferSource(pattern(50000)), 0, 50000)
         finally:
             ep.close()
         assert err == debugnet.ERR_TIMEOUT
@@ -248,7 +257,7 @@ def test_silent_server_runs_out_of_retries(mode):
 def test_no_server_herald_timeout():
     # a herald port with no one behind it (ICMP port unreachable comes back)
     port = free_udp_port()
-    ep = SocketEndpoint("127.0.0.1", herald_port=port, client_port=free_udp_port(), port_discovery="recvfrom")
+    ep = SocketEndpoint("127.0.0.1", herald_port=port, client_port=free_udp_port())
     dn = Debugnet(ep, rto_init_us=2000, rto_min_us=1000, rto_max_us=10000, retries=3)
     try:
         assert dn.connect() == debugnet.ERR_HERALD_TIMEOUT
@@ -259,7 +268,7 @@ def test_no_server_herald_timeout():
 def test_reconnect_after_a_dump():
     vm = pattern(10000)
     with Peer() as p:
-        ep, dn = make(p, "recvfrom")
+        ep, dn = make(p)
         try:
             assert dump(dn, vm) == 0
             assert p.wait_finished(5)
@@ -274,7 +283,85 @@ def test_reconnect_after_a_dump():
             ep.close()
 
 
-@pytest.mark.skipif(ROOT, reason="only meaningful without root")
-def test_raw_needs_root_message():
-    with pytest.raises(OSError, match="raw socket"):
-        SocketEndpoint("127.0.0.1", herald_port=free_udp_port(), client_port=free_udp_port())
+# ---- FINISHED whose ack is lost ---------------------------------------------------------
+
+
+class LoseAck:
+    """An endpoint that loses the first ack carrying seqno `seq` (set once known)."""
+
+    def __init__(self, ep):
+        self.ep = ep
+        self.seq = -1
+        self.lost = 0
+
+    def __getattr__(self, name):
+        return getattr(self.ep, name)
+
+    def poll_ack(self, ack):
+        while self.ep.poll_ack(ack):
+            if wire.ack_seqno(ack, 0) == self.seq and not self.lost:
+                self.lost = 1
+                continue
+            return 1
+        return 0
+
+
+def dump_losing_finished_ack(host, herald_port, vm, mode, **kw):
+    """A dump whose first FINISHED ack is lost -> (result, Debugnet)."""
+    ep = SocketEndpoint(host, herald_port=herald_port, client_port=kw.pop("client_port", 0) or free_udp_port(host))
+    lossy = LoseAck(ep)
+    args = dict(rto_init_us=50000, rto_min_us=20000, rto_max_us=200000, npolls=40, poll_us=500, deadline_ms=60000)
+    args.update(kw)
+    dn = Debugnet(lossy, mode=mode, **args)
+    try:
+        assert dn.connect() == 0
+        assert dn.send(wire.VMCORE, BufferSource(vm), 0, len(vm)) == 0
+        hdr = kdh.build(dumplength=len(vm), hostname="losefin")
+        assert dn.send(wire.KDH, BufferSource(hdr), 0, len(hdr)) == 0
+        lossy.seq = dn._seq  # FINISHED's seqno: the last of the connection
+        err = dn.finish()
+    finally:
+        ep.close()
+    assert lossy.lost == 1
+    return err, dn
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_lost_finished_ack_server_closed_the_session(mode):
+    # FreeBSD's netdumpd acks FINISHED once and closes the session socket: the
+    # ack lost, every retransmission meets a closed port. Everything before
+    # FINISHED was acked, so the dump is on the server: not a failure.
+    def policy(peer, mtype, seq, nth):
+        if mtype == wire.FINISHED:
+            return [("ack", seq, 0), ("close", None, 0)]
+        return [("ack", seq, 0)]
+
+    vm = pattern(20000)
+    with Peer(policy=policy) as p:
+        err, dn = dump_losing_finished_ack(p.host, p.herald_port, vm, mode, retries=3)
+        assert p.closed_port and bytes(p.vmcore) == vm
+    assert err == debugnet.FIN_UNCONFIRMED and dn.err == err, debugnet.message(err)
+    assert debugnet.delivered(err)
+    assert debugnet.message(err) == "netdump finished (the server did not confirm the end)"
+
+
+@pytest.mark.parametrize("linger", [None, "0"], ids=["lingering", "closes-at-finished"])
+def test_lost_finished_ack_against_our_netdumpd(tmp_path, linger):
+    # Our netdumpd lingers after FINISHED and acks the retransmission: a clean
+    # finish. With --finish-linger 0 it closes at once, as FreeBSD's does: the
+    # dump is complete on the server and the client says so, unconfirmed.
+    from netdump_tools.netdumpd_harness import NetdumpdProc
+
+    dumpdir = tmp_path / "crash"
+    dumpdir.mkdir()
+    vm = pattern(100000)
+    args = ["-n"] + (["--finish-linger", linger] if linger else [])
+    with NetdumpdProc(tmp_path, dumpdir, args=args) as srv:
+        err, dn = dump_losing_finished_ack("127.0.0.1", srv.herald_port, vm, debugnet.MODE_WINDOW, retries=3,
+                                           client_port=srv.client_port)
+        srv.wait_log("Completed dump from client 127.0.0.1")
+    assert (dumpdir / "vmcore.127.0.0.1.0").read_bytes() == vm
+    if linger is None:
+        assert err == 0 and dn.stats[debugnet.ST_RETX] >= 1
+    else:
+        assert err == debugnet.FIN_UNCONFIRMED, debugnet.message(err)

@@ -2,15 +2,13 @@
 the heap locked for the whole dump, to the project's netdumpd on loopback.
 The saved vmcore must hold every region byte for byte, the KDH parity must
 pass, and the notes must carry the panic message and traceback."""
-import os
 
 import pytest
 
 from conftest import run_micropython
 from netdump_tools import reader
+from netdump_tools.netdumpd_harness import NetdumpdProc, wait_for_text
 from netutil import check_regions, cores, free_udp_port, server  # noqa: F401  (server: fixture)
-
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
 
 
 @pytest.mark.parametrize("mode", ["window", "freebsd"])
@@ -55,3 +53,34 @@ def test_dump_fails_cleanly_when_server_is_silent(tmp_path):
     out = r.stdout + r.stderr
     assert "RESULT 0" not in out and "RESULT" in out, out
     assert "netdump failed:" in out, out
+
+
+@pytest.mark.parametrize("linger", [None, "0"], ids=["netdumpd-lingers", "closes-at-finished"])
+@pytest.mark.parametrize("mode", ["window", "freebsd"])
+def test_lost_finished_ack_heap_locked(tmp_path, mode, linger):
+    # The first ack of FINISHED is lost. Our netdumpd, lingering, acks the
+    # retransmission: "netdump finished.". With --finish-linger 0 it closes the
+    # session at FINISHED as FreeBSD's netdumpd does: the board says the dump
+    # finished unconfirmed (FIN_UNCONFIRMED, not a failure). Either way the
+    # server has the whole dump and every region's CRC-32 matches.
+    dumpdir = tmp_path / "crash"
+    dumpdir.mkdir()
+    args = ["-n"] + (["--finish-linger", linger] if linger else [])
+    with NetdumpdProc(tmp_path, dumpdir, args=args) as srv:
+        r = run_micropython(["mp/dump_e2e.py", "127.0.0.1", str(srv.herald_port), str(srv.client_port), mode, "1",
+                             "lose_fin"], timeout=300)
+        out = r.stdout + r.stderr
+        assert "LOST_FIN_ACK 1" in out, out
+        if linger is None:
+            assert "RESULT 0" in out and "netdump finished.\n" in out, out
+        else:
+            assert "RESULT 7" in out, out
+            assert "netdump finished (the server did not confirm the end)" in out, out
+            assert "netdump failed" not in out, out
+        info = dumpdir / "info.127.0.0.1.0"
+        assert wait_for_text(str(info), "CRC-32", srv.proc), info.read_text()  # the worker's summary
+        assert srv.stop() == 0
+    core = reader.Vmcore.open(str(cores(dumpdir)[0]))
+    check_regions(core, 1 << 20)
+    text = info.read_text()
+    assert text.endswith("\nDump complete\n") and text.count("verified") == 3, text

@@ -29,10 +29,15 @@ def test_set_list_clear(board, capsys):
     dev = board.device
     st, out = run_dumpon(capsys, "-p", dev, "-c", "127.0.0.1", "-s", "127.0.0.1", "-g", "127.0.0.254",
                          "--herald-port", "31000", "--client-port", "31001", "-H", "vb1",
-                         "--region", "head:ram:16K", "--region", "tail:ram+0x3c000:16K", "-P", "vb/crash", "udp")
+                         "--region", "head:ram:16K", "--region", "tail:ram+0x3c000:16K", "-P", "vb/crash",
+                         "--deadline", "900", "udp")
     assert st == 0, out
     assert "dumpon: saved netdump.json: udp client 127.0.0.1 server 127.0.0.1" in out
+    # FreeBSD's netdumpd acks to 20024 only: another client port is said
+    assert ("dumpon: warning: client port 31001: FreeBSD's netdumpd sends every ack to port 20024, so this board "
+            "can dump only to our netdumpd started with --client-port 31001") in out
     c = conf_file(board)
+    assert c["deadline"] == 900
     assert c["board"] == "unix_virtual"  # detected on the board
     assert c["herald_port"] == 31000 and c["client_port"] == 31001 and c["gateway"] == "127.0.0.254"
     assert c["regions"] == ["head:ram:16K", "tail:ram+0x3c000:16K"] and c["path"] == "vb/crash"
@@ -40,6 +45,7 @@ def test_set_list_clear(board, capsys):
     assert st == 0 and out.strip() == "udp 127.0.0.1 -> 127.0.0.1:31000", out
     st, out = run_dumpon(capsys, "-p", dev, "-l", "-v")
     assert "hostname:    vb1" in out and "regions:     head:ram:16K tail:ram+0x3c000:16K" in out, out
+    assert "deadline:    900" in out, out
     st, out = run_dumpon(capsys, "-p", dev, "off")
     assert st == 0 and "dumpon: cleared" in out, out
     assert not os.path.exists(os.path.join(board.dir, "netdump.json"))
@@ -58,8 +64,13 @@ def test_host_side_errors_need_no_board(capsys):
                          "-s", "10.0.1.236", "--region", "p:0x40000000:4K", "w5500")
     assert st == 1 and "outside the safe ranges of board w5500_evb_pico" in out, out
     st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
-                         "-s", "10.0.1.236", "lan")
-    assert st == 1 and "iface: 'lan' is not an interface of board w5500_evb_pico" in out, out
+                         "-s", "10.0.1.236", "wlan")
+    assert st == 1 and "iface: 'wlan' is not an interface of board w5500_evb_pico" in out, out
+    st, out = run_dumpon(capsys, "-p", "/dev/does-not-exist", "-b", "w5500_evb_pico", "-c", "10.0.1.157",
+                         "-s", "10.0.1.236", "--deadline", "-3", "w5500")
+    assert st == 1 and "deadline: -3 is not a number of seconds" in out, out
+    st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-c", "10.0.1.157", "-s", "10.0.1.236", "w5500")
+    assert "warning" not in out  # the default client port says nothing
     with pytest.raises(SystemExit) as e:
         dumpon.main(["-s", "10.0.1.236", "w5500"])
     assert e.value.code == 2
@@ -87,10 +98,10 @@ def test_dry_run_prints_plain_command(capsys):
     st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-c", "10.0.1.157", "-s", "10.0.1.236", "-g", "10.0.1.1",
                          "w5500")
     assert st == 0
-    assert out.startswith(dumpon.mpremote_exe() + " connect /dev/ttyACM0 resume exec 'import netdump.config as c; "
-                                                  "c.dumpon_set({"), out
+    assert out.startswith(dumpon.mpremote_exe() + " connect /dev/ttyACM0 resume exec 'import netdump.dumpon as d; "
+                                                  "d.configure({"), out
     st, out = run_dumpon(capsys, "-n", "-p", "/dev/ttyACM0", "-l")
-    assert "resume exec 'import netdump.config as c; c.dumpon_list(verbose=False)'" in out
+    assert "resume exec 'import netdump.dumpon as d; d.show(verbose=False)'" in out
     st = testdump.main(["-n", "-p", "/dev/ttyACM0"])
     out = capsys.readouterr().out
     assert st == 0 and out.strip().endswith("resume exec 'import netdump.panic as p; p.test_dump()'"), out

@@ -107,7 +107,7 @@ def test_header_matches_struct_encoder():
     notes += note(0x4E4404, struct.pack("<I", 7) + b"v1.29.0")
     notes += note(0x4E4405, bytes(4))
     notes += note(0x4E4406, b"sram\0flash\0")
-    notes += note(0x4E4407, bytes(64))
+    notes += note(0x4E4408, bytes(4 + 16))  # algorithm none, two regions not computed
     want = ehdr + ph + notes
     assert len(notes) == c.notes_len
     assert bytes(c.buf) == want + bytes(4096 - len(want))
@@ -119,12 +119,12 @@ def test_notes_owner_types_and_fixed_text():
     assert got == [
         (OWNER, elfcore.NT_PANIC, 20), (OWNER, elfcore.NT_TRACEBACK, 44), (OWNER, elfcore.NT_BOARD, 8),
         (OWNER, elfcore.NT_FIRMWARE, 11), (OWNER, elfcore.NT_UPTIME, 4), (OWNER, elfcore.NT_REGIONS, 11),
-        (OWNER, elfcore.NT_SHA256, 64),
+        (OWNER, elfcore.NT_DIGEST, 20),
     ]
     assert _text(c, elfcore.NT_BOARD) == b"pico"
     assert _text(c, elfcore.NT_FIRMWARE) == b"v1.29.0"
     assert _desc(c, elfcore.NT_REGIONS) == b"sram\x00flash\x00"
-    assert _desc(c, elfcore.NT_SHA256) == bytes(64)
+    assert _desc(c, elfcore.NT_DIGEST) == bytes(20)
     assert _text(c, elfcore.NT_PANIC) == b"" and _text(c, elfcore.NT_TRACEBACK) == b""
 
 
@@ -229,4 +229,21 @@ def test_machine_constants():
     assert (elfcore.EM_ARM, elfcore.EM_XTENSA, elfcore.EM_RISCV, elfcore.EM_X86_64) == (40, 94, 243, 62)
     if MICROPYTHON:
         # the note types are small ints on every port
-        assert elfcore.NT_SHA256 < 0x40000000
+        assert elfcore.NT_SHA256 < 0x40000000 and elfcore.NT_DIGEST < 0x40000000
+
+
+def test_digests_under_heap_lock():
+    from netdump import crc32
+
+    c = _two()
+    locked(c.clear_digests, elfcore.DIGEST_CRC32)
+    assert _desc(c, elfcore.NT_DIGEST) == struct.pack("<I", 1) + bytes(16)  # both "not computed"
+    st = bytearray(b"\x01\x02\x03\x04")  # a running value; the CRC is its complement
+    locked(c.set_digest, 1, st)
+    assert _desc(c, elfcore.NT_DIGEST) == struct.pack("<IIIII", 1, 0, 0, 1, 0xFBFCFDFE)
+    locked(crc32.start, st)
+    locked(c.set_digest, 0, st)
+    assert _desc(c, elfcore.NT_DIGEST)[4:12] == struct.pack("<II", 1, 0)
+    locked(c.clear_digests, elfcore.DIGEST_NONE)
+    assert _desc(c, elfcore.NT_DIGEST) == bytes(20)
+    assert c.digest_off == [d for _n, t, d, _s in _notes(c) if t == elfcore.NT_DIGEST][0] and c.digest_len == 20

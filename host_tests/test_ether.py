@@ -5,11 +5,21 @@
 # it must drop. On MicroPython the packet path runs under heap_lock (dualtest.locked).
 from dualtest import MICROPYTHON, locked, raises
 
-from netdump import fast, inet
+from netdump import fast, inet, inet6
+from netdump.addr import same_prefix, to_bytes
 from netdump.ether import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD, ES_DROP_FRAG,
                            ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_SOLICITS,
-                           ES_TX, ES_TX_ERR, SET_ERR_FAMILY, SET_ERR_OFF_LINK, SET_ERR_PORT, EtherEndpoint,
-                           parse_ip4, parse_ip6, same_prefix)
+                           ES_START_ERR, ES_TX, ES_TX_ERR, SET_ERR_FAMILY, SET_ERR_OFF_LINK, SET_ERR_PORT,
+                           EtherEndpoint)
+
+
+def parse_ip4(s):
+    return to_bytes(s, False)
+
+
+def parse_ip6(s):
+    return to_bytes(s, True)
+
 
 BMAC = b"\x02\x00\x00\x00\x00\x15"  # the board
 SMAC = b"\x52\x54\x00\x12\x34\x56"  # the server (on-link)
@@ -131,7 +141,7 @@ def resolved_ep(**kw):
     nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
     ep = make_ep(nic, **kw)
     ep.reset()
-    assert ep._resolved == 1
+    assert ep.link.resolved == 1
     return nic, ep
 
 
@@ -264,9 +274,9 @@ HPORT2 = 20111
 
 def _state(ep):
     # everything set_server may change (test side; allocates)
-    return (bytes(ep.server_ip), ep._ip_sum, ep._pseudo, ep._usum, ep.herald_port, ep._dport, ep._port,
-            ep._resolved, ep.on_link, ep._ntargets, [None if t is None else bytes(t) for t in ep._targets],
-            bytes(ep._tx[0:60]), bytes(ep._msg_direct), bytes(ep._msg_gw))
+    return (bytes(ep.server_ip), ep.ip._ip_sum, ep.ip._pseudo, ep.ip._usum, ep.herald_port, ep.ip.dport, ep._port,
+            ep.link.resolved, ep.on_link, ep._ntargets, [None if t is None else bytes(t) for t in ep._targets],
+            bytes(ep.ip.tx[0:60]), bytes(ep._msg_direct), bytes(ep._msg_gw))
 
 
 def _frame_from_fresh(server, hport, answers, payload, **kw):
@@ -294,7 +304,7 @@ def test_set_server_switches_destination_under_lock():
     assert ep.adopt_port(SPORT) == 0  # a session in progress with the old server
     ip4 = bytearray(S2)
     assert locked(ep.set_server, ip4, HPORT2) == 0
-    assert ep.server_ip == S2 and ep.herald_port == HPORT2 and ep._resolved == 0 and ep.on_link == 1
+    assert ep.server_ip == S2 and ep.herald_port == HPORT2 and ep.link.resolved == 0 and ep.on_link == 1
     assert ep.send(payload, len(payload)) == 0  # no next hop until reset()
     n0 = nic.nout
     assert locked(_resolve_and_send, ep, payload) == 1
@@ -333,7 +343,7 @@ def test_set_server_console_lines_every_length():
         assert ep._ntargets == 2 and ep._targets[0] == parse_ip4(text) and ep._targets[1] == GIP
     # the MAC still lands in the right place after a change of length
     nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
-    ep._verbose = True
+    ep.link.verbose = True
     locked(ep.reset)
     assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
 
@@ -521,6 +531,53 @@ def test_send_limits_and_nic_failure():
     assert ep.send(big, 1) == 1 and len(nic.last()) == 60
 
 
+class StartNic(FakeNic):
+    """A FakeNic with the frame NIC interface's start(): it records how many
+    frames had been sent when it was called, and fails while `code` is set."""
+
+    def __init__(self, mac):
+        super().__init__(mac)
+        self.code = 0
+        self.why = "fakenic: the chip does not answer"
+        self.starts = 0
+        self.sent_at_start = -1
+
+    def start(self):
+        self.starts += 1
+        self.sent_at_start = self.nout
+        return self.code
+
+
+def test_reset_starts_the_nic_before_resolving_under_lock():
+    nic = StartNic(BMAC)
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep = make_ep(nic)
+    assert nic.starts == 0  # arm does not take the hardware over
+    assert locked(_resolve_and_send, ep, b"\x00" * 8) == 1
+    assert nic.starts == 1 and nic.sent_at_start == 0  # before the first ARP request
+    n0 = nic.nout
+    assert locked(ep.reset) == 1  # every connection starts it again
+    assert nic.starts == 2 and nic.sent_at_start == n0
+    assert ep.stats[ES_START_ERR] == 0
+
+
+def test_nic_start_failure_fails_the_connection_like_resolution():
+    nic = StartNic(BMAC)
+    nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
+    ep = make_ep(nic)
+    nic.code = 19
+    assert locked(_resolve_and_send, ep, b"\x00" * 8) == 0
+    assert nic.nout == 0  # no ARP request, nothing sent
+    assert ep.stats[ES_START_ERR] == 1 and ep.stats[ES_SOLICITS] == 0 and ep.stats[ES_TX_ERR] == 1
+    nic.code = 0  # the next connection tries again
+    assert locked(_resolve_and_send, ep, b"\x00" * 8) == 1
+
+
+def test_nic_without_start_is_fine():
+    nic, ep = resolved_ep()  # FakeNic has no start()
+    assert ep.send(b"\x00" * 8, 8) == 1 and ep.stats[ES_START_ERR] == 0
+
+
 # ---- IPv6 --------------------------------------------------------------------------
 
 C6 = parse_ip6("fd00:231::2")
@@ -530,25 +587,25 @@ G6 = parse_ip6("fe80::1")
 
 def na(target, dst_ip, lladdr, src_mac, dst_mac=BMAC):
     b = bytearray(86)
-    inet.ndp_frame(b, 0, dst_mac, src_mac, target, dst_ip, inet.ICMP6_NA, inet.NA_SOLICITED | inet.NA_OVERRIDE,
+    inet6.ndp_frame(b, 0, dst_mac, src_mac, target, dst_ip, inet6.ICMP6_NA, inet6.NA_SOLICITED | inet6.NA_OVERRIDE,
                    target, lladdr)
     return b
 
 
 def ns(target, src_ip, src_mac, dst_mac=None):
     g = bytearray(16)
-    inet.solicited_node(g, 0, target)
+    inet6.solicited_node(g, 0, target)
     m = bytearray(6)
-    inet.mcast_mac6(m, 0, g)
+    inet6.mcast_mac6(m, 0, g)
     b = bytearray(86)
-    inet.ndp_frame(b, 0, dst_mac or m, src_mac, src_ip, g, inet.ICMP6_NS, 0, target, src_mac)
+    inet6.ndp_frame(b, 0, dst_mac or m, src_mac, src_ip, g, inet6.ICMP6_NS, 0, target, src_mac)
     return b
 
 
 def udp6(payload, src=S6, dst=C6, sport=SPORT, dport=CPORT, dst_mac=BMAC):
     b = bytearray(62 + len(payload))
     b[62:] = payload
-    inet.udp6_frame(b, 0, dst_mac, SMAC, src, dst, sport, dport, len(payload))
+    inet6.udp6_frame(b, 0, dst_mac, SMAC, src, dst, sport, dport, len(payload))
     return b
 
 
@@ -569,13 +626,13 @@ def test_ipv6_ns_resolves_and_sends_udp6():
     payload = bytearray(b"herald" * 5)
     assert locked(_resolve_and_send, ep, payload) == 1
     s = nic.out[0]
-    assert inet.classify(s, 0, nic.outlen[0]) == inet.KIND_NS
+    assert inet6.classify(s, 0, nic.outlen[0]) == inet6.KIND_NS
     assert s[0:6] == b"\x33\x33\xff\x00\x00\x01" and s[38:54] == parse_ip6("ff02::1:ff00:1")
     assert s[62:78] == S6 and s[22:38] == C6
     f = nic.last()
-    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP6 and f[0:6] == SMAC
+    assert inet6.classify(f, 0, len(f)) == inet6.KIND_UDP6 and f[0:6] == SMAC
     assert f[20] == 17 and f[21] == 255 and f[22:38] == C6 and f[38:54] == S6
-    assert inet.udp6_dport(f, 0) == HPORT and f[62:] == payload
+    assert inet6.udp6_dport(f, 0) == HPORT and f[62:] == payload
     a = bytearray(4)
     nic.queue(udp6(b"\x00\x00\x00\x01"))
     assert locked(ep.poll_ack, a) == 1 and ep.ack_port == SPORT
@@ -607,16 +664,16 @@ def test_ipv6_answers_ns_and_drops():
     assert locked(ep.poll_ack, a) == 0
     assert ep.stats[ES_NA_SENT] == 1 and nic.nout == n0 + 1
     r = nic.last()
-    assert inet.classify(r, 0, len(r)) == inet.KIND_NA
+    assert inet6.classify(r, 0, len(r)) == inet6.KIND_NA
     assert r[0:6] == SMAC and r[22:38] == C6 and r[38:54] == S6 and r[62:78] == C6
-    assert r[58] == inet.NA_SOLICITED | inet.NA_OVERRIDE and r[78] == inet.NDP_OPT_TLLA and r[80:86] == BMAC
+    assert r[58] == inet6.NA_SOLICITED | inet6.NA_OVERRIDE and r[78] == inet6.NDP_OPT_TLLA and r[80:86] == BMAC
     # unicast NUD probe to our MAC; a DAD probe (source ::) gets an answer to all nodes
     nic.queue(ns(C6, S6, SMAC, dst_mac=BMAC))
     nic.queue(ns(C6, bytes(16), OMAC))
     assert locked(ep.poll_ack, a) == 0
     assert ep.stats[ES_NA_SENT] == 3
     r = nic.last()
-    assert r[0:6] == b"\x33\x33\x00\x00\x00\x01" and r[38:54] == parse_ip6("ff02::1") and r[58] == inet.NA_OVERRIDE
+    assert r[0:6] == b"\x33\x33\x00\x00\x00\x01" and r[38:54] == parse_ip6("ff02::1") and r[58] == inet6.NA_OVERRIDE
     # NS for another address: dropped; to another solicited-node group: wrong MAC
     _one(ep, nic, ns(parse_ip6("fd00:231::99"), S6, SMAC, dst_mac=BMAC), ES_DROP_OTHER)
     _one(ep, nic, ns(parse_ip6("fd00:231::99"), S6, SMAC), ES_DROP_MAC)

@@ -289,3 +289,76 @@ def test_no_allocation_under_heap_lock():
     locked(fast_py.copy, dst, 2, src, 1, 100)
     assert locked(fast_py.csum, src, 1, 101, 0x3FFFFFFF) == _ref_csum(src, 1, 101, 0x3FFFFFFF)
     assert locked(fast_py.is_zero, src, 0, 100) == 0
+
+
+# ---- CRC-32 (netdump/crc32.py) -------------------------------------------------
+
+from netdump import crc32  # noqa: E402
+
+
+def _crc(fn_update, data, off, n, zeros=0):
+    st = bytearray(4)
+    crc32.start(st)
+    fn_update(st, data, off, n)
+    if zeros:
+        (fast.crc32_zeros if fn_update is fast.crc32_update else fast_py.crc32_zeros)(st, zeros)
+    out = bytearray(4)
+    crc32.final(st, out, 0)
+    return bytes(out)
+
+
+def test_crc32_check_value():
+    # the CRC-32/ISO-HDLC check value of "123456789" is 0xCBF43926 (little-endian below)
+    assert _crc(fast.crc32_update, b"123456789", 0, 9) == unhex("2639f4cb")
+    assert _crc(fast_py.crc32_update, b"123456789", 0, 9) == unhex("2639f4cb")
+    assert _crc(fast.crc32_update, b"", 0, 0) == bytes(4)
+    # zlib.crc32(bytes(4096)) == 0xC71C0011
+    st = bytearray(4)
+    crc32.start(st)
+    fast.crc32_zeros(st, 4096)
+    out = bytearray(4)
+    crc32.final(st, out, 0)
+    assert bytes(out) == unhex("11001cc7")
+
+
+def test_crc32_table_slices():
+    t = crc32.table(4)
+    assert bytes(t[0:1024]) == bytes(crc32.table())
+    assert bytes(t[4:8]) == unhex("96300777")  # entry 1 of table 0: 0x77073096
+    # table 1 entry i is table 0's entry i after one more zero byte
+    for i in (0, 1, 77, 255):
+        st = bytearray(t[4 * i:4 * i + 4])
+        fast_py.crc32_zeros(st, 1)
+        assert bytes(st) == bytes(t[1024 + 4 * i:1024 + 4 * i + 4])
+
+
+def test_crc32_twins_equal_and_chain():
+    data = _pattern(3000, 11)
+    for off in (0, 1, 2, 3, 5):
+        for n in (0, 1, 3, 4, 5, 7, 8, 63, 1448, 2990):
+            assert _crc(fast.crc32_update, data, off, n) == _crc(fast_py.crc32_update, data, off, n), (off, n)
+    for z in (0, 1, 3, 4, 9, 4096):
+        assert _crc(fast.crc32_update, data, 1, 100, z) == _crc(fast_py.crc32_update, data, 1, 100, z), z
+    # in pieces == in one go
+    st = bytearray(4)
+    crc32.start(st)
+    for a, b in ((0, 7), (7, 1000), (1007, 1)):
+        fast.crc32_update(st, data, a, b)
+    one = bytearray(4)
+    crc32.start(one)
+    fast.crc32_update(one, data, 0, 1008)
+    assert st == one
+
+
+def test_crc32_no_allocation():
+    data = _pattern(1448, 3)
+    st = bytearray(4)
+    crc32.start(st)
+    locked(fast.crc32_update, st, data, 1, 1447)
+    locked(fast.crc32_zeros, st, 4096)
+    out = bytearray(4)
+    locked(crc32.final, st, out, 0)
+    locked(crc32.start, st)
+    if MICROPYTHON:  # the twin too (on CPython it is zlib)
+        locked(fast_py.crc32_update, st, data, 0, 100)
+        locked(fast_py.crc32_zeros, st, 10)

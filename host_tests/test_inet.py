@@ -3,7 +3,7 @@
 # bytes, checksums, every classify() outcome, and no allocation under
 # micropython.heap_lock() for every packet-path function.
 from dualtest import MICROPYTHON, locked, unhex
-from netdump import fast, inet
+from netdump import fast, inet, inet6
 
 MAC_A = unhex("020000000001")  # server (locally administered, IEEE 802 U/L bit)
 MAC_B = unhex("02000000000a")  # board
@@ -158,8 +158,11 @@ def test_classify_other_and_ip4():
     buf = bytearray(64)
     inet.eth_header(buf, 0, MAC_B, MAC_A, 0x88CC)  # LLDP (IEEE 802.1AB)
     assert inet.classify(buf, 0, 64) == inet.KIND_OTHER
+    assert inet6.classify(buf, 0, 64) == inet.KIND_OTHER  # not IPv6 either
     inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_IPV6)
-    assert inet.classify(buf, 0, 64) == inet.ERR_HDR  # version 0
+    assert inet.classify(buf, 0, 64) == inet.KIND_OTHER  # IPv6 is inet6's
+    assert inet6.classify(buf, 0, 64) == inet.ERR_HDR  # version 0
+    assert inet6.classify(buf, 0, 13) == inet.ERR_SHORT
     inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_VLAN)  # debugnet drops VLAN tags
     assert inet.classify(buf, 0, 64) == inet.KIND_OTHER
     inet.eth_header(buf, 0, MAC_B, MAC_A, inet.ETHERTYPE_IPV4)
@@ -304,9 +307,9 @@ def _pseudo6(src, dst, nxt, length):
 def test_eui64_link_local_rfc4291_example():
     # RFC 4291 appendix A: 34-56-78-9A-BC-DE -> interface ID 3656:78FF:FE9A:BCDE
     out = bytearray(17)
-    inet.link_local_from_mac(out, 1, unhex("3456789abcde"))
+    inet6.link_local_from_mac(out, 1, unhex("3456789abcde"))
     assert bytes(out[1:]) == unhex("fe80 0000 0000 0000 3656 78ff fe9a bcde")
-    inet.link_local_from_mac(out, 0, MAC_A)
+    inet6.link_local_from_mac(out, 0, MAC_A)
     assert bytes(out[0:16]) == LL_A
 
 
@@ -314,16 +317,16 @@ def test_solicited_node_and_multicast_mac():
     # RFC 4291 2.7.1: 4037::01:800:200E:8C6C -> FF02::1:FF0E:8C6C
     ip = unhex("4037 0000 0000 0000 0001 0800 200e 8c6c")
     sn = bytearray(16)
-    inet.solicited_node(sn, 0, ip)
+    inet6.solicited_node(sn, 0, ip)
     assert bytes(sn) == unhex("ff02 0000 0000 0000 0000 0001 ff0e 8c6c")
     mac = bytearray(6)
-    inet.mcast_mac6(mac, 0, sn)  # RFC 2464 section 7
+    inet6.mcast_mac6(mac, 0, sn)  # RFC 2464 section 7
     assert bytes(mac) == unhex("3333ff0e8c6c")
 
 
 def test_ipv6_header_bytes():
     buf = bytearray(41)
-    assert inet.ipv6_header(buf, 1, 0x1234, 17, 64, LL_B, LL_A) == 41
+    assert inet6.ipv6_header(buf, 1, 0x1234, 17, 64, LL_B, LL_A) == 41
     assert bytes(buf[1:9]) == unhex("60000000 1234 11 40")
     assert bytes(buf[9:25]) == LL_B and bytes(buf[25:41]) == LL_A
 
@@ -331,7 +334,7 @@ def test_ipv6_header_bytes():
 def _udp6(payload, off=0):
     buf = bytearray(off + 62 + len(payload))
     buf[off + 62 :] = payload
-    n = inet.udp6_frame(buf, off, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, len(payload))
+    n = inet6.udp6_frame(buf, off, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, len(payload))
     return buf, n
 
 
@@ -339,51 +342,51 @@ def test_udp6_frame_and_classify():
     buf, n = _udp6(b"\x00\x00\x00\x05odd", off=2)
     assert n == 62 + 7
     assert inet.eth_type(buf, 2) == inet.ETHERTYPE_IPV6
-    assert inet.classify(buf, 2, n) == inet.KIND_UDP6
-    assert inet.udp6_sport(buf, 2) == 20024 and inet.udp6_dport(buf, 2) == 20023
-    assert inet.udp6_payload_len(buf, 2) == 7
+    assert inet6.classify(buf, 2, n) == inet6.KIND_UDP6
+    assert inet6.udp6_sport(buf, 2) == 20024 and inet6.udp6_dport(buf, 2) == 20023
+    assert inet6.udp6_payload_len(buf, 2) == 7
     # RFC 8200 8.1: pseudo-header + datagram sum to 0xFFFF
     assert _fold(_pseudo6(LL_B, LL_A, 17, 15) + _ref_sum(buf, 2 + 54, 15)) == 0xFFFF
     c = inet.u16(buf, 2 + 54 + 6)
-    assert inet.udp6_checksum(buf, 2 + 54, LL_B, LL_A) == c
+    assert inet6.udp6_checksum(buf, 2 + 54, LL_B, LL_A) == c
     b = bytearray(buf)
     b[2 + 62 + 4] ^= 1
-    assert inet.classify(b, 2, n) == inet.ERR_CSUM
+    assert inet6.classify(b, 2, n) == inet.ERR_CSUM
     b = bytearray(buf)
     b[2 + 60] = 0
     b[2 + 61] = 0  # a zero UDP checksum is invalid over IPv6
-    assert inet.classify(b, 2, n) == inet.ERR_CSUM
+    assert inet6.classify(b, 2, n) == inet.ERR_CSUM
     for k in range(n):
-        assert inet.classify(buf, 2, k) == inet.ERR_SHORT, k
+        assert inet6.classify(buf, 2, k) == inet.ERR_SHORT, k
     b = bytearray(buf)
     b[2 + 14] = 0x45  # version 4 in an IPv6 frame
-    assert inet.classify(b, 2, n) == inet.ERR_HDR
+    assert inet6.classify(b, 2, n) == inet.ERR_HDR
     b = bytearray(buf)
     b[2 + 14 + 6] = 0  # hop-by-hop options header: not handled
-    assert inet.classify(b, 2, n) == inet.KIND_IP6
+    assert inet6.classify(b, 2, n) == inet6.KIND_IP6
     b = bytearray(buf)
     b[2 + 54 + 5] = 16  # UDP length > payload length
-    assert inet.classify(b, 2, n) == inet.ERR_HDR
+    assert inet6.classify(b, 2, n) == inet.ERR_HDR
 
 
 def test_udp6_zero_sum_sent_as_ffff():
     buf, n = _udp6(b"\x00\x00")
-    s = 0xFFFF ^ inet.udp6_checksum(buf, 54, LL_B, LL_A)
+    s = 0xFFFF ^ inet6.udp6_checksum(buf, 54, LL_B, LL_A)
     w = 0xFFFF - s
     buf[62] = w >> 8
     buf[63] = w & 0xFF
-    assert inet.udp6_set_checksum(buf, 54, LL_B, LL_A) == 0xFFFF
-    assert inet.classify(buf, 0, n) == inet.KIND_UDP6
+    assert inet6.udp6_set_checksum(buf, 54, LL_B, LL_A) == 0xFFFF
+    assert inet6.classify(buf, 0, n) == inet6.KIND_UDP6
 
 
 def _ns_frame():
     # board asks "who has LL_A" from LL_B, to LL_A's solicited-node group
     sn = bytearray(16)
-    inet.solicited_node(sn, 0, LL_A)
+    inet6.solicited_node(sn, 0, LL_A)
     dmac = bytearray(6)
-    inet.mcast_mac6(dmac, 0, sn)
+    inet6.mcast_mac6(dmac, 0, sn)
     buf = bytearray(90)
-    n = inet.ndp_frame(buf, 2, dmac, MAC_B, LL_B, sn, inet.ICMP6_NS, 0, LL_A, MAC_B)
+    n = inet6.ndp_frame(buf, 2, dmac, MAC_B, LL_B, sn, inet6.ICMP6_NS, 0, LL_A, MAC_B)
     return buf, n, sn
 
 
@@ -398,87 +401,87 @@ def test_ndp_ns_bytes_and_classify():
     assert bytes(buf[q + 8 : q + 24]) == LL_A
     assert bytes(buf[q + 24 : q + 32]) == unhex("0101 02000000000a")
     assert _fold(_pseudo6(LL_B, sn, 58, 32) + _ref_sum(buf, q, 32)) == 0xFFFF
-    assert inet.classify(buf, 2, n) == inet.KIND_NS
-    assert inet.ndp_lladdr(buf, 2) == q + 26
-    assert inet.eq(buf, inet.ndp_lladdr(buf, 2), MAC_B, 6) == 1
-    assert inet.eq(buf, 2 + inet.ICMP6_OFF + inet.NDP_TARGET, LL_A, 16) == 1
+    assert inet6.classify(buf, 2, n) == inet6.KIND_NS
+    assert inet6.ndp_lladdr(buf, 2) == q + 26
+    assert inet.eq(buf, inet6.ndp_lladdr(buf, 2), MAC_B, 6) == 1
+    assert inet.eq(buf, 2 + inet6.ICMP6_OFF + inet6.NDP_TARGET, LL_A, 16) == 1
 
 
 def test_ndp_na_and_invalid():
     buf = bytearray(86)
-    flags = inet.NA_SOLICITED | inet.NA_OVERRIDE
-    n = inet.ndp_frame(buf, 0, MAC_B, MAC_A, LL_A, LL_B, inet.ICMP6_NA, flags, LL_A, MAC_A)
+    flags = inet6.NA_SOLICITED | inet6.NA_OVERRIDE
+    n = inet6.ndp_frame(buf, 0, MAC_B, MAC_A, LL_A, LL_B, inet6.ICMP6_NA, flags, LL_A, MAC_A)
     assert buf[54] == 136 and buf[58] == 0x60
     assert buf[54 + 24] == 2  # target link-layer address option (RFC 4861 4.6.1)
-    assert inet.classify(buf, 0, n) == inet.KIND_NA
-    assert inet.ndp_lladdr(buf, 0) == 54 + 26
+    assert inet6.classify(buf, 0, n) == inet6.KIND_NA
+    assert inet6.ndp_lladdr(buf, 0) == 54 + 26
 
     def broken(i, v):
         b = bytearray(buf)
         b[i] = v
         b[56] = 0
         b[57] = 0
-        inet.icmp6_set_checksum(b, 54, 32, LL_A, LL_B)
-        return inet.classify(b, 0, n)
+        inet6.icmp6_set_checksum(b, 54, 32, LL_A, LL_B)
+        return inet6.classify(b, 0, n)
 
     assert broken(14 + 7, 64) == inet.ERR_HDR  # hop limit not 255 (forwarded)
     assert broken(55, 1) == inet.ERR_HDR  # code not 0
     assert broken(54 + 25, 0) == inet.ERR_HDR  # option length 0
     assert broken(54 + 25, 2) == inet.ERR_HDR  # option runs past the end
     assert broken(54 + 8, 0xFF) == inet.ERR_HDR  # multicast target
-    assert broken(54, 128) == inet.KIND_IP6  # echo request: not ours
+    assert broken(54, 128) == inet6.KIND_IP6  # echo request: not ours
     b = bytearray(buf)
     b[60] ^= 0x10
-    assert inet.classify(b, 0, n) == inet.ERR_CSUM
+    assert inet6.classify(b, 0, n) == inet.ERR_CSUM
     # a bare NA without options is valid but has no link-layer address
     b = bytearray(buf)
     b[18] = 0
     b[19] = 24
     b[56] = 0
     b[57] = 0
-    inet.icmp6_set_checksum(b, 54, 24, LL_A, LL_B)
-    assert inet.classify(b, 0, 78) == inet.KIND_NA
-    assert inet.ndp_lladdr(b, 0) == -1
+    inet6.icmp6_set_checksum(b, 54, 24, LL_A, LL_B)
+    assert inet6.classify(b, 0, 78) == inet6.KIND_NA
+    assert inet6.ndp_lladdr(b, 0) == -1
     b[19] = 20  # shorter than an NA
     b[56] = 0
     b[57] = 0
-    inet.icmp6_set_checksum(b, 54, 20, LL_A, LL_B)
-    assert inet.classify(b, 0, 74) == inet.ERR_SHORT
+    inet6.icmp6_set_checksum(b, 54, 20, LL_A, LL_B)
+    assert inet6.classify(b, 0, 74) == inet.ERR_SHORT
 
 
 def _build_ns(buf, sn, dmac):
-    return inet.ndp_frame(buf, 2, dmac, MAC_B, LL_B, sn, inet.ICMP6_NS, 0, LL_A, MAC_B)
+    return inet6.ndp_frame(buf, 2, dmac, MAC_B, LL_B, sn, inet6.ICMP6_NS, 0, LL_A, MAC_B)
 
 
 def _build_udp6(buf):
-    return inet.udp6_frame(buf, 2, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, 1024)
+    return inet6.udp6_frame(buf, 2, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, 1024)
 
 
 def test_ipv6_no_allocation_under_heap_lock():
     buf = bytearray(1200)
     n = locked(_build_udp6, buf)
     assert n == 1086
-    assert locked(inet.classify, buf, 2, n) == inet.KIND_UDP6
-    assert locked(inet.udp6_checksum, buf, 2 + 54, LL_B, LL_A) > 0
-    assert locked(inet.udp6_set_checksum, buf, 2 + 54, LL_B, LL_A) > 0
-    assert locked(inet.udp6_sport, buf, 2) == 20024
-    assert locked(inet.udp6_dport, buf, 2) == 20023
-    assert locked(inet.udp6_payload_len, buf, 2) == 1024
-    assert locked(inet.pseudo6_sum, LL_B, LL_A, 17, 8) > 0
+    assert locked(inet6.classify, buf, 2, n) == inet6.KIND_UDP6
+    assert locked(inet6.udp6_checksum, buf, 2 + 54, LL_B, LL_A) > 0
+    assert locked(inet6.udp6_set_checksum, buf, 2 + 54, LL_B, LL_A) > 0
+    assert locked(inet6.udp6_sport, buf, 2) == 20024
+    assert locked(inet6.udp6_dport, buf, 2) == 20023
+    assert locked(inet6.udp6_payload_len, buf, 2) == 1024
+    assert locked(inet6.pseudo6_sum, LL_B, LL_A, 17, 8) > 0
     sn = bytearray(16)
     dmac = bytearray(6)
     ll = bytearray(16)
-    locked(inet.solicited_node, sn, 0, LL_A)
-    locked(inet.mcast_mac6, dmac, 0, sn)
-    locked(inet.link_local_from_mac, ll, 0, MAC_A)
+    locked(inet6.solicited_node, sn, 0, LL_A)
+    locked(inet6.mcast_mac6, dmac, 0, sn)
+    locked(inet6.link_local_from_mac, ll, 0, MAC_A)
     assert ll == LL_A
     f = bytearray(90)
     assert locked(_build_ns, f, sn, dmac) == 86
-    assert locked(inet.classify, f, 2, 86) == inet.KIND_NS
-    assert locked(inet.ndp_lladdr, f, 2) == 2 + 54 + 26
-    assert locked(inet.icmp6_set_checksum, f, 2 + 54, 32, LL_B, sn) > 0
+    assert locked(inet6.classify, f, 2, 86) == inet6.KIND_NS
+    assert locked(inet6.ndp_lladdr, f, 2) == 2 + 54 + 26
+    assert locked(inet6.icmp6_set_checksum, f, 2 + 54, 32, LL_B, sn) > 0
     assert locked(_build_ip6, f, sn) == 2 + 54
 
 
 def _build_ip6(buf, dst):
-    return inet.ipv6_header(buf, 2 + 14, 32, 58, 255, LL_B, dst)
+    return inet6.ipv6_header(buf, 2 + 14, 32, 58, 255, LL_B, dst)

@@ -7,7 +7,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netdump import fast, inet
+from netdump import fast, inet, inet6
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -16,10 +16,10 @@ KINDS = {
     inet.KIND_ARP,
     inet.KIND_UDP4,
     inet.KIND_IP4,
-    inet.KIND_UDP6,
-    inet.KIND_NS,
-    inet.KIND_NA,
-    inet.KIND_IP6,
+    inet6.KIND_UDP6,
+    inet6.KIND_NS,
+    inet6.KIND_NA,
+    inet6.KIND_IP6,
 }
 ERRS = {inet.ERR_SHORT, inet.ERR_HDR, inet.ERR_CSUM, inet.ERR_FRAG}
 
@@ -134,6 +134,7 @@ def test_csum_equals_reference(data, off, acc):
 @given(st.binary(max_size=200), st.integers(-2, 210), st.integers(-5, 210))
 def test_classify_random_bytes(data, off, n):
     buf = bytearray(data)
+    assert inet6.classify(buf, off, n) in KINDS or inet6.classify(buf, off, n) in ERRS
     r = inet.classify(buf, off, n)
     assert r in KINDS or r in ERRS
     if r == inet.KIND_UDP4:
@@ -240,11 +241,11 @@ def test_arp_build_parse_round_trip(op, sha, spa, tha, tpa, pad):
 def test_udp6_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, sport, dport, payload, pad):
     buf = bytearray(2 + 62 + len(payload) + pad)
     buf[64 : 64 + len(payload)] = payload
-    n = inet.udp6_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
+    n = inet6.udp6_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
     assert bytes(buf[2 : 2 + n]) == ref_udp6_frame(dmac, smac, sip, dip, sport, dport, payload)
-    assert inet.classify(buf, 2, n + pad) == inet.KIND_UDP6
-    assert inet.udp6_sport(buf, 2) == sport and inet.udp6_dport(buf, 2) == dport
-    assert inet.udp6_payload_len(buf, 2) == len(payload)
+    assert inet6.classify(buf, 2, n + pad) == inet6.KIND_UDP6
+    assert inet6.udp6_sport(buf, 2) == sport and inet6.udp6_dport(buf, 2) == dport
+    assert inet6.udp6_payload_len(buf, 2) == len(payload)
 
 
 @SETTINGS
@@ -252,14 +253,14 @@ def test_udp6_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, 
 def test_ndp_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, t, fl, target, lladdr):
     flags = fl << 5 if t == 136 else 0
     buf = bytearray(86)
-    assert inet.ndp_frame(buf, 0, dmac, smac, sip, dip, t, flags, target, lladdr) == 86
+    assert inet6.ndp_frame(buf, 0, dmac, smac, sip, dip, t, flags, target, lladdr) == 86
     assert bytes(buf) == ref_ndp_frame(dmac, smac, sip, dip, t, flags, target, lladdr)
-    r = inet.classify(buf, 0, 86)
+    r = inet6.classify(buf, 0, 86)
     if target[0] == 0xFF:
         assert r == inet.ERR_HDR  # multicast targets are invalid (RFC 4861 7.1)
         return
-    assert r == (inet.KIND_NS if t == 135 else inet.KIND_NA)
-    a = inet.ndp_lladdr(buf, 0)
+    assert r == (inet6.KIND_NS if t == 135 else inet6.KIND_NA)
+    a = inet6.ndp_lladdr(buf, 0)
     assert bytes(buf[a : a + 6]) == lladdr
 
 
@@ -270,26 +271,26 @@ def test_classify_random_ipv6(body, n, nxt, hops):
     head = struct.pack("!6s6sHIHBB", b"\x02" * 6, b"\x04" * 6, 0x86DD, 6 << 28, len(body), nxt, hops)
     buf = bytearray(head + bytes(32) + body)
     for m in (n, len(buf)):
-        r = inet.classify(buf, 0, min(m, len(buf)))
+        r = inet6.classify(buf, 0, min(m, len(buf)))
         assert r in KINDS or r in ERRS
-        if r in (inet.KIND_NS, inet.KIND_NA):
-            a = inet.ndp_lladdr(buf, 0)
+        if r in (inet6.KIND_NS, inet6.KIND_NA):
+            a = inet6.ndp_lladdr(buf, 0)
             assert a == -1 or 0 <= a and a + 6 <= len(buf)
-        if r == inet.KIND_UDP6:
-            assert 62 + inet.udp6_payload_len(buf, 0) <= len(buf)
+        if r == inet6.KIND_UDP6:
+            assert 62 + inet6.udp6_payload_len(buf, 0) <= len(buf)
 
 
 @SETTINGS
 @given(ip6s, macs)
 def test_link_local_and_multicast_helpers(ip6, mac):
     out = bytearray(16)
-    inet.link_local_from_mac(out, 0, mac)
+    inet6.link_local_from_mac(out, 0, mac)
     iid = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
     assert bytes(out) == b"\xfe\x80" + bytes(6) + iid
-    inet.solicited_node(out, 0, ip6)
+    inet6.solicited_node(out, 0, ip6)
     assert bytes(out) == bytes.fromhex("ff0200000000000000000001ff") + ip6[13:]
     m = bytearray(6)
-    inet.mcast_mac6(m, 0, out)
+    inet6.mcast_mac6(m, 0, out)
     assert bytes(m) == b"\x33\x33" + bytes(out[12:])
 
 
@@ -312,11 +313,11 @@ def test_classify_mutated_ndp_with_fixed_checksum(t, extra, muts):
         if i < len(base):
             base[i] = v
     base[56:58] = b"\0\0"
-    inet.icmp6_set_checksum(base, 54, len(base) - 54, src, dst)
-    r = inet.classify(base, 0, len(base))
+    inet6.icmp6_set_checksum(base, 54, len(base) - 54, src, dst)
+    r = inet6.classify(base, 0, len(base))
     assert r in KINDS or r in ERRS
-    if r in (inet.KIND_NS, inet.KIND_NA):
-        a = inet.ndp_lladdr(base, 0)
+    if r in (inet6.KIND_NS, inet6.KIND_NA):
+        a = inet6.ndp_lladdr(base, 0)
         assert a == -1 or 54 + 24 <= a and a + 6 <= len(base)
 
 

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 import pytest
 
 import fakekernel as fk
 from netdump import elfcore
-from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port
+from netdump_tools.netdumpd_harness import NetdumpdProc, free_udp_port, wait_for_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -56,7 +57,7 @@ UPSTREAM_INFO = [
     "Dump from localhost [127.0.0.1]",
     "  Architecture: amd64",
     "  Architecture Version: 2",
-    "  Dump Length: %dB (%d MB)",
+    "  Dump Length: %dB (%s)",
     "  Blocksize: 4096",
     "  Compression: none",
     "  Dumptime: " + time.ctime(1700000000),
@@ -84,7 +85,7 @@ def test_freebsd_kernel_dump(tmp_path, dumpdir):
     assert _read(dumpdir / "vmcore.localhost.0") == data
     assert _read(dumpdir / "vmcore.localhost.1") == data[:4096]
     expect = list(UPSTREAM_INFO)
-    expect[3] = expect[3] % (len(data), len(data) >> 20)
+    expect[3] = expect[3] % (len(data), "200 KiB")
     assert (dumpdir / "info.localhost.0").read_text().splitlines() == expect
     assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.1"
     assert os.readlink(dumpdir / "info.localhost.last") == "info.localhost.1"
@@ -218,7 +219,7 @@ def test_hook_arguments_environment_cwd(tmp_path, dumpdir):
             k.dump(b"x" * 4096, fk.build_kdh(4096), path="sub")
         srv.wait_log("exited with status 0")
     argv, env, cwd = json.loads(rec.read_text().splitlines()[0])
-    assert argv == ["success", "127.0.0.1", "localhost", "sub/info.localhost.0", "sub/vmcore.localhost.0"]
+    assert argv == ["success", "127.0.0.1", "localhost", "sub/info.localhost.0", "sub/vmcore.localhost.0", "complete"]
     assert env == {} or set(env) <= {"LC_CTYPE"}  # CPython may set LC_CTYPE itself (PEP 538)
     assert os.path.realpath(cwd) == os.path.realpath(str(dumpdir))
     assert _read(dumpdir / "sub" / "vmcore.localhost.0") == b"x" * 4096
@@ -230,7 +231,7 @@ def test_hook_failure_status_logged(tmp_path, dumpdir):
     with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
         with _kernel(srv) as k:
             k.dump(b"x" * 4096, fk.build_kdh(4096))
-        srv.wait_log("exited with status 768", stream="err")  # raw wait status of exit(3)
+        srv.wait_log("exited with status 3\n", stream="err")  # the exit status, not the wait(2) word (768)
 
 
 def test_idle_timeout_keeps_partial_dump(tmp_path, dumpdir):
@@ -257,8 +258,8 @@ def test_shutdown_flushes_and_exits_cleanly(tmp_path, dumpdir):
         assert int(open(srv.pidfile).read()) == srv.proc.pid
         assert srv.stop() == 0
     assert _read(dumpdir / "vmcore.localhost.0") == part
-    assert srv.out().endswith("Shutting down...\nClient 127.0.0.1 timed out\n")
-    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump incomplete: client timed out\n")
+    assert srv.out().endswith("Shutting down...\nClient 127.0.0.1: dump incomplete, shutting down\n")
+    assert (dumpdir / "info.localhost.0").read_text().endswith("\nDump incomplete: netdumpd shut down\n")
     assert not os.path.exists(srv.pidfile)
 
 
@@ -267,7 +268,7 @@ def _fd_count(pid):
 
 
 def test_duplicate_heralds_and_replacement(tmp_path, dumpdir):
-    with _server(tmp_path, dumpdir) as srv:
+    with _server(tmp_path, dumpdir, "--replace-idle", "0.3") as srv:
         with _kernel(srv) as k:
             k.connect()
             before = _fd_count(srv.proc.pid)
@@ -279,14 +280,14 @@ def test_duplicate_heralds_and_replacement(tmp_path, dumpdir):
                 assert data == struct.pack(">I", 1) and src[1] == ack_port
             assert _fd_count(srv.proc.pid) == before
             k.send(fk.VMCORE, b"A" * 3000, 0)  # stays buffered in the server
-        with _kernel(srv) as k2:  # same IP heralds again after data: the old dump ends
+        with _kernel(srv) as k2:  # same IP heralds again after data: once idle 0.3 s, the old dump ends
             k2.dump(b"B" * 4096, fk.build_kdh(4096))
         srv.wait_log("Completed dump")
     out = srv.out()
-    assert "Client 127.0.0.1 timed out\n" in out
+    assert "Client 127.0.0.1 started a new dump; the previous one was idle for " in out
     assert "(to ./vmcore.localhost.1)" in out
     assert _read(dumpdir / "vmcore.localhost.0") == b"A" * 3000
-    assert (dumpdir / "info.localhost.0").read_text().endswith("Dump incomplete: client timed out\n")
+    assert (dumpdir / "info.localhost.0").read_text().endswith("\nDump incomplete: the client started a new dump\n")
     assert _read(dumpdir / "vmcore.localhost.1") == b"B" * 4096
 
 
@@ -304,7 +305,10 @@ def test_path_escapes_stay_inside(tmp_path, dumpdir):
                 k.dump(b"z" * 4096, fk.build_kdh(4096), path=path)
         srv.wait_log("Completed dump from client 127.0.0.%d" % (len(bad) + 1))
     assert os.listdir(str(outside)) == []
-    assert srv.err().count("Can't create output files in path for client") == len(bad)
+    err = srv.err()
+    assert err.count("Can't create output files in path '") == len(bad)
+    assert "Can't create output files in path 'sub/../../outside' for client 127.0.0.4 [127.0.0.4] ('..' in path), " \
+           "retrying with default" in err
     for i in range(len(bad)):
         assert _read(dumpdir / ("vmcore.127.0.0.%d.0" % (i + 2))) == b"z" * 4096
 
@@ -323,13 +327,15 @@ def test_planted_symlinks_are_not_followed(tmp_path, dumpdir):
     assert victim.read_bytes() == b"precious"
     assert os.listdir(str(outside)) == ["victim"]
     assert os.readlink(dumpdir / "vmcore.localhost.last") == "vmcore.localhost.0"
-    # a core file name planted as a symlink: the dump is refused, the target untouched
+    # a core file name planted as a symlink: that index is skipped, the target untouched
     os.symlink(str(victim), str(dumpdir / "vmcore.127.0.0.2.0"))
     with _server(tmp_path, dumpdir) as srv:
-        with _kernel(srv, "127.0.0.2", nretries=1, round_timeout=0.1) as k:
-            with pytest.raises(fk.DumpFailed):
-                k.dump(b"q" * 4096, fk.build_kdh(4096))
+        with _kernel(srv, "127.0.0.2") as k:
+            k.dump(b"q" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump")
     assert victim.read_bytes() == b"precious"
+    assert os.readlink(dumpdir / "vmcore.127.0.0.2.0") == str(victim)
+    assert _read(dumpdir / "vmcore.127.0.0.2.1") == b"q" * 4096
 
 
 def test_planted_hard_links_and_fifos_are_refused(tmp_path, dumpdir):
@@ -350,9 +356,8 @@ def test_planted_hard_links_and_fifos_are_refused(tmp_path, dumpdir):
         with _kernel(srv, "127.0.0.2") as k:
             k.dump(b"r" * 4096, fk.build_kdh(4096))
         srv.wait_log("Completed dump from client 127.0.0.2")
-        with _kernel(srv, "127.0.0.3", nretries=1, round_timeout=0.2) as k:
-            with pytest.raises(fk.DumpFailed):
-                k.dump(b"s" * 4096, fk.build_kdh(4096, keysize=len(key)), key=key)
+        with _kernel(srv, "127.0.0.3") as k:  # the index of the planted key FIFO is skipped
+            k.dump(b"s" * 4096, fk.build_kdh(4096, keysize=len(key)), key=key)
         with _kernel(srv, "127.0.0.4") as k:  # the server still serves
             k.dump(b"t" * 4096, fk.build_kdh(4096))
         srv.wait_log("Completed dump from client 127.0.0.4")
@@ -360,6 +365,9 @@ def test_planted_hard_links_and_fifos_are_refused(tmp_path, dumpdir):
     assert _read(dumpdir / "vmcore.localhost.0") == b"q" * 4096
     assert _read(dumpdir / "vmcore.127.0.0.2.0") == b"r" * 4096
     assert _read(dumpdir / "vmcore.127.0.0.4.0") == b"t" * 4096
+    assert _read(dumpdir / "vmcore_encrypted.127.0.0.3.1") == b"s" * 4096
+    assert _read(dumpdir / "key.127.0.0.3.1") == key
+    assert stat.S_ISFIFO(os.lstat(dumpdir / "key.127.0.0.3.0").st_mode)
 
 
 def test_bad_packets_are_not_acked(tmp_path, dumpdir):
@@ -435,7 +443,8 @@ def test_kdh_v1_layout_has_no_compression_line(tmp_path, dumpdir):
 
 
 def test_max_dump_size_refuses_more(tmp_path, dumpdir):
-    with _server(tmp_path, dumpdir, "--max-dump-size", "64K") as srv:
+    hook, rec = _write_hook(tmp_path)
+    with _server(tmp_path, dumpdir, "--max-dump-size", "64K", "-i", str(hook)) as srv:
         with _kernel(srv, nretries=1, round_timeout=0.1) as k:
             k.connect()
             k.send(fk.VMCORE, b"m" * 4096, 61440)
@@ -443,9 +452,18 @@ def test_max_dump_size_refuses_more(tmp_path, dumpdir):
                 k.send(fk.VMCORE, b"m" * 4096, 65536)
             with pytest.raises(fk.DumpFailed):
                 k.send(fk.VMCORE, b"m" * 16, (1 << 64) - 8)
+            k.send(fk.KDH, fk.build_kdh(65536))
+            with pytest.raises(fk.DumpFailed):  # a client that goes on regardless is not told "complete"
+                k.send(fk.FINISHED)
+        srv.wait_log("exited with status 0")
         assert srv.stop() == 0
     assert os.path.getsize(dumpdir / "vmcore.localhost.0") == 65536
-    assert "Refused data beyond the maximum dump size (65536 bytes)" in (dumpdir / "info.localhost.0").read_text()
+    info = (dumpdir / "info.localhost.0").read_text()
+    assert info.endswith("\nDump refused: data beyond the maximum dump size (64 KiB)\n") and "Dump complete" not in info
+    assert "Refusing data beyond the maximum dump size (64 KiB) from 127.0.0.1" in srv.err()
+    assert json.loads(rec.read_text())[0] == ["error", "127.0.0.1", "localhost", "./info.localhost.0",
+                                                 "./vmcore.localhost.0", "refused"]
+    assert not (dumpdir / "vmcore.localhost.last").exists()
 
 
 def test_allow_list_and_max_clients(tmp_path, dumpdir):
@@ -456,18 +474,28 @@ def test_allow_list_and_max_clients(tmp_path, dumpdir):
                 k.connect()
         with _kernel(srv, "127.0.0.2") as k2, _kernel(srv, "127.0.0.3", nretries=1, round_timeout=0.1) as k3:
             k2.connect()
-            with pytest.raises(fk.DumpFailed):  # allowed, but one dump is already running
-                k3.connect()
             k2.send(fk.VMCORE, b"a" * 4096, 0)
+            with pytest.raises(fk.DumpFailed):  # allowed, but a progressing dump holds the only slot
+                k3.connect()
             k2.send(fk.KDH, fk.build_kdh(4096))
             k2.send(fk.FINISHED)
+        with _kernel(srv, "127.0.0.3", nretries=1, round_timeout=0.1) as k3:
+            k3.connect()  # heralded only: the next herald takes its slot
+            with _kernel(srv, "127.0.0.2") as k2:
+                k2.dump(b"b" * 4096, fk.build_kdh(4096))
+            with pytest.raises(fk.DumpFailed):
+                k3.send(fk.VMCORE, b"c" * 4096, 0)
         with _kernel(srv, "127.0.0.3") as k3:
             k3.dump(b"c" * 4096, fk.build_kdh(4096))
         srv.wait_log("Completed dump from client 127.0.0.3")
     err = srv.err()
     assert "Ignoring herald from 127.0.0.4: not in the --allow list" in err
-    assert "too many clients" in err
+    assert "Ignoring herald from 127.0.0.3: too many clients (--max-clients 1), none idle" in err
+    assert "Forgetting client 127.0.0.3: heralded only, and --max-clients 1 are in use" in err
     assert "No --allow given" not in err
+    assert _read(dumpdir / "vmcore.127.0.0.2.1") == b"b" * 4096
+    assert _read(dumpdir / "vmcore.127.0.0.3.0") == b"c" * 4096
+    assert not (dumpdir / "vmcore.127.0.0.3.1").exists()
 
 
 def test_ipv6_loopback(tmp_path, dumpdir):
@@ -505,6 +533,13 @@ def test_dual_stack_accepts_ipv4(tmp_path, dumpdir):
     assert "default: listening on all interfaces" in srv.err()
 
 
+def _crc_state(data):
+    # the running CRC-32 value the board keeps (netdump/crc32.py): the complement of zlib's
+    import zlib
+
+    return bytearray(b ^ 0xFF for b in zlib.crc32(data).to_bytes(4, "little"))
+
+
 def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
     regions = [("dram", 0x3FFB0000, 8192), ("iram", 0x40080000, 5000)]
     core = elfcore.CoreLayout(regions, elfcore.EM_XTENSA, board="esp32-devkit", firmware="MicroPython v1.29")
@@ -513,23 +548,38 @@ def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
     core.set_traceback(tb, len(tb))
     core.set_uptime(1234)
     image = bytearray(core.total_size)
-    image[0:core.header_size] = core.buf
     for (_n, _a, size), off in zip(regions, core.offsets):
         image[off:off + size] = _data(size, off)
-    with _server(tmp_path, dumpdir) as srv:
+    dram = bytes(image[core.offsets[0]:core.offsets[0] + 8192])
+    core.clear_digests(elfcore.DIGEST_CRC32)
+    core.set_digest(0, _crc_state(dram))  # iram's stays "not computed"
+    image[0:core.header_size] = core.buf
+    bad = bytearray(image)
+    bad[core.offsets[0] + 100] ^= 1  # one bit flipped on the way
+    with _server(tmp_path, dumpdir, nclients=2) as srv:
         with _kernel(srv) as k:
             k.dump(image, fk.build_kdh(len(fk.padded(image)), arch="xtensa", panicstring="MemoryError"))
-        srv.wait_log("Completed dump")
+        with _kernel(srv, "127.0.0.2") as k:
+            k.dump(bad, fk.build_kdh(len(fk.padded(bad)), arch="xtensa", panicstring="MemoryError"))
+        srv.wait_log("Completed dump from client 127.0.0.2")
+        for name in ("info.localhost.0", "info.127.0.0.2.0"):  # the worker adds the summary after FINISHED
+            assert wait_for_text(str(dumpdir / name), "Traceback:", srv.proc), name
     info = (dumpdir / "info.localhost.0").read_text()
-    head, tail = info.split("Dump complete\n")
-    assert head.splitlines()[-1] == "  Header Parity Check: Pass"  # upstream lines unchanged
+    head, tail = info.split("  Header Parity Check: Pass\n")  # upstream lines unchanged, ours after them
     lines = tail.splitlines()
+    assert lines[-1] == "Dump complete"  # the status line stays last
     assert lines[0] == "ELF core: Xtensa, ELFCLASS32, 2 regions"
-    assert lines[1] == "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x" % core.offsets[0]
-    assert lines[2] == "  Region iram: 0x40080000-0x40081388 (5000 bytes) @ file 0x%x" % core.offsets[1]
+    assert lines[1] == "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x, CRC-32 %08x verified" % (
+        core.offsets[0], zlib.crc32(dram))
+    assert lines[2] == ("  Region iram: 0x40080000-0x40081388 (5000 bytes) @ file 0x%x, CRC-32 not computed "
+                        "(the dump ended before it)" % core.offsets[1])
     assert "  Board: esp32-devkit" in lines and "  Firmware: MicroPython v1.29" in lines
     assert "  Uptime: 1234 s" in lines and "  Panic: MemoryError: out of memory" in lines
     assert "    MemoryError" in lines and "  Traceback:" in lines
+    bad_lines = (dumpdir / "info.127.0.0.2.0").read_text().splitlines()
+    assert "  Region dram: 0x3ffb0000-0x3ffb2000 (8192 bytes) @ file 0x%x, CRC-32 MISMATCH: the board sent %08x, " \
+           "the file holds %08x" % (core.offsets[0], zlib.crc32(dram), zlib.crc32(bad[core.offsets[0]:][:8192])) \
+           in bad_lines
 
 
 def _run_cli(tmp_path, *args):
@@ -593,14 +643,13 @@ def test_write_error_ends_dump(tmp_path, dumpdir):
         with _kernel(srv, nretries=1, round_timeout=0.1) as k:
             k.connect()
             k.send(fk.VMCORE, _data(65536, 1), 0)
-            k.send(fk.VMCORE, _data(65536, 2), 65536)  # buffered and acked
-            with pytest.raises(fk.DumpFailed):  # the flush fails: the dump is over
-                k.send(fk.VMCORE, _data(65536, 3), 131072)
+            with pytest.raises(fk.DumpFailed):  # written before acked: the write fails, no ack, the dump is over
+                k.send(fk.VMCORE, _data(65536, 2), 65536)
         srv.wait_log("exited with status 0")
     info = (dumpdir / "info.localhost.0").read_text()
-    assert info.splitlines()[-1].startswith("Dump unsuccessful: write error @ offset 00010000: ")
+    assert info.splitlines()[-1] == "Dump incomplete: write error @ offset 00010000: File too large"
     assert "pwrite (for client localhost [127.0.0.1]): " in srv.err()
-    assert json.loads(rec.read_text())[0][0] == "error"
+    assert json.loads(rec.read_text())[0][::5] == ["error", "incomplete"]
     assert _read(dumpdir / "vmcore.localhost.0") == _data(65536, 1)
 
 
@@ -743,8 +792,8 @@ def test_lost_finished_ack_is_reacked_files_untouched(tmp_path, dumpdir):
     assert out.count("New dump from client") == 2 and "(to ./vmcore.localhost.1)" in out
     assert "timed out" not in out
     runs = [json.loads(ln)[0] for ln in rec.read_text().splitlines()]
-    assert runs == [["success", "127.0.0.1", "localhost", "./info.localhost.0", "./vmcore.localhost.0"],
-                    ["success", "127.0.0.1", "localhost", "./info.localhost.1", "./vmcore.localhost.1"]]
+    assert runs == [["success", "127.0.0.1", "localhost", "./info.localhost.0", "./vmcore.localhost.0", "complete"],
+                    ["success", "127.0.0.1", "localhost", "./info.localhost.1", "./vmcore.localhost.1", "complete"]]
     assert _read(dumpdir / "vmcore.localhost.0") == data
     assert _read(dumpdir / "vmcore.localhost.1") == data[:4096]
     info0 = (dumpdir / "info.localhost.0").read_text()
@@ -808,3 +857,151 @@ def test_finish_linger_option():
     assert p.parse_args([]).finish_linger is None
     with pytest.raises(SystemExit):
         p.parse_args(["--finish-linger", "-1"])
+
+
+# ---- hardening: heralds cost nothing, arguments, untrusted strings, handlers ----------------
+
+
+def test_herald_alone_costs_no_file_and_is_forgotten(tmp_path, dumpdir):
+    with _server(tmp_path, dumpdir, "-n", "--herald-timeout", "0.5", nclients=2) as srv:
+        base = _fd_count(srv.proc.pid)
+        with _kernel(srv, "127.0.0.2") as k:
+            k.connect("sub")  # acked from a new socket; the path is not even looked at yet
+            assert _fd_count(srv.proc.pid) == base + 1
+            assert os.listdir(dumpdir) == []
+            srv.wait_log("Forgetting client 127.0.0.2: heralded, then nothing for 0.5 s", stream="err")
+            assert _fd_count(srv.proc.pid) == base
+        with _kernel(srv, "127.0.0.2") as k:  # a herald again, then data: now the files exist
+            k.dump(b"h" * 4096, fk.build_kdh(4096))
+        srv.wait_log("Completed dump")
+    assert sorted(os.listdir(dumpdir)) == ["bounds.127.0.0.2", "info.127.0.0.2.0", "info.127.0.0.2.last",
+                                           "vmcore.127.0.0.2.0", "vmcore.127.0.0.2.last"]
+
+
+@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "-1"], ["--timeout", "inf"],
+                                  ["--finish-linger", "nan"], ["--herald-timeout", "0"], ["--replace-idle", "-0.5"],
+                                  ["--hook-timeout", "nan"], ["--max-hooks", "0"], ["--max-clients", "-3"],
+                                  ["--max-dump-size", "0"], ["--max-dump-size", "-5M"]])
+def test_bad_numbers_are_usage_errors(tmp_path, dumpdir, args):
+    r = _run_cli(tmp_path, "-d", str(dumpdir), "-a", "127.0.0.1", "--herald-port", "0", "-P",
+                 str(tmp_path / "p.pid"), *args)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("netdumpd: error: argument %s: " % args[0])
+
+
+def _mount(path, opts):
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip("cannot mount a tmpfs: " + r.stderr.strip())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a read-only tmpfs (root writes anywhere else)")
+def test_unwritable_dump_directory(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    _mount(d, "size=64k,mode=0755")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(d)], check=True)
+        r = _run_cli(tmp_path, "-d", str(d), "-a", "127.0.0.1", "--herald-port", "0", "-P", str(tmp_path / "p.pid"))
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines() == ["netdumpd: cannot create files in %s: Read-only file system" % d]
+        # writable at start, read-only later: one line per client, not one per index tried
+        subprocess.run(["mount", "-o", "remount,rw", str(d)], check=True)
+        with _server(tmp_path, d) as srv:
+            subprocess.run(["mount", "-o", "remount,ro", str(d)], check=True)
+            with _kernel(srv, nretries=1, round_timeout=0.2) as k:
+                k.connect()
+                with pytest.raises(fk.DumpFailed):
+                    k.send(fk.VMCORE, b"r" * 4096, 0)
+            srv.wait_log("Can't create output files", stream="err")
+            assert srv.stop() == 0
+        err = [ln for ln in srv.err().splitlines() if "Read-only" in ln or "bounds" in ln]
+        assert len(err) <= 2, err
+        assert "Can't create output files for client localhost [127.0.0.1] in .: Read-only file system" in err[-1]
+    finally:
+        subprocess.run(["umount", "-l", str(d)])
+
+
+def test_kdh_strings_are_sanitised(tmp_path, dumpdir):
+    evil = fk.build_kdh(4096, hostname="box\nDump complete", versionstring="FreeBSD\x1b[2J\x1b]0;pwned\x07 15\n",
+                        panicstring="oops\r\nDump complete\n\x1b[31mred \u202egnp.exe".encode("utf-8").decode("latin-1"),
+                        arch="am\nd64")
+    with _server(tmp_path, dumpdir) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"e" * 4096, evil)
+        srv.wait_log("Completed dump")
+    info = (dumpdir / "info.localhost.0").read_text()
+    lines = info.splitlines()
+    assert lines.count("Dump complete") == 1 and lines[-1] == "Dump complete"
+    assert "  Hostname: box?Dump complete" in lines
+    assert "  Version String: FreeBSD?[2J?]0;pwned? 15" in lines
+    assert "  Architecture: am?d64" in lines
+    panic = [ln for ln in lines if ln.startswith("  Panic String: ")]
+    assert len(panic) == 1 and "\x1b" not in info and "\u202e" not in info and "\r" not in info, panic
+    assert "\x1b" not in srv.out() + srv.err()
+
+
+def _slow_hook(tmp_path, seconds):
+    # records start and end, refuses to run next to another instance (O_EXCL lock), leaves a child behind
+    log = tmp_path / "hook.log"
+    hook = tmp_path / "slow.py"
+    hook.write_text("#!%s\nimport os, subprocess, sys, time\n"
+                    "log = open(%r, 'a')\n"
+                    "try:\n    fd = os.open(%r, os.O_CREAT | os.O_EXCL | os.O_WRONLY)\n"
+                    "except FileExistsError:\n    log.write('OVERLAP\\n'); log.flush(); sys.exit(9)\n"
+                    "child = subprocess.Popen(['sleep', '60'])\n"
+                    "log.write('start %%d %%d %%s\\n' %% (os.getpid(), child.pid, sys.argv[6])); log.flush()\n"
+                    "time.sleep(%s)\n"
+                    "child.kill()\nos.unlink(%r)\nlog.write('end %%d\\n' %% os.getpid())\n"
+                    % (sys.executable, str(log), str(tmp_path / "lock"), seconds, str(tmp_path / "lock")))
+    hook.chmod(0o755)
+    log.write_text("")
+    return hook, log
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_hook_runs_one_at_a_time_and_is_killed_after_its_timeout(tmp_path, dumpdir):
+    hook, log = _slow_hook(tmp_path, 0.3)
+    with _server(tmp_path, dumpdir, "-i", str(hook), "--max-hooks", "1", nclients=4) as srv:
+        for i in range(3):
+            with _kernel(srv, "127.0.0.%d" % (i + 2)) as k:
+                k.dump(b"k" * 4096, fk.build_kdh(4096))
+        deadline = time.monotonic() + 30
+        while log.read_text().count("end ") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.stop() == 0
+    text = log.read_text()
+    assert "OVERLAP" not in text and text.count("end ") == 3, text
+    assert [ln.split()[3] for ln in text.splitlines() if ln.startswith("start")] == ["complete"] * 3
+    (tmp_path / "lock").unlink(missing_ok=True)
+    os.unlink(log)
+    hook, log = _slow_hook(tmp_path, 60)
+    with _server(tmp_path, dumpdir, "-i", str(hook), "--hook-timeout", "0.5") as srv:
+        with _kernel(srv) as k:
+            k.dump(b"k" * 4096, fk.build_kdh(4096))
+        srv.wait_log("killed by signal 15 (SIGTERM)", stream="err")
+        assert srv.stop() == 0
+    _, pid, child, _ = log.read_text().split()
+    assert "Process %s still running after 0.5 s: killing it" % pid in srv.err()
+    assert not _alive(int(pid)) and not _alive(int(child))  # its process group went with it
+
+
+def test_hooks_are_killed_at_shutdown(tmp_path, dumpdir):
+    hook, log = _slow_hook(tmp_path, 60)
+    with _server(tmp_path, dumpdir, "-i", str(hook)) as srv:
+        with _kernel(srv) as k:
+            k.dump(b"k" * 4096, fk.build_kdh(4096))
+        deadline = time.monotonic() + 20
+        while "start" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.stop(timeout=30) == 0
+    _, pid, child, _ = log.read_text().split()
+    assert "Process %s still running at shutdown: killing it" % pid in srv.err()
+    assert not _alive(int(pid)) and not _alive(int(child))

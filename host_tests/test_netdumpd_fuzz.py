@@ -25,7 +25,9 @@ def fuzz_env(tmp_path_factory):
     outside = root / "outside"
     outside.mkdir()
     os.symlink(str(outside), str(dumpdir / "link"))
-    srv = NetdumpdProc(root, dumpdir, args=["--max-dump-size", "1M", "-n"], timeout=2, nclients=len(SOURCES) + 2)
+    # --replace-idle 0: a herald from an address whose dump is in progress starts a new dump at once
+    srv = NetdumpdProc(root, dumpdir, args=["--max-dump-size", "1M", "-n", "--replace-idle", "0"], timeout=2,
+                       nclients=len(SOURCES) + 2)
     srv.start()
     socks = {}
     for ip in SOURCES:
@@ -54,11 +56,12 @@ def _drain(s):
             return got
 
 
-def _session_port(s, srv):
-    # herald and wait briefly for the ack: its source port is the dump socket.
-    # One VMCORE packet then marks the dump as started, so that the next herald
-    # from this address (with whatever path) replaces it instead of being re-acked.
-    s.sendto(_herald(), ("127.0.0.1", srv.herald_port))
+def _session_port(s, srv, path):
+    # herald (with path) and wait briefly for the ack: its source port is the dump
+    # socket. One VMCORE packet then creates the files (in path, else the default
+    # path) and marks the dump as started, so that the next herald from this
+    # address (with whatever path) replaces it instead of being re-acked.
+    s.sendto(_herald(path), ("127.0.0.1", srv.herald_port))
     s.settimeout(1.0)
     try:
         while True:
@@ -105,13 +108,14 @@ message = st.one_of(
 
 @settings(max_examples=120, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(SOURCES), st.lists(st.tuples(st.booleans(), message), min_size=1, max_size=8))
-def test_fuzz_server_survives(fuzz_env, src, msgs):
+@given(st.sampled_from(SOURCES), st.lists(st.tuples(st.booleans(), message), min_size=1, max_size=8),
+       st.sampled_from([None] + NASTY_PATHS))
+def test_fuzz_server_survives(fuzz_env, src, msgs, path):
     _root, _dumpdir, outside, srv, socks = fuzz_env
     s = socks[src]
     port = None
     if any(to_session for to_session, _ in msgs):
-        port = _session_port(s, srv)
+        port = _session_port(s, srv, path)
     for to_session, data in msgs:
         if to_session and port is not None:
             s.sendto(data, ("127.0.0.1", port))

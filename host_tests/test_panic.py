@@ -7,11 +7,10 @@ import os
 
 import pytest
 
-from conftest import ROOT, run_micropython
+from conftest import HERE, ROOT, run_micropython
 from netdump_tools import reader
 from netutil import cores, free_udp_port, server, start_netdumpd, stop  # noqa: F401  (server: fixture; test_dumpon)
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (SOCK_RAW to learn the session port)")
 
 BOARDS = os.path.join(ROOT, "boards")
 
@@ -24,8 +23,9 @@ def ram_image():
     return ram
 
 
-def run(args, **kw):
-    return run_micropython(["mp_board/panic_run.py"] + [str(a) for a in args], extra_paths=[BOARDS], **kw)
+def run(args, paths=(), **kw):
+    return run_micropython(["mp_board/panic_run.py"] + [str(a) for a in args], extra_paths=list(paths) + [BOARDS],
+                           **kw)
 
 
 def test_guard_dumps_traceback(server):
@@ -47,6 +47,28 @@ def test_guard_dumps_traceback(server):
     assert "Panic String: ZeroDivisionError: divide by zero" in info, info
 
 
+@pytest.mark.parametrize("reserve", [-1, 0], ids=["reserve", "no-reserve"])
+def test_guard_dumps_after_the_heap_is_exhausted(server, reserve):
+    # the application fills the heap until MemoryError (a board-sized heap);
+    # guard() dumps through the socket endpoint, whose herald recvfrom() runs on
+    # the reserve made at arm. Without the reserve (0) the herald cannot be
+    # answered and the dump fails.
+    dumpdir, hport, cport = server
+    r = run(["oom", hport, cport, reserve], timeout=120, heapsize="256K")
+    out = r.stdout + r.stderr
+    if reserve:
+        assert "RESULT 0" in out and "netdump finished." in out, out
+        (core_path,) = cores(dumpdir)
+        core = reader.Vmcore.open(str(core_path))
+        assert core.panic.startswith("MemoryError"), core.panic
+        assert "in hungry" in core.traceback, core.traceback
+        ram = ram_image()
+        ram[100:104] = b"oom!"
+        assert core.read_region("ram") == bytes(ram)
+    else:
+        assert "netdump failed:" in out and "RESULT 0" not in out, out
+
+
 def test_watchdog_fires_on_stalled_heartbeat(server):
     dumpdir, hport, cport = server
     r = run(["watchdog", hport, cport], timeout=120)
@@ -60,11 +82,15 @@ def test_watchdog_fires_on_stalled_heartbeat(server):
     assert core.read_region("ram") == bytes(ram_image())
 
 
-def test_console_retries_with_another_server(server):
+@pytest.mark.parametrize("stack", ["unix", "esp32", "lwip"])
+def test_console_retries_with_another_server(server, stack):
+    # the retarget runs under the outer heap lock on every socket module
+    # (esp32 and lwip: the stand-ins in host_tests/<stack>_standin)
     dumpdir, live_hport, cport = server
     silent = free_udp_port()  # nothing listens there: the herald is never acked
     script = "help\nnetdump -s 127.0.0.1:%d\nshow\ncontinue\n" % live_hport
-    r = run(["console", silent, cport], timeout=120, input=script)
+    paths = [os.path.join(HERE, stack + "_standin")] if stack != "unix" else []
+    r = run(["console", silent, cport, stack], timeout=120, input=script, paths=paths)
     out = r.stdout + r.stderr
     first = out.index("netdump failed:")
     retry = out.index("netdump: server 127.0.0.1 port %d" % live_hport)

@@ -6,7 +6,7 @@ import time
 
 from dualtest import MICROPYTHON, locked
 
-from netdump import console, panic, watchdog
+from netdump import console, fault, panic, watchdog
 
 
 class FakeIn:
@@ -25,17 +25,24 @@ class FakeIn:
 
 
 class FakeEp:
-    """The parts of a MicroPython SocketEndpoint that retarget() patches: struct sockaddr_in."""
+    """Stands in for SocketEndpoint / EtherEndpoint: a numeric herald_port and set_server()
+    (proven allocation-free on the real endpoints in their own tests); records what the
+    console asked for."""
 
-    def __init__(self):
-        self._hsa = bytearray(b"\x02\x00\x4e\x37\x7f\x00\x00\x01" + b"\0" * 8)  # 127.0.0.1:20023
-        self._ssa = bytearray(self._hsa)
-        self._sip = bytearray(b"\x7f\x00\x00\x01")
-        self._v6 = False
+    def __init__(self, herald_port=20023):
+        self.herald_port = herald_port
+        self.ip = bytearray(4)  # what set_server got (runs under heap_lock)
+        self.port = 0
+
+    def set_server(self, ip4, port):
+        for i in range(4):
+            self.ip[i] = ip4[i]
+        self.port = port
+        return 0
 
 
 def make_fault(ep=None):
-    f = panic._Fault(None, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    f = fault.Fault(None, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
     return f
 
 
@@ -49,15 +56,15 @@ def level1():
 
 def test_capture_traceback_locked():
     f = make_fault()
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         try:
             level1()
         except IndexError as e:
             locked(panic._capture, e)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     text = bytes(f.tb[0:f.tb_n])
     assert text.startswith(b"Traceback (most recent call last):"), text
     assert b"level2" in text and b"level1" in text
@@ -67,16 +74,16 @@ def test_capture_traceback_locked():
 
 
 def test_capture_truncates_long_traceback():
-    f = panic._Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    f = fault.Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         try:
             raise ValueError("x" * 300)
         except ValueError as e:
             locked(panic._capture, e)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     assert f.tb_n == 64
     assert 0 < f.msg_n <= panic.MSG_CAP
 
@@ -85,12 +92,12 @@ def run_console(text, ep=None):
     f = make_fault(ep)
     con = console.Console(f, stdin=FakeIn(text), echo=False)
     f.con = con
-    old = panic._ctx[0]
-    panic._ctx[0] = f
+    old = fault.ctx[0]
+    fault.ctx[0] = f
     try:
         act = locked(con.run, -1, 0)
     finally:
-        panic._ctx[0] = old
+        fault.ctx[0] = old
     return act, f, con
 
 
@@ -109,32 +116,15 @@ def test_console_retargets_server_in_place():
     ep = FakeEp()
     act, f, con = run_console(b"netdump -s 10.0.1.236:31023\nreset\n", ep)
     assert act == panic.ACT_RESET
-    assert bytes(ep._hsa[0:8]) == b"\x02\x00\x79\x2f\x0a\x00\x01\xec"  # port 31023, 10.0.1.236
-    assert bytes(ep._ssa[4:8]) == b"\x0a\x00\x01\xec"
-    assert bytes(ep._sip) == b"\x0a\x00\x01\xec"
+    assert bytes(ep.ip) == b"\x0a\x00\x01\xec" and ep.port == 31023, (ep.ip, ep.port)
     # without a port the herald port stays
     ep = FakeEp()
     run_console(b"netdump -s 192.168.5.6\n", ep)
-    assert bytes(ep._hsa[2:8]) == b"\x4e\x37\xc0\xa8\x05\x06"
+    assert bytes(ep.ip) == b"\xc0\xa8\x05\x06" and ep.port == 20023, (ep.ip, ep.port)
 
 
-class FakeEtherEp:
-    """Stands in for EtherEndpoint: a numeric herald_port and set_server()."""
-
-    def __init__(self):
-        self.herald_port = 31555
-        self.ip = bytearray(4)  # what set_server got (runs under heap_lock)
-        self.port = 0
-
-    def set_server(self, ip4, port):
-        for i in range(4):
-            self.ip[i] = ip4[i]
-        self.port = port
-        return 0
-
-
-def test_console_keeps_an_ether_endpoints_herald_port():
-    ep = FakeEtherEp()
+def test_console_keeps_the_endpoints_herald_port():
+    ep = FakeEp(31555)
     run_console(b"netdump -s 10.0.2.9\n", ep)
     assert bytes(ep.ip) == b"\x0a\x00\x02\x09" and ep.port == 31555, (ep.ip, ep.port)
 
@@ -145,7 +135,7 @@ def test_console_rejects_bad_servers():
                 b"netdump -s 1.2.3.4 junk\n"):
         ep = FakeEp()
         run_console(bad, ep)
-        assert bytes(ep._hsa[2:8]) == b"\x4e\x37\x7f\x00\x00\x01", bad
+        assert ep.port == 0, bad
 
 
 def test_watchdog_fires_once_when_not_fed():
@@ -208,21 +198,21 @@ def test_fault_during_a_dump_does_not_reenter_or_reset():
     def reset():
         resets[0] += 1
 
-    f = panic._Fault(d, None, 512, panic.ACT_RESET, 0, reset, "test")
-    old_d = panic._armed[0]
-    old_f = panic._ctx[0]
-    panic._armed[0] = d
-    panic._ctx[0] = f
+    f = fault.Fault(d, None, 512, panic.ACT_RESET, 0, reset, "test")
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
     try:
         err = locked(panic.dump, "first fault")
     finally:
-        panic._armed[0] = old_d
-        panic._ctx[0] = old_f
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
     assert err == 0
     assert d.calls == 1  # the transport was not re-entered
     assert d.inner == panic.ERR_BUSY
     assert resets[0] == 0  # no reset in the middle of the first dump
-    assert panic._busy[0] == 0
+    assert fault.busy[0] == 0
 
 
 class NestConsole:
@@ -248,18 +238,65 @@ class CountDumper:
 
 def test_fault_during_the_panic_console_is_ignored():
     d = CountDumper()
-    f = panic._Fault(d, None, 512, panic.ACT_CONTINUE, 5, None, "test")
+    f = fault.Fault(d, None, 512, panic.ACT_CONTINUE, 5, None, "test")
     f.con = NestConsole()
-    old_d = panic._armed[0]
-    old_f = panic._ctx[0]
-    panic._armed[0] = d
-    panic._ctx[0] = f
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
     try:
         err = panic.panic("first fault")
     finally:
-        panic._armed[0] = old_d
-        panic._ctx[0] = old_f
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
     assert err == 0
     assert d.calls == 1  # no second dump nested in the first fault's console
     assert f.con.inner == panic.ERR_BUSY
-    assert panic._in_fault[0] == 0
+    assert fault.in_fault[0] == 0
+
+
+class ResultDumper(CountDumper):
+    """A dumper whose every dump ends with a given result."""
+
+    def __init__(self, result):
+        CountDumper.__init__(self)
+        self.result = result
+
+    def dump(self, msg, tb, tb_len, msg_len=-1):
+        self.calls += 1
+        return self.result
+
+
+def _console_after(result, text, ep=None):
+    # a fault dump that ended with `result`, then the console reading `text`
+    from netdump import debugnet
+
+    d = ResultDumper(result)
+    f = fault.Fault(d, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    con = console.Console(f, stdin=FakeIn(text), echo=False)
+    f.con = con
+    old_d = fault.armed[0]
+    old_f = fault.ctx[0]
+    fault.armed[0] = d
+    fault.ctx[0] = f
+    try:
+        f.err = locked(fault.fault_dump, "the fault", 0)
+        locked(con.run, -1, 0)
+    finally:
+        fault.armed[0] = old_d
+        fault.ctx[0] = old_f
+    assert debugnet.delivered(debugnet.FIN_UNCONFIRMED) and not debugnet.delivered(debugnet.ERR_TIMEOUT)
+    return d.calls
+
+
+def test_console_offers_no_second_dump_when_only_the_end_was_unconfirmed():
+    from netdump import debugnet
+
+    unconfirmed = debugnet.FIN_UNCONFIRMED
+    assert _console_after(unconfirmed, b"show\nnetdump\ndump\n") == 1  # the server has it: not sent again
+    assert _console_after(unconfirmed, b"netdump -f\n") == 2  # unless forced
+    assert _console_after(unconfirmed, b"netdump -s 10.0.1.9\n", FakeEp()) == 2  # or to another server
+    assert _console_after(unconfirmed, b"netdump -f -s 10.0.1.9:2000\n", FakeEp()) == 2
+    assert _console_after(debugnet.ERR_TIMEOUT, b"netdump\n") == 2  # a failed dump is retried as before
+    assert _console_after(0, b"netdump\n") == 2
+    assert _console_after(unconfirmed, b"netdump -s 10.0.1.9 -s 10.0.1.8\n", FakeEp()) == 1  # usage

@@ -85,7 +85,7 @@ def test_readelf_32bit(tmp_path, machine, mname):
     assert [o for o, _ in owners] == ["netdump"] * 7
     assert [int(t, 16) for _, t in owners] == [elfcore.NT_PANIC, elfcore.NT_TRACEBACK, elfcore.NT_BOARD,
                                               elfcore.NT_FIRMWARE, elfcore.NT_UPTIME, elfcore.NT_REGIONS,
-                                              elfcore.NT_SHA256]
+                                              elfcore.NT_DIGEST]
     # the region-names note as readelf dumps it
     assert "73 72 61 6d 00 66 6c 61 73 68 00 72 6f 6d 00" in text
 
@@ -133,7 +133,8 @@ def test_roundtrip_32bit(tmp_path):
         assert core.panic == "h\u00e9llo panic"
         assert core.traceback == TB.decode()
         assert (core.board, core.firmware, core.uptime) == ("rp2-pico", "MicroPython v1.29.0", 4321)
-        assert core.sha256 == [bytes(32)] * 3
+        assert core.sha256 == [] and core.digest_algorithm == elfcore.DIGEST_NONE
+        assert core.check_digest("sram") == ("none", None, None)
         assert core.info_path is None
         with pytest.raises(CoreError, match="no region 'nope'"):
             core.region("nope")
@@ -275,7 +276,7 @@ def test_cli_summary_and_modes(tmp_path):
     for want in ("board:     rp2-pico", "firmware:  MicroPython v1.29.0", "uptime:    4321 s",
                  "panic:     assertion failed", "ZeroDivisionError: divide by zero", "ELF32 core, ARM"):
         assert want in r.stdout
-    assert re.search(r"^\s+0\s+sram\s+0x20000000\s+8448\s+0x1000$", r.stdout, re.M)
+    assert re.search(r"^\s+0\s+sram\s+0x20000000\s+8448\s+0x1000  -$", r.stdout, re.M)
     r = cli("--list", str(p))
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 4 and "flash" in r.stdout
     r = cli("--panic", str(p))
@@ -328,3 +329,104 @@ def test_cli_errors_in_process(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         reader.main(["--help"])
     assert e.value.code == 0 and "netdump-read" in capsys.readouterr().out
+
+
+# ---- truncated and corrupt dumps: bounded output, exit 1, one clear line ---------------
+
+
+def test_cli_truncated_dump_exit_1(tmp_path):
+    p = tmp_path / "vmcore.pico.3"
+    c, blobs = write_core(p, REGIONS32, elfcore.EM_ARM)
+    cut = c.offsets[1] + 40  # the file ends inside "flash"; "rom" is wholly missing
+    with open(p, "r+b") as f:
+        f.truncate(cut)
+    r = cli(str(p))
+    assert r.returncode == 1 and "panic:     kaboom" in r.stdout
+    assert r.stderr.splitlines() == [
+        "netdump-read: region flash: the file holds 40 of its 100 bytes (it ends at %d, the region at %d): "
+        "truncated dump" % (cut, c.offsets[1] + 100),
+        "netdump-read: region rom: the file holds 0 of its 4096 bytes (it ends at %d, the region at %d): "
+        "truncated dump" % (cut, c.offsets[2] + 4096)]
+    assert "  file ends early: 60 bytes missing" in r.stdout
+    assert cli("--list", str(p)).returncode == 1 and cli("--json", str(p)).returncode == 1
+    out = tmp_path / "flash.bin"
+    r = cli("--extract", "flash", "-o", str(out), str(p))
+    assert r.returncode == 1 and out.read_bytes() == blobs[1][:40]  # what the file holds, nothing made up
+    assert r.stderr.strip().endswith("truncated dump (wrote the 40 bytes it holds)")
+    r = cli("--extract", "sram", "-o", str(out), str(p))  # a region the file holds in full
+    assert r.returncode == 0 and out.read_bytes() == blobs[0]
+
+
+def test_cli_corrupt_size_is_not_padded(tmp_path):
+    # a p_filesz/p_memsz of 5 GB in a 12 KiB file: the old reader wrote 5 GB of zeros
+    p = tmp_path / "vmcore.pico.4"
+    c, blobs = write_core(p, REGIONS32, elfcore.EM_ARM)
+    data = bytearray(p.read_bytes())
+    ph = 52 + 32  # the second program header: the first PT_LOAD ("sram")
+    struct.pack_into("<II", data, ph + 16, 5 << 30 & 0xFFFFFFFF | 1 << 31, 5 << 30 & 0xFFFFFFFF | 1 << 31)
+    p.write_bytes(bytes(data))
+    out = tmp_path / "sram.bin"
+    r = cli("--extract", "sram", "-o", str(out), str(p))
+    assert r.returncode == 1 and "truncated dump" in r.stderr
+    assert out.read_bytes() == bytes(data[c.offsets[0]:])  # up to the end of the file, no further
+    core = Vmcore.open(str(p))
+    assert core.regions[0].held(core.file_size) == len(data) - c.offsets[0]
+    # p_memsz beyond p_filesz (zero fill) is said, not written
+    struct.pack_into("<II", data, ph + 16, len(blobs[0]), 1 << 31)
+    p.write_bytes(bytes(data))
+    r = cli("--extract", "sram", "-o", str(out), str(p))
+    assert r.returncode == 1 and out.read_bytes() == blobs[0]
+    assert "region sram: 2147483648 bytes in memory but 8448 in the file (p_memsz > p_filesz)" in r.stderr
+
+
+def test_cli_sparse_file_is_whole(tmp_path):
+    # holes inside the file (zero blocks the board skipped) read as zeros: a whole dump
+    blob = bytes(8192) + pattern(1, 100) + bytes(4096)
+    p = tmp_path / "vmcore.pico.6"
+    write_core(p, [("ram", 0x20000000, len(blob))], elfcore.EM_ARM, data=[blob])
+    out = tmp_path / "ram.bin"
+    r = cli("--extract", "ram", "-o", str(out), str(p))
+    assert r.returncode == 0 and out.read_bytes() == blob and r.stderr == ""
+    assert cli(str(p)).returncode == 0
+
+
+def test_cli_incomplete_info_status_exit_1(tmp_path):
+    p = tmp_path / "vmcore.pico.7"
+    write_core(p, REGIONS32, elfcore.EM_ARM)
+    (tmp_path / "info.pico.7").write_text("Dump from pico [10.0.0.2]\nDump incomplete: client timed out\n")
+    r = cli(str(p))
+    assert r.returncode == 1 and "status:    Dump incomplete: client timed out" in r.stdout
+    assert r.stderr == "netdump-read: info.pico.7 says: Dump incomplete: client timed out\n"
+    assert json.loads(cli("--json", str(p)).stdout)["status"] == "Dump incomplete: client timed out"
+    (tmp_path / "info.pico.7").write_text("Dump from pico [10.0.0.2]\nDump complete\n")
+    assert cli(str(p)).returncode == 0
+
+
+def test_cli_digests(tmp_path):
+    import zlib
+
+    p = tmp_path / "vmcore.pico.8"
+    c, blobs = write_core(p, REGIONS32, elfcore.EM_ARM)
+    c.clear_digests(elfcore.DIGEST_CRC32)
+    for i in (0, 1):  # rom: not computed (the dump ended before the board finished it)
+        c.set_digest(i, bytearray(b ^ 0xFF for b in zlib.crc32(blobs[i]).to_bytes(4, "little")))
+    data = bytearray(p.read_bytes())
+    data[0:c.header_size] = c.buf
+    p.write_bytes(bytes(data))
+    r = cli(str(p))
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert re.search(r"^\s+0\s+sram\s.*  CRC-32 ok$", r.stdout, re.M)
+    assert re.search(r"^\s+2\s+rom\s.*  CRC-32 not computed$", r.stdout, re.M)
+    assert Vmcore.open(str(p)).check_digest("flash") == ("ok", zlib.crc32(blobs[1]), zlib.crc32(blobs[1]))
+    data[c.offsets[1] + 7] ^= 0x40  # one bit of flash changed
+    p.write_bytes(bytes(data))
+    r = cli(str(p))
+    assert r.returncode == 1 and "  CRC-32 MISMATCH" in r.stdout
+    want, got = zlib.crc32(blobs[1]), zlib.crc32(bytes(data[c.offsets[1]:c.offsets[1] + 100]))
+    assert r.stderr == ("netdump-read: region flash: CRC-32 0x%08x, but the board sent 0x%08x: corrupt (in transit "
+                        "or on disk), or the memory changed between a datagram and its retransmission\n" % (got, want))
+    r = cli("--extract", "flash", "-o", str(tmp_path / "f.bin"), str(p))
+    assert r.returncode == 1 and "CRC-32" in r.stderr
+    doc = json.loads(cli("--json", str(p)).stdout)
+    assert doc["digest_algorithm"] == "CRC-32" and [x["check"] for x in doc["digests"]] == ["ok", "mismatch",
+                                                                                         "not computed"]

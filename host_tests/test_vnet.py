@@ -261,18 +261,18 @@ def test_user_gateway_answers_arp_and_ns():
     net.input(vu.arp_frame(vu.BCAST, bmac, 1, bmac, bip, b"\0" * 6, socket.inet_pton(socket.AF_INET, "10.0.2.9")))
     assert len(out) == 1
     # NS for the gateway's link-local address (built by the device-side code)
-    from netdump import inet
+    from netdump import inet, inet6
 
     ll = bytearray(16)
-    inet.link_local_from_mac(ll, 0, bmac)
+    inet6.link_local_from_mac(ll, 0, bmac)
     sn, snmac, buf = bytearray(16), bytearray(6), bytearray(100)
-    inet.solicited_node(sn, 0, net.ll6)
-    inet.mcast_mac6(snmac, 0, sn)
-    n = inet.ndp_frame(buf, 0, snmac, bmac, ll, sn, inet.ICMP6_NS, 0, net.ll6, bmac)
+    inet6.solicited_node(sn, 0, net.ll6)
+    inet6.mcast_mac6(snmac, 0, sn)
+    n = inet6.ndp_frame(buf, 0, snmac, bmac, ll, sn, inet6.ICMP6_NS, 0, net.ll6, bmac)
     net.input(bytes(buf[:n]))
     assert len(out) == 2
     na = bytearray(out[1])
-    assert inet.classify(na, 0, len(na)) == inet.KIND_NA
+    assert inet6.classify(na, 0, len(na)) == inet6.KIND_NA
     assert na[0:6] == bmac and na[22:38] == net.ll6 and na[38:54] == ll
     assert na[62:78] == net.ll6 and na[na.find(b"\x02\x01", 78) + 2:][:6] == net.mac
 

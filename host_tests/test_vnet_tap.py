@@ -15,8 +15,10 @@ there, and each prints a "[vnet] ..." line when it passes."""
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -89,26 +91,38 @@ def test_tap_dump_linux_peer(tmp_path, request, netns, family):
     n = netns.add("n")
     br = _tap_bridge(tmp_path, netns, n, ["10.231.0.1/24", "fd00:231::1/64"])
     server = Netdumpd(tmp_path, "fd00:231::1" if v6 else "10.231.0.1", netns=n)
-    # Linux learns the board's MAC from its ARP request / NS; to make the kernel
-    # ask the board itself, its neighbour entry is deleted every 20 ms during the dump
-    done = threading.Event()
+    # Linux learns the board's MAC from the board's own ARP request / NS (a STALE
+    # entry, RFC 4861 section 7.2.3), so it need never ask the board itself. To
+    # make it ask, deterministically: netdumpd is stopped before the board starts;
+    # the board resolves the server (the kernel answers) and sends its herald,
+    # which waits unanswered in netdumpd's socket while the board retries (about
+    # 9 s); once Linux holds the board's entry it is deleted and netdumpd goes on.
+    # The herald's ack then needs the board's MAC: Linux solicits, and the board
+    # must answer, or it never gets an ack.
     board = "fd00:231::2" if v6 else "10.231.0.2"
-
-    def forget():
-        while not done.wait(0.02):
-            ip("-n", n, "neigh", "del", board, "dev", netns.prefix + "t", check=False)
-
-    th = threading.Thread(target=forget, daemon=True)
+    tap = netns.prefix + "t"
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    result = []
+    if v6:
+        args = (br.nic_port, "fd00:231::1", "fd00:231::2/64", "")
+    else:
+        args = (br.nic_port, "10.231.0.1", "10.231.0.2", "255.255.255.0")
+    th = threading.Thread(target=lambda: result.append(run_board(*args, hport=server.hport, cport=server.cport,
+                                                                  kib=2048)))
     th.start()
     try:
-        if v6:
-            out = run_board(br.nic_port, "fd00:231::1", "fd00:231::2/64", "", hport=server.hport,
-                            cport=server.cport, kib=2048)
-        else:
-            out = run_board(br.nic_port, "10.231.0.1", "10.231.0.2", "255.255.255.0", hport=server.hport,
-                            cport=server.cport, kib=2048)
-        done.set()
-        th.join()
+        try:
+            learnt = False
+            deadline = time.monotonic() + 60
+            while not learnt and th.is_alive() and time.monotonic() < deadline:
+                learnt = "lladdr" in ip("-n", n, "neigh", "show", board, "dev", tap).stdout
+                time.sleep(0.01)
+            assert learnt, "Linux never learnt the board's address"
+            ip("-n", n, "neigh", "del", board, "dev", tap)
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+            th.join()
+        out = result[0]
         check_dump(out, server, 2048)
         st = ep_stats(out)
         assert st["drop_bad"] == 0 and st["tx_err"] == 0, out
@@ -116,7 +130,6 @@ def test_tap_dump_linux_peer(tmp_path, request, netns, family):
         assert ("vmcore.%s." % ("fd00:231::2" if v6 else "10.231.0.2")) in " ".join(
             p.name for p in server.dumpdir.iterdir()), list(server.dumpdir.iterdir())
     finally:
-        done.set()
         server.stop()
         br.stop()
     announce(request, "TAP %s, Linux as peer: 2 MiB dump byte-identical (board answered %d ARP / %d NS)"

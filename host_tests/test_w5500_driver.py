@@ -11,7 +11,6 @@ emulator (tools/w5500_emu.py).
   acceptance, a reset pin, illegal states).
 """
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -19,7 +18,9 @@ import time
 
 import pytest
 
+import netutil
 from conftest import ROOT, run_micropython
+from netutil import rx_len, tx_len
 
 sys.path.insert(0, ROOT)
 from tools import spi_link, w5500_emu  # noqa: E402
@@ -27,26 +28,14 @@ from tools import spi_link, w5500_emu  # noqa: E402
 from netdump.drivers.w5500 import W5500  # noqa: E402
 
 OUR_MAC = b"\x02\x11\x22\x33\x44\x55"
-PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
-
-
-# ---- the same frame patterns as mp_w5500/w5500_run.py ----
-def tx_len(i):
-    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
-
-
-def rx_len(i):
-    return 60 + (i * 577) % 1455
 
 
 def tx_frame(i, mac=OUR_MAC):
-    n = tx_len(i)
-    return b"\xff" * 6 + mac + b"\x88\xb5" + bytes((j * 7 + i) & 255 for j in range(14, n))
+    return netutil.tx_frame(i, mac)
 
 
 def rx_frame(i, mac=OUR_MAC):
-    n = rx_len(i)
-    return mac + PEER_MAC + b"\x88\xb5" + bytes((j * 5 + i * 3) & 255 for j in range(14, n))
+    return netutil.rx_frame(i, mac)
 
 
 class Bench:
@@ -57,24 +46,10 @@ class Bench:
         self.spi_path = os.path.join(self.dir, "spi")
         self.eth_path = os.path.join(self.dir, "eth")
         self.wire_path = os.path.join(self.dir, "wire")
-        self.wire = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.wire.bind(self.wire_path)
-        self.wire.settimeout(0.2)
+        self.wire = netutil.Wire(self.wire_path)
         self.chip = w5500_emu.W5500(**chip_kw)
         self.srv = w5500_emu.EmulatorServer(self.chip, self.spi_path, self.eth_path, self.wire_path).start()
-        self.received = []
-        self._stop = False
-        self._reader = threading.Thread(target=self._read_wire, daemon=True)
-        self._reader.start()
-
-    def _read_wire(self):
-        while not self._stop:
-            try:
-                self.received.append(self.wire.recv(65536))
-            except socket.timeout:
-                pass
-            except OSError:
-                return
+        self.received = self.wire.received
 
     def inject_when_open(self, frames, timeout=30):
         """In a thread: once socket 0 is in MACRAW, send frames into the cable, paced by RX space."""
@@ -99,36 +74,18 @@ class Bench:
     def mp(self, *args, timeout=120):
         proc = run_micropython(["mp_w5500/w5500_run.py"] + [str(a) for a in args], timeout=timeout)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        res = {}
-        for ln in proc.stdout.splitlines():
-            if ln.startswith("RESULT "):
-                for kv in ln.split()[1:]:
-                    k, _, v = kv.partition("=")
-                    res[k] = v
-            elif ln.startswith("MESSAGE "):
-                res["message"] = ln[8:]
+        res = netutil.parse_results(proc.stdout)
         assert "memoryerror" not in res, proc.stdout
         return res, proc
 
     def close(self):
-        self._stop = True
         self.srv.stop()
         self.wire.close()
-        self._reader.join(2)
 
 
 @pytest.fixture
 def bench_factory():
-    made = []
-
-    def make(**kw):
-        b = Bench(**kw)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
+    yield from netutil.closing_factory(Bench)
 
 
 # ---- MicroPython unix port, heap locked ----

@@ -229,7 +229,7 @@ def test_rx_rsr_accounting_and_recv():
     c.receive_frame(f2)
     assert rd16(c, 0, emu.SN_RX_RSR) == 62 + 1516
     assert rd(c, 1, emu.SN_IR, 1)[0] & emu.IR_RECV
-    # MACRAW record: 2-byte length that counts itself (hardware.md 1.6)
+    # MACRAW record: 2-byte length that counts itself (docs/w5500.md#macraw-framing)
     assert rd(c, 3, 0, 2) == b"\x00\x3e"
     wr16(c, 0, emu.SN_RX_RD, 62)
     assert rd16(c, 0, emu.SN_RX_RSR) == 62 + 1516  # not before RECV

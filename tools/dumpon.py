@@ -8,7 +8,7 @@ with FreeBSD dumpon(8)-like arguments.
 
 The configuration is the JSON file netdump.json in the board's filesystem root
 (netdump/config.py lists the keys). It is checked here, then written by the
-board itself (netdump.config.dumpon_set), which knows its real memory map.
+board itself (netdump.dumpon.configure), which knows its real memory map.
 Each action is one plain mpremote command line; -v prints it, -n prints it
 without running it. To arm at boot, put this line in the board's boot.py:
 
@@ -23,6 +23,8 @@ import os
 import shlex
 import subprocess
 import sys
+
+from netdump.wire import CLIENT_PORT
 
 log = logging.getLogger("dumpon")
 
@@ -82,7 +84,8 @@ def build_conf(a):
     conf = {"iface": a.iface, "server": a.server, "client": a.client}
     for key, val in (("board", a.board), ("gateway", a.gateway), ("netmask", a.netmask),
                      ("herald_port", a.herald_port), ("client_port", a.client_port), ("path", a.path),
-                     ("hostname", a.hostname), ("mode", a.mode), ("action", a.action), ("console", a.console)):
+                     ("hostname", a.hostname), ("mode", a.mode), ("action", a.action), ("console", a.console),
+                     ("deadline", a.deadline)):
         if val is not None:
             conf[key] = val
     if a.region:
@@ -122,7 +125,9 @@ def main(argv=None):
     p.add_argument("-g", "--gateway", help="the first hop when the server is not on the client's link")
     p.add_argument("-m", "--netmask", help="the client's netmask (255.255.255.0 or /24; IPv6: /64)")
     p.add_argument("--herald-port", type=int, help="netdumpd's herald port (default 20023)")
-    p.add_argument("--client-port", type=int, help="the board's UDP port (default 20024)")
+    p.add_argument("--client-port", type=int,
+                   help="the board's UDP port (default 20024; FreeBSD's netdumpd always acks to 20024, so "
+                        "another port works only with our netdumpd --client-port)")
     p.add_argument("-P", "--path", help="relative path for the dump on the server (sent in the herald)")
     p.add_argument("-H", "--hostname", help="the board's name in the dump header (default micropython)")
     p.add_argument("-b", "--board", help="board module (boards/<name>.py); default: the configured or detected one")
@@ -133,8 +138,11 @@ def main(argv=None):
     p.add_argument("--action", choices=("reset", "halt"), help="after a fault dump (default reset)")
     p.add_argument("--console", type=int, metavar="SECONDS",
                    help="panic console wait after a fault dump (0 none, -1 forever; default 10)")
+    p.add_argument("--deadline", type=int, metavar="SECONDS",
+                   help="abandon a dump that takes longer than this (default 0: scaled to the dump's size and "
+                        "mode, at least 300 s, plus 10 s/MiB in window mode or 30 s/MiB in FreeBSD mode)")
     p.add_argument("--mpremote", help="the mpremote program (default: next to this Python, or on PATH)")
-    p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, udp, vnic), or 'off'")
+    p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, wlan, udp, vnic), or 'off'")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if (a.verbose and not a.dry_run) else logging.WARNING,
                         format="dumpon: %(message)s", stream=sys.stderr)
@@ -142,11 +150,11 @@ def main(argv=None):
     if a.list:
         if a.iface or a.server or a.client:
             p.error("-l takes no interface or addresses")
-        code = "import netdump.config as c; c.dumpon_list(verbose=%s)" % bool(a.verbose)
+        code = "import netdump.dumpon as d; d.show(verbose=%s)" % bool(a.verbose)
         st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
         return 0 if a.dry_run else _result(st, out, "")
     if a.clear or a.iface == "off":
-        st, out = run_on_board(a.device, "import netdump.config as c; c.dumpon_clear()", a.mpremote, a.dry_run)
+        st, out = run_on_board(a.device, "import netdump.dumpon as d; d.off()", a.mpremote, a.dry_run)
         return 0 if a.dry_run else _result(st, out, "dumpon: ")
     if not a.iface:
         p.error("give an interface (or -l, or off)")
@@ -157,12 +165,17 @@ def main(argv=None):
     if not a.client:
         p.error("-c client is required (or -c auto)")
     conf = build_conf(a)
+    if a.client_port is not None and a.client_port != CLIENT_PORT:
+        # netdumpd.c (cap_herald.c) connects each dump's socket to <client>:20024 whatever the herald's source
+        print("dumpon: warning: client port %d: FreeBSD's netdumpd sends every ack to port %d, so this board "
+              "can dump only to our netdumpd started with --client-port %d" % (a.client_port, CLIENT_PORT,
+                                                                              a.client_port), file=sys.stderr)
     err = host_check(conf)
     if err:
         print("dumpon: error: %s" % err, file=sys.stderr)
         return 1
     # JSON of str/int/list values is also a Python literal, and reads better than repr
-    code = "import netdump.config as c; c.dumpon_set(%s)" % json.dumps(conf)
+    code = "import netdump.dumpon as d; d.configure(%s)" % json.dumps(conf)
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
     return 0 if a.dry_run else _result(st, out, "dumpon: saved")
 

@@ -220,7 +220,7 @@ def _jobs():
 def _make(args, cwd, what):
     cmd = ["make", "-j" + _jobs(), "-s"] + args
     log.info("building %s: %s", what, " ".join(cmd))
-    # the tree lies inside this checkout: without a ceiling, tools/makeversionhdr.py
+    # the tree lies inside this checkout: without a ceiling, micropython/micropython tools/makeversionhdr.py
     # would take the firmware's version string from this project's git history
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=os.path.dirname(_tree_root(cwd)))
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)

@@ -9,6 +9,7 @@ import fcntl
 import ipaddress
 import logging
 import logging.handlers
+import math
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ import sys
 
 from netdump import wire
 
-from .netdumpd_server import Config, Server, ServerError
+from .netdumpd_server import HERALD_TIMEOUT, HOOK_TIMEOUT, MAX_HOOKS, REPLACE_IDLE, Config, Server, ServerError
 
 DEFAULT_DUMPDIR = "/var/crash"
 DEFAULT_PIDFILE = "/var/run/netdumpd.pid"
@@ -40,26 +41,25 @@ def parse_size(text):
     return n
 
 
-def _positive(kind):
+def _number(kind, zero_ok=False, limit=None):
+    # an argparse type: a finite number > 0 (>= 0 with zero_ok), at most limit
     def conv(text):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError("not a number: %r" % text)
-        if v <= 0:
-            raise argparse.ArgumentTypeError("must be positive: %r" % text)
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError("not a finite number: %r" % text)
+        if v < 0 or (v == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError("must be %s: %r" % ("0 or more" if zero_ok else "positive", text))
+        if limit is not None and v > limit:
+            raise argparse.ArgumentTypeError("must be at most %s: %r" % (limit, text))
         return v
     return conv
 
 
-def _non_negative(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text)
-    if v < 0:
-        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
-    return v
+_SECONDS = _number(float, limit=10 ** 7)  # up to about 115 days
+_SECONDS0 = _number(float, zero_ok=True, limit=10 ** 7)
 
 
 def udp_port(text):
@@ -99,7 +99,9 @@ def build_parser():
                    help="directory that receives the dumps; must exist (default %(default)s)")
     p.add_argument("-i", dest="script", metavar="SCRIPT",
                    help="program run after each dump with the arguments: reason (success, timeout, error), "
-                        "client IP, host, info file, core file; empty environment, cwd = dumpdir")
+                        "client IP, host, info file, core file (as upstream), then the status the info file "
+                        "ends in (complete, incomplete, refused); empty environment, cwd = dumpdir, its own "
+                        "process group")
     p.add_argument("-P", dest="pidfile", metavar="PIDFILE", default=None,
                    help="pid file, locked while running (default %s)" % DEFAULT_PIDFILE)
     p.add_argument("-p", dest="defpath", metavar="PATH", default=".",
@@ -114,13 +116,26 @@ def build_parser():
                    help="accept heralds only from this network (repeatable); default: from anyone, with a warning")
     p.add_argument("--max-dump-size", type=parse_size, default=1 << 40, metavar="SIZE",
                    help="refuse data past this file size, e.g. 512M, 64G (default 1T)")
-    p.add_argument("--timeout", type=_positive(float), default=600.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_SECONDS, default=600.0, metavar="SECONDS",
                    help="end a dump after this many idle seconds, keeping what arrived (default %(default)s)")
-    p.add_argument("--finish-linger", type=_non_negative, default=None, metavar="SECONDS",
+    p.add_argument("--herald-timeout", type=_SECONDS, default=None, metavar="SECONDS",
+                   help="forget a client that sent a herald and then nothing for this long; until its first "
+                        "message it has no files (default: min(--timeout, %g))" % HERALD_TIMEOUT)
+    p.add_argument("--replace-idle", type=_SECONDS0, default=REPLACE_IDLE, metavar="SECONDS",
+                   help="a herald from the address of a dump in progress starts a new dump only once that "
+                        "dump has been idle this long, and only such a dump is ended to make room for "
+                        "another client (default %(default)s)")
+    p.add_argument("--finish-linger", type=_SECONDS0, default=None, metavar="SECONDS",
                    help="after a completed dump, keep its socket this long to re-ack a retransmitted FINISHED "
                         "(0: off; default: min(--timeout, 12))")
-    p.add_argument("--max-clients", type=_positive(int), default=128, metavar="N",
-                   help="dumps in progress at once; more heralds are ignored (default %(default)s)")
+    p.add_argument("--max-clients", type=_number(int, limit=4096), default=128, metavar="N",
+                   help="clients at once, heralded or dumping, one per address; when full, a herald evicts a "
+                        "client that sent only a herald, else a dump idle for --replace-idle (default %(default)s)")
+    p.add_argument("--hook-timeout", type=_SECONDS, default=HOOK_TIMEOUT, metavar="SECONDS",
+                   help="kill a -i handler (and its process group) still running after this long "
+                        "(default %(default)s)")
+    p.add_argument("--max-hooks", type=_number(int, limit=1024), default=MAX_HOOKS, metavar="N",
+                   help="-i handlers running at once; more wait their turn (default %(default)s)")
     p.add_argument("-n", "--no-resolve", dest="resolve", action="store_false",
                    help="name files by client address, without reverse DNS")
     return p
@@ -249,7 +264,8 @@ def main(argv=None):
         cfg = Config(dumpdir, addr=addr, herald_port=args.herald_port, client_port=args.client_port,
                      default_path=args.defpath, hook=hook, allow=args.allow, max_dump_size=args.max_dump_size,
                      timeout=args.timeout, max_clients=args.max_clients, dual_stack=args.dual_stack,
-                     resolve=args.resolve, finish_linger=args.finish_linger)
+                     resolve=args.resolve, finish_linger=args.finish_linger, herald_timeout=args.herald_timeout,
+                     replace_idle=args.replace_idle, hook_timeout=args.hook_timeout, max_hooks=args.max_hooks)
     except ValueError as e:
         return fail(str(e))
 

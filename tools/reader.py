@@ -5,6 +5,8 @@ Library:
     core.regions                              # [Region(index, name, vaddr, size, offset, filesz, flags)]
     core.read_region("sram")                  # bytes; past the end of the file reads as zeros
     core.panic, core.traceback, core.board, core.firmware, core.uptime
+    core.check_digest(region)                 ("ok" | "mismatch" | "not computed" | "none", CRC-32s)
+    core.problems()                           what makes the dump incomplete or wrong, one line each
     core.info_path, core.info_text()          # info.<host>.<N> next to vmcore.<host>.<N>
 Every problem with the file raises CoreError (a ValueError) with a one-line
 message; the parser never raises anything else, whatever the input bytes.
@@ -16,12 +18,14 @@ import logging
 import os
 import struct
 import sys
+import time
+import zlib
 
 from netdump import elfcore
 
 log = logging.getLogger("netdump-read")
 
-_MAX_NOTES = 64 << 20  # refuse note segments larger than this (corrupt header)
+_MAX_NOTES = 64 << 20  # refuse note segments larger than this in all (corrupt header)
 _MAX_READ = 1 << 30  # read_region() refuses regions larger than this; extract streams
 _CHUNK = 1 << 20
 _ET_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
@@ -29,6 +33,10 @@ _ET_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 
 class CoreError(ValueError):
     """The file is not a readable ELF core (one-line reason in str(e))."""
+
+
+class BudgetError(CoreError):
+    """Parsing the core would take more reads or time than the caller allowed."""
 
 
 class Region:
@@ -48,6 +56,10 @@ class Region:
     def as_dict(self):
         return {k: getattr(self, k) for k in self.__slots__}
 
+    def held(self, file_size):
+        """Bytes of this region the file holds: its data up to p_filesz or the end of the file."""
+        return max(0, min(self.filesz, file_size - self.offset))
+
     def __repr__(self):
         return "Region(%d, %r, 0x%x, %d, 0x%x)" % (self.index, self.name, self.vaddr, self.size, self.offset)
 
@@ -59,10 +71,15 @@ def _text(b):
 class Vmcore:
     """A parsed ELF core: regions and netdump notes; reads region data on demand."""
 
-    def __init__(self, f, size, path=None):
+    def __init__(self, f, size, path=None, max_notes=_MAX_NOTES, deadline=None):
+        """Parse the core in file object f of size bytes; max_notes caps the
+        note bytes read in all, deadline (time.monotonic()) the parsing time:
+        BudgetError beyond either."""
         self._f = f
         self.path = path
         self.file_size = size
+        self._max_notes = max_notes
+        self._deadline = deadline
         self.notes = []  # (owner, type, desc bytes) of every note
         self.regions = []
         self.panic = None
@@ -70,7 +87,9 @@ class Vmcore:
         self.board = None
         self.firmware = None
         self.uptime = None
-        self.sha256 = []
+        self.sha256 = []  # older cores: 32 zero bytes per region (never computed)
+        self.digest_algorithm = elfcore.DIGEST_NONE
+        self.digests = []  # per region: (state, value) from the NT_DIGEST note
         self._parse()
 
     # ---- construction --------------------------------------------------
@@ -141,7 +160,10 @@ class Vmcore:
             raise CoreError("bad program header size %d (expected %d)" % (phentsize, want))
         phdrs = self._read_exact(phoff, phentsize * phnum, "program headers")
         loads = []
+        notes_read = 0
         for i in range(phnum):
+            if i & 1023 == 1023:
+                self._check_time()
             if is64:
                 ptype, flags, off, vaddr, _paddr, filesz, memsz, _align = struct.unpack_from(
                     e + "IIQQQQQQ", phdrs, i * want)
@@ -149,8 +171,11 @@ class Vmcore:
                 ptype, off, vaddr, _paddr, filesz, memsz, flags, _align = struct.unpack_from(
                     e + "IIIIIIII", phdrs, i * want)
             if ptype == elfcore.PT_NOTE:
-                if filesz > _MAX_NOTES:
-                    raise CoreError("note segment too large (%d bytes)" % filesz)
+                notes_read += filesz
+                if notes_read > self._max_notes:
+                    if filesz > self._max_notes:
+                        raise BudgetError("note segment too large (%d bytes)" % filesz)
+                    raise BudgetError("note segments larger than %d bytes in all" % self._max_notes)
                 self._parse_notes(self._read_exact(off, filesz, "note segment"), e)
             elif ptype == elfcore.PT_LOAD:
                 loads.append((vaddr, memsz, off, filesz, flags))
@@ -172,11 +197,19 @@ class Vmcore:
         d = self._note(elfcore.NT_SHA256)
         if d is not None:
             self.sha256 = [d[i:i + elfcore.SHA_LEN] for i in range(0, len(d) - elfcore.SHA_LEN + 1, elfcore.SHA_LEN)]
+        d = self._note(elfcore.NT_DIGEST)
+        if d is not None and len(d) >= 4:
+            self.digest_algorithm = struct.unpack_from("<I", d, 0)[0]
+            self.digests = [struct.unpack_from("<II", d, p) for p in range(4, len(d) - 7, 8)]
 
     def _parse_notes(self, data, e):
         pos = 0
         end = len(data)
+        count = 0
         while pos + 12 <= end:
+            count += 1
+            if count & 1023 == 0:
+                self._check_time()
             namesz, descsz, ntype = struct.unpack_from(e + "III", data, pos)
             pos += 12
             name_end = pos + namesz
@@ -189,6 +222,10 @@ class Vmcore:
             pos = (desc_end + 3) // 4 * 4
         if pos < end and data[pos:].strip(b"\0"):
             raise CoreError("corrupt note segment (%d stray bytes at the end)" % (end - pos))
+
+    def _check_time(self):
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise BudgetError("parsing took longer than its time budget")
 
     def _note(self, ntype):
         for owner, t, desc in self.notes:
@@ -259,13 +296,79 @@ class Vmcore:
         return b"".join(self.iter_region(r))
 
     def extract(self, key, out):
-        """Write a region to a binary file object; returns the byte count."""
+        """Write the bytes of a region that the file holds to a binary file object
+        (holes inside the file read as zeros; nothing is made up past the end of the
+        file or past p_filesz); returns the byte count. shortfall() says what is missing."""
         r = key if isinstance(key, Region) else self.region(key)
+        want = r.held(self.file_size)
         n = 0
         for piece in self.iter_region(r):
+            piece = piece[:want - n]
+            if not piece:
+                break
             out.write(piece)
             n += len(piece)
         return n
+
+    def shortfall(self, r):
+        """One line on what region r lacks in this file, or None when the file holds all of it."""
+        held = r.held(self.file_size)
+        if r.filesz > held:
+            return ("region %s: the file holds %d of its %d bytes (it ends at %d, the region at %d): "
+                    "truncated dump" % (r.name, held, r.filesz, self.file_size, r.offset + r.filesz))
+        if r.size > r.filesz:
+            return ("region %s: %d bytes in memory but %d in the file (p_memsz > p_filesz): "
+                    "corrupt or not a dump" % (r.name, r.size, r.filesz))
+        return None
+
+    def check_digest(self, key, deadline=None):
+        """(verdict, expected, found) for a region's digest: verdict "ok", "mismatch", "not
+        computed" (the board did not finish it: the dump ended early) or "none" (no digest in
+        this core, or an algorithm this reader does not know); CRC-32s as ints or None.
+        Reads the whole region; BudgetError past deadline (time.monotonic())."""
+        r = key if isinstance(key, Region) else self.region(key)
+        if self.digest_algorithm != elfcore.DIGEST_CRC32 or r.index >= len(self.digests):
+            return "none", None, None
+        state, want = self.digests[r.index]
+        if state != elfcore.DIGEST_COMPUTED:
+            return "not computed", None, None
+        crc = 0
+        for piece in self.iter_region(r):
+            crc = zlib.crc32(piece, crc)
+            if deadline is not None and time.monotonic() > deadline:
+                raise BudgetError("checking region %s took longer than its time budget" % r.name)
+        return ("ok" if crc == want else "mismatch"), want, crc
+
+    def region_problem(self, r):
+        """One line on what is wrong with region r in this file (missing data, a CRC-32 that
+        does not match), or None."""
+        short = self.shortfall(r)
+        if short:
+            return short
+        verdict, want, got = self.check_digest(r)
+        if verdict == "mismatch":
+            return ("region %s: CRC-32 0x%08x, but the board sent 0x%08x: corrupt (in transit or on disk), "
+                    "or the memory changed between a datagram and its retransmission" % (r.name, got, want))
+        return None
+
+    def problems(self):
+        """Lines on what makes this dump incomplete or wrong: missing region data, a region
+        whose CRC-32 does not match, an info file that does not say "Dump complete". Empty
+        for a whole dump."""
+        out = [p for p in (self.region_problem(r) for r in self.regions) if p]
+        status = self.status
+        if status is not None and status != "Dump complete":
+            out.append("%s says: %s" % (os.path.basename(self.info_path), status))
+        return out
+
+    @property
+    def status(self):
+        """The last line of the info file ("Dump complete", "Dump incomplete: ...", ...), or None."""
+        text = self.info_text()
+        if not text:
+            return None
+        lines = text.rstrip("\n").split("\n")
+        return lines[-1] if lines[-1].startswith("Dump ") else None
 
     def as_dict(self):
         """Everything the summary shows, JSON-ready."""
@@ -282,7 +385,12 @@ class Vmcore:
             "traceback": self.traceback,
             "regions": [r.as_dict() for r in self.regions],
             "sha256": [h.hex() for h in self.sha256],
+            "digest_algorithm": elfcore.DIGEST_NAMES.get(self.digest_algorithm, str(self.digest_algorithm)),
+            "digests": [{"region": r.name, "check": v[0], "crc32": None if v[1] is None else "%08x" % v[1]}
+                        for r, v in ((r, self.check_digest(r)) for r in self.regions)],
             "info_path": self.info_path,
+            "status": self.status,
+            "problems": self.problems(),
         }
 
 
@@ -296,12 +404,16 @@ def parse_bytes(data):
 
 def _regions_table(core, out):
     w = 16 if core.elfclass == 64 else 8
-    out.write("  %-3s %-16s %-*s %12s %12s\n" % ("#", "name", w + 2, "vaddr", "size", "offset"))
+    out.write("  %-3s %-16s %-*s %12s %12s  %s\n" % ("#", "name", w + 2, "vaddr", "size", "offset", "check"))
     for r in core.regions:
-        short = ""
-        if r.filesz and r.offset + r.filesz > core.file_size:
-            short = "  (file ends early: rest reads as zeros)"
-        out.write("  %-3d %-16s 0x%0*x %12d %#12x%s\n" % (r.index, r.name, w, r.vaddr, r.size, r.offset, short))
+        held = r.held(core.file_size)
+        if held < r.filesz:
+            check = "file ends early: %d bytes missing" % (r.filesz - held)
+        else:
+            verdict, want, got = core.check_digest(r)
+            check = {"ok": "CRC-32 ok", "mismatch": "CRC-32 MISMATCH", "not computed": "CRC-32 not computed",
+                     "none": "-"}[verdict]
+        out.write("  %-3d %-16s 0x%0*x %12d %#12x  %s\n" % (r.index, r.name, w, r.vaddr, r.size, r.offset, check))
 
 
 def _summary(core, out):
@@ -313,6 +425,8 @@ def _summary(core, out):
     out.write("panic:     %s\n" % (core.panic if core.panic is not None else "?"))
     if core.info_path:
         out.write("info:      %s\n" % core.info_path)
+        if core.status:
+            out.write("status:    %s\n" % core.status)
     out.write("regions:\n")
     _regions_table(core, out)
     if core.traceback:
@@ -326,7 +440,9 @@ def build_parser():
         prog="netdump-read",
         description="Show what is inside a vmcore written by netdumpd: board, firmware, panic message, "
                     "uptime, memory regions and traceback (ELF core notes), or extract a region's bytes.",
-        epilog="Exit status: 0 ok, 1 unreadable/corrupt file or unknown region, 2 bad usage.",
+        epilog="Exit status: 0 ok; 1 unreadable or corrupt file, unknown region, or an incomplete dump (region "
+               "data missing from the file, or the info file not saying \"Dump complete\"): what can be read "
+               "is still printed or extracted, and one line per problem goes to stderr; 2 bad usage.",
     )
     p.add_argument("vmcore", help="the dump file (vmcore.<host>.<N>)")
     g = p.add_mutually_exclusive_group()
@@ -352,6 +468,7 @@ def main(argv=None):
     try:
         with Vmcore.open(args.vmcore) as core:
             out = sys.stdout
+            problems = [] if args.info or args.extract is not None else core.problems()
             if args.list:
                 _regions_table(core, out)
             elif args.panic:
@@ -376,8 +493,16 @@ def main(argv=None):
                     with open(args.output, "wb") as f:
                         n = core.extract(r, f)
                 log.info("wrote %d bytes of %s to %s", n, r.name, args.output)
+                problems = [p for p in [core.region_problem(r)] if p]
+                if problems and r.held(core.file_size) < r.size:
+                    problems[0] += " (wrote the %d bytes it holds)" % n
             else:
                 _summary(core, out)
+            out.flush()
+            for p in problems:
+                sys.stderr.write("netdump-read: %s\n" % p)
+            if problems:
+                return 1
     except CoreError as e:
         sys.stderr.write("netdump-read: %s\n" % e)
         return 1

@@ -16,9 +16,10 @@ check (Python ast) flags, inside function bodies:
   frozen-long  anywhere in the module (module level included), an integer
                outside -0x2000..0x1FFF inside a tuple the compiler folds into
                one constant object (every item a compile-time constant). When
-               the module is frozen into firmware, tools/mpy-tool.py emits such
-               an int as a long-int object (mpy_small_int_fits), even when its
-               value fits 31 bits, so arithmetic on it allocates. Lists,
+               the module is frozen into firmware,
+               micropython/micropython tools/mpy-tool.py emits such an int as
+               a long-int object (mpy_small_int_fits), even when its value
+               fits 31 bits, so arithmetic on it allocates. Lists,
                dicts, default arguments and plain literals are built at run
                time from bytecode and give small ints (checked on a frozen
                MicroPython v1.28.0 build); a tuple with one run-time item

@@ -41,7 +41,8 @@ def main(argv=None):
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run, timeout=a.timeout)
     if a.dry_run:
         return 0
-    if st == 0 and "netdump finished." in out:
+    # "netdump finished." or "netdump finished (the server did not confirm the end)": on the server
+    if st == 0 and "netdump finished" in out:
         sys.stdout.write(out)
         return 0
     sys.stderr.write(out)  # mpremote's or the board's reason

@@ -1,7 +1,7 @@
 """Register-level WIZnet W5500 emulator: SPI on one side, Ethernet frames on the other.
 
-It follows the W5500 datasheet (v1.0.9, "DS" below; facts collected in
-shared/reference/hardware.md section 1), not any particular driver:
+It follows the W5500 datasheet (v1.0.9, "DS" below; facts collected with their
+sources in docs/w5500.md), not any particular driver:
 
 * SPI frames in VDM and FDM: 16-bit offset, control byte (BSB[4:0], RWB, OM),
   data with auto-increment (DS 2.2); reserved blocks read 0 and ignore writes.
@@ -32,15 +32,12 @@ datagram socket) is in spi_link.py and in EmulatorServer below; run
 `python -m netdump_tools.w5500_emu --help`.
 """
 import argparse
-import json
 import logging
-import os
-import select
-import signal
-import socket
 import struct
 import sys
 import threading
+
+from . import emu_server
 
 log = logging.getLogger("w5500_emu")
 
@@ -634,134 +631,32 @@ class W5500:
 
 # ---- the server: SPI link + Ethernet datagram socket ---------------------------------------
 
-
-def parse_address(text):
-    """'PATH' (contains '/') -> (AF_UNIX, path); 'HOST:PORT' -> (AF_INET/AF_INET6, (host, port)); loopback only."""
-    if "/" in text:
-        return socket.AF_UNIX, text
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        raise ValueError("only loopback addresses are allowed: %r" % text)
-    if host == "localhost":
-        host = "127.0.0.1"
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        num = int(port)
-    except ValueError:
-        raise ValueError("bad port in %r" % text) from None
-    if not 0 <= num <= 65535:
-        raise ValueError("port must be 0..65535: %r" % text)
-    return fam, (host, num)
+parse_address = emu_server.parse_address
 
 
-class EmulatorServer:
+class EmulatorServer(emu_server.ChipServer):
     """Serves one W5500 over an SPI link socket and an Ethernet datagram socket."""
+
+    thread_name = "w5500-emu"
 
     def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False):
         from . import spi_link
 
         self.chip = chip
         self._spi_link = spi_link
-        fam, addr = parse_address(spi_addr)
-        if fam == socket.AF_UNIX and os.path.exists(addr):
-            os.unlink(addr)
-        self.spi_path = addr if fam == socket.AF_UNIX else None
-        self.listener = socket.socket(fam, socket.SOCK_STREAM)
-        if fam != socket.AF_UNIX:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(addr)
-        self.listener.listen(4)
-        self.spi_address = self.listener.getsockname()
-        self.eth = None
-        self.eth_path = None
-        self.peer = None
-        if eth_bind:
-            efam, eaddr = parse_address(eth_bind)
-            if efam == socket.AF_UNIX and os.path.exists(eaddr):
-                os.unlink(eaddr)
-            self.eth_path = eaddr if efam == socket.AF_UNIX else None
-            self.eth = socket.socket(efam, socket.SOCK_DGRAM)
-            self.eth.bind(eaddr)
-            self.eth.setblocking(False)  # a cable never blocks the chip: full peer queue = lost frame
-            self.eth_address = self.eth.getsockname()
-        if eth_peer:
-            self.peer = parse_address(eth_peer)[1]
-        self._fixed_peer = self.peer is not None
-        if hello and self.eth is not None and self.peer is not None:
-            # an empty datagram announces us to a bridge that answers its last sender (tools/vnet.py)
-            self.eth.sendto(b"", self.peer)
-        chip.transmit = self._transmit
-        self.clients = {}
-        self._stop = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self.thread = None
+        super().__init__(spi_addr, eth_bind, eth_peer, hello)
+        self.spi_path = self.link_path
+        self.spi_address = self.link_address
+        chip.transmit = self.transmit
 
-    def _transmit(self, frame):
-        if self.eth is None or self.peer is None:
-            return
-        try:
-            self.eth.sendto(frame, self.peer)
-        except (BlockingIOError, ConnectionRefusedError, FileNotFoundError):
-            self.chip.stats["eth_tx_lost"] += 1
-        except OSError as e:
-            self.chip.stats["eth_tx_lost"] += 1
-            log.warning("ethernet send to %r failed: %s", self.peer, e)
+    def new_session(self, sock):
+        return self._spi_link.LinkSession(self.chip, sock)
 
-    def serve_forever(self):
-        """Run until stop(); each SPI client gets a LinkSession."""
-        while not self._stop:
-            rl = [self.listener, self._wake_r] + list(self.clients)
-            if self.eth is not None:
-                rl.append(self.eth)
-            r, _, _ = select.select(rl, [], [], 0.5)
-            for s in r:
-                if s is self._wake_r:
-                    s.recv(16)
-                elif s is self.listener:
-                    c, _ = s.accept()
-                    self.clients[c] = self._spi_link.LinkSession(self.chip, c)
-                elif s is self.eth:
-                    try:
-                        data, src = s.recvfrom(65536)
-                    except BlockingIOError:
-                        continue
-                    if not data:
-                        continue  # empty datagrams carry no frame (hello / separator)
-                    if not self._fixed_peer:
-                        self.peer = src or self.peer
-                    self.chip.receive_frame(data)
-                else:
-                    sess = self.clients[s]
-                    if not sess.on_readable():
-                        sess.close()
-                        del self.clients[s]
+    def frame_in(self, data):
+        self.chip.receive_frame(data)
 
-    def start(self):
-        """Serve in a daemon thread; returns self."""
-        self.thread = threading.Thread(target=self.serve_forever, name="w5500-emu", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self._stop = True
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-        if self.thread is not None:
-            self.thread.join(5)
-        for c in list(self.clients):
-            self.clients[c].close()
-        self.clients.clear()
-        self.listener.close()
-        if self.eth is not None:
-            self.eth.close()
-        for p in (self.spi_path, self.eth_path):
-            if p and os.path.exists(p):
-                os.unlink(p)
-        self._wake_r.close()
-        self._wake_w.close()
+    def lost_frame(self):
+        self.chip.stats["eth_tx_lost"] += 1
 
 
 def build_parser():
@@ -800,19 +695,8 @@ def main(argv=None):
         log.error("cannot start: %s", e)
         return 1
 
-    def stop(signum, frame):
-        srv._stop = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     log.info("listening: spi=%s eth=%s", srv.spi_address, getattr(srv, "eth_address", None))
-    try:
-        srv.serve_forever()
-    finally:
-        sys.stderr.write(json.dumps(chip.stats, sort_keys=True) + "\n")
-        sys.stderr.flush()
-        srv.stop()
-    return 0
+    return emu_server.serve_until_signal(srv, lambda: chip.stats)
 
 
 if __name__ == "__main__":

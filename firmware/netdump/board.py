@@ -97,11 +97,25 @@ def lan8720(n):
                        ref_clk_mode=machine.Pin.OUT if n["ref_clk_out"] else machine.Pin.IN)
 
 
+def esp32_emac(n, regs=None):
+    """netdump's polled ESP32 EMAC driver for the PHY of NIC dict n, taking over from the board's
+    network.LAN at the fault (brought up now if it is down: the EMAC needs its clocks and PHY)."""
+    from netdump.drivers.esp32_emac import EMAC
+
+    lan = lan8720(n)
+    if not lan.active():
+        lan.active(True)
+    return EMAC(lan=lan, phy_addr=int(n["phy_addr"]), phy=n["chip"], regs=regs)
+
+
 def endpoint(conf, ifaces, nic=None, lan=None):
-    """The endpoint for conf["iface"]: the UDP socket endpoint (first bringing lan() up
-    with conf's addresses if it is down), or netdump's Ethernet stack over nic()."""
+    """The endpoint for conf["iface"]: the UDP socket endpoint over Wi-Fi ("wlan"), or over
+    lan() (first bringing it up with conf's addresses if it is down), or netdump's Ethernet
+    stack over nic()."""
     from netdump import config
 
+    if conf["iface"] == "wlan":
+        return wlan_endpoint(conf)
     if nic is None or ifaces.get(conf["iface"]) == "socket":
         if lan is not None:
             n = lan()
@@ -122,13 +136,55 @@ def lan_address(lan):
         return None
 
 
+def wiznet5k():
+    """MicroPython's own network.WIZNET5K (lwIP over the W5500), on the firmware's board pins."""
+    import network
+
+    return network.WIZNET5K()
+
+
 def wiznet5k_address():
     """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None."""
     try:
-        import network
-
         from netdump import config
 
-        return config.lan_address(network.WIZNET5K())
+        return config.lan_address(wiznet5k())
     except (ImportError, AttributeError, OSError, TypeError):
+        return None
+
+
+# Wi-Fi (network.WLAN station: ESP32, Pico W). netdump does not join a network:
+# the application connects before arming (boot.py), and at a fault the dump
+# goes through the port's lwIP sockets, so the Wi-Fi driver and its network
+# stack must still be alive then.
+def wlan():
+    """MicroPython's Wi-Fi station interface."""
+    import network
+
+    return network.WLAN(network.STA_IF)
+
+
+def wlan_endpoint(conf):
+    """The UDP socket endpoint over Wi-Fi, which must be connected already (arm time)."""
+    from netdump import config
+
+    try:
+        up = wlan().isconnected()
+    except (ImportError, AttributeError, OSError):
+        up = False
+    if not up:
+        raise config.ConfigError("iface wlan: Wi-Fi is not connected (connect before arming)")
+    return config.socket_endpoint(conf)
+
+
+def wlan_address():
+    """(address, netmask, gateway) of the connected Wi-Fi station, else None."""
+    try:
+        from netdump import config
+
+        w = wlan()
+        if not w.isconnected():
+            return None
+        return config.lan_address(w)
+    except (ImportError, AttributeError, OSError):
         return None

@@ -69,8 +69,9 @@ def uptime_s():
 def small(v):  # arm-time
     """v as a small int (when its value fits 31 bits). An int frozen inside a
     constant tuple (a board table) is a long-int object on a board, whatever
-    its value (tools/mpy-tool.py emits ints outside -0x2000..0x1FFF that way),
-    and arithmetic on it allocates; the sum below is computed by the long-int
-    code, which returns a small int when the result fits (py/objint_mpz.c).
+    its value (micropython/micropython tools/mpy-tool.py emits ints outside
+    -0x2000..0x1FFF that way), and arithmetic on it allocates; the sum below
+    is computed by the long-int code, which returns a small int when the
+    result fits (micropython/micropython py/objint_mpz.c).
     Arm time only: it allocates once for such a v."""
     return v + 0

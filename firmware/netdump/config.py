@@ -2,7 +2,10 @@
 # the board's filesystem as JSON in CONFIG_PATH ("netdump.json": relative, so
 # it is the filesystem root on a board, whose current directory at boot is
 # "/", and the board directory on the virtual board). Set from the host with
-# tools/dumpon (over mpremote), read at boot by netdump.panic.arm_config().
+# tools/dumpon.py (over mpremote, which runs netdump.dumpon on the board), read
+# at boot by netdump.panic.arm_config() through load(), regions() and the
+# board module's make_endpoint(), which builds the endpoint with
+# socket_endpoint() or ether_endpoint().
 #
 # Keys (every value is a str or an int, so the file stays plain JSON):
 #   board        board module name, one of BOARDS (boards/<name>.py)
@@ -22,22 +25,25 @@
 #   action       after a fault dump: "reset" or "halt"
 #   console      seconds the panic console waits for input after a fault
 #                dump before the action (0 = no console, -1 = wait forever)
+#   deadline     seconds a whole dump may take before it is abandoned (0 =
+#                scaled to the dump's size and mode, dumper.auto_deadline_ms)
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
 #
 # This module allocates freely: it runs at boot and from dumpon, never at
 # fault time.
+from netdump import addr
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
 CONFIG_PATH = "netdump.json"
 
 # one module per board in boards/ (board modules are top-level modules)
 BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
-          "qemu_mps2_an385", "unix_virtual")
+          "esp32_wlan", "pico_w", "qemu_mps2_an385", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
-        "path", "hostname", "regions", "mode", "action", "console")
+        "path", "hostname", "regions", "mode", "action", "console", "deadline")
 
 MODES = ("window", "freebsd")
 ACTIONS = ("reset", "halt")
@@ -53,7 +59,9 @@ DEFAULTS = {
     "mode": "window",
     "action": "reset",
     "console": 10,
+    "deadline": 0,
 }
+_DEADLINE_MAX = 500000  # seconds; in ms below the transport's 2**29 limit
 
 _HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
 _PATH_MAX = 255
@@ -66,117 +74,12 @@ class ConfigError(ValueError):
 
 # ---- addresses ----------------------------------------------------------------
 
-def parse_ipv4(s):
-    """Dotted-quad text -> 4 bytes, or None if it is not one."""
-    if not isinstance(s, str):
-        return None
-    parts = s.split(".")
-    if len(parts) != 4:
-        return None
-    out = bytearray(4)
-    for i in range(4):
-        p = parts[i]
-        if not p or len(p) > 3 or not _digits(p) or (len(p) > 1 and p[0] == "0"):
-            return None
-        v = int(p)
-        if v > 255:
-            return None
-        out[i] = v
-    return bytes(out)
-
-
-def parse_ipv6(s):
-    """IPv6 text (RFC 4291 section 2.2, with "::" and a dotted tail) -> 16 bytes, or None."""
-    if not isinstance(s, str) or ":" not in s or s.count("::") > 1:
-        return None
-    tail = b""
-    if "." in s:  # x:x:x:x:x:x:d.d.d.d
-        k = s.rfind(":")
-        tail = parse_ipv4(s[k + 1:])
-        if tail is None:
-            return None
-        s = s[:k + 1] + "0:0"  # two placeholder groups, filled from tail below
-    if "::" in s:
-        head, rest = s.split("::")
-        hs = head.split(":") if head else []
-        rs = rest.split(":") if rest else []
-        if len(hs) + len(rs) > 7:
-            return None
-        groups = hs + ["0"] * (8 - len(hs) - len(rs)) + rs
-    else:
-        groups = s.split(":")
-        if len(groups) != 8:
-            return None
-    out = bytearray(16)
-    for i in range(8):
-        g = groups[i]
-        if not g or len(g) > 4:
-            return None
-        for c in g:
-            if c not in "0123456789abcdefABCDEF":
-                return None
-        v = int(g, 16)
-        out[2 * i] = v >> 8
-        out[2 * i + 1] = v & 0xFF
-    if tail:
-        out[12:16] = tail
-    return bytes(out)
-
-
-def family(s):
-    """4 or 6 for an IPv4/IPv6 address text, else 0."""
-    if parse_ipv4(s) is not None:
-        return 4
-    if parse_ipv6(s) is not None:
-        return 6
-    return 0
-
-
-def _digits(s):
-    for c in s:
-        if c < "0" or c > "9":
-            return False
-    return len(s) > 0
-
-
 def prefix_len(netmask, fam):  # arm-time
     """The prefix length of a netmask text ("255.255.255.0" or "/24"), or raise ConfigError."""
-    limit = 32 if fam == 4 else 128
-    m = netmask
-    if isinstance(m, int):
-        m = "/" + str(m)
-    if m.startswith("/") and _digits(m[1:]):
-        n = int(m[1:])
-        if 0 < n <= limit:
-            return n
-        raise ConfigError("netmask: prefix length %s is not in 1..%d" % (m, limit))
-    if fam == 6:
-        raise ConfigError("netmask: %r: an IPv6 netmask is a prefix length such as /64" % (m,))
-    b = parse_ipv4(m)
-    if b is None:
-        raise ConfigError("netmask: %r is not a dotted netmask or a /prefix" % (m,))
-    v = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
-    n = 0
-    bit = 1 << 31
-    while n < 32 and v & bit:
-        n += 1
-        bit >>= 1
-    if n == 0 or (v << n) & 0xFFFFFFFF:
-        raise ConfigError("netmask: %s is not a contiguous netmask" % m)
-    return n
-
-
-def _same_net(a, b, plen):
-    i = 0
-    while plen >= 8:
-        if a[i] != b[i]:
-            return False
-        i += 1
-        plen -= 8
-    if plen:
-        mask = (0xFF << (8 - plen)) & 0xFF
-        return (a[i] & mask) == (b[i] & mask)
-    return True
+    try:
+        return addr.prefix_len(netmask, fam)
+    except ValueError as e:
+        raise ConfigError(str(e))
 
 
 def _addr(conf, key, required=True):
@@ -185,10 +88,10 @@ def _addr(conf, key, required=True):
         if required:
             raise ConfigError("%s: missing (give an IPv4 or IPv6 address)" % key)
         return None, 0
-    fam = family(s)
+    fam = addr.family(s)
     if not fam:
         raise ConfigError("%s: %r is not an IPv4 or IPv6 address" % (key, s))
-    b = parse_ipv4(s) if fam == 4 else parse_ipv6(s)
+    b = addr.parse_ipv4(s) if fam == 4 else addr.parse_ipv6(s)
     if fam == 4 and (b[0] == 0 or b[0] >= 224 or b == b"\xff\xff\xff\xff"):
         raise ConfigError("%s: %s is not a unicast address" % (key, s))
     if fam == 6 and (b[0] == 0xFF or b == bytes(16)):
@@ -215,7 +118,7 @@ def parse_int(s, what):
     try:
         if t[:2] in ("0x", "0X"):
             v = int(t[2:], 16)
-        elif _digits(t):
+        elif addr.digits(t):
             v = int(t)
         else:
             raise ValueError
@@ -226,7 +129,7 @@ def parse_int(s, what):
 
 def _port(conf, key):
     v = conf.get(key)
-    if isinstance(v, str) and _digits(v):
+    if isinstance(v, str) and addr.digits(v):
         v = int(v)
     if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 65535:
         raise ConfigError("%s: %r is not a UDP port (1..65535)" % (key, v))
@@ -254,7 +157,7 @@ def resolve_region(spec, board, check_addresses=True):
         raise ConfigError("region %s: size %d is not in 1..2**30-4097" % (name, size))
     ranges = board.safe_ranges()
     base = None
-    if isinstance(where, str) and where and not _digits(where) and where[:2] not in ("0x", "0X"):
+    if isinstance(where, str) and where and not addr.digits(where) and where[:2] not in ("0x", "0X"):
         rname = where
         off = 0
         if "+" in where:
@@ -330,7 +233,7 @@ def validate(conf, board=None, check_addresses=True):
     if gw is not None:
         if gfam != fam:
             raise ConfigError("gateway %s is not the same address family as the server" % c["gateway"])
-        if not _same_net(gw, client, plen):
+        if not addr.same_prefix(gw, client, plen):
             raise ConfigError("gateway %s is not on the client's network %s/%d" % (c["gateway"], c["client"], plen))
     else:
         c["gateway"] = ""
@@ -360,11 +263,18 @@ def validate(conf, board=None, check_addresses=True):
     if c["action"] not in ACTIONS:
         raise ConfigError("action: %r is not one of %s" % (c["action"], ", ".join(ACTIONS)))
     con = c["console"]
-    if isinstance(con, str) and (_digits(con) or (con[:1] == "-" and _digits(con[1:]))):
+    if isinstance(con, str) and (addr.digits(con) or (con[:1] == "-" and addr.digits(con[1:]))):
         con = int(con)
     if not isinstance(con, int) or con < -1 or con > 86400:
         raise ConfigError("console: %r is not a number of seconds (0 = none, -1 = forever)" % (con,))
     c["console"] = con
+    dl = c["deadline"]
+    if isinstance(dl, str) and addr.digits(dl):
+        dl = int(dl)
+    if not isinstance(dl, int) or isinstance(dl, bool) or not 0 <= dl <= _DEADLINE_MAX:
+        raise ConfigError("deadline: %r is not a number of seconds (0..%d, 0 = scaled to the dump)"
+                          % (dl, _DEADLINE_MAX))
+    c["deadline"] = dl
     return c
 
 
@@ -407,131 +317,6 @@ def load(path=CONFIG_PATH):
     return validate(conf)
 
 
-def save(conf, path=CONFIG_PATH):
-    """Validate conf, then write it -> the normalised dict; raises ConfigError."""
-    import json
-
-    c = validate(conf)
-    tmp = path + ".tmp"
-    f = open(tmp, "w")
-    try:
-        f.write(_dumps(c, json))
-    finally:
-        f.close()
-    import os
-
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-    os.rename(tmp, path)
-    return c
-
-
-def _dumps(c, json):
-    # one key per line, in KEYS order (dicts need not keep order on MicroPython)
-    return "{\n" + ",\n".join(['  "%s": %s' % (k, json.dumps(c[k])) for k in KEYS]) + "\n}\n"
-
-
-def clear(path=CONFIG_PATH):
-    """Remove the configuration file -> True if there was one."""
-    import os
-
-    try:
-        os.remove(path)
-        return True
-    except OSError:
-        return False
-
-
-def lines(conf):
-    """The configuration as 'key: value' lines, in KEYS order (dumpon -lv)."""
-    out = []
-    for k in KEYS:
-        v = conf.get(k, "")
-        if k == "regions":
-            v = " ".join(v) if v else "(board default)"
-        out.append("%-12s %s" % (k + ":", v))
-    return out
-
-
-# ---- device side of tools/dumpon: each prints one result line ------------------
-
-def client_from_iface(board, iface):
-    """The active address of the board's interface -> (address, netmask, gateway); ConfigError if down."""
-    r = board.iface_address(iface)
-    if not r or not r[0] or r[0] in ("0.0.0.0", "::"):
-        raise ConfigError("client: interface %s of board %s has no active address" % (iface, board.NAME))
-    return r
-
-
-def guess_board():
-    """The board module name this firmware most likely runs on, or "" (ESP32 boards look alike)."""
-    import sys
-
-    p = sys.platform
-    m = getattr(sys.implementation, "_machine", "")
-    if p in ("linux", "darwin"):
-        return "unix_virtual"
-    if p == "rp2":
-        return "w5500_evb_pico" if "W5500" in m else "pico_w5500"
-    if p == "qemu" and "mps2-an385" in m:
-        return "qemu_mps2_an385"
-    if p == "esp32":
-        if "WT32" in m.upper():
-            return "wt32_eth01"
-        if "POE" in m.upper():
-            return "olimex_esp32_poe"
-    return ""
-
-
-def dumpon_set(conf, path=CONFIG_PATH):
-    """Device side of `dumpon ... iface`: fill board and "auto" fields, validate, save, print one line."""
-    try:
-        conf = dict(conf)
-        if not conf.get("board"):
-            try:
-                conf["board"] = load(path)["board"]  # keep the board already configured
-            except ConfigError:
-                conf["board"] = guess_board()
-            if not conf["board"]:
-                raise ConfigError("board: cannot tell which board this is; give -b (%s)" % ", ".join(BOARDS))
-        if conf.get("client") == "auto":
-            board = load_board(conf.get("board", ""))
-            ip, nm, gw = client_from_iface(board, conf.get("iface") or board.DEFAULT_IFACE)
-            conf["client"] = ip
-            if not conf.get("netmask"):
-                conf["netmask"] = nm
-            if not conf.get("gateway") and gw and gw != ip:
-                conf["gateway"] = gw
-        c = save(conf, path)
-    except ConfigError as e:
-        print("dumpon: error:", e)
-        return None
-    print("dumpon: saved", path + ":", c["iface"], "client", c["client"], "server", c["server"])
-    return c
-
-
-def dumpon_list(path=CONFIG_PATH, verbose=False):
-    """Device side of `dumpon -l`: the interface (dumpon -l), or every key (-lv)."""
-    try:
-        c = load(path)
-    except ConfigError as e:
-        print("dumpon: none (" + str(e) + ")")
-        return None
-    if verbose:
-        for ln in lines(c):
-            print(ln)
-    else:
-        print(c["iface"], c["client"], "->", c["server"] + ":" + str(c["herald_port"]))
-    return c
-
-
-def dumpon_clear(path=CONFIG_PATH):
-    """Device side of `dumpon off`."""
-    print("dumpon: cleared" if clear(path) else "dumpon: nothing to clear")
-
-
 # ---- endpoints for board modules (arm time; allocate freely) -------------------
 
 def socket_endpoint(conf):
@@ -546,12 +331,14 @@ def ether_endpoint(conf, nic):
     """An EtherEndpoint (own Ethernet/ARP/IP/UDP) over a frame NIC, for conf's addresses."""
     try:
         from netdump.ether import EtherEndpoint
-    except ImportError:
-        raise ConfigError("iface %s: the Ethernet endpoint (netdump.ether) is not installed" % conf["iface"])
-    fam = family(conf["server"])
-    return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
-                         gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
-                         client_port=conf["client_port"])
+
+        fam = addr.family(conf["server"])
+        return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
+                             gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
+                             client_port=conf["client_port"])
+    except ImportError as e:  # netdump.ether, or the IPv4 / IPv6 modules it imports for this family
+        raise ConfigError("iface %s: netdump's Ethernet stack is not installed for this address family (%s)"
+                          % (conf["iface"], e))
 
 
 def lan_address(nic):

@@ -3,7 +3,9 @@
 # buffer made at arm time, input read one byte at a time with readinto(),
 # words compared byte by byte, output printed as constant strings and ints.
 #
-#   netdump                     dump the last fault again, same server
+#   netdump                     dump the last fault again, same server (not
+#                               after a dump whose end alone was unconfirmed:
+#                               the server has it; -f forces)
 #   netdump -s a.b.c.d[:port]   retarget to another IPv4 server (and herald
 #                               port), then dump again (DDB: netdump -s)
 #   dump                        same as netdump
@@ -14,12 +16,13 @@
 #   help | ?                    this list
 #
 # run(timeout_s, default) waits for input at most timeout_s seconds between
-# lines (-1: forever) and returns the chosen action (netdump.panic.ACT_*);
+# lines (-1: forever) and returns the chosen action (netdump.fault.ACT_*);
 # the default action when the time is up or the input ends.
 import sys
 
-from netdump import debugnet
+from netdump import debugnet, fault
 from netdump.compat import const, ticks_diff, ticks_ms
+from netdump.fault import ACT_CONTINUE, ACT_HALT, ACT_RESET
 
 try:
     import select
@@ -32,14 +35,9 @@ _BS = const(8)  # ASCII backspace
 _DEL = const(127)  # what most terminals send for backspace
 _CTRL_C = const(3)
 
-# action codes: the same numbers as netdump.panic.ACT_*
-_CONTINUE = const(0)
-_RESET = const(1)
-_HALT = const(2)
-_NONE = const(-1)
 
 _HELP = (
-    "netdump                   dump again to the same server",
+    "netdump [-f]              dump again to the same server",
     "netdump -s a.b.c.d[:port] dump again to another server (herald port)",
     "show                      last result",
     "continue                  leave the console",
@@ -51,8 +49,8 @@ _HELP = (
 class Console:
     """The prompt; made by netdump.panic.arm() (see the module comment)."""
 
-    def __init__(self, fault, stdin=None, echo=None):  # arm-time
-        self.f = fault
+    def __init__(self, state, stdin=None, echo=None):  # arm-time
+        self.f = state  # the netdump.fault.Fault made by arm()
         self.line = bytearray(_LINE_CAP)
         self.n = 0
         self.b1 = bytearray(1)
@@ -77,9 +75,6 @@ class Console:
         if self._ipoll is not None:
             for _ in self._ipoll(0):  # the first ipoll() allocates its result tuple
                 break
-        from netdump import panic
-
-        self._panic = panic
 
     # ---- input ---------------------------------------------------------------
     def _ready(self, ms):
@@ -203,22 +198,36 @@ class Console:
 
     # ---- commands --------------------------------------------------------------
     def _netdump(self, i):
-        # "netdump [-s server[:port]]" from line[i:]
+        # "netdump [-f] [-s server[:port]]" from line[i:]
+        force = 0
+        server = 0
         i = self._skip(i)
-        if i < self.n:
+        while i < self.n:
             j = self._word_end(i)
-            if not self._is(i, j, b"-s"):
-                print("usage: netdump [-s a.b.c.d[:port]]")
+            if self._is(i, j, b"-f"):
+                force = 1
+                i = self._skip(j)
+                continue
+            if not self._is(i, j, b"-s") or server:
+                print("usage: netdump [-f] [-s a.b.c.d[:port]]")
                 return
             i = self._skip(j)
             j = self._word_end(i)
-            if i == j or self._skip(j) != self.n or not self._parse_server(i, j):
+            if i == j or not self._parse_server(i, j):
                 print("netdump: bad server (IPv4 a.b.c.d[:port])")
                 return
+            server = 1
+            i = self._skip(j)
+        if not server and not force and self.f.err == debugnet.FIN_UNCONFIRMED:
+            # the server has the whole dump: only its ack of FINISHED was missing
+            print("netdump: the last dump reached the server (only its end was not confirmed);")
+            print("netdump: 'netdump -f' sends it again")
+            return
+        if server:
             port = self.port
             if port == 0:
                 port = self._herald_port()
-            err = self._panic.retarget(self.f.ip4, port)
+            err = fault.retarget(self.f.ip4, port)
             if err:
                 print("netdump: this endpoint cannot change its server (error", err, end=")\n")
                 return
@@ -226,28 +235,24 @@ class Console:
             print("netdump: server ", end="")
             print(ip[0], ip[1], ip[2], ip[3], sep=".", end="")
             print(" port", port)
-        self._panic.retry()
+        fault.retry()
 
     def _herald_port(self):
-        ep = self.f.ep
-        hp = getattr(ep, "herald_port", None)  # EtherEndpoint keeps it as a number
+        hp = getattr(self.f.ep, "herald_port", None)  # SocketEndpoint and EtherEndpoint keep it
         if isinstance(hp, int):
             return hp
-        hsa = getattr(ep, "_hsa", None)
-        if isinstance(hsa, bytearray):
-            return (hsa[2] << 8) | hsa[3]
-        if isinstance(hsa, tuple):
-            return hsa[1]
         return 20023  # netdump's herald port (wire.HERALD_PORT)
 
     def _show(self):
         err = self.f.err
-        if err:
+        if err == debugnet.FIN_UNCONFIRMED:
+            print("last dump: finished (the server did not confirm the end)")
+        elif err:
             print("last dump failed:", debugnet.message(err) if err < 100 else "netdump: error", "(error", err, end=")\n")
         else:
             print("last dump: ok")
 
-    def run(self, timeout_s=-1, default=_CONTINUE):
+    def run(self, timeout_s=-1, default=ACT_CONTINUE):
         """The prompt loop -> the action chosen (default when time is up or input ends)."""
         print("netdump: panic console ('help' for commands)")
         while True:
@@ -262,11 +267,11 @@ class Console:
             if self._is(i, j, b"netdump") or self._is(i, j, b"dump"):
                 self._netdump(j)
             elif self._is(i, j, b"continue") or self._is(i, j, b"c"):
-                return _CONTINUE
+                return ACT_CONTINUE
             elif self._is(i, j, b"reset"):
-                return _RESET
+                return ACT_RESET
             elif self._is(i, j, b"halt"):
-                return _HALT
+                return ACT_HALT
             elif self._is(i, j, b"show"):
                 self._show()
             elif self._is(i, j, b"help") or self._is(i, j, b"?"):

@@ -15,6 +15,9 @@
 #                                one message of `length` bytes read from src,
 #                                file offset `offset`; returns when all is acked.
 #   .finish() -> err             FINISHED (empty message); closes the connection.
+#                                FIN_UNCONFIRMED (not a failure: everything before
+#                                was acked) when FINISHED itself was not acked.
+#   .set_deadline(ms)            the whole connection's deadline (arm time)
 #   .chunk                       payload bytes per datagram
 #   .stats                       list of counters, indexes ST_*, names STAT_NAMES
 #   .err                         last error code (0 = none)
@@ -27,7 +30,10 @@
 # Endpoint protocol (SocketEndpoint in endpoint.py; EtherEndpoint later):
 #   ep.overhead          IP + UDP header bytes per datagram (28 IPv4, 48 IPv6);
 #                        chunk = min(mtu - overhead - 24, 4096)
-#   ep.reset()           new connection: destination = the herald port again
+#   ep.reset()           new connection: destination = the herald port again;
+#                        a result of 0 (the NIC did not start, the next hop is
+#                        unknown) ends connect() at once with ERR_SEND (1 or
+#                        None: go on)
 #   ep.send(buf, n)      send buf[0:n] as one datagram -> 1 sent, 0 failed (a
 #                        failure is treated as a lost packet). Before a port is
 #                        adopted n == len(buf) (debugnet keeps the herald in its
@@ -83,8 +89,12 @@ ERR_DEADLINE = const(3)
 ERR_SEND = const(4)
 ERR_TOO_BIG = const(5)
 ERR_STATE = const(6)
+# Not a failure: every message before FINISHED was acked, so the server holds
+# the whole dump; only FINISHED's ack never came (lost, and a FreeBSD netdumpd
+# closes the session at FINISHED, so it never acks a retransmission).
+FIN_UNCONFIRMED = const(7)
 
-ERR_NAMES = ("OK", "TIMEOUT", "HERALD_TIMEOUT", "DEADLINE", "SEND", "TOO_BIG", "STATE")
+ERR_NAMES = ("OK", "TIMEOUT", "HERALD_TIMEOUT", "DEADLINE", "SEND", "TOO_BIG", "STATE", "FIN_UNCONFIRMED")
 _MESSAGES = (
     "ok",
     "netdump: no ack from server (retries exhausted)",
@@ -93,6 +103,7 @@ _MESSAGES = (
     "netdump: packets could not be sent",
     "netdump: offset, length or sequence number too large",
     "netdump: not connected",
+    "netdump finished (the server did not confirm the end)",
 )
 
 # ---- statistics (indexes into Debugnet.stats) -----------------------------
@@ -128,6 +139,11 @@ _RMASK = const(63)  # _MAX_WINDOW - 1
 _S_IDLE = const(0)
 _S_CONNECTED = const(1)
 _S_CLOSED = const(2)
+
+
+def delivered(err):
+    """True when a dump with this result is on the server: 0, or FIN_UNCONFIRMED."""
+    return err == 0 or err == FIN_UNCONFIRMED
 
 
 def message(err):
@@ -247,7 +263,12 @@ class Debugnet:
             st[i] = 0
             i += 1
         self.err = 0
-        self._ep.reset()
+        if self._ep.reset() == 0:
+            # the endpoint cannot reach the server (its NIC failed, no next hop): give up now,
+            # as FreeBSD's debugnet_connect() does when debugnet_arp_gw() fails
+            self._state = _S_IDLE
+            self.err = ERR_SEND
+            return ERR_SEND
         self._rto = self._rto_init
         self._srtt8 = 0
         self._rttvar4 = 0
@@ -283,7 +304,16 @@ class Debugnet:
             return ERR_STATE
         err = self._message(FINISHED, None, 0, 0)
         self._state = _S_CLOSED
+        if err == ERR_TIMEOUT or err == ERR_DEADLINE or err == ERR_SEND:
+            err = FIN_UNCONFIRMED
+            self.err = err
         return err
+
+    def set_deadline(self, ms):  # arm-time
+        """Deadline of a whole connection, herald to FINISHED, in ms (1 .. 2**29-1)."""
+        if not 0 < ms < 0x20000000:
+            raise ValueError("deadline_ms must be 1..2**29-1")
+        self._deadline_ms = ms
 
     def _message(self, mtype, src, offset, length):
         if offset < 0 or length < 0 or length > SMALL_LIMIT - offset:

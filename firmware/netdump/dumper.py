@@ -1,12 +1,24 @@
 # The netdump client role (FreeBSD netdump_client.c + kern_shutdown.c): what to
 # send. An ELF core header and notes at offset 0, each RAM region at its file
 # offset (all-zero 4096-byte blocks skipped: the server's file keeps a hole),
-# then the kerneldumpheader, then FINISHED. The transport (debugnet) is given;
-# the dumper knows nothing of NICs.
+# the digest note again (below), then the kerneldumpheader, then FINISHED.
+# The transport (debugnet) is given; the dumper knows nothing of NICs.
+#
+# Digests: each region's CRC-32 (netdump/crc32.py) is computed while it is
+# sent, over the bytes of each datagram's first copy (MemSource), skipped zero
+# blocks fed as zeros: the CRC of the region as the server's file holds it.
+# The header went out with every digest "not computed"; once the regions are
+# through, the digest note is filled in and sent again at its file offset. A
+# region whose memory changed between a datagram's first copy and a
+# retransmission (the dumper's own stack, say) can fail the check.
+#
+# Progress: ".." and a percentage each time another 10% of the bytes to send
+# (the header and the non-zero blocks, over all regions) have been acked; runs
+# are cut at those marks so a large region reports as it goes.
 #
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
-from netdump import debugnet, elfcore, fast, kdh, wire
+from netdump import crc32, debugnet, elfcore, fast, kdh, wire
 from netdump.compat import const, small, ticks_diff, ticks_ms, uptime_s
 
 BLOCK = const(4096)  # netdump's NETDUMP_DATASIZE; offsets stay 4096-aligned
@@ -15,17 +27,43 @@ FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
 # Dump results beyond the transport's own error codes (debugnet.ERR_*).
 ERR_NOT_ARMED = const(100)
 ERR_INTERNAL = const(101)
+_NO_MARK = const(0x3FFFFFFF)  # next_at once 100% is printed: never reached (the largest small int)
+
+
+# deadline of a whole dump when arm() is given none: a floor, or a base plus
+# seconds per MiB by transport mode (FreeBSD's 1 s retransmission rounds cost
+# ~22 s/MiB at 5% loss: README, bench/bench_vnet.py)
+_DEADLINE_FLOOR_S = const(300)
+_DEADLINE_BASE_S = const(60)
+_DEADLINE_S_PER_MIB_WINDOW = const(10)
+_DEADLINE_S_PER_MIB_FREEBSD = const(30)
+
+
+def auto_deadline_ms(total_size, freebsd):  # arm-time
+    """The dump deadline (ms) for a core of total_size bytes in this transport mode."""
+    mib = (total_size + (1 << 20) - 1) >> 20
+    s = _DEADLINE_BASE_S + mib * (_DEADLINE_S_PER_MIB_FREEBSD if freebsd else _DEADLINE_S_PER_MIB_WINDOW)
+    if s < _DEADLINE_FLOOR_S:
+        s = _DEADLINE_FLOOR_S
+    return min(s * 1000, (1 << 29) - 1)
 
 
 class MemSource:
-    """Message data read straight from memory at base + start + pos."""
+    """Message data read straight from memory at base + start + pos; the first
+    copy of each region position also feeds the region's running CRC-32."""
 
     def __init__(self):
         self.base = 0
         self.start = 0
+        self.crc = bytearray(4)  # the current region's running value (a view of Dumper.crcbuf)
+        self.crc_pos = -1  # region offset the CRC covers up to (-1: no digest)
 
     def readinto_at(self, dst, doff, pos, n):
-        fast.copy_mem(dst, doff, self.base, self.start + pos, n)
+        off = self.start + pos
+        fast.copy_mem(dst, doff, self.base, off, n)
+        if off == self.crc_pos:  # never for a retransmission: it covers an earlier position
+            fast.crc32_update(self.crc, dst, doff, n)
+            self.crc_pos = off + n
 
 
 class Dumper:
@@ -33,7 +71,7 @@ class Dumper:
 
     def __init__(self, net, regions, machine, elfclass, arch, archver=1, hostname="micropython",
                  board="", firmware="", version="MicroPython\n", skip_zero=True,
-                 run_limit=0, dumptime=0, tb_cap=2048, out=None):  # arm-time
+                 run_limit=0, dumptime=0, tb_cap=2048, out=None, digest=True):  # arm-time
         for name, addr, size in regions:
             if size <= 0 or size >= (1 << 30) - BLOCK:
                 raise ValueError("region %s: size must be 1..2**30-4097 bytes" % name)
@@ -65,14 +103,20 @@ class Dumper:
         self.hdr_src = debugnet.BufferSource(self.layout.buf)
         self.kdh_src = debugnet.BufferSource(self.kdh)
         self.mem = MemSource()
+        self.digest = digest
+        self.crcbuf = bytearray(4 * len(regions))
+        mv = memoryview(self.crcbuf)
+        self.crcv = [mv[4 * i:4 * i + 4] for i in range(len(regions))]
+        lay = self.layout
+        self.digest_src = debugnet.BufferSource(memoryview(lay.buf)[lay.digest_off:lay.digest_off + lay.digest_len])
         # dump time = the RTC at arm + ticks since, as 16-bit halves (31-bit ints)
         self.time_hi = (dumptime >> 16) & 0xFFFF
         self.time_lo = dumptime & 0xFFFF
         self.ticks_arm = ticks_ms()
         # progress state, created now so dump() only rebinds existing attributes
         self.total_kb = 0
-        self.done_kb = 0
         self.next_pct = 0
+        self.next_at = 0  # sent_bytes at which the next 10% mark is reached
         self.sent_bytes = 0
         self.err = 0
         self.out = out
@@ -80,7 +124,8 @@ class Dumper:
     # ---- fault time: nothing below allocates ----
 
     def _send_blocks(self, base, start, n, foff):
-        """Send region bytes [start, start+n) at file offset foff (in run_limit pieces)."""
+        """Send region bytes [start, start+n) at file offset foff: in run_limit
+        pieces, and cut at the next 10% mark so progress shows as it goes."""
         mem = self.mem
         mem.base = base
         lim = self.run_limit
@@ -88,6 +133,11 @@ class Dumper:
             k = n
             if lim and k > lim:
                 k = lim
+            room = self.next_at - self.sent_bytes
+            if 0 < room < k:
+                room = (room + BLOCK - 1) // BLOCK * BLOCK  # offsets stay block-aligned
+                if room < k:
+                    k = room
             mem.start = start
             err = self.net.send(wire.VMCORE, mem, foff, k)
             if err:
@@ -95,14 +145,26 @@ class Dumper:
             start += k
             foff += k
             n -= k
-            self.sent_bytes += k
+            self._sent(k)
         return 0
 
-    def _progress(self, nbytes):
-        self.done_kb += nbytes // 1024
-        while self.next_pct < 100 and self.done_kb * 100 >= (self.next_pct + 10) * self.total_kb:
+    def _mark(self, pct):
+        # sent_bytes at pct% of the bytes to send (KiB-based: every int stays < 2**30)
+        return ((self.total_kb * pct) // 100) << 10
+
+    def _sent(self, nbytes):
+        self.sent_bytes += nbytes
+        while self.next_pct < 100 and self.sent_bytes >= self.next_at:
             self.next_pct += 10
             print("..", self.next_pct, "%", sep="", end="")
+            self.next_at = self._mark(self.next_pct + 10) if self.next_pct < 100 else _NO_MARK
+
+    def _skip_zeros(self, pos, n):
+        # a zero block not sent: the server's file keeps a hole, the digest counts zeros
+        mem = self.mem
+        if mem.crc_pos == pos:
+            fast.crc32_zeros(mem.crc, n)
+            mem.crc_pos = pos + n
 
     def _zero_block(self, i, pos, n, last):
         # the file's last block is always sent so the file has its full length
@@ -149,8 +211,8 @@ class Dumper:
                     err = self._send_blocks(base, run, pos - run, foff + run)
                     if err:
                         return err
-                    self._progress(pos - run)
                     run = -1
+                self._skip_zeros(pos, n)
             elif run < 0:
                 run = pos
             pos += n
@@ -158,7 +220,6 @@ class Dumper:
             err = self._send_blocks(base, run, size - run, foff + run)
             if err:
                 return err
-            self._progress(size - run)
         return 0
 
     def dump(self, panic, tb=None, tb_len=-1, panic_len=-1):
@@ -172,19 +233,30 @@ class Dumper:
         else:
             lay.set_traceback(tb, len(tb) if tb_len < 0 else tb_len)
         lay.set_uptime(uptime_s())
-        self.done_kb = 0
+        lay.clear_digests(elfcore.DIGEST_CRC32 if self.digest else elfcore.DIGEST_NONE)
         self.next_pct = 0
         self.sent_bytes = 0
         err = self.net.connect()  # an Ethernet endpoint prints "netdumping to ..."
         if not err:
             self.total_kb = self._count_kb() + lay.header_size // 1024
+            self.next_at = self._mark(10)
             print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
             err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_size)
-            self._progress(lay.header_size)
+            if not err:
+                self._sent(lay.header_size)
+        mem = self.mem
         i = 0
         while not err and i < self.nregions:
+            mem.crc = self.crcv[i]
+            crc32.start(mem.crc)
+            mem.crc_pos = 0 if self.digest else -1
             err = self._send_region(i)
+            if not err and mem.crc_pos == self.sizes[i]:
+                lay.set_digest(i, mem.crc)
             i += 1
+        mem.crc_pos = -1
+        if not err and self.digest:  # the digest note again, now filled in
+            err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
         if not err:
             secs = ticks_diff(ticks_ms(), self.ticks_arm) // 1000
             lo = self.time_lo + secs
@@ -199,7 +271,11 @@ class Dumper:
             err = self.net.finish()
         self.err = err
         print()
-        if err:
+        if err == debugnet.FIN_UNCONFIRMED:
+            # every data and KDH ack came; only FINISHED's did not (a FreeBSD server
+            # closes the session at FINISHED, so its lost ack is never repeated)
+            print("netdump finished (the server did not confirm the end)")
+        elif err:
             print("netdump failed:", debugnet.message(err), "(error", err, end=")\n")
         else:
             print("netdump finished.")

@@ -16,7 +16,14 @@
 #   NT_FIRMWARE   u32 byte length, then the firmware version (UTF-8)
 #   NT_UPTIME     u32 seconds since boot
 #   NT_REGIONS    each region name followed by one NUL, in PT_LOAD order
-#   NT_SHA256     32 bytes per region, in PT_LOAD order (zero: not computed)
+#   NT_DIGEST     u32 algorithm (DIGEST_NONE, DIGEST_CRC32), then per region in
+#                 PT_LOAD order a u32 state (DIGEST_NOT_COMPUTED 0, DIGEST_COMPUTED
+#                 1) and a u32 value: the CRC-32 (netdump/crc32.py) of the
+#                 region's bytes as sent, skipped zero blocks counted as zeros,
+#                 i.e. of its p_memsz bytes as the server's file holds them. Sent
+#                 "not computed" with the header; the dumper fills it in and
+#                 sends the note again once the regions are through.
+#   NT_SHA256     (older cores) 32 bytes per region, all zero: never computed
 # The u32 length is the exact text length; a reader takes that many bytes
 # (never more than the capacity) and ignores the NUL padding.
 #
@@ -25,7 +32,7 @@
 # during a dump: they allocate nothing and keep every int below 2**30.
 import struct
 
-from netdump import fast
+from netdump import crc32, fast
 from netdump.compat import IS_MICROPYTHON, const
 
 # e_machine values (gABI, "Machine" table; FreeBSD sys/sys/elf_common.h)
@@ -45,11 +52,17 @@ NT_BOARD = const(0x4E4403)
 NT_FIRMWARE = const(0x4E4404)
 NT_UPTIME = const(0x4E4405)
 NT_REGIONS = const(0x4E4406)
-NT_SHA256 = const(0x4E4407)
+NT_SHA256 = const(0x4E4407)  # read in older cores only
+NT_DIGEST = const(0x4E4408)
 NOTE_NAMES = {
     0x4E4401: "panic", 0x4E4402: "traceback", 0x4E4403: "board", 0x4E4404: "firmware",
-    0x4E4405: "uptime", 0x4E4406: "regions", 0x4E4407: "sha256",
+    0x4E4405: "uptime", 0x4E4406: "regions", 0x4E4407: "sha256", 0x4E4408: "digest",
 }
+DIGEST_NONE = const(0)  # NT_DIGEST algorithm: no digests in this core
+DIGEST_CRC32 = const(1)  # CRC-32 as zlib.crc32 computes it
+DIGEST_NAMES = {0: "none", 1: "CRC-32"}
+DIGEST_NOT_COMPUTED = const(0)  # NT_DIGEST per-region state
+DIGEST_COMPUTED = const(1)
 
 # gABI constants (elf_common.h)
 ELFCLASS32 = const(1)
@@ -124,7 +137,7 @@ class CoreLayout:
             (NT_FIRMWARE, 4 + len(fw_b)),
             (NT_UPTIME, 4),
             (NT_REGIONS, names_len),
-            (NT_SHA256, SHA_LEN * nreg),
+            (NT_DIGEST, 4 + 8 * nreg),
         )
         phnum = 1 + nreg
         notes_off = ehsize + phentsize * phnum
@@ -187,7 +200,8 @@ class CoreLayout:
         self.panic_off = desc_at[NT_PANIC] + 4  # text; its u32 length is just before
         self.traceback_off = desc_at[NT_TRACEBACK] + 4
         self.uptime_off = desc_at[NT_UPTIME]
-        self.sha_off = desc_at[NT_SHA256]  # slot i at sha_off + 32 * i
+        self.digest_off = desc_at[NT_DIGEST]  # algorithm; region i's state and value at +4+8i, +8+8i
+        self.digest_len = 4 + 8 * nreg
         p = desc_at[NT_BOARD]
         struct.pack_into("<I", buf, p, len(board_b))
         buf[p + 4:p + 4 + len(board_b)] = board_b
@@ -271,6 +285,22 @@ class CoreLayout:
     def set_traceback(self, buf, n):
         """Store the first n bytes of buf as the traceback, cut to tb_cap bytes."""
         self._tb_len = self._text(self.traceback_off, self.tb_cap, self._tb_len, buf, n)
+
+    def clear_digests(self, algorithm):
+        """Every region's digest "not computed", under this algorithm (DIGEST_*)."""
+        buf = self.buf
+        struct.pack_into("<I", buf, self.digest_off, algorithm)
+        i = self.digest_off + 4
+        end = self.digest_off + self.digest_len
+        while i < end:
+            buf[i] = 0
+            i += 1
+
+    def set_digest(self, i, state):
+        """Region i's digest is the CRC-32 of the running value in state (4 bytes, crc32.py)."""
+        p = self.digest_off + 4 + 8 * i
+        struct.pack_into("<I", self.buf, p, DIGEST_COMPUTED)
+        crc32.final(state, self.buf, p + 4)
 
     def set_uptime(self, seconds):
         """Store the uptime in seconds (0 .. 2**30-1; negative stores 0)."""

@@ -1,14 +1,8 @@
 # EtherEndpoint: a debugnet endpoint that carries its own Ethernet, ARP, IPv4,
-# IPv6 with neighbour discovery, and UDP over a polled frame NIC, as FreeBSD's
-# debugnet does (sys/net/debugnet.c, debugnet_inet.c): after a fault the
-# board's own TCP/IP stack (lwIP, its heap) cannot be trusted.
-#
-# A frame NIC has: .mac (6 bytes), send(buf, n) (send buf[0:n] as one frame;
-# returns a false value other than None on failure), poll(buf) -> n or 0
-# (non-blocking, one frame into buf), and optionally wait(ms) (block until a
-# frame may be there) and start() (take the hardware over at dump time -> 0,
-# or a code with nic.why; reset() calls it at every connection).
-# drivers/vnic.py (host), drivers/w5500.py, drivers/lan9118.py are NICs.
+# IPv6 with neighbour discovery, and UDP over a polled frame NIC
+# (docs/frame-nic.md), as FreeBSD's debugnet does (freebsd/freebsd-src
+# sys/net/debugnet.c, sys/net/debugnet_inet.c): after a fault the board's own
+# TCP/IP stack (lwIP, its heap) cannot be trusted.
 #
 #   EtherEndpoint(nic, client_ip, server_ip, netmask=None, gateway=None,
 #                 herald_port=20023, client_port=20024, mtu=1500,
@@ -24,6 +18,13 @@
 # Everything is allocated in the constructor; reset/send/poll_ack/adopt_port/
 # wait (debugnet's endpoint protocol, see debugnet.py) allocate nothing.
 #
+# The layers below (docs/modules.md): link.py (the NIC, our MAC, the next hop,
+# the counters), ip4.py / ip6.py over udp.py (IP/UDP framing: .send is the
+# framing's send)
+# and arp.py / ndp.py (next-hop resolution). The family's modules are imported
+# when an endpoint of that family is made, so an IPv4-only board need not carry
+# ip6.py, ndp.py and inet6.py.
+#
 #   set_server(ip4, port) -> 0 or SET_ERR_*   (netdump.panic.retarget, the
 #     panic console's `netdump -s a.b.c.d[:port]`; DDB's netdump -s) points an
 #     IPv4 endpoint at another server and herald port, patching in place the
@@ -32,27 +33,30 @@
 #     the console line; the next reset() resolves the next hop again. Allocates
 #     nothing. IPv6 endpoints refuse (SET_ERR_FAMILY).
 #
-# Next-hop resolution happens in reset() (debugnet calls it at connect): per
+# reset() (debugnet calls it at connect) first takes the NIC over with
+# nic.start() when the NIC has one; a nonzero result prints nic.why and the
+# connection fails as when no next hop answers. Then next-hop resolution: per
 # target (server, then gateway) arp_retries requests (ARP, or an NS to the
 # solicited-node group), each followed by up to arp_timeout_ms of polling --
 # FreeBSD's debugnet_arp_gw: debugnet_arp_nretries = 3, 2000 x 500 us polls.
 # On success it prints "netdumping to <server> (<mac>)"; on failure
 # "netdump: failed to locate MAC address" and send() fails until the next reset.
 # While it polls it answers ARP requests / neighbour solicitations for its own
-# address. What it drops is what debugnet drops (protocol reference section 5):
-# frames for another MAC (broadcast only for ARP; for IPv6 our solicited-node
-# group only), VLAN tags and other EtherTypes, IPv4 with options or fragments,
-# bad lengths or checksums, a source other than the server, a destination other
-# than our address, a UDP destination port other than client_port, and (once
-# the session port is adopted) a source port other than it. A 4-byte UDP
-# payload is an ack. The counters in .stats (ES_*) say what happened.
-#
-# Frames are built at buf[2] so the IP header and the payload are 4-byte
-# aligned (fast.py word paths; inet.py header comment).
+# address. What it drops is what debugnet drops
+# (docs/protocol.md#what-the-client-drops): frames for another MAC (broadcast
+# only for ARP; for IPv6 our solicited-node group only), VLAN tags and other
+# EtherTypes, IPv4 with options or fragments, bad lengths or checksums, a source
+# other than the server, a destination other than our address, a UDP
+# destination port other than client_port, and (once the session port is
+# adopted) a source port other than it. A 4-byte UDP payload is an ack. The
+# counters in .stats (ES_*, link.py) say what happened.
 import sys
 
-from netdump import fast, inet
+from netdump import addr, inet
 from netdump.compat import IS_MICROPYTHON, const, small, ticks_add, ticks_diff, ticks_ms
+from netdump.link import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD,  # noqa: F401
+                          ES_DROP_FRAG, ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_RX,
+                          ES_SOLICITS, ES_START_ERR, ES_TX, ES_TX_ERR, OFF, RX_MAX, STAT_NAMES, Link)
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
 try:
@@ -64,16 +68,11 @@ except ImportError:  # CPython
         _time.sleep(us / 1000000)
 
 
-_OFF = const(2)  # frame offset inside every buffer (alignment, see above)
-_RX_MAX = const(1536)  # largest frame read: 1518 + a VLAN tag, rounded up
-_ETH_MIN = const(60)  # IEEE 802.3 minimum frame without the FCS; shorter frames are padded
-_IP4_OVERHEAD = const(28)  # RFC 791 header (IHL 5) + RFC 768 header
-_IP6_OVERHEAD = const(48)  # RFC 8200 header + RFC 768 header
 _DEF_ARP_RETRIES = const(3)  # debugnet_arp_nretries (debugnet_inet.c)
 _DEF_ARP_TIMEOUT_MS = const(1000)  # debugnet_npolls 2000 x DELAY(500) per request
 _POLL_MAX = const(64)  # frames handled per poll_ack() call (bounded work)
 _POLL_US = const(500)  # wait() without nic.wait: one DELAY(500), as debugnet's poll loop
-_ACK_LEN = const(4)  # struct debugnet_ack (debugnet.h)
+_ACK_LEN = const(4)  # struct debugnet_ack (docs/protocol.md#acks)
 _MSG_PRE = const(14)  # len("netdumping to "): where the server text starts in the console line
 _IP4_TEXT_MIN = const(7)  # "0.0.0.0"
 _IP4_TEXT_MAX = const(15)  # "255.255.255.255"
@@ -83,109 +82,7 @@ SET_ERR_FAMILY = const(1)  # an IPv6 endpoint: it takes no IPv4 server
 SET_ERR_PORT = const(2)  # port not 1..65535
 SET_ERR_OFF_LINK = const(3)  # off-link for the configured netmask and no gateway
 
-# ---- counters: indexes into EtherEndpoint.stats -----------------------------
-ES_TX = const(0)  # UDP frames handed to the NIC
-ES_TX_ERR = const(1)  # refused: no next hop, too big, or the NIC failed
-ES_RX = const(2)  # frames read from the NIC
-ES_ACKS = const(3)  # acks returned to debugnet
-ES_ARP_REPLIES = const(4)  # ARP requests for our address answered
-ES_NA_SENT = const(5)  # neighbour solicitations for our address answered
-ES_SOLICITS = const(6)  # ARP requests / NS sent to resolve the next hop
-ES_DROP_MAC = const(7)  # destination MAC not ours (or broadcast that is not ARP)
-ES_DROP_TYPE = const(8)  # VLAN tag or another EtherType
-ES_DROP_BAD = const(9)  # malformed: IP options, bad length, checksum, version
-ES_DROP_FRAG = const(10)  # IPv4 fragment
-ES_DROP_ADDR = const(11)  # source not the server, destination not us
-ES_DROP_PORT = const(12)  # wrong UDP port or not an ack
-ES_DROP_OTHER = const(13)  # other protocols, ARP we do not care about, IP before the next hop is known
-ES_CLAIMS = const(14)  # another host claimed our address
-_NSTATS = const(15)
-STAT_NAMES = ("tx", "tx_err", "rx", "acks", "arp_replies", "na_sent", "solicits", "drop_mac",
-              "drop_type", "drop_bad", "drop_frag", "drop_addr", "drop_port", "drop_other", "claims")
-
-_BCAST = b"\xff\xff\xff\xff\xff\xff"
-_ZERO6 = b"\x00\x00\x00\x00\x00\x00"
-_ALLNODES_IP = b"\xff\x02" + b"\x00" * 13 + b"\x01"  # ff02::1 (RFC 4291 2.7.1)
-_ALLNODES_MAC = b"\x33\x33\x00\x00\x00\x01"  # RFC 2464 section 7
 _HEX = b"0123456789abcdef"
-
-
-# ---- address parsing (arm time; allocates) -----------------------------------
-
-
-def parse_ip4(s):
-    """4 bytes of a dotted-quad IPv4 address; ValueError if it is not one."""
-    from netdump import config  # one parser for both: config.parse_ipv4
-
-    b = config.parse_ipv4(s)
-    if b is None:
-        raise ValueError("bad IPv4 address: " + s)
-    return b
-
-
-def parse_ip6(s):
-    """16 bytes of an IPv6 address (RFC 4291 2.2 text forms; a %zone is
-    ignored); ValueError if it is not one."""
-    from netdump import config  # one parser for both: config.parse_ipv6
-
-    b = config.parse_ipv6(s.split("%")[0])
-    if b is None:
-        raise ValueError("bad IPv6 address: " + s)
-    return b
-
-
-def _addr(a, v6):
-    # a string or a bytes-like of the right size -> bytes
-    if isinstance(a, str):
-        return parse_ip6(a) if v6 else parse_ip4(a)
-    if len(a) != (16 if v6 else 4):
-        raise ValueError("address must be %d bytes" % (16 if v6 else 4))
-    return bytes(a)
-
-
-def _prefix_len(mask):
-    # a prefix length (int or "24") or a dotted-quad netmask -> prefix length
-    if isinstance(mask, int):
-        return mask
-    if "." not in mask:
-        return int(mask)
-    m = parse_ip4(mask)
-    n = 0
-    seen_zero = False
-    for b in m:
-        for bit in range(7, -1, -1):
-            if b >> bit & 1:
-                if seen_zero:
-                    raise ValueError("netmask not contiguous: " + mask)
-                n += 1
-            else:
-                seen_zero = True
-    return n
-
-
-def same_prefix(a, b, plen):
-    """1 if addresses a and b (equal-length bytes) share their first plen bits."""
-    full = plen >> 3
-    for i in range(full):
-        if a[i] != b[i]:
-            return 0
-    rem = plen & 7
-    if rem:
-        m = (0xFF << (8 - rem)) & 0xFF
-        if a[full] & m != b[full] & m:
-            return 0
-    return 1
-
-
-def format_mac(mac):
-    """aa:bb:cc:dd:ee:ff text of a 6-byte MAC (allocates)."""
-    return ":".join(["%02x" % b for b in mac])
-
-
-def _fold(s):
-    # RFC 1071 section 4.1: end-around carry
-    s = (s & 0xFFFF) + (s >> 16)
-    return (s & 0xFFFF) + (s >> 16)
 
 
 class EtherEndpoint:
@@ -198,36 +95,35 @@ class EtherEndpoint:
             v6 = len(server_ip) == 16
         else:
             v6 = ":" in server_ip
+        # the family's framing and resolution, imported only for an endpoint of that family
+        if v6:
+            from netdump import inet6, ip6 as fam, ndp as nbr
+        else:
+            from netdump import arp as nbr, ip4 as fam
         self.v6 = v6
-        self.overhead = _IP6_OVERHEAD if v6 else _IP4_OVERHEAD
-        hmax = inet.UDP6_PAYLOAD if v6 else inet.UDP4_PAYLOAD
-        if not (1280 if v6 else 576) <= mtu <= 9000:  # RFC 8200 section 5 / RFC 791 minimums
+        self.overhead = fam.OVERHEAD
+        if not fam.MTU_MIN <= mtu <= 9000:
             raise ValueError("mtu out of range")
         if not 1 <= arp_retries <= 100 or not 1 <= arp_timeout_ms <= 60000:
             raise ValueError("arp_retries must be 1..100, arp_timeout_ms 1..60000")
         herald_port = small(herald_port)  # a long-int object if it came from a frozen tuple
         client_port = small(client_port)
-        mtu = small(mtu)
         self.mtu = mtu
         self.nic = nic
-        mac = bytes(nic.mac)
-        if len(mac) != 6:
-            raise ValueError("nic.mac must be 6 bytes")
-        self.mac = mac
-        self._nic_send = nic.send
+        link = Link(nic, verbose)
+        self.link = link
+        self.mac = link.mac
+        self.stats = link.stats
+        self._rx = link.rx
+        self._rxv = link.rxv
         self._nic_poll = nic.poll
         self._nic_wait = getattr(nic, "wait", None)
-        self._nic_start = getattr(nic, "start", None)  # dump-time take-over (frame NIC interface)
-        self._copy = fast.copy
-        self._copy_csum = fast.copy_csum
-        self._csum = fast.csum
-        self._verbose = verbose
+        self._nic_start = getattr(nic, "start", None)
         self._retries = arp_retries
         self._timeout = arp_timeout_ms
         self.herald_port = herald_port
         self.client_port = client_port
         self.ack_port = 0
-        self.stats = [0] * _NSTATS
 
         # -- addresses
         plen = None
@@ -235,33 +131,32 @@ class EtherEndpoint:
             client_ip, p = client_ip.split("/")
             plen = int(p)
         if netmask is not None and netmask != "":
-            plen = _prefix_len(netmask)
+            plen = addr.prefix_len(netmask, 6 if v6 else 4)
         if v6:
             if client_ip is None or client_ip == "" or client_ip == "link-local":
                 ll = bytearray(16)
-                inet.link_local_from_mac(ll, 0, mac)
+                inet6.link_local_from_mac(ll, 0, self.mac)
                 cip = bytes(ll)
             else:
-                cip = _addr(client_ip, True)
+                cip = addr.to_bytes(client_ip, True)
         else:
             if not client_ip:
                 raise ValueError("an IPv4 client address is needed")
-            cip = _addr(client_ip, False)
-        sip = _addr(server_ip, v6)
-        gip = _addr(gateway, v6) if gateway else None
-        alen = 16 if v6 else 4
-        if plen is not None and not 0 <= plen <= alen * 8:
+            cip = addr.to_bytes(client_ip, False)
+        sip = addr.to_bytes(server_ip, v6)
+        gip = addr.to_bytes(gateway, v6) if gateway else None
+        if plen is not None and not 0 <= plen <= fam.ALEN * 8:
             raise ValueError("bad prefix length")
         if v6 and plen is None and gip is not None:
-            plen = 64  # RFC 4291 2.5.4: /64 for unicast on Ethernet
+            plen = 64  # RFC 4291 section 2.5.4: /64 for unicast on Ethernet
         on_link = 1
         if plen is not None:
-            on_link = same_prefix(cip, sip, plen)
-            if v6 and sip[0] == 0xFE and sip[1] & 0xC0 == 0x80:
+            on_link = addr.same_prefix(cip, sip, plen)
+            if addr.is_link_local6(sip):
                 on_link = 1  # fe80::/10 is always on the link
         if not on_link and gip is None:
             raise ValueError("server is off-link for this netmask and no gateway is given")
-        if v6 and cip[0] == 0xFE and cip[1] & 0xC0 == 0x80 and not on_link:
+        if addr.is_link_local6(cip) and not on_link:
             raise ValueError("a link-local client address cannot reach an off-link server")
         self.client_ip = cip
         # a bytearray made here, so set_server() can patch it in place
@@ -274,67 +169,40 @@ class EtherEndpoint:
         self._ntargets = 0
         self.on_link = 0
         self._route(on_link)
-        self._want = None  # the address being resolved (one of targets), else None
-        self._dmac = bytearray(6)  # next-hop MAC once resolved
-        self._resolved = 0
         self._hop = 0  # 1 if the next hop that answered is the gateway
         self._port = 0  # adopted session port (0: none yet)
-        self._dport = herald_port
-        self._claimed = 0
 
-        # -- buffers: frames at offset _OFF, views for the NIC from _OFF on
-        self._tx = bytearray(_OFF + inet.ETH_HLEN + mtu)
-        self._txv = memoryview(self._tx)[_OFF:]
-        self._rx = bytearray(_OFF + _RX_MAX)
-        self._rxv = memoryview(self._rx)[_OFF:]
-        self._ctl = bytearray(_OFF + 96)  # ARP / NS / NA frames (86 bytes at most)
-        self._ctlv = memoryview(self._ctl)[_OFF:]
-        self._maxpay = mtu - self.overhead
-        self._pay = _OFF + hmax  # payload offset in _tx
-        self._peer_ip = bytearray(16)  # scratch: the address to answer
-        self._peer_mac = bytearray(6)
-
-        tx = self._tx
+        # -- the layers below, and what the receive checks need to know of the family
         if v6:
-            self._u = _OFF + inet.UDP6_OFF
-            inet.ipv6_header(tx, _OFF + inet.IP6_OFF, 0, inet.PROTO_UDP, 255, cip, sip)
-            self._ip_sum = 0
-            self._pseudo = inet.pseudo6_sum(cip, sip, inet.PROTO_UDP, 0)
-            sn = bytearray(16)
-            inet.solicited_node(sn, 0, cip)
-            self._my_snmac = bytearray(6)
-            inet.mcast_mac6(self._my_snmac, 0, sn)
-            self._sn_ip = []  # solicited-node group and its MAC per target
-            self._sn_mac = []
-            for k in range(self._ntargets):
-                t = self._targets[k]
-                g = bytearray(16)
-                inet.solicited_node(g, 0, t)
-                m = bytearray(6)
-                inet.mcast_mac6(m, 0, g)
-                self._sn_ip.append(g)
-                self._sn_mac.append(m)
+            self.ip = fam.Udp6(link, cip, sip, client_port, mtu)
+            self.nbr = nbr.Ndp(link, cip)
+            self._classify = inet6.classify
+            self._kind_udp = inet6.KIND_UDP6
+            self._et = inet.ETHERTYPE_IPV6
+            self._et_nbr = inet.ETHERTYPE_IPV6  # NDP rides on IPv6
         else:
-            self._u = _OFF + inet.UDP4_OFF
-            inet.ipv4_header(tx, _OFF + inet.IP4_OFF, 0, inet.PROTO_UDP, cip, sip)
-            tx[_OFF + inet.IP4_OFF + 10] = 0
-            tx[_OFF + inet.IP4_OFF + 11] = 0
-            self._ip_sum = self._csum(tx, _OFF + inet.IP4_OFF, inet.IP4_HLEN, 0)  # without total length
-            self._pseudo = inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 0)
-            self._my_snmac = None
-            self._sn_ip = None
-            self._sn_mac = None
-        self._usum = 0
-        inet.udp_header(tx, self._u, client_port, herald_port, 0, 0)
-        self._set_dport(herald_port)
+            self.ip = fam.Udp4(link, cip, sip, client_port, mtu)
+            self.nbr = nbr.Arp(link, cip)
+            self._classify = inet.classify
+            self._kind_udp = inet.KIND_UDP4
+            self._et = inet.ETHERTYPE_IPV4
+            self._et_nbr = inet.ETHERTYPE_ARP
+        self._solicit = self.nbr.solicit  # bound once: making a bound method allocates
+        self._src = fam.SRC
+        self._dst = fam.DST
+        self._u = fam.UDP
+        self._alen = fam.ALEN
+        self.ip.set_dport(herald_port)
+        # debugnet's per-datagram call goes straight to the framing (one call per datagram)
+        self.send = self.ip.send
 
         # -- console lines, built now; the MAC is filled in at resolve time.
         # IPv4: fixed buffers with room for the longest address text, and one
         # view per possible line length, so set_server() can rewrite them.
         tail_d = b" (xx:xx:xx:xx:xx:xx)\n"
-        tail_g = (" via " + (_text(gip, v6) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
+        tail_g = (" via " + (addr.text(gip) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
         if v6:
-            sv = _text(sip, v6)
+            sv = addr.text(sip)
             self._msg_direct = bytearray(("netdumping to " + sv).encode() + tail_d)
             self._msg_gw = bytearray(("netdumping to " + sv).encode() + tail_g)
             self._lines = None
@@ -358,58 +226,19 @@ class EtherEndpoint:
             self._nic_wait(0)
 
     # ---- endpoint protocol ------------------------------------------------------
+    # send(buf, n) -> 1/0: the framing's (udp.Udp.send), bound in the constructor
+
     def reset(self):
-        """New connection: destination = the herald port; take the NIC over
-        (nic.start(), when it has one), then resolve the next hop."""
+        """New connection: destination = the herald port; take the NIC over; resolve the next hop -> 1 if known."""
         self.ack_port = 0
         self._port = 0
-        self._set_dport(self.herald_port)
+        self.ip.set_dport(self.herald_port)
+        self.link.resolved = 0
         if self._nic_start is not None and self._nic_start():
-            self._resolved = 0  # send() fails until the next reset
-            if self._verbose:
-                print("netdump:", self.nic.why)
-            return
-        self._resolve()
-
-    def send(self, buf, n):
-        """Send buf[0:n] as one UDP datagram to the server -> 1, or 0 if it could not."""
-        st = self.stats
-        if not self._resolved or n > self._maxpay or n < 0:
-            st[ES_TX_ERR] += 1
+            self.stats[ES_START_ERR] += 1
+            print(self.nic.why)
             return 0
-        tx = self._tx
-        s = self._copy_csum(tx, self._pay, buf, 0, n, 0)
-        ulen = n + inet.UDP_HLEN
-        if self.v6:
-            p = _OFF + inet.IP6_OFF
-            tx[p + 4] = ulen >> 8  # payload length (RFC 8200 section 3)
-            tx[p + 5] = ulen & 0xFF
-        else:
-            p = _OFF + inet.IP4_OFF
-            tot = ulen + inet.IP4_HLEN
-            tx[p + 2] = tot >> 8  # total length (RFC 791 section 3.1)
-            tx[p + 3] = tot & 0xFF
-            c = 0xFFFF ^ _fold(self._ip_sum + tot)
-            tx[p + 10] = c >> 8
-            tx[p + 11] = c & 0xFF
-        u = self._u
-        tx[u + 4] = ulen >> 8
-        tx[u + 5] = ulen & 0xFF
-        # RFC 768: pseudo-header (addresses, protocol, length) + header + data
-        c = 0xFFFF ^ _fold(_fold(s + self._usum + ulen + ulen))
-        if c == 0:
-            c = 0xFFFF  # RFC 768: a computed zero is sent as all ones
-        tx[u + 6] = c >> 8
-        tx[u + 7] = c & 0xFF
-        flen = self._pay - _OFF + n
-        while flen < _ETH_MIN:
-            tx[_OFF + flen] = 0
-            flen += 1
-        if self._xmit(self._txv, flen):
-            st[ES_TX] += 1
-            return 1
-        st[ES_TX_ERR] += 1
-        return 0
+        return self._resolve()
 
     def poll_ack(self, ack):
         """Handle queued frames (answering ARP/NS for us); 1 when an ack from the
@@ -431,7 +260,7 @@ class EtherEndpoint:
         if not 0 < port < 65536:
             return 1
         self._port = port
-        self._set_dport(port)
+        self.ip.set_dport(port)
         return 0
 
     def wait(self, ms):
@@ -450,85 +279,63 @@ class EtherEndpoint:
             return SET_ERR_PORT
         on_link = 1
         if self._plen >= 0:
-            on_link = same_prefix(self.client_ip, ip4, self._plen)
+            on_link = addr.same_prefix(self.client_ip, ip4, self._plen)
         if not on_link and self.gateway_ip is None:
             return SET_ERR_OFF_LINK
         sip = self.server_ip
-        tx = self._tx
-        p = _OFF + inet.IP4_OFF
         i = 0
         while i < 4:
             sip[i] = ip4[i]
-            tx[p + inet.IP4_DST + i] = ip4[i]
             i += 1
-        # the header's checksum share, without total length and checksum (as at construction)
-        tx[p + 2] = 0
-        tx[p + 3] = 0
-        tx[p + 10] = 0
-        tx[p + 11] = 0
-        self._ip_sum = self._csum(tx, p, inet.IP4_HLEN, 0)
-        self._pseudo = inet.pseudo4_sum(self.client_ip, sip, inet.PROTO_UDP, 0)
-        self._route(on_link)
         self.herald_port = port
         self.ack_port = 0
         self._port = 0
-        self._set_dport(port)
-        self._resolved = 0  # the next reset() resolves the next hop again
+        self.ip.retarget(port)  # header and checksum shares from server_ip, to the herald port
+        self._route(on_link)
+        self.link.resolved = 0  # the next reset() resolves the next hop again
         self._set_lines()
         return 0
 
     # ---- next hop ---------------------------------------------------------------
     def _resolve(self):
         """ARP / NS for each target in turn until one answers -> 1, else 0."""
-        self._resolved = 0
+        link = self.link
+        link.resolved = 0
         poll = self._nic_poll
         rxv = self._rxv
+        solicit = self._solicit
         t = 0
-        while t < self._ntargets and not self._resolved:
-            self._want = self._targets[t]
+        while t < self._ntargets and not link.resolved:
+            want = self._targets[t]
+            link.want = want
             tries = 0
-            while tries < self._retries and not self._resolved:
+            while tries < self._retries and not link.resolved:
                 tries += 1
-                self._solicit(t)
+                solicit(want)
                 end = ticks_add(ticks_ms(), self._timeout)
-                while not self._resolved and ticks_diff(end, ticks_ms()) > 0:
+                while not link.resolved and ticks_diff(end, ticks_ms()) > 0:
                     n = poll(rxv)
                     if n:
                         self._input(n, None)
                     else:
                         self.wait(1)
-            if self._resolved:
-                self._hop = 1 if self._want is self.gateway_ip else 0
+            if link.resolved:
+                self._hop = 1 if want is self.gateway_ip else 0
             t += 1
-        self._want = None
-        if not self._resolved:
-            if self._verbose:
+        link.want = None
+        if not link.resolved:
+            if link.verbose:
                 print("netdump: failed to locate MAC address")
             return 0
-        et = inet.ETHERTYPE_IPV6 if self.v6 else inet.ETHERTYPE_IPV4
-        inet.eth_header(self._tx, _OFF, self._dmac, self.mac, et)
-        if self._verbose:
+        self.ip.set_next_hop(link.dmac)
+        if link.verbose:
             self._announce()
         return 1
-
-    def _solicit(self, t):
-        """Send one ARP request (or NS) for targets[t]."""
-        ctl = self._ctl
-        target = self._targets[t]
-        if self.v6:
-            n = inet.ndp_frame(ctl, _OFF, self._sn_mac[t], self.mac, self.client_ip, self._sn_ip[t],
-                               inet.ICMP6_NS, 0, target, self.mac)
-        else:
-            inet.eth_header(ctl, _OFF, _BCAST, self.mac, inet.ETHERTYPE_ARP)
-            inet.arp_packet(ctl, _OFF + inet.ARP_OFF, inet.ARP_REQUEST, self.mac, self.client_ip, _ZERO6, target)
-            n = self._pad(inet.ETH_HLEN + inet.ARP_LEN)
-        self.stats[ES_SOLICITS] += 1
-        self._xmit(self._ctlv, n)
 
     def _announce(self):
         msg = self._msg_gw if self._hop else self._msg_direct
         i = len(msg) - 19  # "(xx:...)\n": the MAC text starts 18 bytes before the end
-        m = self._dmac
+        m = self.link.dmac
         j = 0
         while j < 6:
             msg[i] = _HEX[m[j] >> 4]
@@ -542,59 +349,39 @@ class EtherEndpoint:
 
     # ---- receive ----------------------------------------------------------------
     def _input(self, n, ack):
-        """One received frame in _rx[_OFF:_OFF+n]: answer, learn, drop or
-        take it as an ack (-> 1, copied to ack)."""
+        """One received frame in _rx[OFF:OFF+n]: hand it to the resolver, drop
+        it, or take it as an ack (-> 1, copied to ack)."""
         rx = self._rx
         st = self.stats
         st[ES_RX] += 1
         if n < inet.ETH_HLEN:
             st[ES_DROP_BAD] += 1
             return 0
-        if n > _RX_MAX:
-            n = _RX_MAX
-        o = _OFF
-        v6 = self.v6
-        mine = inet.eq(rx, o, self.mac, 6)
-        if not mine:
-            if v6:
-                ok = inet.eq(rx, o, self._my_snmac, 6)
-            else:
-                ok = inet.is_broadcast_mac(rx, o) and inet.eth_type(rx, o) == inet.ETHERTYPE_ARP
-            if not ok:
-                st[ES_DROP_MAC] += 1
-                return 0
-        et = inet.eth_type(rx, o)
-        if et != (inet.ETHERTYPE_IPV6 if v6 else inet.ETHERTYPE_IPV4) and (v6 or et != inet.ETHERTYPE_ARP):
+        if n > RX_MAX:
+            n = RX_MAX
+        mine = inet.eq(rx, OFF, self.mac, 6)
+        if not mine and not self.nbr.group(rx, OFF):
+            st[ES_DROP_MAC] += 1
+            return 0
+        et = inet.eth_type(rx, OFF)
+        if et != self._et and et != self._et_nbr:
             st[ES_DROP_TYPE] += 1  # VLAN tags (0x8100) included
             return 0
-        kind = inet.classify(rx, o, n)
+        kind = self._classify(rx, OFF, n)
         if kind < 0:
             st[ES_DROP_FRAG if kind == inet.ERR_FRAG else ES_DROP_BAD] += 1
             return 0
-        if kind == inet.KIND_ARP:
-            self._arp_in()
+        if kind != self._kind_udp:
+            self.nbr.input(kind)  # ARP, NS, NA; anything else is dropped there
             return 0
-        if kind == inet.KIND_NS:
-            self._ns_in()
-            return 0
-        if kind == inet.KIND_NA:
-            self._na_in()
-            return 0
-        if not mine or not self._resolved or (kind != inet.KIND_UDP4 and kind != inet.KIND_UDP6):
+        if not mine or not self.link.resolved:
             st[ES_DROP_OTHER] += 1
             return 0
-        if v6:
-            if not inet.eq(rx, o + inet.IP6_OFF + inet.IP6_SRC, self.server_ip, 16) or \
-                    not inet.eq(rx, o + inet.IP6_OFF + inet.IP6_DST, self.client_ip, 16):
-                st[ES_DROP_ADDR] += 1
-                return 0
-            u = o + inet.UDP6_OFF
-        else:
-            if not inet.eq(rx, o + inet.IP4_OFF + inet.IP4_SRC, self.server_ip, 4) or \
-                    not inet.eq(rx, o + inet.IP4_OFF + inet.IP4_DST, self.client_ip, 4):
-                st[ES_DROP_ADDR] += 1
-                return 0
-            u = o + inet.UDP4_OFF
+        if not inet.eq(rx, OFF + self._src, self.server_ip, self._alen) or \
+                not inet.eq(rx, OFF + self._dst, self.client_ip, self._alen):
+            st[ES_DROP_ADDR] += 1
+            return 0
+        u = OFF + self._u
         sport = (rx[u] << 8) | rx[u + 1]
         if (rx[u + 2] << 8) | rx[u + 3] != self.client_port or \
                 (rx[u + 4] << 8) | rx[u + 5] != inet.UDP_HLEN + _ACK_LEN or \
@@ -609,94 +396,6 @@ class EtherEndpoint:
         self.ack_port = sport
         st[ES_ACKS] += 1
         return 1
-
-    def _arp_in(self):
-        """ARP (debugnet_handle_arp): answer requests for us, learn the next hop."""
-        rx = self._rx
-        st = self.stats
-        a = _OFF + inet.ARP_OFF
-        if inet.eq(rx, a + inet.ARP_SHA, self.mac, 6) or inet.is_broadcast_mac(rx, a + inet.ARP_SHA):
-            st[ES_DROP_OTHER] += 1  # our own or a bogus sender: ignored
-            return
-        if inet.eq(rx, a + inet.ARP_SPA, self.client_ip, 4):
-            st[ES_CLAIMS] += 1
-            if self._verbose and not self._claimed:
-                print("netdump: another host claims our IP address")
-            self._claimed = 1
-            return
-        op = (rx[a + inet.ARP_OP] << 8) | rx[a + inet.ARP_OP + 1]
-        want = self._want
-        if op == inet.ARP_REPLY and want is not None and inet.eq(rx, a + inet.ARP_SPA, want, 4):
-            self._copy(self._dmac, 0, rx, a + inet.ARP_SHA, 6)  # the first reply wins
-            self._resolved = 1
-            return
-        if op != inet.ARP_REQUEST or not inet.eq(rx, a + inet.ARP_TPA, self.client_ip, 4):
-            st[ES_DROP_OTHER] += 1
-            return
-        ctl = self._ctl
-        cp = self._copy
-        c = _OFF + inet.ARP_OFF
-        cp(ctl, _OFF, rx, a + inet.ARP_SHA, 6)  # Ethernet destination: the asker
-        cp(ctl, _OFF + 6, self.mac, 0, 6)
-        ctl[_OFF + 12] = inet.ETHERTYPE_ARP >> 8
-        ctl[_OFF + 13] = inet.ETHERTYPE_ARP & 0xFF
-        # RFC 826 reply: hrd, pro, hln, pln as asked; op 2; we are the sender
-        cp(ctl, c, rx, a, 6)
-        ctl[c + 6] = 0
-        ctl[c + 7] = inet.ARP_REPLY
-        cp(ctl, c + inet.ARP_SHA, self.mac, 0, 6)
-        cp(ctl, c + inet.ARP_SPA, self.client_ip, 0, 4)
-        cp(ctl, c + inet.ARP_THA, rx, a + inet.ARP_SHA, 6)
-        cp(ctl, c + inet.ARP_TPA, rx, a + inet.ARP_SPA, 4)
-        if self._xmit(self._ctlv, self._pad(inet.ETH_HLEN + inet.ARP_LEN)):
-            st[ES_ARP_REPLIES] += 1
-
-    def _ns_in(self):
-        """Neighbour solicitation: answer one for our address (RFC 4861 7.2.4)."""
-        rx = self._rx
-        st = self.stats
-        q = _OFF + inet.ICMP6_OFF
-        ip = _OFF + inet.IP6_OFF
-        if not inet.eq(rx, q + inet.NDP_TARGET, self.client_ip, 16):
-            st[ES_DROP_OTHER] += 1
-            return
-        if inet.eq(rx, ip + inet.IP6_SRC, self.client_ip, 16):
-            st[ES_CLAIMS] += 1  # someone else uses our address
-            return
-        # unspecified source (duplicate address detection): answer all nodes
-        dad = 1
-        i = 0
-        while i < 16:
-            if rx[ip + inet.IP6_SRC + i]:
-                dad = 0
-                break
-            i += 1
-        if dad:
-            dip = _ALLNODES_IP
-            dmac = _ALLNODES_MAC
-            flags = inet.NA_OVERRIDE
-        else:
-            dip = self._peer_ip
-            self._copy(dip, 0, rx, ip + inet.IP6_SRC, 16)
-            dmac = self._peer_mac
-            k = inet.ndp_lladdr(rx, _OFF)
-            self._copy(dmac, 0, rx, k if k >= 0 else _OFF + 6, 6)
-            flags = inet.NA_SOLICITED | inet.NA_OVERRIDE
-        n = inet.ndp_frame(self._ctl, _OFF, dmac, self.mac, self.client_ip, dip, inet.ICMP6_NA, flags,
-                           self.client_ip, self.mac)
-        if self._xmit(self._ctlv, n):
-            st[ES_NA_SENT] += 1
-
-    def _na_in(self):
-        """Neighbour advertisement: the next hop's MAC while resolving."""
-        rx = self._rx
-        want = self._want
-        if want is None or not inet.eq(rx, _OFF + inet.ICMP6_OFF + inet.NDP_TARGET, want, 16):
-            self.stats[ES_DROP_OTHER] += 1
-            return
-        k = inet.ndp_lladdr(rx, _OFF)
-        self._copy(self._dmac, 0, rx, k if k >= 0 else _OFF + 6, 6)
-        self._resolved = 1
 
     # ---- helpers ----------------------------------------------------------------
     def _route(self, on_link):
@@ -739,32 +438,6 @@ class EtherEndpoint:
                 self._msg_direct = view
             k += 1
 
-    def _set_dport(self, port):
-        """Destination port of the UDP template and its checksum share."""
-        self._dport = port
-        u = self._u
-        self._tx[u + 2] = port >> 8
-        self._tx[u + 3] = port & 0xFF
-        self._usum = _fold(self._pseudo + self.client_port + port)
-
-    def _pad(self, n):
-        """Zero-pad the control frame to the Ethernet minimum -> its length."""
-        ctl = self._ctl
-        while n < _ETH_MIN:
-            ctl[_OFF + n] = 0
-            n += 1
-        return n
-
-    def _xmit(self, view, n):
-        """Hand a frame to the NIC -> 1 if it took it."""
-        try:
-            r = self._nic_send(view, n)
-        except OSError:
-            return 0
-        if r is None or r:
-            return 1
-        return 0
-
 
 def _put_dec(buf, i, v):
     # decimal digits of 0 <= v <= 255 at buf[i:] -> the index after them
@@ -776,25 +449,3 @@ def _put_dec(buf, i, v):
         i += 1
     buf[i] = 48 + v % 10
     return i + 1
-
-
-def _text(ip, v6):
-    # canonical-ish text for console lines (arm time)
-    if not v6:
-        return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
-    groups = ["%x" % ((ip[i] << 8) | ip[i + 1]) for i in range(0, 16, 2)]
-    # RFC 5952 4.2: the longest run of two or more zero groups becomes "::"
-    best, best_len, i = -1, 1, 0
-    while i < 8:
-        if groups[i] == "0":
-            j = i
-            while j < 8 and groups[j] == "0":
-                j += 1
-            if j - i > best_len:
-                best, best_len = i, j - i
-            i = j
-        else:
-            i += 1
-    if best < 0:
-        return ":".join(groups)
-    return ":".join(groups[:best]) + "::" + ":".join(groups[best + best_len:])

@@ -11,6 +11,8 @@
 #   copy_csum(dst, doff, src, soff, n, acc)  copy, then csum of the copy (fused)
 #   copy_mem_csum(dst, doff, base, pos, n, acc)  copy_mem, then csum (fused)
 #   addr_of(buf) -> int                      address of a bytearray's data
+#   crc32_update(state, buf, off, n)         feed buf[off:off+n] to a running CRC-32
+#   crc32_zeros(state, n)                    feed n zero bytes (state: 4 bytes, crc32.py)
 #
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it
@@ -33,3 +35,5 @@ csum = _impl.csum
 copy_csum = _impl.copy_csum
 copy_mem_csum = _impl.copy_mem_csum
 addr_of = _impl.addr_of
+crc32_update = _impl.crc32_update
+crc32_zeros = _impl.crc32_zeros

@@ -9,6 +9,8 @@
 # MicroPython fast.py uses the viper versions.
 import sys
 
+from netdump import crc32
+
 _MICROPYTHON = sys.implementation.name == "micropython"
 
 if _MICROPYTHON:
@@ -123,3 +125,58 @@ def copy_mem_csum(dst, doff, base, pos, n, acc):
     """copy_mem(dst, doff, base, pos, n) then return csum(dst, doff, n, acc)."""
     copy_mem(dst, doff, base, pos, n)
     return csum(dst, doff, n, acc)
+
+
+# ---- CRC-32 (netdump/crc32.py) -------------------------------------------------
+
+_CRC_TABLE = crc32.table()
+
+if not _MICROPYTHON:
+    import zlib as _zlib
+
+
+def _zlib_crc(state, data):
+    # CPython: zlib works on the finished CRC, which is the running value's complement
+    c = _zlib.crc32(data, int.from_bytes(bytes([b ^ 0xFF for b in state]), "little"))
+    out = c.to_bytes(4, "little")
+    for i in range(4):
+        state[i] = out[i] ^ 0xFF
+
+
+def crc32_update(state, buf, off, n):
+    """Feed buf[off:off+n] to the running CRC-32 in state (4 bytes, see crc32.py)."""
+    if not _MICROPYTHON:
+        _zlib_crc(state, memoryview(buf)[off:off + n])
+        return
+    t = _CRC_TABLE
+    s0 = state[0]  # one by one: unpacking four at once builds a tuple on MicroPython
+    s1 = state[1]
+    s2 = state[2]
+    s3 = state[3]
+    i = off
+    end = off + n
+    while i < end:
+        e = (s0 ^ buf[i]) << 2
+        s0 = t[e] ^ s1
+        s1 = t[e + 1] ^ s2
+        s2 = t[e + 2] ^ s3
+        s3 = t[e + 3]
+        i += 1
+    state[0] = s0
+    state[1] = s1
+    state[2] = s2
+    state[3] = s3
+
+
+_ZEROS = bytes(64)
+
+
+def crc32_zeros(state, n):
+    """Feed n zero bytes to the running CRC-32 in state."""
+    if not _MICROPYTHON:
+        _zlib_crc(state, bytes(n))
+        return
+    while n > 0:
+        k = n if n < 64 else 64
+        crc32_update(state, _ZEROS, 0, k)
+        n -= k

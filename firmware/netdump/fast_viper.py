@@ -1,7 +1,7 @@
 # @micropython.viper fast paths (MicroPython only); the pure-Python twins with
 # identical results are in fast_py.py, and fast.py chooses between them.
 #
-# Rules kept here (the project's zero-alloc reference, sections 2-4):
+# Rules kept here (docs/allocation.md#viper, docs/allocation.md#integers-and-small-ints):
 # - no allocation: arguments are objects or small ints, results small ints;
 # - addresses live only in native uint locals (a raw base address may be
 #   >= 2**30 and arrives as an int object, converted with uint());
@@ -14,6 +14,8 @@ import sys
 import micropython
 import uctypes
 from micropython import const
+
+from netdump import crc32
 
 # Largest number of 16-bit words summed into a 32-bit accumulator between two
 # folds: 0x8000 * 0xFFFF + 0x1FFFF < 2**32.
@@ -253,7 +255,7 @@ else:
 
 def copy_csum(dst, doff, src, soff, n, acc):
     """copy(dst, doff, src, soff, n) then return csum(dst, doff, n, acc)."""
-    # Two viper passes: measured as fast as a fused loop (zero-alloc.md s. 5).
+    # Two viper passes: measured as fast as a fused loop (docs/allocation.md#speed).
     copy(dst, doff, src, soff, n)
     return csum(dst, doff, n, acc)
 
@@ -267,3 +269,68 @@ def copy_mem_csum(dst, doff, base, pos, n, acc):
 def addr_of(buf):
     """Address of the first byte of a bytearray (uctypes.addressof)."""
     return uctypes.addressof(buf)
+
+
+# CRC-32 (netdump/crc32.py): four tables (4 KiB), 4-byte aligned as ptr32 needs (a heap block)
+_CRC_TABLE = crc32.table(4)
+
+
+@micropython.viper
+def crc32_update(state, buf, off: int, n: int):
+    """Feed buf[off:off+n] to the running CRC-32 in state (4 bytes, see crc32.py)."""
+    b = uint(ptr8(_CRC_TABLE))
+    t0 = ptr32(b)  # one pointer per table: cheaper than offsets into one
+    t1 = ptr32(b + 1024)
+    t2 = ptr32(b + 2048)
+    t3 = ptr32(b + 3072)
+    s = ptr8(state)
+    c = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
+    a = uint(ptr8(buf)) + uint(off)
+    while n > 0 and int(a & 3) != 0:  # bytes up to a word boundary
+        c = uint(t0[(c ^ uint(ptr8(a)[0])) & 0xFF]) ^ (c >> 8)
+        a += 1
+        n -= 1
+    w = ptr32(a)
+    k = n >> 2
+    i = 0
+    while i + 2 <= k:  # little-endian words, slicing by 4, two per turn
+        c ^= uint(w[i])
+        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        c ^= uint(w[i + 1])
+        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        i += 2
+    if i < k:
+        c ^= uint(w[i])
+        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+    p = ptr8(a + uint(k << 2))
+    n -= k << 2
+    i = 0
+    while i < n:
+        c = uint(t0[(c ^ uint(p[i])) & 0xFF]) ^ (c >> 8)
+        i += 1
+    s[0] = int(c & 0xFF)
+    s[1] = int((c >> 8) & 0xFF)
+    s[2] = int((c >> 16) & 0xFF)
+    s[3] = int(c >> 24)
+
+
+@micropython.viper
+def crc32_zeros(state, n: int):
+    """Feed n zero bytes to the running CRC-32 in state."""
+    b = uint(ptr8(_CRC_TABLE))
+    t0 = ptr32(b)
+    t1 = ptr32(b + 1024)
+    t2 = ptr32(b + 2048)
+    t3 = ptr32(b + 3072)
+    s = ptr8(state)
+    c = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
+    while n >= 4:
+        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        n -= 4
+    while n > 0:
+        c = uint(t0[c & 0xFF]) ^ (c >> 8)
+        n -= 1
+    s[0] = int(c & 0xFF)
+    s[1] = int((c >> 8) & 0xFF)
+    s[2] = int((c >> 16) & 0xFF)
+    s[3] = int(c >> 24)

@@ -36,36 +36,12 @@
 import sys
 import time
 
-from netdump import dumper
+from netdump import dumper, fault
 from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
 
-ACT_CONTINUE = 0
-ACT_RESET = 1
-ACT_HALT = 2
-ACTIONS = {"continue": ACT_CONTINUE, "reset": ACT_RESET, "halt": ACT_HALT}
-
-if IS_MICROPYTHON:
-    _sleep_ms = time.sleep_ms
-else:
-
-    def _sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-
-ERR_NO_RETARGET = 102  # the endpoint cannot change its server
-ERR_BUSY = 103  # a dump is already running (a fault inside it does not start another)
-MSG_CAP = 128  # longest panic message built by guard()
-
-# The armed dumper and fault state, in lists created at import so no fault
-# path ever binds a new global.
-_armed = [None]
-_ctx = [None]
-# 1 while dump() runs: scheduled callbacks (the watchdog's expiry) still run
-# between bytecodes under heap_lock(), and must not re-enter the transport
-_busy = [0]
-# 1 from a fault's dump through its console and action: a second fault then
-# (the watchdog expiring while the console waits) is ignored, not nested
-_in_fault = [0]
+# the public names of the fault state, used by applications as netdump.panic.*
+from netdump.fault import (ACT_CONTINUE, ACT_HALT, ACT_RESET, ERR_BUSY, ERR_NO_RETARGET,  # noqa: F401
+                           MSG_CAP, dump, halt, retarget, retry)
 
 
 def _version_string():
@@ -89,54 +65,24 @@ def _rtc_seconds():
         return 0
 
 
-class _Fault:
-    """Everything the fault paths touch, made at arm time."""
-
-    def __init__(self, d, endpoint, tb_cap, action, console_s, reset_fn, board):
-        import io
-
-        self.d = d
-        self.ep = endpoint
-        self.action = action
-        self.console_s = console_s
-        self.reset_fn = reset_fn
-        self.board = board
-        self.tb = bytearray(tb_cap)
-        self.tb_n = 0
-        self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
-        self.msg = bytearray(MSG_CAP)  # guard()'s panic message: its first msg_n bytes
-        self.msg_n = 0
-        self.last_msg = "netdump"  # message of the last fault dump, for console retries
-        self.last_msg_n = -1  # its length (-1: all of it)
-        self.last_tb = 0  # 1 when tb holds the last fault's traceback
-        self.err = 0
-        self.ip4 = bytearray(4)  # console scratch: a parsed server address
-        self.con = None
-        _retargetable(endpoint)
-
-
-def _retargetable(ep):
-    # SocketEndpoint on MicroPython: its server address bytes must be mutable
-    # so retarget() can patch them in place.
-    if ep is not None and IS_MICROPYTHON and isinstance(getattr(ep, "_sip", None), bytes):
-        ep._sip = bytearray(ep._sip)
-
-
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
         board="", path=None, mode=None, window=None, skip_zero=True, herald_port=20023, client_port=20024,
-        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None,
+        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None, digest=True,
         **transport_opts):  # arm-time
     """Prepare a dump of regions [(name, address, size), ...] to netdumpd at `server`.
 
     Creates the endpoint (a SocketEndpoint unless one is given), the transport,
     the dumper and the fault state, and warms up everything the fault path will
-    touch. action: what panic()/guard()/the watchdog do after the dump ("reset",
+    touch. The dump's deadline is deadline_ms if given (a transport option),
+    else scaled to its size and mode (dumper.auto_deadline_ms). action: what
+    panic()/guard()/the watchdog do after the dump ("reset",
     "halt" or "continue"); console: seconds the panic console waits first (0 =
     no console, -1 = forever); reset: a function that reboots (default
-    machine.reset, or sys.exit on the unix port)."""
+    machine.reset, or sys.exit on the unix port); digest: each region's CRC-32
+    computed while sending it (dumper.py), False to save its CPU time."""
     from netdump import debugnet
 
-    if action not in ACTIONS:
+    if action not in fault.ACTIONS:
         raise ValueError("action must be one of reset, halt, continue")
     try:
         import micropython
@@ -152,6 +98,9 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     kw = dict(transport_opts)
     if mode is not None:
         kw["mode"] = mode
+    wmax = getattr(endpoint, "window_max", 0)  # lwIP sockets queue 4 datagrams (endpoint.py)
+    if wmax and (window is None or window > wmax):
+        window = wmax
     if window is not None:
         kw["window"] = window
     net = debugnet.Debugnet(endpoint, mtu=mtu, path=path, **kw)
@@ -162,17 +111,20 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     d = dumper.Dumper(net, regions, machine, elfclass, arch, archver=archver, hostname=hostname, board=bname,
                       firmware="netdump " + netdump.VERSION + " on " + _version_string().strip(),
                       version=_version_string(), skip_zero=skip_zero,
-                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap)
+                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap,
+                      digest=digest)
+    if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
+        net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
     if reset is None:
         reset = getattr(board, "reset", None) if not isinstance(board, str) else None
     if reset is None:
         reset = _default_reset
-    f = _Fault(d, endpoint, tb_cap, ACTIONS[action], console, reset, board)
+    f = fault.Fault(d, endpoint, tb_cap, fault.ACTIONS[action], console, reset, board)
     from netdump import console as _console
 
     f.con = _console.Console(f)
-    _armed[0] = d
-    _ctx[0] = f
+    fault.armed[0] = d
+    fault.ctx[0] = f
     return d
 
 
@@ -190,18 +142,21 @@ def arm_config(path=None):
         return None
     from netdump import debugnet
 
+    opts = {}
+    if conf["deadline"] > 0:  # else arm() scales it to the dump
+        opts["deadline_ms"] = conf["deadline"] * 1000
     d = arm(conf["server"], regions, board.MACHINE, board.ELFCLASS, board.ARCH, endpoint=ep,
             hostname=conf["hostname"], board=board, path=conf["path"] or None,
             mode=debugnet.MODE_FREEBSD if conf["mode"] == "freebsd" else debugnet.MODE_WINDOW,
-            action=conf["action"], console=conf["console"])
+            action=conf["action"], console=conf["console"], **opts)
     print("netdump: armed:", conf["iface"], conf["client"], "->", conf["server"], "port", conf["herald_port"])
     return d
 
 
 def disarm():
     """Forget the armed dumper (its sockets stay with the endpoint's owner)."""
-    _armed[0] = None
-    _ctx[0] = None
+    fault.armed[0] = None
+    fault.ctx[0] = None
 
 
 def _default_reset():
@@ -214,99 +169,22 @@ def _default_reset():
     sys.exit(0)  # the unix port: the process ends
 
 
-# ---- fault time: nothing below allocates -------------------------------------
-
-def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
-    """Dump the armed regions with the heap locked; returns 0 or an error code."""
-    d = _armed[0]
-    if d is None:
-        print("netdump: not armed")
-        return dumper.ERR_NOT_ARMED
-    if _busy[0]:
-        print("netdump: a dump is already running")
-        return ERR_BUSY
-    _busy[0] = 1
-    err = dumper.ERR_INTERNAL
-    heap_lock()
-    try:
-        err = d.dump(panic_message, traceback_text, tb_len, msg_len)
-    except Exception as e:  # never leave the heap locked; report after unlocking
-        err = dumper.ERR_INTERNAL
-        d.err = err
-        if IS_MICROPYTHON:
-            sys.print_exception(e)
-    finally:
-        heap_unlock()
-        _busy[0] = 0
-    f = _ctx[0]
-    if f is not None:
-        f.err = err
-    return err
-
-
-def _fault_dump(msg, with_tb, msg_len=-1):
-    # the dump of a fault; remembers what was sent so the console can retry
-    f = _ctx[0]
-    if f is None:
-        return dump(msg, None, -1, msg_len)
-    f.last_msg = msg
-    f.last_msg_n = msg_len
-    f.last_tb = with_tb
-    if with_tb:
-        return dump(msg, f.tb, f.tb_n, msg_len)
-    return dump(msg, None, -1, msg_len)
-
-
-def retry():
-    """Dump the last fault again (the console's `netdump`) -> err."""
-    f = _ctx[0]
-    if f is None:
-        return dump("netdump")
-    if f.last_tb:
-        return dump(f.last_msg, f.tb, f.tb_n, f.last_msg_n)
-    return dump(f.last_msg, None, -1, f.last_msg_n)
-
-
-def _after(err):
-    # the panic console (if configured), then the action; returns err when continuing
-    f = _ctx[0]
-    if f is None:
-        return err
-    act = f.action
-    if f.console_s != 0:
-        act = f.con.run(f.console_s, act)
-        err = f.err
-    if act == ACT_RESET:
-        print("netdump: resetting")
-        f.reset_fn()
-    elif act == ACT_HALT:
-        halt()
-    return err
-
-
-def halt():
-    """Stop here for good, idling (state kept for a debugger)."""
-    print("netdump: halted")
-    while True:
-        _sleep_ms(1000)
-
-
 def panic(msg):
     """Dump with this message, then the panic console and the configured action."""
-    if _busy[0] or _in_fault[0]:  # a fault inside fault handling (the watchdog's expiry)
+    if fault.busy[0] or fault.in_fault[0]:  # a fault inside fault handling (the watchdog's expiry)
         print("panic:", msg, "(during fault handling; ignored)")
         return ERR_BUSY
-    _in_fault[0] = 1
+    fault.in_fault[0] = 1
     try:
         heap_lock()
         try:
             print("panic:", msg)
-            err = _fault_dump(msg, 0)
+            err = fault.fault_dump(msg, 0)
         finally:
             heap_unlock()
-        return _after(err)
+        return fault.after(err)
     finally:
-        _in_fault[0] = 0
+        fault.in_fault[0] = 0
 
 
 def test_dump(msg="netdump test dump"):
@@ -317,7 +195,7 @@ def test_dump(msg="netdump test dump"):
 
 def _capture(e):
     # traceback text of e into f.tb (f.tb_n bytes), last line into f.msg
-    f = _ctx[0]
+    f = fault.ctx[0]
     n = 0
     if IS_MICROPYTHON:
         bio = f.tbio
@@ -349,8 +227,8 @@ def _capture(e):
     while start > 0 and tb[start - 1] != 10:
         start -= 1
     m = f.msg
-    if end - start > MSG_CAP:
-        end = start + MSG_CAP
+    if end - start > fault.MSG_CAP:
+        end = start + fault.MSG_CAP
     k = 0
     while start < end:
         m[k] = tb[start]
@@ -368,27 +246,27 @@ def guard(main):
     except SystemExit:
         raise
     except BaseException as e:  # noqa: B036 - this is the fault handler
-        f = _ctx[0]
+        f = fault.ctx[0]
         if f is None:
             print("netdump: not armed")
             raise
-        _in_fault[0] = 1
+        fault.in_fault[0] = 1
         try:
             heap_lock()
             try:
                 _capture(e)
                 print("panic: unhandled exception")
-                err = _fault_dump(f.msg, 1, f.msg_n)
+                err = fault.fault_dump(f.msg, 1, f.msg_n)
             finally:
                 heap_unlock()
-            return _after(err)
+            return fault.after(err)
         finally:
-            _in_fault[0] = 0
+            fault.in_fault[0] = 0
 
 
 def console(timeout_s=-1):
     """Run the panic console by hand -> the action chosen (ACT_*); reset/halt are carried out."""
-    f = _ctx[0]
+    f = fault.ctx[0]
     if f is None:
         print("netdump: not armed")
         return ACT_CONTINUE
@@ -398,43 +276,6 @@ def console(timeout_s=-1):
     elif act == ACT_HALT:
         halt()
     return act
-
-
-def retarget(ip4, port):
-    """Point the armed endpoint at IPv4 server ip4 (4 bytes), herald port `port` -> 0 or err."""
-    f = _ctx[0]
-    if f is None:
-        return dumper.ERR_NOT_ARMED
-    ep = f.ep
-    if hasattr(ep, "set_server"):  # endpoints that know how (EtherEndpoint)
-        return ep.set_server(ip4, port)
-    hsa = getattr(ep, "_hsa", None)
-    if hsa is None or getattr(ep, "_v6", False):
-        return ERR_NO_RETARGET
-    if isinstance(hsa, bytearray):  # MicroPython unix: struct sockaddr_in, patched in place
-        hsa[2] = port >> 8  # sin_port, network order
-        hsa[3] = port & 0xFF
-        ssa = ep._ssa
-        sip = ep._sip
-        i = 0
-        while i < 4:
-            hsa[4 + i] = ip4[i]  # sin_addr
-            ssa[4 + i] = ip4[i]
-            sip[i] = ip4[i]
-            i += 1
-        return 0
-    # a ('a.b.c.d', port) tuple (CPython; lwIP ports): this allocates a new
-    # tuple, so it works only while the heap is not locked
-    try:
-        host = "%d.%d.%d.%d" % (ip4[0], ip4[1], ip4[2], ip4[3])
-        ep._hsa = (host, port)
-        if not IS_MICROPYTHON:
-            ep._ssa = ep._hsa
-        ep._sip = bytes(ip4)
-        ep.server = host
-    except MemoryError:
-        return ERR_NO_RETARGET
-    return 0
 
 
 def watchdog(timeout_ms, period_ms=0, timer_id=None, start=True):

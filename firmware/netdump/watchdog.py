@@ -3,9 +3,10 @@
 # by itself (a timer callback may be a hard interrupt, and dumping there is
 # not safe); it sets `fired` and micropython.schedule()s the expiry function,
 # which then runs in the main thread between two bytecodes: a context where
-# dumping is safe. By default the expiry is netdump.panic.panic(msg).
+# dumping is safe. netdump.panic.watchdog() makes one whose expiry is
+# netdump.panic.panic(msg).
 #
-#   w = Watchdog(timeout_ms, period_ms=0, timer_id=None, on_expire=None)
+#   w = Watchdog(timeout_ms, on_expire, period_ms=0, timer_id=None)
 #   w.start()   the periodic check: machine.Timer on boards; on ports without
 #               machine.Timer (unix) a _thread that sleeps period_ms between
 #               checks; with neither, call w.check() from the application
@@ -17,6 +18,7 @@
 # bytecode or waits in MicroPython (sleep_ms, select): a hang inside one C
 # call is not seen. machine.WDT remains the backstop for that.
 from netdump.compat import const, ticks_diff, ticks_ms
+from netdump.fault import ERR_BUSY
 
 try:
     from micropython import schedule as _schedule
@@ -24,13 +26,12 @@ except ImportError:  # CPython (tests): run the expiry at once
     _schedule = None
 
 _MIN_PERIOD_MS = const(10)
-_BUSY = const(103)  # netdump.panic.ERR_BUSY: a fault while a dump runs
 
 
 class Watchdog:
     """Heartbeat watchdog (see the module comment)."""
 
-    def __init__(self, timeout_ms, period_ms=0, timer_id=None, on_expire=None):  # arm-time
+    def __init__(self, timeout_ms, on_expire, period_ms=0, timer_id=None):  # arm-time
         if timeout_ms <= 0 or timeout_ms >= 1 << 29:
             raise ValueError("timeout_ms must be 1..2**29-1")
         if not period_ms:
@@ -41,10 +42,6 @@ class Watchdog:
         self.period_ms = period_ms
         self.timer_id = timer_id
         self.msg = "watchdog: no heartbeat for " + str(timeout_ms) + " ms"
-        if on_expire is None:
-            from netdump import panic
-
-            on_expire = panic.panic
         self._on_expire = on_expire
         self.last = ticks_ms()
         self.fired = 0
@@ -81,7 +78,7 @@ class Watchdog:
 
     def _fire(self, _arg):
         self.running = 0
-        if self._on_expire(self.msg) == _BUSY:
+        if self._on_expire(self.msg) == ERR_BUSY:
             # a dump was already running (panic refused a nested one): keep watching
             self.last = ticks_ms()
             self.fired = 0

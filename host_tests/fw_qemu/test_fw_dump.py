@@ -53,9 +53,9 @@ def arm_code(bed, regions, mode):
             "regions": ["%s:0x%x:%d" % r for r in regions]}
     return ("import qemu_mps2_an385 as board\n"
             "board.mount_ramdisk()\n"
-            "from netdump import config\n"
+            "from netdump import dumpon\n"
             "import netdump.panic as p\n"
-            "config.dumpon_set(%r)\n"
+            "dumpon.configure(%r)\n"
             "d = p.arm_config()\n"
             "print('ARMED', d is not None, 'file' if board.__file__.startswith('/') else 'frozen')\n" % conf)
 

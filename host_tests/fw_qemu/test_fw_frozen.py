@@ -1,6 +1,6 @@
 """The frozen-int defect on the frozen firmware, and the three install forms.
 
-tools/mpy-tool.py freezes an int outside -0x2000..0x1FFF that sits in a constant
+micropython/micropython tools/mpy-tool.py freezes an int outside -0x2000..0x1FFF that sits in a constant
 tuple as a long-int object, whatever its value; arithmetic on it allocates, so
 a dump from such a board table failed under heap_lock() (ERR_INTERNAL 101,
 MemoryError in dumper._count_kb). Here, on the firmware:

@@ -1,9 +1,10 @@
 # Run on the MicroPython unix port by host_tests/test_endpoint.py:
-#   micropython mp/endpoint_run.py SERVER HERALD_PORT CLIENT_PORT MODE SIZE [PATH [REPEAT]]
+#   micropython mp/endpoint_run.py SERVER HERALD_PORT CLIENT_PORT MODE SIZE [PATH [REPEAT [STACK]]]
 # Sends a herald, SIZE bytes of a byte pattern as VMCORE at offset 0, a 512-byte
 # KDH and FINISHED over a SocketEndpoint (REPEAT times, default 1, on the same
 # endpoint), with the heap locked from the first connect() to the end, then
-# prints one "RESULT" line and the stats.
+# prints one "RESULT" line and the stats. STACK is SocketEndpoint's stack
+# ("esp32" with host_tests/esp32_standin first on MICROPYPATH); "" detects it.
 import sys
 
 import micropython
@@ -46,7 +47,9 @@ def main():
     size = int(sys.argv[5])
     path = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
     repeat = int(sys.argv[7]) if len(sys.argv) > 7 else 1
-    ep = SocketEndpoint(server, herald_port=hport, client_port=cport)
+    stack = sys.argv[8] if len(sys.argv) > 8 and sys.argv[8] else None
+    ep = SocketEndpoint(server, herald_port=hport, client_port=cport, stack=stack)
+    print("STACK", ep.stack)
     dn = debugnet.Debugnet(ep, mode=mode, path=path, rto_init_us=50000, deadline_ms=20000)
     vsrc = debugnet.BufferSource(pattern(size, 3))
     ksrc = debugnet.BufferSource(pattern(512, 100))

@@ -1,7 +1,9 @@
 # MicroPython side of host_tests/test_panic.py: arms a dump of a RAM buffer
 # to netdumpd on 127.0.0.1, then runs one fault entry point.
-#   argv: scenario herald_port client_port [second_herald_port]
-#   scenarios: guard, watchdog, console, panic_locked
+#   argv: scenario herald_port client_port [reserve | stack]
+#   scenarios: guard, watchdog, console, test_dump, oom (an application that
+#   fills the heap until MemoryError, under guard(); reserve: the socket
+#   endpoint's heap reserve in bytes, -1 for its default)
 # Every fault path here runs with the heap locked by this script as well
 # (an outer micropython.heap_lock()), so any allocation in guard()'s
 # handler, the watchdog expiry, the dump or the panic console fails the test.
@@ -10,7 +12,8 @@ import sys
 import micropython
 import uctypes
 
-from netdump import elfcore, panic
+from mp import heapfill  # host_tests/mp/heapfill.py
+from netdump import elfcore, fault, panic
 
 RAM = bytearray(64 * 1024)
 for i in range(0, len(RAM), 251):
@@ -18,10 +21,11 @@ for i in range(0, len(RAM), 251):
 RAM[0:16] = b"virtual-ram-0123"
 
 
-def arm(hport, cport, console, action="continue", deadline_ms=20000):
+def arm(hport, cport, console, action="continue", deadline_ms=20000, endpoint=None):
     panic.arm("127.0.0.1", [("ram", uctypes.addressof(RAM), len(RAM))], elfcore.EM_X86_64, 64, "amd64",
               hostname="panic-test", board="unix_virtual", herald_port=hport, client_port=cport,
-              client_ip="127.0.0.1", action=action, console=console, deadline_ms=deadline_ms)
+              client_ip="127.0.0.1", action=action, console=console, deadline_ms=deadline_ms,
+              endpoint=endpoint)
 
 
 def level3(x):
@@ -39,6 +43,12 @@ def guarded():
     except ZeroDivisionError:
         micropython.heap_lock()  # the handler in guard() runs under this lock too
         raise
+
+
+def hungry():
+    RAM[100:104] = b"oom!"
+    heapfill.fill()  # the application's data takes the heap to its last block
+    return bytearray(64)  # MemoryError
 
 
 def main():
@@ -83,14 +93,27 @@ def main():
         print("FIRED", w.fired)
     elif scenario == "console":
         # the first server is silent (nothing listens on hport); the console
-        # gets "netdump -s 127.0.0.1:<second>" on stdin
-        arm(hport, cport, -1, deadline_ms=2000)
+        # gets "netdump -s 127.0.0.1:<second>" on stdin. argv[4]: the socket
+        # endpoint's stack ("" detects it; "esp32" with host_tests/esp32_standin)
+        ep = None
+        if len(sys.argv) > 4 and sys.argv[4]:
+            from netdump.endpoint import SocketEndpoint
+
+            ep = SocketEndpoint("127.0.0.1", "127.0.0.1", hport, cport, stack=sys.argv[4])
+        arm(hport, cport, -1, deadline_ms=2000, endpoint=ep)
         micropython.heap_lock()
         try:
             r = panic.panic("console test")
         finally:
             micropython.heap_unlock()
-        print("RESULT", r, panic._ctx[0].err)
+        print("RESULT", r, fault.ctx[0].err)
+    elif scenario == "oom":
+        from netdump.endpoint import SocketEndpoint
+
+        ep = SocketEndpoint("127.0.0.1", "127.0.0.1", hport, cport, reserve=int(sys.argv[4]))
+        arm(hport, cport, 0, deadline_ms=5000, endpoint=ep)
+        r = panic.guard(hungry)
+        print("RESULT", r)
     elif scenario == "test_dump":
         arm(hport, cport, 0)
         print("RESULT", panic.test_dump())

@@ -1,16 +1,34 @@
-# MicroPython side of the vnet end-to-end tests (host_tests/test_vnet*.py):
-# a board with a frame NIC (netdump.drivers.vnic, to tools/vnet.py) and its own
-# Ethernet/IP stack (netdump.ether.EtherEndpoint) dumps three regions of this
-# process's memory with the heap locked for the whole dump.
+# MicroPython side of the vnet end-to-end tests (host_tests/test_vnet*.py,
+# test_esp32_emac.py): a board with a frame NIC and its own Ethernet/IP stack
+# (netdump.ether.EtherEndpoint) dumps three regions of this process's memory
+# with the heap locked for the whole dump. The NIC: nic=vnic (default;
+# netdump.drivers.vnic to tools/vnet.py) or nic=emac (netdump.drivers.esp32_emac
+# over the register link to tools/esp32_emac_emu.py, mp_emac/ on the path).
 #   argv: key=value ... with keys nic_port mac client server netmask gateway
 #         hport cport mode (window|freebsd) kib mtu arp_ms
+#         nic=emac: regs (link path) phy_addr lan (1: take over from network.LAN)
+#         takeover (1/0) ntx nrx
 import sys
 import time
 
 from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
-from netdump import debugnet, elfcore, panic
-from netdump.drivers.vnic import VNic
+from netdump import debugnet, elfcore, fault, panic
 from netdump.ether import STAT_NAMES, EtherEndpoint
+
+
+def make_nic(opt):
+    if opt.get("nic", "vnic") == "vnic":
+        from netdump.drivers.vnic import VNic
+
+        return VNic(opt["mac"], port=int(opt["nic_port"]))
+    from emac_stub import FakeLan, LinkRegs
+    from netdump.drivers.esp32_emac import EMAC
+
+    regs = LinkRegs(opt["regs"])
+    lan = FakeLan(regs, bytes.fromhex(opt["mac"].replace(":", ""))) if opt.get("lan", "1") == "1" else None
+    return EMAC(lan=lan, phy_addr=int(opt.get("phy_addr", "1")), regs=regs, ntx=int(opt.get("ntx", "2")),
+                nrx=int(opt.get("nrx", "8")), takeover=opt.get("takeover", "1") == "1",
+                link_timeout_ms=int(opt.get("link_ms", "3000")))
 
 
 def main():
@@ -20,7 +38,7 @@ def main():
         k, v = a.split("=", 1)
         opt[k] = v
     mode = debugnet.MODE_FREEBSD if opt["mode"] == "freebsd" else debugnet.MODE_WINDOW
-    nic = VNic(opt["mac"], port=int(opt["nic_port"]))
+    nic = make_nic(opt)
     netmask = opt["netmask"] or None
     if netmask is not None and "." not in netmask:
         netmask = int(netmask)
@@ -37,11 +55,14 @@ def main():
     dt = time.ticks_diff(time.ticks_ms(), t0)
     print("RESULT", err)
     print("DUMP_MS", dt)
-    d = panic._armed[0]
+    d = fault.armed[0]
     print("SENT", d.sent_bytes)
     print("STATS", " ".join([str(x) for x in d.net.stats]))
     print("EPSTATS", " ".join([STAT_NAMES[i] + "=" + str(ep.stats[i]) for i in range(len(ep.stats))]))
     print("CLIENT", ":".join(["%02x" % b for b in ep.client_ip]))
+    for k in ("sent", "received", "tx_errors", "rx_errors", "lan_error"):
+        if hasattr(nic, k):
+            print("NIC", k, getattr(nic, k))
 
 
 main()

@@ -10,95 +10,12 @@
 import sys
 import time
 
-import micropython
-
+from mp.framepat import fill_tx, frames, locked
 from netdump.drivers.w5500 import W5500
 from spi_stub import LinkPin, LinkSPI
 
-PEER_MAC = b"\x02\x00\x00\x00\x00\x09"
 OUR_MAC = b"\x02\x11\x22\x33\x44\x55"
 
-
-def tx_len(i):
-    return 1514 if i % 5 == 4 else 60 + (i * 331) % 1455
-
-
-def rx_len(i):
-    return 60 + (i * 577) % 1455
-
-
-def fill_tx(buf, i, n, mac):
-    j = 0
-    while j < 6:
-        buf[j] = 0xFF
-        buf[6 + j] = mac[j]
-        j += 1
-    buf[12] = 0x88  # IEEE 802 local experimental EtherType 0x88B5
-    buf[13] = 0xB5
-    j = 14
-    while j < n:
-        buf[j] = (j * 7 + i) & 255
-        j += 1
-
-
-def check_rx(buf, i, n, mac):
-    # 0 when buf[0:n] is the frame the test injected as number i
-    bad = 0
-    j = 0
-    while j < 6:
-        if buf[j] != mac[j] or buf[6 + j] != PEER_MAC[j]:
-            bad += 1
-        j += 1
-    if buf[12] != 0x88 or buf[13] != 0xB5:
-        bad += 1
-    j = 14
-    while j < n:
-        if buf[j] != (j * 5 + i * 3) & 255:
-            bad += 1
-        j += 1
-    return bad
-
-
-TXB = bytearray(1514)
-RXB = bytearray(1514)
-
-
-def frames(nic, ntx, nrx, res):
-    tx = TXB
-    rx = RXB
-    i = 0
-    while i < ntx:
-        n = tx_len(i)
-        fill_tx(tx, i, n, nic.mac)
-        if nic.send(tx, n) != 1:
-            res[0] += 1
-        i += 1
-    got = 0
-    t0 = time.ticks_ms()
-    while got < nrx and time.ticks_diff(time.ticks_ms(), t0) < 30000:
-        n = nic.poll(rx)
-        if n == 0:
-            continue
-        if n != rx_len(got):
-            res[2] += 1
-        else:
-            res[2] += check_rx(rx, got, n, nic.mac)
-        res[3] += n
-        got += 1
-    res[1] = got
-
-
-def locked_call(fn, a, b, c, d):
-    micropython.heap_lock()
-    err = None
-    try:
-        fn(a, b, c, d)
-    except MemoryError as e:
-        err = e
-    micropython.heap_unlock()
-    if err is not None:
-        print("RESULT memoryerror=1")
-        sys.print_exception(err)
 
 
 def try_init(spi, cs, **kw):
@@ -171,7 +88,7 @@ def main():
         ntx = int(sys.argv[3])
         nrx = int(sys.argv[4])
         res = [0, 0, 0, 0]
-        locked_call(frames, nic, ntx, nrx, res)
+        locked(frames, nic, ntx, nrx, res)
         print("RESULT tx_fail=%d rx_frames=%d rx_bad=%d rx_bytes=%d" % (res[0], res[1], res[2], res[3]))
         print("RESULT tx_timeouts=%d rx_errors=%d" % (nic.tx_timeouts, nic.rx_errors))
         return
@@ -179,7 +96,7 @@ def main():
         nic = try_init(spi, cs, mac=OUR_MAC)
         spi.control('{"link": false}')
         res = [0, 0, 0, 0]
-        locked_call(stall, nic, res, spi, None)
+        locked(stall, nic, res, spi, None)
         print("RESULT first=%d second=%d wait_ms=%d poll=%d timeouts=%d" % (
             res[0], res[1], res[2], res[3], nic.tx_timeouts))
         return
@@ -191,7 +108,7 @@ def main():
         tx = bytearray(1514)
         fill_tx(tx, 0, 100, nic.mac)
         res = [0, 0, 0, 0]
-        locked_call(send_one, nic, tx, 100, res)
+        locked(send_one, nic, tx, 100, res)
         print("RESULT sent=%d" % res[0])
         return
     print("unknown mode", mode)

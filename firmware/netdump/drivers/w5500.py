@@ -1,4 +1,4 @@
-# WIZnet W5500 as a polled frame NIC (design.md section 1): socket 0 in MACRAW
+# WIZnet W5500 as a polled frame NIC (docs/frame-nic.md): socket 0 in MACRAW
 # with all 16 KiB of TX and RX memory, driven over machine.SPI + a CS pin.
 #
 #   nic = W5500(spi, cs, reset=None, mac=None)   allocates everything, then init()
@@ -10,8 +10,8 @@
 # send/poll/link do not allocate and keep every int below 2**30; init() may
 # raise OSError(code, message) with one clear line (no chip, no link, ...).
 #
-# Facts: WIZnet W5500 datasheet v1.0.9 ("DS"), summarised with sources in
-# shared/reference/hardware.md section 1. SPI cost per frame (VDM, DS 2.2):
+# Facts: WIZnet W5500 datasheet v1.0.9 ("DS"), summarised with the other sources
+# in docs/w5500.md. SPI cost per frame (VDM, DS 2.2):
 #   send: 1 status read (9 B) + data (3 + n rounded up to 32) + TX_WR (5) + SEND (4)
 #   poll: 1 status read (9 B); with a frame: + data (3 + 64, or 2 reads for
 #         frames over 62 bytes) + RX_RD (5) + RECV (4)
@@ -67,7 +67,7 @@ _CTL_S0_TX_W = const(0x14)  # socket 0 TX buffer (BSB 00010)
 _CTL_S0_RX_R = const(0x18)  # socket 0 RX buffer (BSB 00011)
 
 _MEM = const(16384)  # all TX (and all RX) memory for socket 0 (DS 3.3)
-_MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (hardware.md 1.6)
+_MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#macraw-framing)
 _MIN_FRAME = const(14)
 _GRAN = const(32)  # TX burst rounding: bytes past n land in free TX memory, unsent
 _RX_FIRST = const(64)  # first RX read: 2-byte length + a minimum 60-byte frame + 2
@@ -242,7 +242,7 @@ class W5500:
 
     def _reset(self):
         if self.reset_pin is not None:
-            # RSTn low >= 1 ms then poll VERSIONR (hardware.md 1.8 "safe recipe")
+            # RSTn low >= 1 ms then poll VERSIONR (docs/w5500.md#reset-and-phy)
             self.reset_pin.value(0)
             sleep_ms(2)
             self.reset_pin.value(1)
@@ -349,7 +349,7 @@ class W5500:
         self._wr(self._h3)
         self._rd(self._rx0)
         self._csv(1)
-        # MACRAW record: 2-byte big-endian length that counts itself, then the frame (hardware.md 1.6)
+        # MACRAW record: 2-byte big-endian length that counts itself, then the frame (docs/w5500.md#macraw-framing)
         ln = (x[0] << 8) | x[1]
         if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2 or ln > rsr:
             # not a record boundary: drop everything queued and start again at RX_WR

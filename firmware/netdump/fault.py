@@ -1,0 +1,162 @@
+# The armed fault state and what every fault path shares (FreeBSD's
+# kern_shutdown.c: one dump at a time, then the console, then the action).
+# panic.py builds the state at arm time and holds the entry points (panic,
+# guard, test_dump); console.py and watchdog.py use what is here, so none of
+# them needs another's module.
+#
+#   Fault(...)                  everything a fault path touches, made at arm
+#   armed[0], ctx[0]            the armed Dumper and its Fault (None: not armed)
+#   dump(msg, tb, tb_len, msg_len) -> err    dump now, heap locked, no action
+#   fault_dump(msg, with_tb, msg_len) -> err  the same for a fault, remembered
+#   retry() -> err              dump the last fault again (console `netdump`)
+#   retarget(ip4, port) -> err  point the armed endpoint at another IPv4 server
+#   after(err) -> err           console (if configured), then reset/halt
+#   halt()                      idle for good
+#
+# Everything after arm allocates nothing.
+import sys
+import time
+
+from netdump import dumper
+from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
+
+ACT_CONTINUE = 0
+ACT_RESET = 1
+ACT_HALT = 2
+ACTIONS = {"continue": ACT_CONTINUE, "reset": ACT_RESET, "halt": ACT_HALT}
+
+if IS_MICROPYTHON:
+    _sleep_ms = time.sleep_ms
+else:
+
+    def _sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+ERR_NO_RETARGET = 102  # the endpoint cannot change its server
+ERR_BUSY = 103  # a dump is already running (a fault inside it does not start another)
+MSG_CAP = 128  # longest panic message built by guard()
+
+# The armed dumper and fault state, in lists created at import so no fault
+# path ever binds a new global: armed[0] the Dumper, ctx[0] the Fault.
+armed = [None]
+ctx = [None]
+# 1 while dump() runs: scheduled callbacks (the watchdog's expiry) still run
+# between bytecodes under heap_lock(), and must not re-enter the transport
+busy = [0]
+# 1 from a fault's dump through its console and action: a second fault then
+# (the watchdog expiring while the console waits) is ignored, not nested
+in_fault = [0]
+
+
+class Fault:
+    """Everything the fault paths touch, made at arm time."""
+
+    def __init__(self, d, endpoint, tb_cap, action, console_s, reset_fn, board):
+        import io
+
+        self.d = d
+        self.ep = endpoint
+        self.action = action
+        self.console_s = console_s
+        self.reset_fn = reset_fn
+        self.board = board
+        self.tb = bytearray(tb_cap)
+        self.tb_n = 0
+        self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
+        self.msg = bytearray(MSG_CAP)  # guard()'s panic message: its first msg_n bytes
+        self.msg_n = 0
+        self.last_msg = "netdump"  # message of the last fault dump, for console retries
+        self.last_msg_n = -1  # its length (-1: all of it)
+        self.last_tb = 0  # 1 when tb holds the last fault's traceback
+        self.err = 0
+        self.ip4 = bytearray(4)  # console scratch: a parsed server address
+        self.con = None
+
+
+# ---- fault time: nothing below allocates -------------------------------------
+
+def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
+    """Dump the armed regions with the heap locked; returns 0 or an error code."""
+    d = armed[0]
+    if d is None:
+        print("netdump: not armed")
+        return dumper.ERR_NOT_ARMED
+    if busy[0]:
+        print("netdump: a dump is already running")
+        return ERR_BUSY
+    busy[0] = 1
+    err = dumper.ERR_INTERNAL
+    heap_lock()
+    try:
+        err = d.dump(panic_message, traceback_text, tb_len, msg_len)
+    except Exception as e:  # never leave the heap locked; report after unlocking
+        err = dumper.ERR_INTERNAL
+        d.err = err
+        if IS_MICROPYTHON:
+            sys.print_exception(e)
+    finally:
+        heap_unlock()
+        busy[0] = 0
+    f = ctx[0]
+    if f is not None:
+        f.err = err
+    return err
+
+
+def fault_dump(msg, with_tb, msg_len=-1):
+    """Dump for a fault (with the traceback captured in ctx[0].tb when with_tb), remembered for retry()."""
+    f = ctx[0]
+    if f is None:
+        return dump(msg, None, -1, msg_len)
+    f.last_msg = msg
+    f.last_msg_n = msg_len
+    f.last_tb = with_tb
+    if with_tb:
+        return dump(msg, f.tb, f.tb_n, msg_len)
+    return dump(msg, None, -1, msg_len)
+
+
+def retry():
+    """Dump the last fault again (the console's `netdump`) -> err."""
+    f = ctx[0]
+    if f is None:
+        return dump("netdump")
+    if f.last_tb:
+        return dump(f.last_msg, f.tb, f.tb_n, f.last_msg_n)
+    return dump(f.last_msg, None, -1, f.last_msg_n)
+
+
+def after(err):
+    """After a fault dump: the panic console (if configured), then the action -> err when continuing."""
+    f = ctx[0]
+    if f is None:
+        return err
+    act = f.action
+    if f.console_s != 0:
+        act = f.con.run(f.console_s, act)
+        err = f.err
+    if act == ACT_RESET:
+        print("netdump: resetting")
+        f.reset_fn()
+    elif act == ACT_HALT:
+        halt()
+    return err
+
+
+def halt():
+    """Stop here for good, idling (state kept for a debugger)."""
+    print("netdump: halted")
+    while True:
+        _sleep_ms(1000)
+
+
+def retarget(ip4, port):
+    """Point the armed endpoint at IPv4 server ip4 (4 bytes), herald port `port` -> 0 or err."""
+    f = ctx[0]
+    if f is None:
+        return dumper.ERR_NOT_ARMED
+    ep = f.ep
+    if hasattr(ep, "set_server"):  # SocketEndpoint, EtherEndpoint: in place, without allocating
+        return ep.set_server(ip4, port)
+    return ERR_NO_RETARGET

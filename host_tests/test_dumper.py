@@ -1,0 +1,177 @@
+# dual-runtime
+# The dumper (firmware/netdump/dumper.py) over a scripted transport, heap
+# locked: progress at every 10% of the bytes sent within one large region,
+# each region's CRC-32 computed while sending (a retransmission does not count
+# twice) and sent again in the digest note, the deadline scaled at arm time,
+# and a FINISHED whose ack never came reported as delivered, not failed.
+import struct
+
+from dualtest import locked
+from netdump import crc32, debugnet, dumper, elfcore, fast, fast_py, wire
+
+CHUNK = 1448
+BIG = 640 * 1024  # one region: 10% marks fall inside it
+SPARSE = 40 * 1024  # zero blocks the dumper skips (holes in the file)
+
+
+class FakeNet:
+    """A transport that copies every message into a file image, as a server would,
+    and reads the first chunk of each VMCORE message a second time (a retransmission)."""
+
+    def __init__(self, size, finish_result=0):
+        self.image = bytearray(size)
+        self.log = [0] * (4 * 256)  # preallocated: send() runs with the heap locked
+        self.n = 0
+        self.finish_result = finish_result
+        self.d = None
+        self.pkt = bytearray(CHUNK)
+
+    @property
+    def sends(self):
+        """(type, offset, length, the dumper's next_pct when it was sent) of each message."""
+        return [tuple(self.log[4 * i:4 * i + 4]) for i in range(self.n)]
+
+    def connect(self):
+        return 0
+
+    def send(self, mtype, src, off, n):
+        k = 4 * self.n
+        self.log[k] = mtype
+        self.log[k + 1] = off
+        self.log[k + 2] = n
+        self.log[k + 3] = self.d.next_pct
+        self.n += 1
+        if mtype != wire.VMCORE:
+            return 0
+        pos = 0
+        while pos < n:
+            k = n - pos
+            if k > CHUNK:
+                k = CHUNK
+            src.readinto_at(self.pkt, 0, pos, k)
+            if pos == 0:
+                src.readinto_at(self.pkt, 0, 0, k)  # a retransmission of the first chunk
+            fast.copy(self.image, off + pos, self.pkt, 0, k)
+            pos += k
+        return 0
+
+    def finish(self):
+        return self.finish_result
+
+
+def _setup(finish_result=0, digest=True):
+    big = bytearray(BIG)
+    x = 12345
+    for i in range(0, BIG, 64):  # not zero anywhere, cheap to fill on MicroPython
+        x = (x * 1103515245 + 12345) & 0x3FFFFFFF
+        big[i] = x & 0xFF
+        big[i + 1] = ((x >> 8) & 0xFF) | 1
+    sparse = bytearray(SPARSE)
+    sparse[5] = 0xA5
+    sparse[SPARSE - 1] = 0x5A
+    regions = [("big", fast.addr_of(big), BIG), ("sparse", fast.addr_of(sparse), SPARSE)]
+    d = dumper.Dumper(None, regions, elfcore.EM_X86_64, 64, "amd64", digest=digest)
+    net = FakeNet(d.layout.total_size, finish_result)
+    net.d = d
+    d.net = net
+    return d, net, (big, sparse)
+
+
+def _crc(data, off, n):
+    st = bytearray(4)
+    crc32.start(st)
+    fast_py.crc32_update(st, data, off, n)
+    out = bytearray(4)
+    crc32.final(st, out, 0)
+    return struct.unpack("<I", out)[0]
+
+
+def test_progress_every_10_percent_within_a_region():
+    d, net, bufs = _setup()
+    assert locked(d.dump, "p") == 0
+    data = [(off, n, pct) for (t, off, n, pct) in net.sends if t == wire.VMCORE]
+    # the big region went out in pieces, one 10% mark at a time: the progress printed
+    # after each piece reached the next mark (0, 10, ..., 90 when each piece started)
+    starts = [pct for (off, n, pct) in data if d.layout.offsets[0] <= off < d.layout.offsets[0] + BIG]
+    assert starts == sorted(starts) and len(set(starts)) >= 9, starts
+    assert d.next_pct == 100
+    assert all(n % dumper.BLOCK == 0 for (off, n, pct) in data[1:-2])  # block-aligned pieces
+    sparse_off = d.layout.offsets[1]
+    assert [(off, n) for (off, n, pct) in data if off >= sparse_off] == [(sparse_off, 4096),
+                                                                         (sparse_off + SPARSE - 4096, 4096)]
+
+
+def test_digests_computed_while_sending_and_sent_again():
+    d, net, bufs = _setup()
+    assert locked(d.dump, "p") == 0
+    lay = d.layout
+    # the digest note went again, after the regions, at its own offset
+    vm = [(off, n) for (t, off, n, pct) in net.sends if t == wire.VMCORE]
+    assert vm[-1] == (lay.digest_off, lay.digest_len) and vm[0] == (0, lay.header_size)
+    algo, s0, v0, s1, v1 = struct.unpack_from("<IIIII", net.image, lay.digest_off)
+    assert (algo, s0, s1) == (elfcore.DIGEST_CRC32, elfcore.DIGEST_COMPUTED, elfcore.DIGEST_COMPUTED)
+    # the CRC-32 of each region as the file holds it (holes read as zeros)
+    assert v0 == _crc(net.image, lay.offsets[0], BIG)
+    assert v1 == _crc(net.image, lay.offsets[1], SPARSE)
+    assert bytes(net.image[lay.offsets[1]:lay.offsets[1] + SPARSE]) == bytes(bufs[1])
+    # a second dump starts over
+    assert locked(d.dump, "again") == 0
+    assert struct.unpack_from("<IIIII", lay.buf, lay.digest_off) == (1, 1, v0, 1, v1)
+
+
+def test_digest_off_says_none():
+    d, net, bufs = _setup(digest=False)
+    assert locked(d.dump, "p") == 0
+    assert bytes(net.image[d.layout.digest_off:d.layout.digest_off + d.layout.digest_len]) == bytes(20)
+    assert [t for (t, off, n, pct) in net.sends if off == d.layout.digest_off] == []
+
+
+def test_unconfirmed_finish_is_delivered():
+    d, net, bufs = _setup(finish_result=debugnet.FIN_UNCONFIRMED)
+    err = locked(d.dump, "p")
+    assert err == debugnet.FIN_UNCONFIRMED and d.err == err and debugnet.delivered(err)
+
+
+def test_deadline_scales_with_size_and_mode():
+    mib = 1 << 20
+    assert dumper.auto_deadline_ms(264 * 1024, False) == 300000  # the floor
+    assert dumper.auto_deadline_ms(64 * mib, False) == (60 + 64 * 10) * 1000
+    assert dumper.auto_deadline_ms(64 * mib, True) == (60 + 64 * 30) * 1000
+    assert dumper.auto_deadline_ms(1023 * mib, True) < 1 << 29
+
+
+class NullEp:
+    """Just enough of an endpoint to arm with."""
+
+    overhead = 28
+    ack_port = 0
+
+    def reset(self):
+        pass
+
+    def send(self, buf, n):
+        return 0
+
+    def poll_ack(self, ack):
+        return 0
+
+    def adopt_port(self, port):
+        return 0
+
+    def wait(self, ms):
+        pass
+
+
+def test_arm_scales_the_deadline_unless_given():
+    from netdump import panic
+
+    big = bytearray(4096)
+    regions = [("r", fast.addr_of(big), len(big))]
+    try:
+        d = panic.arm("127.0.0.1", regions, elfcore.EM_X86_64, 64, "amd64", endpoint=NullEp(), action="continue")
+        assert d.net._deadline_ms == dumper.auto_deadline_ms(d.layout.total_size, False) == 300000
+        d = panic.arm("127.0.0.1", regions, elfcore.EM_X86_64, 64, "amd64", endpoint=NullEp(), action="continue",
+                      deadline_ms=4321)
+        assert d.net._deadline_ms == 4321
+    finally:
+        panic.disarm()
