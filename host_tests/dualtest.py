@@ -28,17 +28,28 @@ def micropython_only():
         skip("MicroPython only")
 
 
-def big_buffer(n):
-    """An n-byte buffer for a test that needs one piece larger than a board's heap
-    keeps free: on the QEMU firmware (sys.platform "qemu") a view of SSRAM2/3,
-    RAM the firmware does not use (boards/qemu_mps2_an385.py), else a bytearray.
-    Its contents are undefined: fill it."""
+def big_buffer(n, slot=0):
+    """An n-byte (n <= 1 MiB) zeroed buffer for a test that needs one piece larger
+    than a board's heap keeps free: on the QEMU firmware (sys.platform "qemu") a
+    view of SSRAM2/3, RAM the firmware does not use (boards/qemu_mps2_an385.py),
+    slot MiB into it (slots 0..2: buffers in use at once take different slots),
+    else a bytearray."""
     if MICROPYTHON and sys.platform == "qemu":
         import uctypes
 
         import qemu_mps2_an385 as b
+        from netdump import fast
 
-        return uctypes.bytearray_at(b.SSRAM23, n)
+        if n > 1 << 20 or not 0 <= slot <= 2:
+            raise ValueError("big_buffer: at most 1 MiB, slots 0..2")
+        buf = uctypes.bytearray_at(b.SSRAM23 + (slot << 20), n)
+        zero = bytes(4096)
+        off = 0
+        while off < n:
+            k = n - off if n - off < 4096 else 4096
+            fast.copy(buf, off, zero, 0, k)
+            off += k
+        return buf
     return bytearray(n)
 
 

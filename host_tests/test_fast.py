@@ -98,7 +98,7 @@ def test_csum_long_buffer_folds():
     # 64 KiB, fast_viper._FOLD_EVERY), all 0xFF words (the largest partial sums);
     # one buffer, reused (outside the heap on the QEMU firmware: dualtest.big_buffer)
     n = 66000
-    b = big_buffer(n)
+    b = big_buffer(n, 2)
     for i in range(n):
         b[i] = 0xFF
     assert fast.csum(b, 0, n, 0) == 0xFFFF

@@ -16,7 +16,7 @@ import sys
 from netdump_tools.dumpon import run_on_board
 
 TEST_LINE = "import netdump.panic as p; p.test_dump()"
-ARM_LINE = "import netdump.panic as p; p._armed[0] or p.arm_config(); p.test_dump()"
+ARM_LINE = "import netdump.panic as p, netdump.fault as f; f.armed[0] or p.arm_config(); p.test_dump()"
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 # Sent to the board with mpremote exec (after arming): prints the RAM a dump may
 # write while it runs, as "MUT <what> <address> <size>" lines, by walking the
-# objects the armed dump reaches from netdump.panic's state: every bytearray and
+# objects the armed dump reaches from netdump.fault's state: every bytearray and
 # memoryview (buffers), the item array of every list, the table of every dict,
 # and the attribute table of every instance (where counters and state live).
 # Layouts (MicroPython v1.28.0, 32-bit): mp_obj_list_t {base, alloc, len,
@@ -9,7 +9,7 @@
 import machine
 import uctypes
 
-import netdump.panic as _p
+import netdump.fault as _f
 
 
 def _walk(roots):
@@ -39,5 +39,5 @@ def _walk(roots):
     return out
 
 
-for _w, _a, _n in _walk([_p._armed, _p._ctx, _p._busy, _p._in_fault]):
+for _w, _a, _n in _walk([_f.armed, _f.ctx, _f.busy, _f.in_fault]):
     print("MUT", _w, _a, _n)
