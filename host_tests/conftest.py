@@ -82,21 +82,13 @@ class MicroPythonFile(pytest.File):
 
     def results(self):
         if self._results is None:
+            from dualtest import parse_mprun
+
             proc = run_micropython(["mprun.py", self.path.stem])
-            res = {}
-            cur = None
-            lines = []
-            for ln in proc.stdout.splitlines():
-                if ln.startswith("@@BEGIN "):
-                    cur, lines = ln.split()[1], []
-                elif ln.startswith("@@END ") and cur is not None:
-                    res[cur] = (ln.split()[2], "\n".join(lines))
-                    cur = None
-                elif cur is not None:
-                    lines.append(ln)
+            res, cur, text = parse_mprun(proc.stdout)
             # a test that crashed the interpreter has no @@END line
             if cur is not None:
-                res[cur] = ("FAIL", "\n".join(lines) + "\n[interpreter exited %d]\n%s" % (proc.returncode, proc.stderr))
+                res[cur] = ("FAIL", text + "\n[interpreter exited %d]\n%s" % (proc.returncode, proc.stderr))
             self._results = (res, proc)
         return self._results
 

@@ -28,6 +28,23 @@ def micropython_only():
         skip("MicroPython only")
 
 
+def parse_mprun(text):
+    """Host side: mprun.py's output -> ({test: (PASS|FAIL|SKIP, its output)}, the
+    name of a test that began without an @@END line or None, that test's output)."""
+    res = {}
+    cur = None
+    lines = []
+    for ln in text.splitlines():
+        if ln.startswith("@@BEGIN "):
+            cur, lines = ln.split()[1], []
+        elif ln.startswith("@@END ") and cur is not None:
+            res[cur] = (ln.split()[2], "\n".join(lines))
+            cur = None
+        elif cur is not None:
+            lines.append(ln)
+    return res, cur, "\n".join(lines)
+
+
 def big_buffer(n, slot=0):
     """An n-byte (n <= 1 MiB) zeroed buffer for a test that needs one piece larger
     than a board's heap keeps free: on the QEMU firmware (sys.platform "qemu") a

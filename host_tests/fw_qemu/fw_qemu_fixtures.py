@@ -81,31 +81,31 @@ def mpy_cross_128():
         pytest.fail("mpy-cross build failed: %s" % e, pytrace=False)
 
 
+def _running(thing):
+    # a fixture's body: start it, hand it to the test, close it whatever happened
+    thing.start()
+    try:
+        yield thing
+    finally:
+        thing.close()
+
+
 @pytest.fixture
 def bed(firmware, tmp_path):
     """The default firmware in QEMU on the virtual network, netdumpd on private ports."""
-    b = Bed(firmware, str(tmp_path / "bed"))
-    b.start()
-    yield b
-    b.close()
+    yield from _running(Bed(firmware, str(tmp_path / "bed")))
 
 
 @pytest.fixture
 def lossy_bed(firmware, tmp_path):
     """The same with 5 % of the frames lost each way (seeded)."""
-    b = Bed(firmware, str(tmp_path / "bed"), loss=0.05, seed=3)
-    b.start()
-    yield b
-    b.close()
+    yield from _running(Bed(firmware, str(tmp_path / "bed"), loss=0.05, seed=3))
 
 
 @pytest.fixture
 def board(firmware, tmp_path):
     """The default firmware in QEMU without a network."""
-    b = QemuBoard(firmware, str(tmp_path / "qemu"))
-    b.start()
-    yield b
-    b.close()
+    yield from _running(QemuBoard(firmware, str(tmp_path / "qemu")))
 
 
 def board_code(name):

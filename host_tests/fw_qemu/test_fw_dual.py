@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from dualtest import parse_mprun
 from fw_qemu_fixtures import HOST_TESTS, ROOT, compile_mpy
 from netdump_tools.qemu_board import QemuBoard, mpremote
 
@@ -36,19 +37,9 @@ def mpy_dir(mpy_cross, out, arch):
 
 def results(out):
     """{test name: (status, output)} from mprun's @@BEGIN/@@END lines."""
-    res = {}
-    cur = None
-    lines = []
-    for ln in out.splitlines():
-        if ln.startswith("@@BEGIN "):
-            cur, lines = ln.split()[1], []
-        elif ln.startswith("@@END ") and cur is not None:
-            res[cur] = (ln.split()[2], "\n".join(lines))
-            cur = None
-        elif cur is not None:
-            lines.append(ln)
+    res, cur, text = parse_mprun(out)
     if cur is not None:  # the board stopped answering inside a test
-        res[cur] = ("FAIL", "\n".join(lines) + "\n[no @@END line]")
+        res[cur] = ("FAIL", text + "\n[no @@END line]")
     return res
 
 
