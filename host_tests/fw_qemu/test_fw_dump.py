@@ -14,7 +14,9 @@ the dump itself changes while it runs, which are listed and bounded:
              counter _ticks_ms (ports/qemu/mcu/arm/ticks.c).
 
 Anything else that differs fails the test, and so does a total above the
-bounds (the armed objects' size, the stack region, 96 bytes of VM state).
+bounds (the armed objects' size, the stack region, 96 bytes of VM state); a
+control flips one byte of the received data outside those ranges and checks
+that the comparison reports it.
 The heap is locked before test_dump() is called (see DUMP_AND_SPIN)."""
 import os
 import time
@@ -110,19 +112,33 @@ def dump_and_compare(bed, firmware, mode, tmp_path):
     stack = regions[1]
     report = {"stack": 0, "armed": 0, "vm state": 0}
     strays = []
+
+    def where(a, n):
+        # the listed range that holds [a, a+n), or None
+        if stack[1] <= a and a + n <= stack[1] + stack[2]:
+            return "stack"
+        if any(ra <= a and a + n <= ra + rn for _w, ra, rn in armed):
+            return "armed"
+        if any(ra <= a and a + n <= ra + rn for _s, ra, rn in vm):
+            return "vm state"
+        return None
+
     for name, addr, size in regions:
         got = core.read_region(name)
         qemu = bed.board.pmemsave(addr, size, str(tmp_path / ("%s.bin" % name)))
         assert len(got) == len(qemu) == size
         for a, n in runs(got, qemu, addr):
-            if stack[1] <= a and a + n <= stack[1] + stack[2]:
-                report["stack"] += n
-            elif any(ra <= a and a + n <= ra + rn for _w, ra, rn in armed):
-                report["armed"] += n
-            elif any(ra <= a and a + n <= ra + rn for _s, ra, rn in vm):
-                report["vm state"] += n
-            else:
+            w = where(a, n)
+            if w is None:
                 strays.append((hex(a), n))
+            else:
+                report[w] += n
+        if name == "data_bss":
+            # the control: one byte of the dump changed outside the listed ranges is caught
+            a = next(x for x in range(addr, addr + size, 64) if where(x, 1) is None)
+            bad = bytearray(got)
+            bad[a - addr] ^= 0xFF
+            assert [r for r in runs(bad, qemu, addr) if where(*r) is None] == [(a, 1)]
     armed_bytes = sum(r[2] for r in armed)
     print("[pmemsave] %s: %d bytes compared, differing: %s; armed objects span %d bytes"
           % (mode, sum(r[2] for r in regions), report, armed_bytes))
