@@ -83,7 +83,7 @@ def source_path(src=None):
     """The MicroPython source to build from: src, else $MICROPYTHON_SRC -> path; BuildError if none."""
     src = src or os.environ.get("MICROPYTHON_SRC", "")
     if not src:
-        raise BuildError("no MicroPython source: set MICROPYTHON_SRC to the v%s tarball or source tree" % VERSION)
+        raise BuildError("MICROPYTHON_SRC is not set (the MicroPython v%s tarball or source tree)" % VERSION)
     if not os.path.exists(src):
         raise BuildError("MICROPYTHON_SRC %s does not exist" % src)
     return os.path.abspath(src)
