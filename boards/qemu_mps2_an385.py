@@ -3,8 +3,9 @@
 # package frozen: the project's firmware test bed (tools/fwbuild.py builds it,
 # docs/qemu-bed.md describes it).
 #
-# Memory map (QEMU hw/arm/mps2.c, AN385 part; docs/qemu-bed.md):
-#   0x00000000  4 MiB ZBT SSRAM1: the whole firmware. ports/qemu/mcu/arm/mps2.ld
+# Memory map (qemu/qemu hw/arm/mps2.c, AN385 part; docs/qemu-bed.md):
+#   0x00000000  4 MiB ZBT SSRAM1: the whole firmware. micropython/micropython
+#               ports/qemu/mcu/arm/mps2.ld
 #               puts .text, .data and .bss (which holds the 140 KiB GC heap)
 #               from address 0 up, and the C stack below the top (_estack =
 #               0x400000). Untouched RAM reads zero and is skipped in a dump.
