@@ -175,10 +175,21 @@ class W5500:
     transmit(frame) is called with each frame the chip sends. Knobs: link (cable),
     ptr_init (value OPEN gives the pointers; the datasheet only says "initialized"),
     cmd_delay (SPI transactions before Sn_CR reads 0 again; a command written
-    while Sn_CR is still busy replaces the pending one, counted in stats)."""
+    while Sn_CR is still busy replaces the pending one, counted in stats).
 
-    def __init__(self, transmit=None, link=True, ptr_init=0, cmd_delay=0):
+    Pins besides SPI: intn() is the INTn output level, on_int(level, seq) is
+    called when it changes (seq counts the changes); rst_line(level) is the
+    RSTn input. set_time(ns) tells the chip the simulated time of the SPI
+    exchange that follows, when the host has a simulated clock (tools/rp2sim);
+    now_ns is None otherwise."""
+
+    def __init__(self, transmit=None, link=True, ptr_init=0, cmd_delay=0, on_int=None):
         self.transmit = transmit or (lambda frame: None)
+        self.on_int = on_int
+        self.int_seq = 0
+        self._intn = 1
+        self._rst_low = False
+        self.now_ns = None
         self._link = bool(link)
         self.ptr_init = ptr_init & 0xFFFF
         self.cmd_delay = cmd_delay
@@ -202,6 +213,7 @@ class W5500:
         self._addr = self._bsb = self._rwb = 0
         self._left = -1
         self.stats["resets"] += 1
+        self._int_check()
 
     def reset_stats(self):
         self.stats = dict(
@@ -210,7 +222,43 @@ class W5500:
             rx_dropped_filter=0, rx_dropped_full=0, rx_dropped_link=0, rx_dropped_size=0,
             tx_stalled=0, tx_oversize=0, bufsize_errors=0, unsupported_cmds=0,
             lost_cmds=0, reserved_block=0, eth_tx_lost=0, rx_rd_errors=0, udp_arp_timeouts=0, resets=0,
+            bytes_in_reset=0,
         )
+
+    def set_time(self, ns):
+        """The simulated time (ns) of the SPI exchange that follows (a host with a simulated clock)."""
+        self.now_ns = ns
+
+    # ---- pins: INTn, RSTn -------------------------------------------------
+    def intn(self):
+        """INTn level: 0 (asserted) while an enabled interrupt is pending -- IR & IMR, or
+        SIR & SIMR where SIR bit n is Sn_IR & Sn_IMR (DS 4.1 IR/IMR/SIR/SIMR, 4.2 Sn_IMR); else 1."""
+        c = self.common
+        if c[IR] & c[IMR]:
+            return 0
+        simr = c[SIMR]
+        for n, s in enumerate(self.sockets):
+            if simr & (1 << n) and s.regs[SN_IR] & s.regs[SN_IMR]:
+                return 0
+        return 1
+
+    def _int_check(self):
+        level = self.intn()
+        if level != self._intn:
+            self._intn = level
+            self.int_seq += 1
+            if self.on_int is not None:
+                self.on_int(level, self.int_seq)
+
+    def rst_line(self, level):
+        """The RSTn pin: low holds the chip in reset (registers at their reset values, SPI
+        ignored: counted in stats "bytes_in_reset"); high releases it (DS 2.1, RSTn)."""
+        with self.lock:
+            low = not level
+            if low and not self._rst_low:
+                self.hard_reset()
+            self._rst_low = low
+            self._int_check()
 
     @property
     def link(self):
@@ -225,6 +273,7 @@ class W5500:
                 for n, s in enumerate(self.sockets):
                     if s.send_pending:
                         self._do_send(n, s, s.last_send)
+            self._int_check()
 
     def _phy_up(self):
         return self._link and (self.common[PHYCFGR] & PHY_RST)
@@ -283,6 +332,7 @@ class W5500:
                         if s.cmd_wait == 0:
                             s.regs[SN_CR] = 0
             self._cs = False
+            self._int_check()
 
     def transfer(self, mosi):
         """Clock len(mosi) bytes while SCSn is low; returns the MISO bytes."""
@@ -290,6 +340,9 @@ class W5500:
             miso = bytearray(len(mosi))
             if not self._cs:
                 self.stats["stray_bytes"] += len(mosi)
+                return miso
+            if self._rst_low:
+                self.stats["bytes_in_reset"] += len(mosi)
                 return miso
             self.stats["bytes"] += len(mosi)
             self._nbytes += len(mosi)
@@ -320,6 +373,25 @@ class W5500:
                     self._left -= k
                     if self._left == 0:
                         self._phase = 0  # FDM: the next byte starts a new frame
+            if self._left >= 0:
+                self._int_check()  # FDM frames may never raise SCSn (DS 2.2.1)
+            return miso
+
+    def peek(self, bsb, addr, n):
+        """The n bytes a read of block bsb from addr would shift out, without changing anything
+        (W5500 reads have no side effects: registers are R, R/W or write-1-to-clear, DS 4.1/4.2)."""
+        with self.lock:
+            miso = bytearray(n)
+            if self._rst_low:
+                return miso
+            saved = (self._bsb, self._addr, self._rwb)
+            counts = dict(self.stats)
+            self._bsb, self._addr, self._rwb = bsb, addr & 0xFFFF, 0
+            try:
+                self._data(bytes(n), 0, n, miso)
+            finally:
+                self._bsb, self._addr, self._rwb = saved
+                self.stats.update(counts)  # in place: callers may hold the dict
             return miso
 
     def _data(self, mosi, i, k, miso):
@@ -557,7 +629,9 @@ class W5500:
                     self.stats["rx_dropped_filter"] += 1
                     return -1
                 rec = struct.pack("!H", len(frame) + 2) + frame  # length counts itself
-                return 0 if self._store(0, s, rec) else -1
+                stored = self._store(0, s, rec)
+                self._int_check()
+                return 0 if stored else -1
             self.stats["rx_dropped_filter"] += 1
             return -1
 
@@ -608,7 +682,9 @@ class W5500:
         plen = max(0, min(total - ihl, len(frame) - 14 - ihl) - 8)
         payload = frame[u + 8 : u + 8 + plen]
         rec = frame[26:30] + frame[u : u + 2] + struct.pack("!H", plen) + payload  # DS/IOLIB UDP header
-        return n if self._store(n, s, rec) else -1
+        stored = self._store(n, s, rec)
+        self._int_check()
+        return n if stored else -1
 
     def _store(self, n, s, rec):
         base, size = self.block(n, False)
@@ -635,14 +711,18 @@ parse_address = emu_server.parse_address
 
 
 class EmulatorServer(emu_server.ChipServer):
-    """Serves one W5500 over an SPI link socket and an Ethernet datagram socket."""
+    """Serves one W5500 over an SPI link socket and an Ethernet datagram socket.
+
+    receive(frame) hands a frame from the cable to the chip (default chip.receive_frame;
+    spi_link.BatchLinkServer.deliver defers it past an open SPI transaction)."""
 
     thread_name = "w5500-emu"
 
-    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False):
+    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False, receive=None):
         from . import spi_link
 
         self.chip = chip
+        self.receive = receive or chip.receive_frame
         self._spi_link = spi_link
         super().__init__(spi_addr, eth_bind, eth_peer, hello)
         self.spi_path = self.link_path
@@ -653,7 +733,7 @@ class EmulatorServer(emu_server.ChipServer):
         return self._spi_link.LinkSession(self.chip, sock)
 
     def frame_in(self, data):
-        self.chip.receive_frame(data)
+        self.receive(data)
 
     def lost_frame(self):
         self.chip.stats["eth_tx_lost"] += 1
