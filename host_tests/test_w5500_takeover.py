@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, run_micropython
 
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "boards"))
 from tools import fw_wiznet5k, spi_link, w5500_emu  # noqa: E402
 
 from netdump.drivers.w5500 import W5500  # noqa: E402
@@ -179,3 +180,140 @@ def test_mp_locked_dump_with_the_firmware_driver_running(tmp_path, takeover):
     else:
         assert not ("RESULT 0" in out and identical), out  # the poller bites
         assert fw.frames and fw.stats["polls"] > 0
+
+
+@pytest.mark.parametrize("takeover", [True, False])
+def test_intn_poll_pending_at_takeover(takeover):
+    # frames arrived while the firmware's driver was running: INTn fell and its interrupt
+    # scheduled a poll, which runs at our first transaction. Deactivated first, it finds the
+    # interface down and only clears Sn_IR (re-opening socket 0 then drops what was queued
+    # for the application); otherwise it takes them in the middle of our takeover
+    b = Board(every=0, takeover=takeover)
+    fs = [frame(i, 70 + i) for i in range(3)]
+    for f in fs:
+        b.chip.receive_frame(f)
+    assert b.fw.pending and b.fw.stats["polls_irq"] == 1 and b.chip.intn() == 0
+    assert b.nic.start() == 0
+    assert b.fw.stats["polls"] == 1 and not b.fw.pending and b.chip.intn() == 1
+    assert b.fw.frames == ([] if takeover else fs)
+    if takeover:
+        frames, got, sent = b.exchange()
+        assert got == frames and b.out == sent
+
+
+# ---- the board module's wiring, with stand-ins for machine and network ----
+
+
+class FakeMachine:
+    """machine as a board has it, wired to the emulated chip: RSTn follows the reset pin's level,
+    and Pin(n, Pin.OUT) without a value drives low as on rp2 (the output register's reset value)."""
+
+    OUT = 1
+    IN = 0
+
+    def __init__(self, chip, rst, cs):
+        self.chip = chip
+        self.rst = rst
+        self.cs = cs
+        self.pins = []
+        self.spis = []
+        self.bus = spi_link.DirectSPI(chip)
+        machine = self
+
+        class Pin:
+            OUT = 1
+            IN = 0
+
+            def __init__(self, n, mode=None, value=None):
+                self.n = n
+                machine.pins.append((n, mode, value))
+                if mode == machine.OUT and n == machine.rst:
+                    machine.chip.rst_line(0 if value is None else value)
+
+            def value(self, v=None):
+                if v is not None and self.n == machine.rst:
+                    machine.chip.rst_line(v)
+                elif v is not None and self.n == machine.cs:
+                    machine.bus.cs(v)
+
+            def irq(self):
+                return machine.irq
+
+        def SPI(n, **kw):
+            machine.spis.append((n, kw))
+            return machine.bus
+
+        self.Pin = Pin
+        self.SPI = SPI
+        self.irq = None
+
+
+def fake_network(fw):
+    class WIZNET5K(fw_wiznet5k.Wiznet5kObject):
+        constructed = []
+
+        def __init__(self, *args):  # extmod/network_wiznet5k.c: clears the running interface's flags
+            WIZNET5K.constructed.append(args)
+            fw.deactivate()
+
+        def ifconfig(self):
+            return ("10.0.1.157", "255.255.255.0", "10.0.1.1", "10.0.1.1")
+
+    running = object.__new__(WIZNET5K)
+    fw_wiznet5k.Wiznet5kObject.__init__(running, fw)
+    nics = [running]
+
+    class network:
+        pass
+
+    network.WIZNET5K = WIZNET5K
+    network.route = staticmethod(lambda: nics)
+    return network, running
+
+
+def test_board_w5500_arms_beside_a_running_wiznet5k(monkeypatch, tmp_path):
+    # pins created idle (CS and RSTn high), the bus taken as the firmware set it up, no
+    # network.WIZNET5K() call: the firmware's network keeps running through arm and dumpon
+    import w5500_evb_pico as bm
+
+    from netdump import board, dumpon
+
+    chip = w5500_emu.W5500(clock=w5500_emu.SimClock())
+    fw = fw_wiznet5k.Wiznet5kModel(chip, FW_MAC)
+    fw.activate()
+    m = FakeMachine(chip, bm.NIC["rst"], bm.NIC["cs"])
+    m.irq = fw_wiznet5k.IntnPin(fw).irq()
+    network, running = fake_network(fw)
+    monkeypatch.setitem(sys.modules, "machine", m)
+    monkeypatch.setitem(sys.modules, "network", network)
+    resets = chip.stats["resets"]
+    nic = board.w5500(bm.NIC)
+    assert (bm.NIC["rst"], m.OUT, 1) in m.pins and (bm.NIC["cs"], m.OUT, 1) in m.pins
+    assert m.spis == [(bm.NIC["spi"], {})]  # machine.SPI(id): not re-initialised
+    assert chip.stats["resets"] == resets and fw.netif_up
+    assert network.WIZNET5K.constructed == []
+    assert bytes(nic.mac) == FW_MAC
+    # dumpon -c auto takes the address from the running interface, without the constructor
+    c = dumpon.configure({"board": "w5500_evb_pico", "iface": "w5500", "client": "auto", "server": "10.0.1.236"},
+                         path=str(tmp_path / "netdump.json"))
+    assert c["client"] == "10.0.1.157" and c["gateway"] == "10.0.1.1"
+    assert network.WIZNET5K.constructed == [] and fw.netif_up
+    # the takeover at a fault, and the firmware's network back afterwards
+    assert nic.start() == 0 and not fw.netif_up and fw.trigger == 0 and nic.resets == 0
+    nic.stop()
+    assert fw.netif_up and fw.trigger == fw_wiznet5k.FALL
+
+
+def test_board_w5500_without_a_firmware_driver(monkeypatch):
+    import w5500_evb_pico as bm
+
+    from netdump import board
+
+    chip = w5500_emu.W5500(clock=w5500_emu.SimClock())
+    m = FakeMachine(chip, bm.NIC["rst"], bm.NIC["cs"])
+    monkeypatch.setitem(sys.modules, "machine", m)
+    monkeypatch.delitem(sys.modules, "network", raising=False)
+    nic = board.w5500(bm.NIC)
+    assert m.spis and m.spis[0][1]["baudrate"] == bm.NIC["baudrate"]  # the bus configured here
+    assert chip.stats["transactions"] == 0 and chip.stats["resets"] == 0
+    assert nic.start() == 0 and nic.resets == 0 and nic.link() == 1
