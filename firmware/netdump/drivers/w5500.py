@@ -371,16 +371,30 @@ class W5500:
             self._trig = self._irq.trigger(0)
 
     def stop(self):
-        """Give the chip back: restore the INTn interrupt, re-activate the firmware's driver
-        (network.WIZNET5K.active(True) resets and re-initialises the chip)."""
+        """Give the chip back (after the dump, heap unlocked: this allocates): restore the INTn
+        interrupt, re-activate the firmware's driver (network.WIZNET5K.active(True) resets and
+        re-initialises the chip, and starts DHCP) and put back a static address it had."""
         self.started = 0
         if self._trig >= 0:
             self._irq.trigger(self._trig)
             self._trig = -1
         fw = self._fw
-        if fw is not None:
-            self._fw = None
-            fw.active(True)
+        if fw is None:
+            return
+        self._fw = None
+        cfg = None
+        try:
+            # the interface keeps its addresses while down (extmod/network_lwip.c ifconfig reads netif)
+            if not fw.ipconfig("dhcp4"):
+                cfg = fw.ifconfig()
+        except (AttributeError, OSError, ValueError, TypeError):
+            pass
+        fw.active(True)
+        if cfg is not None and cfg[0] != "0.0.0.0":
+            try:
+                fw.ifconfig(cfg)  # static: active(True) began with 0.0.0.0 and DHCP
+            except (OSError, ValueError, TypeError):
+                pass
 
     def _setup(self):
         # socket 0 closed, every interrupt masked, all memory to socket 0, our MAC,
