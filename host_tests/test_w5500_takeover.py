@@ -317,3 +317,47 @@ def test_board_w5500_without_a_firmware_driver(monkeypatch):
     assert m.spis and m.spis[0][1]["baudrate"] == bm.NIC["baudrate"]  # the bus configured here
     assert chip.stats["transactions"] == 0 and chip.stats["resets"] == 0
     assert nic.start() == 0 and nic.resets == 0 and nic.link() == 1
+
+
+class StaticFw:
+    """network.WIZNET5K as the application left it: a static address, or DHCP."""
+
+    def __init__(self, dhcp):
+        self.up = True
+        self.dhcp = dhcp
+        self.cfg = ("10.0.1.157", "255.255.255.0", "10.0.1.1", "10.0.1.1")
+        self.set = []
+
+    def active(self, v=None):
+        if v is None:
+            return self.up
+        self.up = bool(v)
+        if v:  # extmod/network_wiznet5k.c wiznet5k_lwip_init: 0.0.0.0, then DHCP
+            self.cfg = ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+        return None
+
+    def ipconfig(self, key):
+        assert key == "dhcp4"
+        return self.dhcp
+
+    def ifconfig(self, cfg=None):
+        if cfg is None:
+            return self.cfg
+        self.set.append(cfg)
+        self.cfg = cfg
+        return None
+
+    def config(self, key):
+        return FW_MAC
+
+
+@pytest.mark.parametrize("dhcp", [False, True])
+def test_stop_gives_the_application_its_address_back(dhcp):
+    chip = w5500_emu.W5500(clock=w5500_emu.SimClock())
+    spi = spi_link.DirectSPI(chip)
+    fw = StaticFw(dhcp)
+    nic = W5500(spi, spi_link.DirectPin(spi), nic=fw)
+    assert nic.start() == 0 and not fw.up
+    nic.stop()
+    assert fw.up
+    assert fw.set == ([] if dhcp else [("10.0.1.157", "255.255.255.0", "10.0.1.1", "10.0.1.1")])
