@@ -20,7 +20,7 @@ import pytest
 
 import netutil
 from conftest import ROOT, run_micropython
-from netutil import rx_len, tx_len
+from netutil import PEER_MAC, rx_len, tx_len
 
 sys.path.insert(0, ROOT)
 from tools import fw_wiznet5k, spi_link, w5500_emu  # noqa: E402

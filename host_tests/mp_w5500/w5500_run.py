@@ -18,13 +18,12 @@ from spi_stub import FakeWiznet5k, IntnPin, LinkPin, LinkSPI
 OUR_MAC = b"\x02\x11\x22\x33\x44\x55"
 
 
-
 def try_init(spi, cs, **kw):
     # arm (nothing touches the chip), then start() under heap_lock
     nic = W5500(spi, cs, **kw)
     t0 = time.ticks_ms()
     res = [0, 0, 0, 0]
-    locked_call(start_nic, nic, res, None, None)
+    locked(start_nic, nic, res, None, None)
     ms = time.ticks_diff(time.ticks_ms(), t0)
     if res[0]:
         print("RESULT error=1 errno=%d ms=%d" % (res[0], ms))
