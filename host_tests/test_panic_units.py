@@ -326,9 +326,8 @@ class ReleaseEp:
 def test_ctrl_c_is_a_character_during_the_dump_and_the_console():
     # mpremote sends Ctrl-C when it connects: a KeyboardInterrupt would end the dump half way
     rec = Recorder()
-    old = (fault.kbd_intr, console.kbd_intr, fault.armed[0], fault.ctx[0])
+    old = (fault.kbd_intr, fault.armed[0], fault.ctx[0])
     fault.kbd_intr = rec
-    console.kbd_intr = rec
     d = CountDumper()
     ep = ReleaseEp()
     f = fault.Fault(d, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
@@ -341,8 +340,12 @@ def test_ctrl_c_is_a_character_during_the_dump_and_the_console():
         assert ep.released == 1  # test_dump carries on: the NIC goes back to the firmware
         assert panic.console(5) == panic.ACT_CONTINUE
         assert rec.calls == [-1, 3, -1, 3] and ep.released == 2
+        # the console's `netdump` dumps inside the console: Ctrl-C stays a character until it ends
+        f.con = console.Console(f, stdin=FakeIn(b"netdump\n\x03continue\n"), echo=False)
+        assert panic.console(5) == panic.ACT_CONTINUE and d.calls == 2
+        assert rec.calls == [-1, 3, -1, 3, -1, 3]
     finally:
-        fault.kbd_intr, console.kbd_intr, fault.armed[0], fault.ctx[0] = old
+        fault.kbd_intr, fault.armed[0], fault.ctx[0] = old
 
 
 def test_traceback_printed_locked():

@@ -23,7 +23,7 @@
 import sys
 
 from netdump import debugnet, fault
-from netdump.compat import CTRL_C, const, kbd_intr, ticks_diff, ticks_ms
+from netdump.compat import const, ticks_diff, ticks_ms
 from netdump.fault import ACT_CONTINUE, ACT_HALT, ACT_RESET
 from netdump.feed import feed
 
@@ -257,11 +257,11 @@ class Console:
 
     def run(self, timeout_s=-1, default=ACT_CONTINUE):
         """The prompt loop -> the action chosen (default when time is up or input ends)."""
-        kbd_intr(-1)
+        fault.kbd_off()
         try:
             return self._run(timeout_s, default)
         finally:
-            kbd_intr(CTRL_C)
+            fault.kbd_on()
 
     def _run(self, timeout_s, default):
         print("netdump: panic console ('help' for commands)")

@@ -21,6 +21,7 @@
 # While a dump runs, Ctrl-C is an ordinary character (micropython.kbd_intr(-1)):
 # mpremote sends one when it connects, and a KeyboardInterrupt inside the dump
 # would end it half way; it is an interrupt again (kbd_intr(3)) afterwards.
+# kbd_off()/kbd_on() nest (the console's `netdump` dumps inside the console).
 #
 # Everything after arm allocates nothing.
 import sys
@@ -60,6 +61,21 @@ in_fault = [0]
 # why the board is not armed: set by netdump.panic.arm_config() when arming failed
 NOT_ARMED = "arm_config() was not run (boot.py: import netdump.panic; netdump.panic.arm_config())"
 why = [NOT_ARMED]
+_kbd = [0]  # kbd_off() depth
+
+
+def kbd_off():
+    """Ctrl-C becomes a character (nests with kbd_on)."""
+    if not _kbd[0]:
+        kbd_intr(-1)
+    _kbd[0] += 1
+
+
+def kbd_on():
+    """Undo one kbd_off(); the outermost makes Ctrl-C an interrupt again."""
+    _kbd[0] -= 1
+    if not _kbd[0]:
+        kbd_intr(CTRL_C)
 
 
 class Fault:
@@ -101,7 +117,7 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
         return ERR_BUSY
     busy[0] = 1
     err = dumper.ERR_INTERNAL
-    kbd_intr(-1)
+    kbd_off()
     heap_lock()
     try:
         err = d.dump(panic_message, traceback_text, tb_len, msg_len)
@@ -112,7 +128,7 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
             sys.print_exception(e)
     finally:
         heap_unlock()
-        kbd_intr(CTRL_C)
+        kbd_on()
         busy[0] = 0
     f = ctx[0]
     if f is not None:

@@ -129,7 +129,8 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     from netdump import console as _console
 
     f.con = _console.Console(f)
-    feed.wdt[0] = wdt
+    if wdt is not None:
+        feed.wdt[0] = wdt
     fault.armed[0] = d
     fault.ctx[0] = f
     fault.why[0] = fault.NOT_ARMED
