@@ -166,6 +166,7 @@ def test_guess_board():
     g = dumpon.guess_board
     assert g("rp2", "W5500-EVB-Pico with RP2040") == "w5500_evb_pico"
     assert g("rp2", "Raspberry Pi Pico with RP2040") == ""  # a W5500 module or not: cannot tell
+    assert g("rp2", "Raspberry Pi Pico W with RP2040") == "pico_w"
     assert g("rp2", "Raspberry Pi Pico2 with RP2350") == ""  # RP2350: another memory map
     assert g("rp2", "W5500-EVB-Pico2 with RP2350") == ""
     assert g("rp2", "W5100S-EVB-Pico with RP2040") == ""  # a W5100S, not a W5500

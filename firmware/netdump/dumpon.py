@@ -89,7 +89,7 @@ def guess_board(platform=None, machine=None):
             return ""  # RP2350: other memory map, no board module
         if "W5500-EVB-PICO" in u:
             return "w5500_evb_pico"
-        return "pico_w" if "PICO W" in u else ""  # a plain Pico: a W5500 module or not, cannot tell
+        return "pico_w" if "Pico W " in m else ""  # a plain Pico: a W5500 module or not, cannot tell
     if p == "esp32":
         if "WT32" in u:
             return "wt32_eth01"
