@@ -298,6 +298,7 @@ def test_board_w5500_arms_beside_a_running_wiznet5k(monkeypatch, tmp_path):
                          path=str(tmp_path / "netdump.json"))
     assert c["client"] == "10.0.1.157" and c["gateway"] == "10.0.1.1"
     assert network.WIZNET5K.constructed == [] and fw.netif_up
+    assert board.wiznet5k() is running and network.WIZNET5K.constructed == []  # the lan interface's arm
     # the takeover at a fault, and the firmware's network back afterwards
     assert nic.start() == 0 and not fw.netif_up and fw.trigger == 0 and nic.resets == 0
     nic.stop()
