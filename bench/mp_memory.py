@@ -64,6 +64,12 @@ def fake_machine(spi_path, cs_pin):
         def __call__(self, v=None):
             return self.value(v)
 
+        def irq(self):  # the INTn pin: its irq object, whose trigger() the driver uses
+            return self
+
+        def trigger(self, t=None):
+            return 0
+
     # made now, not when the board module asks for them: on a board these are
     # small objects of the firmware, not 4 KiB link buffers
     spi = LinkSPI(spi_path)

@@ -42,7 +42,11 @@ def make(driver, path):
     from spi_stub import LinkPin, LinkSPI
 
     spi = LinkSPI(path)
-    return W5500(spi, LinkPin(spi), mac=b"\x02\x00\x00\x55\x00\x01"), spi
+    nic = W5500(spi, LinkPin(spi), mac=b"\x02\x00\x00\x55\x00\x01")
+    err = nic.start()
+    if err:
+        raise OSError(err, nic.why)
+    return nic, spi
 
 
 def loop(nic, frame, rx, n, sleep, res):

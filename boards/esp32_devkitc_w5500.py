@@ -13,7 +13,7 @@ MACHINE = EM_XTENSA
 ELFCLASS = 32
 MPY_ARCH = "xtensawin"
 
-SAFE = board.ESP32_SAFE  # DRAM, RTC FAST, RTC SLOW
+SAFE = board.ESP32_SAFE  # DRAM, RTC SLOW
 REGIONS = board.ESP32_REGIONS  # DRAM
 
 # w5500 (default): netdump's polled W5500 driver; lan: MicroPython's

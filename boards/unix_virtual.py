@@ -11,6 +11,9 @@
 # for SOCK_RAW, see netdump/endpoint.py); "vnic" = netdump's own Ethernet
 # stack (netdump.ether) over the frame NIC (drivers/vnic.py) on tools/vnet.py
 # (no root). DEFAULT_IFACE picks one when dumpon is given no interface.
+#
+# Its hardware watchdog: WDT below, which tools/vboard.py enforces (the
+# configuration's "wdt" key starts it through make_wdt).
 import os
 
 from netdump import board, fast
@@ -73,6 +76,45 @@ def iface_address(iface):
     if not a:
         return None
     return (a, os.getenv("NETDUMP_VNIC_NETMASK") or "255.255.255.0", os.getenv("NETDUMP_VNIC_GATEWAY") or "")
+
+
+class WDT:
+    """machine.WDT for the virtual board: tools/vboard.py resets the board (ends its process)
+    when feed() is not called within timeout ms. rp2's limit applies: at most 8388 ms
+    (micropython/micropython ports/rp2/machine_wdt.c WDT_TIMEOUT_MAX); it cannot be stopped."""
+
+    MAX_MS = 8388
+
+    def __init__(self, id=0, timeout=5000):  # arm-time
+        import socket
+
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        if not 1 <= timeout <= self.MAX_MS:
+            raise ValueError("timeout exceeds %d" % self.MAX_MS)
+        port = os.getenv("NETDUMP_VBOARD_WDT_PORT")  # tools/vboard.py WDT_ENV
+        if not port:
+            raise ValueError("no watchdog here: run the board with netdump-vboard")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(socket.getaddrinfo("127.0.0.1", int(port))[0][-1])
+        self._sock = s
+        self._w = s.write  # write(buf, off, n) allocates nothing (docs/allocation.md#sockets-select-and-time)
+        self._f = bytearray(b"F")
+        t = ("T%d" % timeout).encode()
+        self._w(t, 0, len(t))
+        self.feed()
+
+    def feed(self):
+        """The watchdog goes on for another timeout (allocation-free)."""
+        try:
+            self._w(self._f, 0, 1)
+        except Exception:  # noqa: BLE001 - under heap_lock an OSError arrives as MemoryError
+            pass
+
+
+def make_wdt(timeout_ms):
+    """The virtual board's hardware watchdog, started (netdump.panic.arm_config's "wdt")."""
+    return WDT(timeout=timeout_ms)
 
 
 def reset():

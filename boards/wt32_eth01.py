@@ -13,7 +13,7 @@ MACHINE = EM_XTENSA
 ELFCLASS = 32
 MPY_ARCH = "xtensawin"
 
-SAFE = board.ESP32_SAFE  # DRAM, RTC FAST, RTC SLOW
+SAFE = board.ESP32_SAFE  # DRAM, RTC SLOW
 REGIONS = board.ESP32_REGIONS  # DRAM
 
 # lan: netdump's polled EMAC driver (netdump/drivers/esp32_emac.py) and its own Ethernet

@@ -354,3 +354,17 @@ if __name__ == "__main__":
         print("package.json: %d files" % len(d["urls"]))
     else:
         print(__doc__)
+
+
+def test_esp32_boards_do_not_read_rtc_fast_memory():
+    # only the PRO CPU reaches RTC FAST memory (0x3FF80000, 8 KiB); MicroPython runs on the
+    # APP CPU (docs/memory-maps.md#esp32)
+    seen = 0
+    for name in BOARD_NAMES:
+        b = __import__(name)
+        if b.CHIP != "esp32":
+            continue
+        seen += 1
+        for rn, a, size in list(b.safe_ranges()) + list(b.default_regions()):
+            assert not (a < 0x3FF82000 and a + size > 0x3FF80000), (name, rn)
+    assert seen >= 3

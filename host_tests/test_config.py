@@ -143,3 +143,51 @@ def test_bad_json_file():
         assert "not valid JSON" in str(raises(config.ConfigError, config.load, path))
     finally:
         dumpon.remove(path)
+
+
+def test_off_link_server_needs_a_gateway():
+    # the board could never reach it: refused (dumpon does not save it; arm would fail)
+    e = err(server="10.9.9.9", gateway="")
+    assert "10.9.9.9 is not on the client's network 10.0.1.157/24 and no gateway is given (-g)" in e, e
+    assert config.validate(conf(server="10.9.9.9"))["gateway"] == "10.0.1.1"
+    assert "no gateway" in err(client="fd00::2", server="fd01::1", gateway="", netmask="/64")
+    assert config.validate(conf(client="fd00::2", server="fe80::1", gateway="", netmask="/64"))  # on the link
+
+
+def test_wdt_key():
+    assert config.validate(conf())["wdt"] == 0
+    assert config.validate(conf(wdt=8388))["wdt"] == 8388
+    assert config.validate(conf(wdt="5000"))["wdt"] == 5000
+    for bad in (-1, "x", True, 10 ** 9):
+        assert "wdt" in err(wdt=bad)
+
+
+def test_guess_board():
+    g = dumpon.guess_board
+    assert g("rp2", "W5500-EVB-Pico with RP2040") == "w5500_evb_pico"
+    assert g("rp2", "Raspberry Pi Pico with RP2040") == ""  # a W5500 module or not: cannot tell
+    assert g("rp2", "Raspberry Pi Pico W with RP2040") == "pico_w"
+    assert g("rp2", "Raspberry Pi Pico2 with RP2350") == ""  # RP2350: another memory map
+    assert g("rp2", "W5500-EVB-Pico2 with RP2350") == ""
+    assert g("rp2", "W5100S-EVB-Pico with RP2040") == ""  # a W5100S, not a W5500
+    assert g("esp32", "WT32-ETH01 with ESP32") == "wt32_eth01"
+    assert g("esp32", "Generic ESP32 module with ESP32") == ""
+    assert g("linux", "") == "unix_virtual"
+
+
+def test_arm_config_turns_any_failure_into_one_line():
+    from netdump import fault, panic
+
+    path = "_test_netdump_arm.json"
+    try:
+        # a hardware watchdog longer than the board allows: machine.WDT raises ValueError
+        dumpon.save({"board": "unix_virtual", "iface": "vnic", "client": "10.0.2.15", "server": "10.0.2.2",
+                     "wdt": 9000}, path)
+        assert panic.arm_config(path) is None
+        assert fault.why[0] == "ValueError: timeout exceeds 8388", fault.why[0]
+        assert panic.test_dump() == 100  # dumper.ERR_NOT_ARMED, after "netdump: not armed: <why>"
+        assert panic.arm_config("_no_such_netdump.json") is None
+        assert fault.why[0] == "no configuration in _no_such_netdump.json (set one with dumpon)"
+    finally:
+        dumpon.remove(path)
+        fault.why[0] = fault.NOT_ARMED

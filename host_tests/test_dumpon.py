@@ -178,12 +178,14 @@ def test_vnic_test_dump_without_root(tmp_path, capsys):
         st, out = run_dumpon(capsys, "-p", vb.device, "-c", "auto", "-s", "10.0.2.2", "--herald-port", str(hport),
                              "--client-port", str(cport), "-H", "vnicboard", "vnic")
         assert st == 0 and "client 10.0.2.15 server 10.0.2.2" in out, out
-        boot = tmp_path / "boot.py"
-        boot.write_text("import netdump.panic; netdump.panic.arm_config()\n")
-        assert mpr(vb.device, "resume", "fs", "cp", str(boot), ":boot.py")[0] == 0
-        st, out = mpr(vb.device, "exec", "import unix_virtual as b; b.RAM[4096:4100] = b'VNIC'")
+        st, out = mpr(vb.device, "resume", "exec", "import unix_virtual as b; b.RAM[4096:4100] = b'VNIC'")
         assert st == 0, out
+        # no boot.py: not armed; testdump says why and how
         st = testdump.main(["-p", vb.device])
+        cap = capsys.readouterr()
+        assert st == 1 and "netdump-testdump: the board is not armed (arm_config() was not run" in cap.err, cap
+        assert "run netdump-testdump --arm" in cap.err, cap
+        st = testdump.main(["-p", vb.device, "--arm"])  # arms from the configuration first
         out = capsys.readouterr().out
         assert st == 0 and "netdumping to 10.0.2.2" in out and "netdump finished." in out, out
         (core_path,) = cores(tmp_path / "crash")
@@ -195,3 +197,29 @@ def test_vnic_test_dump_without_root(tmp_path, capsys):
         stop(srv)
         vnet.terminate()
         vnet.wait(10)
+
+
+def test_configuration_that_cannot_arm(board, capsys, tmp_path):
+    # refused before it is saved: an off-link server without a gateway (found on the host when
+    # the board is named, else on the board)
+    for extra in (["-b", "unix_virtual"], []):
+        st, out = run_dumpon(capsys, "-p", board.device, "-c", "10.0.2.15", "-s", "10.9.9.9", *extra, "vnic")
+        assert st == 1 and "10.9.9.9 is not on the client's network 10.0.2.15/24 and no gateway is given (-g)" \
+            in out, out
+        assert not os.path.exists(os.path.join(board.dir, "netdump.json"))
+    # one the board cannot arm at boot (a watchdog longer than rp2 allows): boot.py's arm_config()
+    # prints one line and the board runs unarmed; netdump-testdump repeats it and says how to arm
+    st, out = run_dumpon(capsys, "-p", board.device, "-c", "10.0.2.15", "-s", "10.0.2.2", "--wdt", "9000", "vnic")
+    assert st == 0 and conf_file(board)["wdt"] == 9000, out
+    boot = tmp_path / "boot.py"
+    boot.write_text("import netdump.panic; netdump.panic.arm_config()\n")
+    assert mpremote(board.device, "resume", "fs", "cp", str(boot), ":boot.py")[0] == 0
+    st, out = mpremote(board.device, "exec", "print('rebooted')")  # soft reset: boot.py runs
+    assert st == 0 and "rebooted" in out, out
+    boot_out = bytes(board.output[board.output.rfind(b"soft reboot"):])
+    assert b"netdump: not armed: ValueError: timeout exceeds 8388" in boot_out, boot_out
+    assert b"Traceback" not in boot_out, boot_out  # one line, no traceback in boot.py
+    st = testdump.main(["-p", board.device])
+    cap = capsys.readouterr()
+    assert st == 1 and "the board is not armed (ValueError: timeout exceeds 8388)" in cap.err, cap
+    assert "boot.py line: import netdump.panic; netdump.panic.arm_config()" in cap.err, cap

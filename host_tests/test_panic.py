@@ -33,6 +33,10 @@ def test_guard_dumps_traceback(server):
     r = run(["guard", hport, cport], timeout=120)
     out = r.stdout + r.stderr
     assert "RESULT 0" in out and "netdump finished." in out, out
+    # the traceback on the console too, after the panic line (printed with the heap locked)
+    after = r.stdout.split("panic: unhandled exception", 1)[1]
+    assert "Traceback (most recent call last):" in after and "in level3" in after, r.stdout
+    assert "ZeroDivisionError: divide by zero" in after, r.stdout
     (core_path,) = cores(dumpdir)
     core = reader.Vmcore.open(str(core_path))
     assert core.panic == "ZeroDivisionError: divide by zero"

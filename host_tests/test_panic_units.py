@@ -300,3 +300,126 @@ def test_console_offers_no_second_dump_when_only_the_end_was_unconfirmed():
     assert _console_after(debugnet.ERR_TIMEOUT, b"netdump\n") == 2  # a failed dump is retried as before
     assert _console_after(0, b"netdump\n") == 2
     assert _console_after(unconfirmed, b"netdump -s 10.0.1.9 -s 10.0.1.8\n", FakeEp()) == 1  # usage
+
+
+class Recorder:
+    """Stands in for micropython.kbd_intr / a machine.WDT: records the calls (preallocated list)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, c):
+        self.calls.append(c)
+
+    def feed(self):
+        self.calls.append("feed")
+
+
+class ReleaseEp:
+    def __init__(self):
+        self.released = 0
+
+    def release(self):
+        self.released += 1
+
+
+def test_ctrl_c_is_a_character_during_the_dump_and_the_console():
+    # mpremote sends Ctrl-C when it connects: a KeyboardInterrupt would end the dump half way
+    rec = Recorder()
+    old = (fault.kbd_intr, fault.armed[0], fault.ctx[0])
+    fault.kbd_intr = rec
+    d = CountDumper()
+    ep = ReleaseEp()
+    f = fault.Fault(d, ep, 512, panic.ACT_CONTINUE, 0, None, "test")
+    f.con = console.Console(f, stdin=FakeIn(b"xy\x03continue\n"), echo=False)
+    fault.armed[0] = d
+    fault.ctx[0] = f
+    try:
+        assert panic.test_dump() == 0
+        assert rec.calls == [-1, 3] and d.calls == 1
+        assert ep.released == 1  # test_dump carries on: the NIC goes back to the firmware
+        assert panic.console(5) == panic.ACT_CONTINUE
+        assert rec.calls == [-1, 3, -1, 3] and ep.released == 2
+        # the console's `netdump` dumps inside the console: Ctrl-C stays a character until it ends
+        f.con = console.Console(f, stdin=FakeIn(b"netdump\n\x03continue\n"), echo=False)
+        assert panic.console(5) == panic.ACT_CONTINUE and d.calls == 2
+        assert rec.calls == [-1, 3, -1, 3, -1, 3]
+    finally:
+        fault.kbd_intr, fault.armed[0], fault.ctx[0] = old
+
+
+def test_traceback_printed_locked():
+    # guard() prints the traceback on the console too, with the heap locked
+    try:
+        level1()
+    except IndexError as e:
+        assert locked(panic._print_tb, e) is None
+
+
+def test_fault_path_feeds_the_hardware_watchdog():
+    from netdump import feed
+
+    w = Recorder()
+    old = feed.wdt[0]
+    feed.wdt[0] = w
+    try:
+        assert locked(feed.feed) is None and w.calls == ["feed"]
+        f = make_fault()
+        f.con = console.Console(f, stdin=FakeIn(b"show\nshow\ncontinue\n"), echo=False)
+        f.con.run(5, panic.ACT_RESET)
+        assert len(w.calls) >= 4  # at every wait of the console's input loop
+    finally:
+        feed.wdt[0] = old
+
+
+class FakeTimer:
+    """machine.Timer as a port has it: ids is the set of ids that exist."""
+
+    PERIODIC = 1
+    ids = ()
+    made = []
+
+    def __init__(self, tid, mode=0, period=0, callback=None):
+        if tid not in FakeTimer.ids:
+            raise ValueError("invalid Timer number")
+        FakeTimer.made.append(tid)
+
+    def deinit(self):
+        pass
+
+
+class FakeMachineTimer:
+    Timer = FakeTimer
+
+
+def test_watchdog_timer_per_port_and_release():
+    ids = watchdog.timer_ids
+    assert ids("rp2", "Raspberry Pi Pico with RP2040") == (-1,)
+    assert ids("esp32", "Generic ESP32 module with ESP32") == (3, 2, 1, 0)
+    assert ids("esp32", "Generic ESP32S3 module with ESP32S3") == (3, 2, 1, 0)
+    assert ids("esp32", "ESP32C3 module with ESP32C3") == (1, 0)
+    assert ids("esp32", "Generic ESP32C2 module with ESP32C2") == (0,)
+    import sys
+
+    old_machine = sys.modules.get("machine")
+    old_ids = watchdog.timer_ids
+    sys.modules["machine"] = FakeMachineTimer
+    try:
+        # esp32 1.25-1.28 on a C3: Timer(-1) and Timer(3) raise ValueError; the check still starts
+        FakeTimer.ids = (0, 1)
+        FakeTimer.made = []
+        watchdog.timer_ids = lambda: (3, 2, 1, 0)
+        w = watchdog.Watchdog(1000, on_expire=lambda m: 0)
+        assert w.start() == "timer" and FakeTimer.made == [1] and w.timer_id == 1
+        # rp2: only -1
+        FakeTimer.ids = (-1,)
+        FakeTimer.made = []
+        watchdog.timer_ids = lambda: (-1,)
+        w = watchdog.Watchdog(1000, on_expire=lambda m: 0)
+        assert w.start() == "timer" and FakeTimer.made == [-1]
+    finally:
+        watchdog.timer_ids = old_ids
+        if old_machine is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = old_machine

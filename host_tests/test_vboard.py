@@ -135,3 +135,58 @@ def test_mip_install_from_package_json(board):
     for dest, src in urls:
         with open(os.path.join(board.dir, "lib", dest), "rb") as a, open(os.path.join(root, src), "rb") as b:
             assert a.read() == b.read(), dest
+
+
+def test_ctrl_c_during_the_panic_console_then_after_it(tmp_path):
+    # While the fault path runs, Ctrl-C is a character (micropython.kbd_intr(-1)): the panic
+    # console clears its line and goes on. Afterwards it interrupts a program again. The
+    # virtual board forwards Ctrl-C as SIGINT only while the process catches it, as a board's
+    # UART raises KeyboardInterrupt only under kbd_intr(3).
+    bdir = tmp_path / "board"
+    bdir.mkdir()
+    (bdir / "main.py").write_text(
+        "import netdump.panic as p, unix_virtual as b\n"
+        "class Ep:\n"
+        "    overhead = 28\n"
+        "    ack_port = 0\n"
+        "    def reset(self): return 0\n"
+        "    def send(self, buf, n): return 1\n"
+        "    def poll_ack(self, ack): return 0\n"
+        "    def adopt_port(self, port): return 0\n"
+        "    def wait(self, ms): pass\n"
+        "p.arm('127.0.0.1', b.default_regions(), b.MACHINE, b.ELFCLASS, b.ARCH, endpoint=Ep())\n"
+        "print('CONSOLE', p.console(60))\n"
+        "try:\n"
+        "    while True:\n"
+        "        pass\n"
+        "except KeyboardInterrupt:\n"
+        "    print('INTERRUPTED AFTER')\n")
+    vb = vboard.VBoard(str(bdir), heapsize="4M", once=True)
+    try:
+        vb.start()
+        end = time.monotonic() + 30
+        while b"netdump> " not in vb.output and time.monotonic() < end:
+            time.sleep(0.05)
+        assert b"netdump> " in vb.output, bytes(vb.output)
+        fd = os.open(vb.device, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            os.write(fd, b"xyz\x03")
+            end = time.monotonic() + 10
+            while b"^C" not in vb.output and time.monotonic() < end:
+                time.sleep(0.05)
+            os.write(fd, b"continue\r")
+            end = time.monotonic() + 20
+            while b"CONSOLE 0" not in vb.output and time.monotonic() < end:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            os.write(fd, b"\x03")
+            end = time.monotonic() + 20
+            while b"INTERRUPTED AFTER" not in vb.output and time.monotonic() < end:
+                time.sleep(0.05)
+        finally:
+            os.close(fd)
+        out = bytes(vb.output).decode(errors="replace")
+    finally:
+        vb.stop()
+    assert "^C" in out and "CONSOLE 0" in out and "KeyboardInterrupt" not in out.split("CONSOLE 0")[0], out
+    assert "INTERRUPTED AFTER" in out, out

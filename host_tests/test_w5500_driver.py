@@ -20,10 +20,10 @@ import pytest
 
 import netutil
 from conftest import ROOT, run_micropython
-from netutil import rx_len, tx_len
+from netutil import PEER_MAC, rx_len, tx_len
 
 sys.path.insert(0, ROOT)
-from tools import spi_link, w5500_emu  # noqa: E402
+from tools import fw_wiznet5k, spi_link, w5500_emu  # noqa: E402
 
 from netdump.drivers.w5500 import W5500  # noqa: E402
 
@@ -143,33 +143,46 @@ def test_mp_send_stall_times_out_locked(bench_factory):
 
 
 def test_mp_takeover_from_wiznet5k(bench_factory):
+    # the emulator's model of MicroPython's WIZNET5K owns the chip (active, INTn armed, its
+    # poller running); the board arms with it, then takes the chip over under heap_lock
     b = bench_factory()
-    res, proc = b.mp("takeover", b.spi_path)
+    fw = fw_wiznet5k.Wiznet5kModel(b.chip, bytes.fromhex("0008dc010203"))
+    fw.activate()
+    resets = b.chip.stats["resets"]
+    res, proc = b.mp("takeover", b.spi_path, "0008dc010203")
     assert res["error"] == "0", proc.stdout
-    assert res["mac"] == "0008dc010203"  # the MAC the board already had is kept
-    assert res["nic_calls"] == "[False]"  # network.WIZNET5K.active(False) was called
+    assert res["mac"] == "0008dc010203"  # the MAC the firmware's driver uses is kept
+    assert res["fw_active"] == "0" and res["trigger"] == "0"  # active(False), INTn interrupt masked
     assert res["sent"] == "1"
     deadline = time.time() + 5
     while not b.received and time.time() < deadline:
         time.sleep(0.01)
     assert len(b.received) == 1 and len(b.received[0]) == 100
     assert b.received[0][6:12] == bytes.fromhex("0008dc010203")
-    chip = b.chip
-    assert chip.common[w5500_emu.SIMR] == 0 and chip.sockets[0].regs[w5500_emu.SN_IMR] == 0
-    assert chip.stats["resets"] == 1
+    assert b.chip.stats["resets"] == resets + 2  # no reset by start(); stop(): active(True) resets
+    assert res["stopped_fw_active"] == "1" and res["stopped_trigger"] == "4"  # given back
+    assert fw.netif_up and fw.trigger == fw_wiznet5k.FALL and b.chip.common[w5500_emu.SIMR] == 1
 
 
 # ---- CPython, driver wired straight to the chip ----
 
 
-def direct(**kw):
+CHIP_KW = ("ptr_init", "cmd_delay", "cmd_delay_ns", "link", "speed", "mfen_multicast")
+
+
+def direct(start=True, **kw):
+    """A chip whose time advances with its SPI traffic, the driver wired straight to it, started."""
     out = []
-    chip = w5500_emu.W5500(transmit=out.append, **{k: v for k, v in kw.items() if k in ("ptr_init", "cmd_delay", "link")})
+    chip = w5500_emu.W5500(transmit=out.append, clock=w5500_emu.SimClock(),
+                           **{k: v for k, v in kw.items() if k in CHIP_KW})
     spi = spi_link.DirectSPI(chip)
     cs = spi_link.DirectPin(spi)
-    nkw = {k: v for k, v in kw.items() if k not in ("ptr_init", "cmd_delay", "link")}
+    nkw = {k: v for k, v in kw.items() if k not in CHIP_KW}
     nkw.setdefault("mac", OUR_MAC)
-    return chip, W5500(spi, cs, **nkw), out
+    nic = W5500(spi, cs, **nkw)
+    if start:
+        assert nic.start() == 0, nic.why
+    return chip, nic, out
 
 
 def test_init_configures_chip_as_datasheet_says():
@@ -182,9 +195,20 @@ def test_init_configures_chip_as_datasheet_says():
     assert chip.stats["bufsize_errors"] == 0 and nic.link() == 1
 
 
-def test_default_mac_when_chip_blank():
-    chip, nic, _ = direct(mac=None)
-    assert bytes(nic.mac) == b"\x02\x00\x00\x55\x00\x01"
+def test_mac_derived_per_board_when_none_given():
+    # no MAC and no running WIZNET5K: a locally administered MAC from the board's unique id,
+    # not one fixed MAC for every board; an RP2040 id gives the MAC MicroPython's WIZNET5K uses
+    from netdump.drivers import w5500 as drv
+
+    uid = bytes.fromhex("e6614104035f3a21")  # an RP2040 flash unique id
+    assert bytes(drv.local_mac(uid)) == bytes.fromhex("021af341619a")
+    assert drv.local_mac(uid) != drv.local_mac(bytes.fromhex("e6614104035f3a22"))
+    for u in (bytes(6), b"\xff" * 6, bytes(range(6))):  # an ESP32's 6-byte base MAC
+        m = drv.local_mac(u)
+        assert m[0] & 3 == 2  # locally administered, unicast
+    _, a, _ = direct(mac=None, start=False)
+    _, b, _ = direct(mac=None, start=False)
+    assert a.mac[0] & 3 == 2 and a.mac != b.mac  # no machine.unique_id on CPython: random
 
 
 def test_many_frames_wrap_16bit_pointers():
@@ -233,9 +257,11 @@ def test_corrupt_rx_record_resyncs():
     assert nic.poll(rb) == rx_len(2) and rb[: rx_len(2)] == rx_frame(2)
 
 
-def test_slow_command_acceptance():
-    # Sn_CR stays busy for 2 transactions after each command
-    chip, nic, out = direct(cmd_delay=2)
+@pytest.mark.parametrize("delay", [2, 4])
+def test_slow_command_acceptance(delay):
+    # Sn_CR stays busy for `delay` transactions after each command: the driver reads it back
+    # after every one, so none is written over a pending one (DS 4.2 Sn_CR; lost_cmds)
+    chip, nic, out = direct(cmd_delay=delay)
     rb = bytearray(1514)
     for i in range(30):
         f = tx_frame(i)
@@ -257,20 +283,76 @@ def test_slow_command_acceptance():
     assert chip.stats["lost_cmds"] == 0 and chip.stats["rx_rd_errors"] == 0
 
 
-def test_reset_pin_used_when_given():
-    chip = w5500_emu.W5500()
+class ResetPin:
+    """RSTn wired to the emulated chip; records every level set."""
+
+    def __init__(self, chip):
+        self.chip = chip
+        self.seen = []
+
+    def value(self, v):
+        self.seen.append(v)
+        self.chip.rst_line(v)
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_reset_only_when_the_chip_does_not_answer(answers):
+    # arm touches nothing; start() re-opens socket 0 without a reset when VERSIONR answers
+    # (the PHY keeps its link), and pulses RSTn only when it does not
+    chip = w5500_emu.W5500(clock=w5500_emu.SimClock())
     spi = spi_link.DirectSPI(chip)
-    seen = []
+    rst = ResetPin(chip)
+    if not answers:
+        chip.rst_line(0)  # held in reset: MISO reads 0
+    before = dict(chip.stats)
+    nic = W5500(spi, spi_link.DirectPin(spi), reset=rst, mac=OUR_MAC)
+    assert chip.stats == before and rst.seen == []  # arm: no SPI, no pin
+    assert nic.start() == 0, nic.why
+    assert rst.seen == ([] if answers else [0, 1])
+    assert nic.resets == (0 if answers else 1)
+    assert chip.sockets[0].sr == w5500_emu.SOCK_MACRAW and nic.link() == 1
+    assert nic.start() == 0 and rst.seen == ([] if answers else [0, 1])  # idempotent: no second reset
 
-    class ResetPin:
-        def value(self, v):
-            seen.append(v)
-            if v == 0:
-                chip.hard_reset()
 
-    chip.common[w5500_emu.MR] = 0
-    nic = W5500(spi, spi_link.DirectPin(spi), reset=ResetPin(), mac=OUR_MAC)
-    assert seen == [0, 1] and chip.stats["resets"] == 1 and nic.link() == 1
+def test_arm_with_the_cable_out_does_not_wait():
+    # arm: no SPI, no wait for the link; start() waits a bounded time and says why
+    chip = w5500_emu.W5500(clock=w5500_emu.SimClock(), link=False)
+    spi = spi_link.DirectSPI(chip)
+    nic = W5500(spi, spi_link.DirectPin(spi), mac=OUR_MAC, link_timeout_ms=50)
+    assert chip.stats["transactions"] == 0
+    assert nic.start() == 100 and "no link" in nic.why and not nic.started
+
+
+def test_start_writes_our_mac_after_the_firmware_rewrote_it():
+    # armed before the firmware's WIZNET5K came up; its active(True) sets its own MAC in SHAR:
+    # start() puts ours back, so frames to the MAC the endpoint uses pass the MAC filter
+    chip, nic, _ = direct(start=False)
+    fw = fw_wiznet5k.Wiznet5kModel(chip, bytes.fromhex("0008dc0a0b0c"))
+    fw.activate()
+    assert bytes(chip.common[9:15]) == bytes.fromhex("0008dc0a0b0c")
+    assert nic.start() == 0 and bytes(chip.common[9:15]) == OUR_MAC
+    f = rx_frame(3)
+    assert chip.receive_frame(f) == 0
+    rb = bytearray(1514)
+    assert nic.poll(rb) == len(f) and rb[: len(f)] == f
+
+
+@pytest.mark.parametrize("mfen_multicast", [False, True])
+def test_ipv6_endpoint_opens_the_multicast_filter(mfen_multicast):
+    from netdump.ether import EtherEndpoint
+
+    chip, nic, _ = direct(start=False, mfen_multicast=mfen_multicast)
+    EtherEndpoint(nic, "fd00:2::15/64", "fd00:2::2")
+    assert nic.multicast == 1 and nic.start() == 0
+    assert chip.sockets[0].regs[w5500_emu.SN_MR] == w5500_emu.P_MACRAW  # MFEN off
+    ns = b"\x33\x33\xff\x00\x00\x15" + PEER_MAC + b"\x86\xdd" + bytes(72)  # to a solicited-node group
+    assert chip.receive_frame(ns) == 0
+    # IPv4 keeps MFEN: under the datasheet's reading the same frame would not reach us
+    chip4, nic4, _ = direct(start=False, mfen_multicast=mfen_multicast)
+    EtherEndpoint(nic4, "10.0.2.15/24", "10.0.2.2")
+    assert nic4.multicast == 0 and nic4.start() == 0
+    assert chip4.sockets[0].regs[w5500_emu.SN_MR] == w5500_emu.P_MACRAW | w5500_emu.MR_MFEN
+    assert (chip4.receive_frame(ns) == 0) == mfen_multicast
 
 
 def test_rejects_bad_lengths():
@@ -297,23 +379,29 @@ def test_mpy_cross_compiles_driver():
 # ---- a complete dump: W5500 driver + EtherEndpoint -> emulator -> vnet (user) -> netdumpd ----
 
 
-def test_mp_complete_dump_to_netdumpd_locked(tmp_path):
+@pytest.mark.parametrize("family,mfen_multicast", [(4, False), (6, False), (6, True)])
+def test_mp_complete_dump_to_netdumpd_locked(tmp_path, family, mfen_multicast):
+    # IPv6 under both readings of MFEN (docs/w5500.md#mfen-and-multicast): the IPv6 endpoint
+    # asks the driver for multicast frames, which opens the chip's filter
     import test_vnet as tv  # the vnet/netdumpd harness of host_tests/test_vnet.py
 
     from netdump_tools import reader
 
     kib = 128
-    server = tv.Netdumpd(tmp_path, "127.0.0.1")
+    server = tv.Netdumpd(tmp_path, "127.0.0.1" if family == 4 else "::1")
     br = tv.Bridge(tmp_path, "user", ["--ip4", "10.0.2.2/24"])
-    chip = w5500_emu.W5500()
+    chip = w5500_emu.W5500(mfen_multicast=mfen_multicast)
     spi_path = str(tmp_path / "spi")
     srv = w5500_emu.EmulatorServer(chip, spi_path, "127.0.0.1:0", "127.0.0.1:%d" % br.nic_port, hello=True).start()
+    addrs = ["10.0.2.2", "10.0.2.15", "24"] if family == 4 else ["fd00:2::2", "fd00:2::15", "64"]
     try:
-        proc = run_micropython(["mp_w5500/dump_w5500.py", spi_path, "10.0.2.2", "10.0.2.15", "24",
-                                str(server.hport), str(server.cport), str(kib)], timeout=300)
+        proc = run_micropython(["mp_w5500/dump_w5500.py", spi_path] + addrs +
+                               [str(server.hport), str(server.cport), str(kib)], timeout=300)
         out = proc.stdout + proc.stderr
         assert "RESULT 0" in out, out + "\n--- netdumpd:\n" + server.text()
-        assert "NIC tx_timeouts 0 rx_errors 0" in out, out
+        assert "NIC tx_timeouts 0 rx_errors 0 resets 0 cmd_timeouts 0" in out, out
+        mr = chip.sockets[0].regs[w5500_emu.SN_MR]
+        assert mr == (0x84 if family == 4 else 0x04)  # MFEN kept for IPv4, cleared for IPv6
     finally:
         srv.stop()
         br.stop()

@@ -62,6 +62,12 @@ def open_macraw(chip, mr=0x84, rx=16, tx=16):
     cmd(chip, 0, emu.CR_OPEN)
 
 
+def frozen(**kw):
+    """A chip whose clock stands still unless the test advances it (SPI takes no time)."""
+    clock = emu.SimClock(sclk_hz=10**15, txn_ns=0)
+    return emu.W5500(clock=clock, **kw), clock
+
+
 def raw_frame(dst=MAC, n=100, et=b"\x88\xb5", k=0):
     return dst + b"\x02\x00\x00\x00\x00\x09" + et + bytes((j + k) & 255 for j in range(n - 14))
 
@@ -187,7 +193,7 @@ def test_sum_over_16_kib_starves_later_sockets():
 
 def test_tx_fsr_accounting_and_send():
     out = []
-    c = emu.W5500(transmit=out.append)
+    c, clock = frozen(transmit=out.append)
     open_macraw(c)
     assert rd16(c, 0, emu.SN_TX_FSR) == 16384
     f = raw_frame(n=100)
@@ -197,6 +203,8 @@ def test_tx_fsr_accounting_and_send():
     cmd(c, 0, emu.CR_SEND)
     assert rd(c, 1, emu.SN_CR, 1) == b"\x00"
     assert out == [f]
+    assert rd16(c, 0, emu.SN_TX_RD) == 0 and rd16(c, 0, emu.SN_TX_FSR) == 16384 - 100  # on the wire
+    clock.advance(c.wire_ns(100))
     assert rd16(c, 0, emu.SN_TX_RD) == 100 and rd16(c, 0, emu.SN_TX_FSR) == 16384
     assert rd(c, 1, emu.SN_IR, 1)[0] & emu.IR_SEND_OK
     wr(c, 1, emu.SN_IR, bytes([emu.IR_SEND_OK]))  # write 1 to clear
@@ -206,13 +214,14 @@ def test_tx_fsr_accounting_and_send():
 
 def test_free_running_pointers_wrap_at_16_bits():
     out = []
-    c = emu.W5500(transmit=out.append, ptr_init=0xFFF0)
+    c, clock = frozen(transmit=out.append, ptr_init=0xFFF0)
     open_macraw(c)
     assert rd16(c, 0, emu.SN_TX_WR) == 0xFFF0 and rd16(c, 0, emu.SN_RX_RD) == 0xFFF0
     f = raw_frame(n=200, k=7)
     wr(c, 2, 0xFFF0, f)  # auto-increment wraps past 0xFFFF inside the block
     wr16(c, 0, emu.SN_TX_WR, (0xFFF0 + 200) & 0xFFFF)
     cmd(c, 0, emu.CR_SEND)
+    clock.advance(c.wire_ns(200))
     assert out == [f] and rd16(c, 0, emu.SN_TX_RD) == 200 - 16
     g = raw_frame(n=300, k=3)
     assert c.receive_frame(g) == 0
@@ -278,6 +287,7 @@ def test_command_register_latency_knob():
     c = emu.W5500(cmd_delay=1)
     open_macraw(c)
     assert rd(c, 1, emu.SN_CR, 1) == b"\x01"  # OPEN still being accepted
+    assert rd(c, 1, emu.SN_SR, 1) == b"\x42"  # ... and acted once it was
     assert c.stats["lost_cmds"] == 0
     cmd(c, 0, emu.CR_RECV)
     assert rd(c, 1, emu.SN_CR, 1) == b"\x40"  # still busy during the next frame
@@ -287,21 +297,124 @@ def test_command_register_latency_knob():
     assert c.stats["lost_cmds"] == 1
 
 
+def test_command_acts_only_when_accepted():
+    # DS 4.2 Sn_CR: the command acts once the chip accepted it, which Sn_CR reading 0 shows
+    c, clock = frozen(cmd_delay_ns=3000)
+    wr(c, 1, emu.SN_MR, bytes([emu.P_MACRAW]))
+    cmd(c, 0, emu.CR_OPEN)
+    clock.advance(2999)
+    assert rd(c, 1, emu.SN_CR, 1) == b"\x01" and rd(c, 1, emu.SN_SR, 1) == b"\x00"
+    clock.advance(1)
+    assert rd(c, 1, emu.SN_CR, 1) == b"\x00" and rd(c, 1, emu.SN_SR, 1) == b"\x42"
+    # RECV: Sn_RX_RSR moves only when it is accepted
+    c.receive_frame(raw_frame(n=100))
+    wr16(c, 0, emu.SN_RX_RD, 102)
+    cmd(c, 0, emu.CR_RECV)
+    assert rd16(c, 0, emu.SN_RX_RSR) == 102
+    clock.advance(3000)
+    assert rd16(c, 0, emu.SN_RX_RSR) == 0 and c.stats["lost_cmds"] == 0
+
+
+def test_send_written_while_another_is_pending_is_one_frame():
+    # a driver that writes the next frame and SEND before Sn_CR read 0: the second SEND
+    # replaces the first, and both frames' bytes go out as one (the hazard of not waiting)
+    out = []
+    c, clock = frozen(transmit=out.append, cmd_delay_ns=1000)
+    open_macraw(c)
+    clock.advance(1000)
+    f1, f2 = raw_frame(n=100, k=1), raw_frame(n=80, k=2)
+    wr(c, 2, 0, f1)
+    wr16(c, 0, emu.SN_TX_WR, 100)
+    cmd(c, 0, emu.CR_SEND)
+    wr(c, 2, 100, f2)
+    wr16(c, 0, emu.SN_TX_WR, 180)
+    cmd(c, 0, emu.CR_SEND)
+    clock.advance(1000)
+    assert rd(c, 1, emu.SN_CR, 1) == b"\x00"
+    assert c.stats["lost_cmds"] == 1 and out == [f1 + f2]
+    # waiting for Sn_CR after each SEND keeps them apart
+    out.clear()
+    for k, f in enumerate((f1, f2)):
+        base = rd16(c, 0, emu.SN_TX_WR)
+        wr(c, 2, base, f)
+        wr16(c, 0, emu.SN_TX_WR, base + len(f))
+        cmd(c, 0, emu.CR_SEND)
+        clock.advance(1000)
+        assert rd(c, 1, emu.SN_CR, 1) == b"\x00"
+    assert out == [f1, f2] and c.stats["lost_cmds"] == 1
+
+
+@pytest.mark.parametrize("speed", [100, 10])
+def test_send_takes_wire_time(speed):
+    # SEND_OK and TX_RD follow the frame's wire time: (frame + preamble, SFD, FCS, gap) x 8 bits
+    out = []
+    c, clock = frozen(transmit=out.append, speed=speed)
+    assert rd(c, 0, emu.PHYCFGR, 1)[0] & emu.PHY_SPD == (emu.PHY_SPD if speed == 100 else 0)
+    open_macraw(c)
+    wire = (1514 + 24) * 8 * 1000 // speed
+    assert c.wire_ns(1514) == wire and c.wire_ns(20) == (60 + 24) * 8 * 1000 // speed
+    f, g = raw_frame(n=1514), raw_frame(n=1514, k=9)
+    wr(c, 2, 0, f)
+    wr16(c, 0, emu.SN_TX_WR, 1514)
+    cmd(c, 0, emu.CR_SEND)
+    wr(c, 2, 1514, g)  # a second frame queued behind the first
+    wr16(c, 0, emu.SN_TX_WR, 3028)
+    cmd(c, 0, emu.CR_SEND)
+    assert out == [f, g]  # handed to the cable as each starts
+    clock.advance(wire - 1)
+    assert rd16(c, 0, emu.SN_TX_RD) == 0 and not rd(c, 1, emu.SN_IR, 1)[0] & emu.IR_SEND_OK
+    clock.advance(1)
+    assert rd16(c, 0, emu.SN_TX_RD) == 1514 and rd(c, 1, emu.SN_IR, 1)[0] & emu.IR_SEND_OK
+    clock.advance(wire - 1)
+    assert rd16(c, 0, emu.SN_TX_RD) == 1514
+    clock.advance(1)
+    assert rd16(c, 0, emu.SN_TX_RD) == 3028 and rd16(c, 0, emu.SN_TX_FSR) == 16384
+
+
+def test_sim_clock_follows_spi_traffic():
+    clock = emu.SimClock(sclk_hz=20000000, txn_ns=5000)
+    c = emu.W5500(clock=clock)
+    rd(c, 0, emu.VERSIONR, 1)  # one transaction of 4 bytes: 5 us + 32 bits at 20 MHz
+    assert clock() == 5000 + 1600
+    with pytest.raises(ValueError):
+        emu.SimClock(sclk_hz=0)
+
+
+def test_intn_output_follows_the_masks():
+    # INTn is low while (IR & IMR) or (SIR & SIMR), SIR bit n = Sn_IR & Sn_IMR (DS 4.1, 4.2)
+    levels = []
+    c = emu.W5500(on_int=lambda level, seq: levels.append(level))
+    open_macraw(c)
+    wr(c, 1, emu.SN_IMR, bytes([emu.IR_RECV]))
+    assert c.intn() == 1
+    c.receive_frame(raw_frame())
+    assert c.intn() == 1  # SIMR still 0
+    wr(c, 0, emu.SIMR, b"\x01")
+    assert c.intn() == 0 and levels[-1] == 0
+    wr(c, 1, emu.SN_IR, bytes([emu.IR_RECV]))  # write 1 to clear
+    assert c.intn() == 1 and levels[-1] == 1
+    c.receive_frame(raw_frame(k=1))
+    assert c.intn() == 0
+    wr(c, 0, emu.SIMR, b"\x00")  # masking deasserts it
+    assert c.intn() == 1
+
 @pytest.mark.parametrize(
-    "mr,dst,et,accepted",
+    "mr,dst,et,accepted,mfen_multicast",
     [
-        (0x84, MAC, b"\x88\xb5", True),
-        (0x84, b"\x02\x99\x99\x99\x99\x99", b"\x88\xb5", False),  # MFEN: other unicast
-        (0x04, b"\x02\x99\x99\x99\x99\x99", b"\x88\xb5", True),  # no MFEN: promiscuous
-        (0x84, b"\xff" * 6, b"\x08\x06", True),
-        (0xC4, b"\xff" * 6, b"\x08\x06", False),  # BCASTB
-        (0x84, b"\x33\x33\x00\x00\x00\x01", b"\x86\xdd", True),
-        (0xA4, b"\x01\x00\x5e\x00\x00\x01", b"\x08\x00", False),  # MMB
-        (0x94, MAC, b"\x86\xdd", False),  # MIP6B
+        (0x84, MAC, b"\x88\xb5", True, False),
+        (0x84, b"\x02\x99\x99\x99\x99\x99", b"\x88\xb5", False, False),  # MFEN: other unicast
+        (0x04, b"\x02\x99\x99\x99\x99\x99", b"\x88\xb5", True, False),  # no MFEN: promiscuous
+        (0x84, b"\xff" * 6, b"\x08\x06", True, False),
+        (0xC4, b"\xff" * 6, b"\x08\x06", False, False),  # BCASTB
+        (0x84, b"\x33\x33\x00\x00\x00\x01", b"\x86\xdd", False, False),  # MFEN, datasheet reading
+        (0x84, b"\x33\x33\x00\x00\x00\x01", b"\x86\xdd", True, True),  # MFEN passing multicast
+        (0x04, b"\x33\x33\x00\x00\x00\x01", b"\x86\xdd", True, False),  # no MFEN
+        (0xA4, b"\x01\x00\x5e\x00\x00\x01", b"\x08\x00", False, True),  # MMB
+        (0x94, MAC, b"\x86\xdd", False, False),  # MIP6B
     ],
 )
-def test_macraw_filters(mr, dst, et, accepted):
-    c = emu.W5500()
+def test_macraw_filters(mr, dst, et, accepted, mfen_multicast):
+    c = emu.W5500(mfen_multicast=mfen_multicast)
     open_macraw(c, mr=mr)
     assert (c.receive_frame(raw_frame(dst=dst, et=et)) == 0) == accepted
 
@@ -350,7 +463,7 @@ def test_udp_mode_rx_header_and_send_mac():
 
 def test_link_down_drops_rx_and_stalls_send():
     out = []
-    c = emu.W5500(transmit=out.append)
+    c, clock = frozen(transmit=out.append)
     open_macraw(c)
     c.link = False
     assert c.receive_frame(raw_frame()) == -1 and c.stats["rx_dropped_link"] == 1
@@ -360,6 +473,7 @@ def test_link_down_drops_rx_and_stalls_send():
     assert out == [] and rd16(c, 0, emu.SN_TX_RD) == 0
     assert rd(c, 1, emu.SN_IR, 1)[0] & emu.IR_SEND_OK == 0
     c.link = True  # the cable comes back: the pending SEND goes out
+    clock.advance(c.wire_ns(60))
     assert len(out) == 1 and rd16(c, 0, emu.SN_TX_RD) == 60
 
 

@@ -85,7 +85,7 @@ def build_conf(a):
     for key, val in (("board", a.board), ("gateway", a.gateway), ("netmask", a.netmask),
                      ("herald_port", a.herald_port), ("client_port", a.client_port), ("path", a.path),
                      ("hostname", a.hostname), ("mode", a.mode), ("action", a.action), ("console", a.console),
-                     ("deadline", a.deadline)):
+                     ("deadline", a.deadline), ("wdt", a.wdt)):
         if val is not None:
             conf[key] = val
     if a.region:
@@ -141,6 +141,10 @@ def main(argv=None):
     p.add_argument("--deadline", type=int, metavar="SECONDS",
                    help="abandon a dump that takes longer than this (default 0: scaled to the dump's size and "
                         "mode, at least 300 s, plus 10 s/MiB in window mode or 30 s/MiB in FreeBSD mode)")
+    p.add_argument("--wdt", type=int, metavar="MS",
+                   help="start the hardware watchdog (machine.WDT) at arm with this timeout; the fault path "
+                        "feeds it, the application feeds it with netdump.feed.feed() (0 none, the default; "
+                        "rp2: at most 8388)")
     p.add_argument("--mpremote", help="the mpremote program (default: next to this Python, or on PATH)")
     p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, wlan, udp, vnic), or 'off'")
     a = p.parse_args(argv)

@@ -13,6 +13,14 @@ back to back, all integers big-endian:
   'S'                      0x53  statistics; reply: len:u32 + JSON object
   'C' n:u16 json[n]        0x43  control, e.g. {"link": false}, {"reset_stats": true},
                                  {"hard_reset": true}; reply: len:u32 + JSON (stats)
+  'D'                      0x44  the board masks its interrupts (machine.disable_irq)
+  'E'                      0x45  ... and unmasks them (machine.enable_irq)
+  'F' v:u8                 0x46  the firmware's WIZNET5K: active(v)
+  'G' t:u8                 0x47  the INTn pin interrupt's trigger set to t (0: masked)
+
+'D' to 'G' reach the model of the firmware's own driver on the same bus
+(tools/fw_wiznet5k.py) when one is attached to the chip, and are ignored
+otherwise.
 
 Only 'R', 'X', 'S' and 'C' are answered, so a write-only transaction
 (L W H) costs no round trip. One transaction = one L..H pair with at least one
@@ -32,6 +40,10 @@ OP_READ = 0x52
 OP_XFER = 0x58
 OP_STATS = 0x53
 OP_CONTROL = 0x43
+OP_IRQ_OFF = 0x44
+OP_IRQ_ON = 0x45
+OP_FW_ACTIVE = 0x46
+OP_INTN = 0x47
 MAX_CHUNK = 0xFFFF
 
 
@@ -88,6 +100,23 @@ class LinkSession:
             elif op == OP_STATS:
                 out += self._reply(self.chip.stats)
                 i += 1
+            elif op in (OP_IRQ_OFF, OP_IRQ_ON):
+                fw = self.chip.firmware
+                if fw is not None:
+                    fw.set_masked(op == OP_IRQ_OFF)
+                i += 1
+            elif op in (OP_FW_ACTIVE, OP_INTN):
+                if i + 2 > n:
+                    break
+                fw = self.chip.firmware
+                if fw is not None:
+                    if op == OP_INTN:
+                        fw.set_trigger(b[i + 1])
+                    elif b[i + 1]:
+                        fw.activate()
+                    else:
+                        fw.deactivate()
+                i += 2
             else:
                 return False  # protocol error: drop the client
         del self.buf[:i]
@@ -216,6 +245,17 @@ class DirectSPI:
 
     def write_readinto(self, wbuf, rbuf):
         memoryview(rbuf)[:] = self.chip.transfer(bytes(wbuf))
+
+    def irq_off(self):
+        """machine.disable_irq() on the board: the firmware model's interrupts wait -> state."""
+        if self.chip.firmware is not None:
+            self.chip.firmware.set_masked(True)
+        return 0
+
+    def irq_on(self, state):
+        """machine.enable_irq(state)."""
+        if self.chip.firmware is not None:
+            self.chip.firmware.set_masked(False)
 
 
 class LinkPin:

@@ -5,8 +5,10 @@ mpremote line on the board, printed by -v:
     mpremote connect /dev/ttyACM0 resume exec "import netdump.panic as p; p.test_dump()"
 
 The board must be armed (boot.py: import netdump.panic; netdump.panic.arm_config());
---arm arms it from its dumpon configuration first if it is not. Exit status: 0
-the dump finished, 1 it failed or the board is not armed, 2 usage.
+--arm arms it from its dumpon configuration first if it is not. When it is not
+armed, the board says why (the line arm_config() printed at boot) and this tool
+says how to arm it. Exit status: 0 the dump finished, 1 it failed or the board
+is not armed, 2 usage.
 """
 import argparse
 import logging
@@ -16,7 +18,10 @@ import sys
 from netdump_tools.dumpon import run_on_board
 
 TEST_LINE = "import netdump.panic as p; p.test_dump()"
-ARM_LINE = "import netdump.panic as p, netdump.fault as f; f.armed[0] or p.arm_config(); p.test_dump()"
+ARM_LINE = "import netdump.panic as p; p.fault.armed[0] or p.arm_config(); p.test_dump()"
+NOT_ARMED = "netdump: not armed"
+HOW_TO_ARM = ("arm it at boot with this boot.py line: import netdump.panic; netdump.panic.arm_config()  "
+              "(configure it first with dumpon), or run netdump-testdump --arm to arm it now")
 
 
 def main(argv=None):
@@ -46,6 +51,10 @@ def main(argv=None):
         sys.stdout.write(out)
         return 0
     sys.stderr.write(out)  # mpremote's or the board's reason
+    why = [ln.strip() for ln in out.splitlines() if ln.strip().startswith(NOT_ARMED)]
+    if why:
+        sys.stderr.write("netdump-testdump: the board is not armed (%s)\n" % why[-1][len(NOT_ARMED):].strip(": "))
+        sys.stderr.write("netdump-testdump: %s\n" % HOW_TO_ARM)
     return 1
 
 

@@ -20,12 +20,25 @@ The board's RAM is the 256 KiB bytearray of boards/unix_virtual.py. Its
 network: the "udp" interface (the host's UDP stack, loopback; root) or the
 "vnic" interface: netdump's own Ethernet stack over the frame NIC
 (drivers/vnic.py) on tools/vnet.py's NIC port (--vnet-port), no root.
+
+Two things a board's hardware does that the unix port does not, done here:
+  * a hardware watchdog: unix_virtual.WDT (machine.WDT's interface) tells this
+    process its timeout and each feed over a UDP socket (port in
+    $NETDUMP_VBOARD_WDT_PORT); when it is not fed in time, the board process is
+    killed ("vboard: watchdog reset") and started again, as a board resets.
+  * Ctrl-C: a board's UART turns it into a KeyboardInterrupt only while
+    micropython.kbd_intr(3) is in force; with kbd_intr(-1) it is a character.
+    The unix port takes its SIGINT handler away for kbd_intr(-1)
+    (ports/unix/unix_mphal.c mp_hal_set_interrupt_char), so SIGINT is sent only
+    while the process catches it (/proc/PID/status SigCgt), else the byte goes
+    through.
 """
 import argparse
 import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +60,20 @@ _CTRL_D = 4
 
 _QUICK_DEATH_S = 2.0  # a board process that ends this soon without a prompt did not boot
 _QUICK_DEATHS = 3  # ... this many times in a row: give up
+WDT_ENV = "NETDUMP_VBOARD_WDT_PORT"  # where unix_virtual.WDT sends its timeout ("T<ms>") and feeds ("F")
+
+
+def sigint_caught(pid):
+    """True when process pid has a SIGINT handler (its SigCgt mask in /proc/PID/status)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
+
 
 def micropython_exe():
     """The unix port: $MICROPYTHON, else next to this Python, else on PATH."""
@@ -95,6 +122,12 @@ class VBoard:
         self._spawned_at = 0.0
         self._boot_mark = 0
         self._quick_deaths = 0
+        # the virtual hardware watchdog (see the module comment)
+        self._wdt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._wdt.bind(("127.0.0.1", 0))
+        self._wdt.setblocking(False)
+        self.wdt_resets = 0
+        self._wdt_reset_state()
         # the serial device: the slave end of this pty
         self._smaster, self._sslave = os.openpty()
         tty.setraw(self._sslave)
@@ -108,9 +141,45 @@ class VBoard:
         self._bmaster = None
 
     # ---- the micropython process --------------------------------------------
+    def _wdt_reset_state(self):
+        self._wdt_ms = 0  # 0: not started
+        self._wdt_deadline = 0.0
+        self._wdt_peer = None
+
+    def _wdt_input(self):
+        while True:
+            try:
+                data, peer = self._wdt.recvfrom(64)
+            except (BlockingIOError, OSError):
+                return
+            if data[:1] == b"T":
+                try:
+                    ms = int(data[1:])
+                except ValueError:
+                    continue
+                self._wdt_ms = ms
+                self._wdt_peer = peer
+                log.info("watchdog started: %d ms", ms)
+            elif data[:1] == b"F" and peer != self._wdt_peer:
+                continue  # a feed from a process that is gone
+            elif data[:1] != b"F":
+                continue
+            self._wdt_deadline = time.monotonic() + self._wdt_ms / 1000.0
+
+    def _wdt_check(self):
+        # True when the watchdog ran out: the board is reset
+        if not self._wdt_ms or time.monotonic() < self._wdt_deadline:
+            return False
+        self.wdt_resets += 1
+        log.info("watchdog reset: not fed for %d ms", self._wdt_ms)
+        self._to_host(b"\r\nvboard: watchdog reset (not fed for %d ms)\r\n" % self._wdt_ms)
+        self._wdt_reset_state()
+        return True
+
     def _env(self):
         env = dict(os.environ)
         env["MICROPYPATH"] = os.pathsep.join([os.path.join(self.dir, "lib"), FIRMWARE, BOARDS, ".frozen"])
+        env[WDT_ENV] = str(self._wdt.getsockname()[1])
         env.update(self.extra_env)
         if self._raw_reboot:
             env["NETDUMP_VBOARD_RAW"] = "1"
@@ -126,6 +195,7 @@ class VBoard:
                                      close_fds=True, start_new_session=True)
         os.close(slave)
         self._bmaster = master
+        self._wdt_reset_state()  # a reset stops the watchdog; the new process starts it again
         self.boots += 1
         self._spawned_at = time.monotonic()
         self._boot_mark = len(self.output)
@@ -173,10 +243,11 @@ class VBoard:
     def _from_host(self, data):
         out = bytearray()
         for b in data:
-            if b == _CTRL_C and self.proc is not None and not self._at_prompt():
+            if b == _CTRL_C and self.proc is not None and not self._at_prompt() and sigint_caught(self.proc.pid):
                 # A board's UART driver turns Ctrl-C into KeyboardInterrupt while code
-                # runs; the unix port's raw REPL keeps ISIG off, so send SIGINT (its
-                # handler is installed only while code runs, hence the prompt check).
+                # runs with kbd_intr(3); the unix port's raw REPL keeps ISIG off, so send
+                # SIGINT -- only while its handler is installed (code running, kbd_intr(3)):
+                # otherwise SIGINT would kill it, and the byte goes through as data.
                 try:
                     self.proc.send_signal(signal.SIGINT)
                 except OSError:
@@ -220,13 +291,22 @@ class VBoard:
                         break
                     self._kill()
                 self._spawn()
-            fds = [self._smaster, self._bmaster]
+            fds = [self._smaster, self._bmaster, self._wdt]
             try:
                 r, _, _ = select.select(fds, [], [], 0.1)
             except (OSError, ValueError):
                 continue
+            if self._wdt in r:
+                self._wdt_input()
             if self._bmaster in r:
                 self._drain_board()
+            if self._wdt_check():
+                self._drain_board()
+                self._kill()
+                if self.once:
+                    break
+                self._spawn()
+                continue
             if self._smaster in r:
                 try:
                     data = os.read(self._smaster, 4096)
@@ -276,6 +356,7 @@ class VBoard:
                 os.close(fd)
             except OSError:
                 pass
+        self._wdt.close()
         if self.link:
             try:
                 os.unlink(self.link)

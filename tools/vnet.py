@@ -274,6 +274,8 @@ def _build_parser():
     g.add_argument("--mac", default="52:55:0a:00:02:02", help="the gateway's MAC (default 52:55:0a:00:02:02)")
     g.add_argument("--loopback4", default="127.0.0.1", help="where IPv4 UDP is relayed (default 127.0.0.1)")
     g.add_argument("--loopback6", default="::1", help="where IPv6 UDP is relayed (default ::1)")
+    g.add_argument("--arp-ignore", type=int, default=0, metavar="N",
+                   help="leave the first N ARP requests for the gateway unanswered (the client retries)")
     g = p.add_argument_group("tap mode")
     g.add_argument("--name", default="ndtap0", help="tap interface name (default ndtap0)")
     g.add_argument("--addr", action="append", default=[],
@@ -296,7 +298,7 @@ def main(argv=None):
                 if a not in ("127.0.0.1", "::1") and not a.startswith("127."):
                     raise ValueError("relay addresses must be loopback: %s" % a)
             side = UserNet(ip4=args.ip4, ip6=args.ip6, mac=args.mac, loopback4=args.loopback4,
-                           loopback6=args.loopback6)
+                           loopback6=args.loopback6, arp_ignore=args.arp_ignore)
         else:
             from netdump_tools.vnet_tap import TapNet
 

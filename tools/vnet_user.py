@@ -109,8 +109,9 @@ class UserNet:
     """The user-mode network side of the bridge."""
 
     def __init__(self, ip4="10.0.2.2/24", ip6="fd00:2::2/64", mac="52:55:0a:00:02:02",
-                 loopback4="127.0.0.1", loopback6="::1"):
+                 loopback4="127.0.0.1", loopback6="::1", arp_ignore=0):
         self.mac = mac_bytes(mac)
+        self.arp_ignore = arp_ignore  # ARP requests for the gateway left unanswered first (retries)
         self.ip4, self.plen4 = split_cidr(ip4, socket.AF_INET)
         self.ip6, self.plen6 = split_cidr(ip6, socket.AF_INET6)
         self.ll6 = link_local(self.mac)
@@ -120,8 +121,8 @@ class UserNet:
         self.by_sock = {}
         self.emit = None  # set by the bridge: emit(frame) towards the board
         self.ident = 0
-        self.counts = {"arp_replies": 0, "na_sent": 0, "udp_out": 0, "udp_in": 0, "bad_checksum": 0,
-                       "dropped": 0}
+        self.counts = {"arp_replies": 0, "arp_ignored": 0, "na_sent": 0, "udp_out": 0, "udp_in": 0,
+                       "bad_checksum": 0, "dropped": 0}
 
     def describe(self):
         return "gateway %s/%d %s/%d mac %s" % (socket.inet_ntop(socket.AF_INET, self.ip4), self.plen4,
@@ -166,6 +167,9 @@ class UserNet:
         sha, spa, tpa = f[22:28], f[28:32], f[38:42]
         if (hrd, pro, hln, pln, op) != (1, ETH_IP4, 6, 4, 1) or tpa != self.ip4:
             return self._drop("ARP not for the gateway")
+        if self.counts["arp_ignored"] < self.arp_ignore:
+            self.counts["arp_ignored"] += 1
+            return None
         self.counts["arp_replies"] += 1
         self.emit(arp_frame(sha, self.mac, 2, self.mac, self.ip4, sha, spa))
 

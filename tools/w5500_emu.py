@@ -14,9 +14,32 @@ sources in docs/w5500.md), not any particular driver:
 * Sn_CR commands OPEN, CLOSE, SEND, SEND_MAC, RECV with their Sn_SR / Sn_IR
   effects; MACRAW (socket 0 only) with the MFEN / BCASTB / MMB / MIP6B filters
   and the 2-byte length header that counts itself; UDP with its 8-byte RX header.
+* Time (a pluggable clock, see below): a command written to Sn_CR is accepted
+  after cmd_delay_ns (and cmd_delay SPI transactions); only then does Sn_CR read
+  0 and does the command act (DS 4.2 Sn_CR: "After W5500 accepts the command,
+  the Sn_CR register is automatically cleared to 0x00. Even though Sn_CR is
+  cleared to 0x00, the command is still being processed"). A SEND takes the
+  frame's wire time at the PHY's speed (preamble, FCS and inter-frame gap
+  included, IEEE 802.3) before Sn_TX_RD moves up and SEND_OK is set; sends queue
+  behind each other. The frame is handed to transmit() when it starts.
+* The INTn output (IR & IMR, SIR & SIMR) and the RSTn input.
 
-Choices where the datasheet says only "error" (documented in the README of the
-emulator, --help):
+The clock: W5500(clock=...) is a function returning nanoseconds, host
+time.monotonic_ns by default; a SimClock advances with the SPI traffic itself
+(deterministic tests, no wall time); set_time(ns) (a host with a simulated CPU
+clock, tools/rp2sim) overrides both for the SPI exchange that follows.
+
+Choices where the datasheet says only "error" or nothing (documented in the
+README of the emulator, --help):
+* a command written to Sn_CR while an earlier one has not been accepted yet
+  replaces it (Sn_CR is one register; the chip takes what it holds when it is
+  ready): the earlier command is lost (stats "lost_cmds"). Drivers wait for
+  Sn_CR to read 0 after every command (DS 4.2 Sn_CR; ioLibrary, Adafruit).
+* MFEN and multicast: the datasheet's MFEN description names broadcast and the
+  chip's own address only; whether multicast passes is not settled. The default
+  (mfen_multicast=False) drops multicast while MFEN is set (MMB aside); True
+  passes it. A driver that needs multicast (IPv6 neighbour discovery) clears
+  MFEN (docs/w5500.md#mfen-and-multicast).
 * an illegal buffer size (not 0/1/2/4/8/16, or the running sum over sockets
   0..n passing 16 KiB) gives that socket no memory: FSR and RSR read 0, writes
   to its buffer are lost, received frames are dropped (stats "bufsize_errors");
@@ -36,6 +59,7 @@ import logging
 import struct
 import sys
 import threading
+import time
 
 from . import emu_server
 
@@ -108,6 +132,10 @@ PHY_RESET_VALUE = 0xB8  # RST=1, OPMD=0, OPMDC=111 (all capable, auto-negotiatio
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
 
+# on-the-wire bytes of a frame besides those the chip stores (IEEE 802.3 clause 4.2.7, 3.1.1):
+# 7 preamble + 1 start delimiter + 4 FCS + 12 inter-frame gap; frames padded to 60 first
+WIRE_EXTRA = 24
+
 # SPI control byte (DS 2.2.2): BSB[4:0] in bits 7..3, RWB bit 2, OM bits 1..0
 OM_VDM = 0
 FDM_LEN = {1: 1, 2: 2, 3: 4}
@@ -158,8 +186,13 @@ class _Socket:
         self.rx_wr = 0
         self.rx_rd = 0  # the chip's read pointer, committed by RECV (DS Sn_RX_RD)
         self.cmd_wait = 0  # transactions left until Sn_CR reads 0
-        self.send_pending = False
+        self.cmd_t = 0  # when the pending command was written (chip time, ns)
+        self.wait_t = 0  # when its transaction count ran out
+        self.send_pending = False  # a SEND accepted with the link down
         self.last_send = CR_SEND
+        self.tx_next = 0  # where the next SEND's data starts: the end of the last accepted SEND
+        self.tx_busy = 0  # when the transmitter is free again (chip time, ns)
+        self.tx_done = []  # sends on the wire: (time done, TX_RD after it, Sn_IR bit), in order
 
     def reg16(self, off):
         return (self.regs[off] << 8) | self.regs[off + 1]
@@ -169,16 +202,66 @@ class _Socket:
         self.regs[off + 1] = v & 0xFF
 
 
+class SimClock:
+    """Simulated time for the emulator that advances with the SPI traffic itself:
+    each byte takes 8 SCLK periods, each transaction txn_ns more (the host's own
+    work between chip-select edges). A run then takes the same chip time however
+    busy the machine is. advance(ns) lets time pass by hand."""
+
+    def __init__(self, sclk_hz=20000000, txn_ns=5000, start_ns=0):
+        if sclk_hz <= 0 or txn_ns < 0:
+            raise ValueError("sclk_hz must be > 0 and txn_ns >= 0")
+        self.sclk_hz = sclk_hz
+        self.txn_ns = txn_ns
+        self.ns = start_ns
+
+    def __call__(self):
+        return self.ns
+
+    def advance(self, ns):
+        """Let ns nanoseconds pass."""
+        self.ns += ns
+
+    def spi(self, nbytes, transactions):
+        """The time nbytes clocked and `transactions` chip-select frames take."""
+        self.ns += transactions * self.txn_ns + nbytes * 8000000000 // self.sclk_hz
+
+
 class W5500:
     """The chip: begin()/transfer()/end() is one SPI frame; receive_frame() is the wire.
 
     transmit(frame) is called with each frame the chip sends. Knobs: link (cable),
-    ptr_init (value OPEN gives the pointers; the datasheet only says "initialized"),
-    cmd_delay (SPI transactions before Sn_CR reads 0 again; a command written
-    while Sn_CR is still busy replaces the pending one, counted in stats)."""
+    speed (PHY speed in Mb/s, 10 or 100), ptr_init (value OPEN gives the pointers;
+    the datasheet only says "initialized"), cmd_delay_ns and cmd_delay (chip time
+    and SPI transactions before a command written to Sn_CR is accepted: Sn_CR
+    reads 0 and the command acts), clock (see the module comment),
+    mfen_multicast (whether MFEN passes multicast frames).
 
-    def __init__(self, transmit=None, link=True, ptr_init=0, cmd_delay=0):
+    Pins besides SPI: intn() is the INTn output level, on_int(level, seq) is
+    called when it changes (seq counts the changes); rst_line(level) is the
+    RSTn input. set_time(ns) tells the chip the simulated time of the SPI
+    exchange that follows, when the host has a simulated clock (tools/rp2sim);
+    now_ns is None otherwise."""
+
+    def __init__(self, transmit=None, link=True, ptr_init=0, cmd_delay=0, on_int=None, cmd_delay_ns=0,
+                 speed=100, clock=None, mfen_multicast=False):
+        if speed not in (10, 100):
+            raise ValueError("speed must be 10 or 100 (Mb/s)")
         self.transmit = transmit or (lambda frame: None)
+        self.clock = clock or time.monotonic_ns
+        self._clock_spi = getattr(self.clock, "spi", None)
+        self.cmd_delay_ns = cmd_delay_ns
+        self.speed = speed
+        self.mfen_multicast = bool(mfen_multicast)
+        # a model of another driver on the same bus (tools/fw_wiznet5k.py) attaches here: the
+        # chip tells it when the bus is free between two transactions (gap()) and between two
+        # bursts of one transaction (inside())
+        self.firmware = None
+        self.on_int = on_int
+        self.int_seq = 0
+        self._intn = 1
+        self._rst_low = False
+        self.now_ns = None
         self._link = bool(link)
         self.ptr_init = ptr_init & 0xFFFF
         self.cmd_delay = cmd_delay
@@ -202,6 +285,7 @@ class W5500:
         self._addr = self._bsb = self._rwb = 0
         self._left = -1
         self.stats["resets"] += 1
+        self._int_check()
 
     def reset_stats(self):
         self.stats = dict(
@@ -210,7 +294,71 @@ class W5500:
             rx_dropped_filter=0, rx_dropped_full=0, rx_dropped_link=0, rx_dropped_size=0,
             tx_stalled=0, tx_oversize=0, bufsize_errors=0, unsupported_cmds=0,
             lost_cmds=0, reserved_block=0, eth_tx_lost=0, rx_rd_errors=0, udp_arp_timeouts=0, resets=0,
+            bytes_in_reset=0,
         )
+
+    def set_time(self, ns):
+        """The simulated time (ns) of the SPI exchange that follows (a host with a simulated clock)."""
+        self.now_ns = ns
+
+    def now(self):
+        """The chip's time in ns: set_time()'s, else the clock's."""
+        if self.now_ns is not None:
+            return int(self.now_ns)
+        return self.clock()
+
+    def update(self):
+        """Let the chip catch up with its clock: accept due commands, finish due sends."""
+        with self.lock:
+            self._catch_up(self.now())
+
+    def _catch_up(self, now):
+        for n, s in enumerate(self.sockets):
+            if s.regs[SN_CR] and not s.cmd_wait and now >= s.cmd_t + self.cmd_delay_ns:
+                t = max(s.cmd_t + self.cmd_delay_ns, s.wait_t)
+                cmd = s.regs[SN_CR]
+                s.regs[SN_CR] = 0
+                self._accept(n, s, cmd, t)
+            while s.tx_done and s.tx_done[0][0] <= now:
+                _, rd, bit = s.tx_done.pop(0)
+                s.tx_rd = rd  # SEND done: TX_RD catches up with the data it sent (DS Sn_TX_RD)
+                s.regs[SN_IR] |= bit
+        self._int_check()
+
+    def wire_ns(self, nbytes):
+        """Time on the wire of a frame of nbytes (no FCS) at the PHY's speed."""
+        return (max(nbytes, MIN_FRAME) + WIRE_EXTRA) * 8000 // self.speed
+
+    # ---- pins: INTn, RSTn -------------------------------------------------
+    def intn(self):
+        """INTn level: 0 (asserted) while an enabled interrupt is pending -- IR & IMR, or
+        SIR & SIMR where SIR bit n is Sn_IR & Sn_IMR (DS 4.1 IR/IMR/SIR/SIMR, 4.2 Sn_IMR); else 1."""
+        c = self.common
+        if c[IR] & c[IMR]:
+            return 0
+        simr = c[SIMR]
+        for n, s in enumerate(self.sockets):
+            if simr & (1 << n) and s.regs[SN_IR] & s.regs[SN_IMR]:
+                return 0
+        return 1
+
+    def _int_check(self):
+        level = self.intn()
+        if level != self._intn:
+            self._intn = level
+            self.int_seq += 1
+            if self.on_int is not None:
+                self.on_int(level, self.int_seq)
+
+    def rst_line(self, level):
+        """The RSTn pin: low holds the chip in reset (registers at their reset values, SPI
+        ignored: counted in stats "bytes_in_reset"); high releases it (DS 2.1, RSTn)."""
+        with self.lock:
+            low = not level
+            if low and not self._rst_low:
+                self.hard_reset()
+            self._rst_low = low
+            self._int_check()
 
     @property
     def link(self):
@@ -222,9 +370,12 @@ class W5500:
             was = self._link
             self._link = bool(up)
             if self._link and not was:
+                now = self.now()
                 for n, s in enumerate(self.sockets):
                     if s.send_pending:
-                        self._do_send(n, s, s.last_send)
+                        self._do_send(n, s, s.last_send, now)
+                self._catch_up(now)
+            self._int_check()
 
     def _phy_up(self):
         return self._link and (self.common[PHYCFGR] & PHY_RST)
@@ -268,31 +419,46 @@ class W5500:
     def begin(self):
         """SCSn falls: a new SPI frame starts (DS 2.2)."""
         with self.lock:
+            if self.firmware is not None:
+                self.firmware.gap()  # the bus is free: another driver may run first
+            if self._clock_spi is not None:
+                self._clock_spi(0, 1)
             self._cs = True
             self._phase = 0
             self._nbytes = 0
+            self._catch_up(self.now())
 
     def end(self):
         """SCSn rises: the frame ends; a transaction is counted if bytes were clocked."""
         with self.lock:
             if self._cs and self._nbytes:
                 self.stats["transactions"] += 1
+                now = self.now()
                 for n, s in enumerate(self.sockets):
                     if s.cmd_wait:
                         s.cmd_wait -= 1
                         if s.cmd_wait == 0:
-                            s.regs[SN_CR] = 0
+                            s.wait_t = now
             self._cs = False
+            self._catch_up(self.now())
 
     def transfer(self, mosi):
         """Clock len(mosi) bytes while SCSn is low; returns the MISO bytes."""
         with self.lock:
+            if self._cs and self._nbytes and self.firmware is not None:
+                self.firmware.inside()  # between two bursts of one frame: an interrupt may come
             miso = bytearray(len(mosi))
+            if self._clock_spi is not None:
+                self._clock_spi(len(mosi), 0)
             if not self._cs:
                 self.stats["stray_bytes"] += len(mosi)
                 return miso
+            if self._rst_low:
+                self.stats["bytes_in_reset"] += len(mosi)
+                return miso
             self.stats["bytes"] += len(mosi)
             self._nbytes += len(mosi)
+            self._catch_up(self.now())
             i = 0
             n = len(mosi)
             while i < n:
@@ -320,6 +486,26 @@ class W5500:
                     self._left -= k
                     if self._left == 0:
                         self._phase = 0  # FDM: the next byte starts a new frame
+            if self._left >= 0:
+                self._int_check()  # FDM frames may never raise SCSn (DS 2.2.1)
+            return miso
+
+    def peek(self, bsb, addr, n):
+        """The n bytes a read of block bsb from addr would shift out, without changing anything
+        (W5500 reads have no side effects: registers are R, R/W or write-1-to-clear, DS 4.1/4.2)."""
+        with self.lock:
+            miso = bytearray(n)
+            if self._rst_low:
+                return miso
+            self._catch_up(self.now())
+            saved = (self._bsb, self._addr, self._rwb)
+            counts = dict(self.stats)
+            self._bsb, self._addr, self._rwb = bsb, addr & 0xFFFF, 0
+            try:
+                self._data(bytes(n), 0, n, miso)
+            finally:
+                self._bsb, self._addr, self._rwb = saved
+                self.stats.update(counts)  # in place: callers may hold the dict
             return miso
 
     def _data(self, mosi, i, k, miso):
@@ -371,7 +557,7 @@ class W5500:
         if a == PHYCFGR:
             v = self.common[PHYCFGR] & 0xF8
             if self._phy_up():
-                v |= PHY_LNK | PHY_SPD | PHY_DPX
+                v |= PHY_LNK | PHY_DPX | (PHY_SPD if self.speed == 100 else 0)
             return v
         if a == SIR:
             v = 0
@@ -439,22 +625,32 @@ class W5500:
             s.regs[a] = v
 
     def _command(self, n, s, cmd):
-        if s.cmd_wait:
-            self.stats["lost_cmds"] += 1  # the previous command was still pending
+        if s.regs[SN_CR]:
+            self.stats["lost_cmds"] += 1  # the previous command was not accepted yet: replaced
         if cmd == 0:
-            return
-        s.regs[SN_CR] = cmd
-        if self.cmd_delay:
-            s.cmd_wait = self.cmd_delay + 1  # the frame that wrote it does not count
-        else:
             s.regs[SN_CR] = 0
+            s.cmd_wait = 0
+            return
+        now = self.now()
+        s.regs[SN_CR] = cmd
+        s.cmd_t = now
+        s.wait_t = now
+        s.cmd_wait = self.cmd_delay + 1 if self.cmd_delay else 0  # the frame that wrote it does not count
+        if not s.cmd_wait and not self.cmd_delay_ns:
+            s.regs[SN_CR] = 0
+            self._accept(n, s, cmd, now)
+
+    def _accept(self, n, s, cmd, t):
+        """The chip takes command cmd of socket n at chip time t."""
         proto = s.regs[SN_MR] & 0x0F
         if cmd == CR_OPEN:
             p = self.ptr_init
-            s.tx_rd = s.rx_wr = s.rx_rd = p
+            s.tx_rd = s.tx_next = s.rx_wr = s.rx_rd = p
             s.set16(SN_TX_WR, p)
             s.set16(SN_RX_RD, p)
             s.send_pending = False
+            s.tx_done = []
+            s.tx_busy = 0
             if proto == P_TCP:
                 s.sr = SOCK_INIT
             elif proto == P_UDP:
@@ -466,11 +662,12 @@ class W5500:
         elif cmd in (CR_CLOSE, CR_DISCON):
             s.sr = SOCK_CLOSED
             s.send_pending = False
+            s.tx_done = []
         elif cmd in (CR_SEND, CR_SEND_MAC):
             if s.sr in (SOCK_UDP, SOCK_MACRAW):
                 s.last_send = cmd
                 if self._phy_up():
-                    self._do_send(n, s, cmd)
+                    self._do_send(n, s, cmd, t)
                 else:
                     s.send_pending = True
                     self.stats["tx_stalled"] += 1
@@ -483,11 +680,13 @@ class W5500:
         else:
             self.stats["unsupported_cmds"] += 1
 
-    def _do_send(self, n, s, cmd):
+    def _do_send(self, n, s, cmd, t):
+        # the data from the end of the last SEND up to TX_WR goes out as one frame, after the
+        # frames already on the wire; TX_RD and SEND_OK follow when it is done (_catch_up)
         s.send_pending = False
         base, size = self.block(n, True)
         wr = s.reg16(SN_TX_WR)
-        length = (wr - s.tx_rd) & 0xFFFF
+        length = (wr - s.tx_next) & 0xFFFF
         if size == 0:
             self.stats["bufsize_errors"] += 1
             data = b""
@@ -495,8 +694,8 @@ class W5500:
             if length > size:
                 self.stats["tx_oversize"] += 1
             mask = size - 1
-            data = bytes(self.tx_mem[base + ((s.tx_rd + j) & mask)] for j in range(length))
-        s.tx_rd = wr  # SEND moves TX_RD up to TX_WR (DS Sn_TX_RD)
+            data = bytes(self.tx_mem[base + ((s.tx_next + j) & mask)] for j in range(length))
+        s.tx_next = wr
         if s.sr == SOCK_MACRAW:
             frame = data
         else:
@@ -505,10 +704,10 @@ class W5500:
             self.stats["frames_tx"] += 1
             self.stats["bytes_tx"] += len(frame)
             self.transmit(bytes(frame))
-        if frame is not None:
-            s.regs[SN_IR] |= IR_SEND_OK
-        else:
-            s.regs[SN_IR] |= IR_TIMEOUT
+        start = max(t, s.tx_busy)
+        done = start + (self.wire_ns(len(frame)) if frame else 0)
+        s.tx_busy = done
+        s.tx_done.append((done, wr, IR_SEND_OK if frame is not None else IR_TIMEOUT))
 
     def _udp_frame(self, n, s, cmd, payload):
         dip = bytes(s.regs[SN_DIPR : SN_DIPR + 4])
@@ -538,6 +737,7 @@ class W5500:
     def receive_frame(self, frame):
         """A frame (no FCS) arrives from the cable; returns the socket it was stored in or -1."""
         with self.lock:
+            self._catch_up(self.now())
             frame = bytes(frame)
             if not self._phy_up():
                 self.stats["rx_dropped_link"] += 1
@@ -557,7 +757,9 @@ class W5500:
                     self.stats["rx_dropped_filter"] += 1
                     return -1
                 rec = struct.pack("!H", len(frame) + 2) + frame  # length counts itself
-                return 0 if self._store(0, s, rec) else -1
+                stored = self._store(0, s, rec)
+                self._int_check()
+                return 0 if stored else -1
             self.stats["rx_dropped_filter"] += 1
             return -1
 
@@ -575,7 +777,7 @@ class W5500:
             if mr & MR_BCASTB:
                 return False
         elif dst[0] & 1:
-            if mr & MR_MMB:
+            if mr & MR_MMB or (mr & MR_MFEN and not self.mfen_multicast):
                 return False
         elif mr & MR_MFEN and dst != bytes(self.common[SHAR : SHAR + 6]):
             return False
@@ -608,7 +810,9 @@ class W5500:
         plen = max(0, min(total - ihl, len(frame) - 14 - ihl) - 8)
         payload = frame[u + 8 : u + 8 + plen]
         rec = frame[26:30] + frame[u : u + 2] + struct.pack("!H", plen) + payload  # DS/IOLIB UDP header
-        return n if self._store(n, s, rec) else -1
+        stored = self._store(n, s, rec)
+        self._int_check()
+        return n if stored else -1
 
     def _store(self, n, s, rec):
         base, size = self.block(n, False)
@@ -635,14 +839,18 @@ parse_address = emu_server.parse_address
 
 
 class EmulatorServer(emu_server.ChipServer):
-    """Serves one W5500 over an SPI link socket and an Ethernet datagram socket."""
+    """Serves one W5500 over an SPI link socket and an Ethernet datagram socket.
+
+    receive(frame) hands a frame from the cable to the chip (default chip.receive_frame;
+    spi_link.BatchLinkServer.deliver defers it past an open SPI transaction)."""
 
     thread_name = "w5500-emu"
 
-    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False):
+    def __init__(self, chip, spi_addr, eth_bind=None, eth_peer=None, hello=False, receive=None):
         from . import spi_link
 
         self.chip = chip
+        self.receive = receive or chip.receive_frame
         self._spi_link = spi_link
         super().__init__(spi_addr, eth_bind, eth_peer, hello)
         self.spi_path = self.link_path
@@ -653,7 +861,10 @@ class EmulatorServer(emu_server.ChipServer):
         return self._spi_link.LinkSession(self.chip, sock)
 
     def frame_in(self, data):
-        self.chip.receive_frame(data)
+        self.receive(data)
+
+    def tick(self):
+        self.chip.update()  # commands and sends that came due while the bus was idle
 
     def lost_frame(self):
         self.chip.stats["eth_tx_lost"] += 1
@@ -679,7 +890,13 @@ def build_parser():
     p.add_argument("--ptr-init", type=lambda s: int(s, 0), default=0,
                    help="value OPEN gives the socket pointers (default 0; e.g. 0xFFF0 exercises 16-bit wrap)")
     p.add_argument("--cmd-delay", type=int, default=0,
-                   help="SPI transactions before Sn_CR reads 0 after a command (default 0)")
+                   help="SPI transactions before a command written to Sn_CR is accepted (default 0)")
+    p.add_argument("--cmd-delay-us", type=float, default=0.0,
+                   help="microseconds before a command written to Sn_CR is accepted (default 0)")
+    p.add_argument("--speed", type=int, choices=(10, 100), default=100,
+                   help="PHY speed in Mb/s: a SEND completes after the frame's wire time (default 100)")
+    p.add_argument("--mfen-multicast", action="store_true",
+                   help="let Sn_MR.MFEN pass multicast frames (default: only broadcast and our own MAC)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -688,7 +905,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="w5500_emu: %(message)s")
-    chip = W5500(link=args.link == "up", ptr_init=args.ptr_init, cmd_delay=args.cmd_delay)
+    chip = W5500(link=args.link == "up", ptr_init=args.ptr_init, cmd_delay=args.cmd_delay,
+                 cmd_delay_ns=int(args.cmd_delay_us * 1000), speed=args.speed, mfen_multicast=args.mfen_multicast)
     try:
         srv = EmulatorServer(chip, args.spi, args.eth, args.eth_peer, hello=args.eth_hello)
     except (OSError, ValueError) as e:

@@ -25,17 +25,17 @@ RP2040_REGIONS = (("sram", RP2040_SRAM, RP2040_SRAM_SIZE),)
 
 # ESP32 (esp-idf components/soc/esp32/include/soc/soc.h).
 # Readable RAM only. DRAM = SRAM2 + SRAM1 on the data bus (byte access).
-# RTC FAST/SLOW need 32-bit access: opt in with --region rtc_slow:rtc_slow:8K.
+# RTC SLOW needs 32-bit access: opt in with --region rtc_slow:rtc_slow:8K.
 # Never: IRAM 0x40080000 (32-bit only), 0x3FFA0000-0x3FFADFFF, peripherals
-# 0x3FF00000-0x3FF7FFFF, PSRAM 0x3F800000 unless present.
+# 0x3FF00000-0x3FF7FFFF, PSRAM 0x3F800000 unless present, and RTC FAST memory
+# (0x3FF80000): on the ESP32 only the PRO CPU can reach it, while MicroPython
+# runs on the APP CPU unless the build is unicore (docs/memory-maps.md#esp32).
 ESP32_DRAM = 0x3FFAE000
 ESP32_DRAM_SIZE = 0x52000
-ESP32_RTC_FAST = 0x3FF80000
 ESP32_RTC_SLOW = 0x50000000
 ESP32_RTC_SIZE = 0x2000
 ESP32_SAFE = (
     ("dram", ESP32_DRAM, ESP32_DRAM_SIZE),
-    ("rtc_fast", ESP32_RTC_FAST, ESP32_RTC_SIZE),
     ("rtc_slow", ESP32_RTC_SLOW, ESP32_RTC_SIZE),
 )
 ESP32_REGIONS = (("dram", ESP32_DRAM, ESP32_DRAM_SIZE),)
@@ -53,6 +53,13 @@ def reset():
     machine.reset()
 
 
+def wdt(timeout_ms):
+    """Start the hardware watchdog (machine.WDT) with this timeout -> it; arm_config feeds it at a fault."""
+    import machine
+
+    return machine.WDT(timeout=timeout_ms)
+
+
 def _spi(n):
     import machine
 
@@ -60,12 +67,51 @@ def _spi(n):
                        miso=machine.Pin(n["miso"]))
 
 
+def _fw_nics(type_name):
+    # (network.route(), network.<type_name>): the firmware's live list of its registered
+    # network interfaces (extmod/modnetwork.c network_route; WIZNET5K registers itself when
+    # activated), to find the firmware's own driver of a chip without calling its
+    # constructor -- network.WIZNET5K() clears the running interface's flags
+    # (extmod/network_wiznet5k.c wiznet5k_make_new, "Bring down interface")
+    try:
+        import network
+    except ImportError:
+        return None, None
+    t = getattr(network, type_name, None)
+    route = getattr(network, "route", None)
+    if t is None or route is None:
+        return None, None
+    return route(), t
+
+
+def _running(nics, t):
+    # the first active interface of type t in nics, else None
+    if nics is None:
+        return None
+    for x in nics:
+        if isinstance(x, t):
+            try:
+                if x.active():
+                    return x
+            except OSError:
+                pass
+    return None
+
+
 def w5500(n):
-    """netdump's polled W5500 frame NIC on the SPI bus and pins of NIC dict n."""
+    """netdump's polled W5500 frame NIC on the SPI bus and pins of NIC dict n: takes the chip
+    over from the firmware's WIZNET5K at a fault (drivers/w5500.py), touches nothing now."""
     import machine
     from netdump.drivers.w5500 import W5500
 
-    return W5500(_spi(n), machine.Pin(n["cs"], machine.Pin.OUT), machine.Pin(n["rst"], machine.Pin.OUT))
+    nics, t = _fw_nics("WIZNET5K")
+    # a running WIZNET5K configured the bus: use it as it is (machine.SPI(id) alone does not
+    # re-initialise it, ports/rp2/machine_spi.c), rather than reset it under its feet
+    spi = machine.SPI(n["spi"]) if _running(nics, t) is not None else _spi(n)
+    # pins in their idle state: chip select and RSTn high (RSTn low holds the chip in reset)
+    return W5500(spi, machine.Pin(n["cs"], machine.Pin.OUT, value=1),
+                 machine.Pin(n["rst"], machine.Pin.OUT, value=1),
+                 intn=machine.Pin(n["int"]) if "int" in n else None, nics=nics, nic_type=t)
 
 
 def lan9118(n):
@@ -137,20 +183,24 @@ def lan_address(lan):
 
 
 def wiznet5k():
-    """MicroPython's own network.WIZNET5K (lwIP over the W5500), on the firmware's board pins."""
+    """MicroPython's own network.WIZNET5K (lwIP over the W5500): the running one, found in
+    network.route(), else a new one on the firmware's board pins (network.WIZNET5K() clears a
+    running interface's flags: docs/w5500.md#micropythons-wiznet5k-driver)."""
+    x = _running(*_fw_nics("WIZNET5K"))
+    if x is not None:
+        return x
     import network
 
     return network.WIZNET5K()
 
 
 def wiznet5k_address():
-    """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None."""
-    try:
-        from netdump import config
+    """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None
+    (found in network.route(): calling network.WIZNET5K() would take it down)."""
+    from netdump import config
 
-        return config.lan_address(wiznet5k())
-    except (ImportError, AttributeError, OSError, TypeError):
-        return None
+    x = _running(*_fw_nics("WIZNET5K"))
+    return config.lan_address(x) if x is not None else None
 
 
 # Wi-Fi (network.WLAN station: ESP32, Pico W). netdump does not join a network:

@@ -43,6 +43,17 @@ except (ImportError, AttributeError):
 
 
 try:
+    from micropython import kbd_intr
+except ImportError:  # CPython: Ctrl-C stays a KeyboardInterrupt
+
+    def kbd_intr(chr):
+        return None
+
+
+CTRL_C = 3  # the interrupt character kbd_intr() gives back (MicroPython's default)
+
+
+try:
     from sys import implementation as _impl
 
     IS_MICROPYTHON = _impl.name == "micropython"

@@ -12,7 +12,8 @@
 #   iface        the board's interface to dump through (board.IFACES)
 #   client       this board's address, IPv4 or IPv6
 #   netmask      IPv4 dotted mask, or a prefix length "/24" (IPv6: "/64")
-#   gateway      "" when the server is on the client's link
+#   gateway      "" when the server is on the client's link (an off-link server
+#                without one is refused: the board could never reach it)
 #   server       netdumpd's address, same family as client
 #   herald_port  netdumpd's port for the herald (netdump: 20023)
 #   client_port  this board's UDP port (netdump: 20024)
@@ -27,6 +28,11 @@
 #                dump before the action (0 = no console, -1 = wait forever)
 #   deadline     seconds a whole dump may take before it is abandoned (0 =
 #                scaled to the dump's size and mode, dumper.auto_deadline_ms)
+#   wdt          milliseconds: arm_config() starts the hardware watchdog
+#                (machine.WDT; the board's make_wdt) with this timeout and the
+#                fault path feeds it; the application feeds it with
+#                netdump.feed.feed(). 0 = none (an application's own WDT is
+#                handed over with netdump.panic.set_wdt())
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
@@ -43,7 +49,7 @@ BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "
           "esp32_wlan", "pico_w", "qemu_mps2_an385", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
-        "path", "hostname", "regions", "mode", "action", "console", "deadline")
+        "path", "hostname", "regions", "mode", "action", "console", "deadline", "wdt")
 
 MODES = ("window", "freebsd")
 ACTIONS = ("reset", "halt")
@@ -60,8 +66,10 @@ DEFAULTS = {
     "action": "reset",
     "console": 10,
     "deadline": 0,
+    "wdt": 0,
 }
 _DEADLINE_MAX = 500000  # seconds; in ms below the transport's 2**29 limit
+_WDT_MAX_MS = 86400000  # a day: boards' own limits are lower (rp2: 8388) and are checked by machine.WDT
 
 _HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
 _PATH_MAX = 255
@@ -237,6 +245,9 @@ def validate(conf, board=None, check_addresses=True):
             raise ConfigError("gateway %s is not on the client's network %s/%d" % (c["gateway"], c["client"], plen))
     else:
         c["gateway"] = ""
+        if not addr.same_prefix(server, client, plen) and not (fam == 6 and addr.is_link_local6(server)):
+            raise ConfigError("server %s is not on the client's network %s/%d and no gateway is given (-g)"
+                              % (c["server"], c["client"], plen))
     c["herald_port"] = _port(c, "herald_port")
     c["client_port"] = _port(c, "client_port")
     p = c["path"]
@@ -275,6 +286,12 @@ def validate(conf, board=None, check_addresses=True):
         raise ConfigError("deadline: %r is not a number of seconds (0..%d, 0 = scaled to the dump)"
                           % (dl, _DEADLINE_MAX))
     c["deadline"] = dl
+    w = c["wdt"]
+    if isinstance(w, str) and addr.digits(w):
+        w = int(w)
+    if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= _WDT_MAX_MS:
+        raise ConfigError("wdt: %r is not a watchdog timeout in milliseconds (0 = none)" % (w,))
+    c["wdt"] = w
     return c
 
 

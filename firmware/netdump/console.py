@@ -17,12 +17,15 @@
 #
 # run(timeout_s, default) waits for input at most timeout_s seconds between
 # lines (-1: forever) and returns the chosen action (netdump.fault.ACT_*);
-# the default action when the time is up or the input ends.
+# the default action when the time is up or the input ends. While it runs,
+# Ctrl-C is a character (micropython.kbd_intr(-1)) that clears the line, and
+# the hardware watchdog is fed between waits of at most _POLL_MS.
 import sys
 
 from netdump import debugnet, fault
 from netdump.compat import const, ticks_diff, ticks_ms
 from netdump.fault import ACT_CONTINUE, ACT_HALT, ACT_RESET
+from netdump.feed import feed
 
 try:
     import select
@@ -105,11 +108,11 @@ class Console:
         self.n = 0
         t0 = ticks_ms()
         while True:
-            if timeout_s >= 0:
-                if ticks_diff(ticks_ms(), t0) >= timeout_s * 1000:
-                    return 0
-                if not self._ready(_POLL_MS):
-                    continue
+            if timeout_s >= 0 and ticks_diff(ticks_ms(), t0) >= timeout_s * 1000:
+                return 0
+            feed()
+            if not self._ready(_POLL_MS):
+                continue
             c = self._getc()
             if c < 0:
                 return -1
@@ -254,6 +257,13 @@ class Console:
 
     def run(self, timeout_s=-1, default=ACT_CONTINUE):
         """The prompt loop -> the action chosen (default when time is up or input ends)."""
+        fault.kbd_off()
+        try:
+            return self._run(timeout_s, default)
+        finally:
+            fault.kbd_on()
+
+    def _run(self, timeout_s, default):
         print("netdump: panic console ('help' for commands)")
         while True:
             print("netdump> ", end="")

@@ -45,6 +45,9 @@
 #                        from there) -> 0, or nonzero if it could not.
 #   ep.wait(ms)          block up to ms for something to read (may return early).
 #
+# The hardware watchdog (netdump/feed.py) is fed once per message, per wait and
+# per retransmission scan (at least once per RTO while the window runs).
+#
 # Modes:
 #   MODE_WINDOW   sliding window of up to `window` datagrams in flight within one
 #                 send call, per-datagram timers with an adaptive RTO
@@ -61,6 +64,7 @@
 # Every int stays below 2**30: acks >= 2**30 read as -1 and are ignored.
 from netdump import fast
 from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
+from netdump.feed import feed
 from netdump.wire import FINISHED, HDR_LEN, MAX_PAYLOAD, SMALL_LIMIT, ack_seqno, pack_header
 
 MODE_WINDOW = const(0)
@@ -316,6 +320,7 @@ class Debugnet:
         self._deadline_ms = ms
 
     def _message(self, mtype, src, offset, length):
+        feed()
         if offset < 0 or length < 0 or length > SMALL_LIMIT - offset:
             self.err = ERR_TOO_BIG
             return ERR_TOO_BIG
@@ -499,6 +504,7 @@ class Debugnet:
                 if ms > _IDLE_MAX_MS:
                     ms = _IDLE_MAX_MS
                 if ms > 0:
+                    feed()
                     self._ep_wait(ms)
 
     def _retx(self, i):
@@ -541,6 +547,7 @@ class Debugnet:
     def _scan(self, lo, hi, now):
         """Retransmit every unacked chunk whose timer ran out; back the RTO off
         once per scan that found one; set the time of the next scan."""
+        feed()
         flags = self._flags
         tsent = self._tsent
         rto = self._rto
@@ -634,6 +641,7 @@ class Debugnet:
                     break
                 if ticks_diff(ticks_ms(), self._end) >= 0:
                     return ERR_DEADLINE
+                feed()
                 self._ep_wait(1)
             if retries > self._retries:  # "if (retries++ > debugnet_nretries)"
                 i = 0

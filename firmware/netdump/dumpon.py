@@ -70,24 +70,32 @@ def client_from_iface(board, iface):
     return r
 
 
-def guess_board():
-    """The board module name this firmware most likely runs on, or "" (ESP32 boards look alike)."""
+def guess_board(platform=None, machine=None):
+    """The board module this firmware runs on when its name says so, else "" (then give -b).
+
+    sys.implementation._machine is "<board> with <chip>" (py/mpconfig.h MICROPY_BANNER_MACHINE;
+    ports/rp2/mpconfigport.h MICROPY_HW_MCU_NAME "RP2040", "RP2350", "RP2350-RISCV"). An RP2350
+    (Pico 2, W5500-EVB-Pico2) has no board module yet; a plain Pico may or may not carry a W5500
+    module; ESP32 boards look alike unless named."""
     import sys
 
-    p = sys.platform
-    m = getattr(sys.implementation, "_machine", "")
+    p = sys.platform if platform is None else platform
+    m = getattr(sys.implementation, "_machine", "") if machine is None else machine
     if p in ("linux", "darwin"):
         return "unix_virtual"
+    u = m.upper()
     if p == "rp2":
-        if "W5500" in m:
+        if not u.endswith("WITH RP2040"):
+            return ""  # RP2350: other memory map, no board module
+        if "W5500-EVB-PICO" in u:
             return "w5500_evb_pico"
-        return "pico_w" if "Pico W" in m else "pico_w5500"
+        return "pico_w" if "Pico W " in m else ""  # a plain Pico: a W5500 module or not, cannot tell
     if p == "qemu" and "mps2-an385" in m:
         return "qemu_mps2_an385"
     if p == "esp32":
-        if "WT32" in m.upper():
+        if "WT32" in u:
             return "wt32_eth01"
-        if "POE" in m.upper():
+        if "POE" in u:
             return "olimex_esp32_poe"
     return ""
 
@@ -102,8 +110,11 @@ def configure(conf, path=config.CONFIG_PATH):
             except config.ConfigError:
                 conf["board"] = guess_board()
             if not conf["board"]:
-                raise config.ConfigError("board: cannot tell which board this is; give -b (%s)"
-                                         % ", ".join(config.BOARDS))
+                import sys
+
+                raise config.ConfigError("board: cannot tell which board this is (%s); give -b (%s)"
+                                         % (getattr(sys.implementation, "_machine", sys.platform),
+                                            ", ".join(config.BOARDS)))
         if conf.get("client") == "auto":
             board = config.load_board(conf.get("board", ""))
             ip, nm, gw = client_from_iface(board, conf.get("iface") or board.DEFAULT_IFACE)

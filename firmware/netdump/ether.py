@@ -35,7 +35,9 @@
 #
 # reset() (debugnet calls it at connect) first takes the NIC over with
 # nic.start() when the NIC has one; a nonzero result prints nic.why and the
-# connection fails as when no next hop answers. Then next-hop resolution: per
+# connection fails as when no next hop answers; release() (netdump.fault.resume,
+# after a dump that carries on) gives it back with nic.stop(). An IPv6 endpoint
+# sets nic.multicast = 1 at arm (neighbour discovery). Then next-hop resolution: per
 # target (server, then gateway) arp_retries requests (ARP, or an NS to the
 # solicited-node group), each followed by up to arp_timeout_ms of polling --
 # FreeBSD's debugnet_arp_gw: debugnet_arp_nretries = 3, 2000 x 500 us polls.
@@ -54,6 +56,7 @@ import sys
 
 from netdump import addr, inet
 from netdump.compat import IS_MICROPYTHON, const, small, ticks_add, ticks_diff, ticks_ms
+from netdump.feed import feed
 from netdump.link import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD,  # noqa: F401
                           ES_DROP_FRAG, ES_DROP_MAC, ES_DROP_OTHER, ES_DROP_PORT, ES_DROP_TYPE, ES_NA_SENT, ES_RX,
                           ES_SOLICITS, ES_START_ERR, ES_TX, ES_TX_ERR, OFF, RX_MAX, STAT_NAMES, Link)
@@ -119,6 +122,9 @@ class EtherEndpoint:
         self._nic_poll = nic.poll
         self._nic_wait = getattr(nic, "wait", None)
         self._nic_start = getattr(nic, "start", None)
+        self._nic_stop = getattr(nic, "stop", None)
+        if v6 and hasattr(nic, "multicast"):
+            nic.multicast = 1  # neighbour discovery: solicited-node groups (docs/frame-nic.md)
         self._retries = arp_retries
         self._timeout = arp_timeout_ms
         self.herald_port = herald_port
@@ -255,6 +261,11 @@ class EtherEndpoint:
                 return 1
         return 0
 
+    def release(self):
+        """After a dump that carries on: give the NIC back to the firmware (nic.stop())."""
+        if self._nic_stop is not None:
+            self._nic_stop()
+
     def adopt_port(self, port):
         """Send to server:port from now on and accept acks only from it -> 0."""
         if not 0 < port < 65536:
@@ -318,6 +329,7 @@ class EtherEndpoint:
                     if n:
                         self._input(n, None)
                     else:
+                        feed()
                         self.wait(1)
             if link.resolved:
                 self._hop = 1 if want is self.gateway_ip else 0

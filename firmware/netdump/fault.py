@@ -10,15 +10,26 @@
 #   fault_dump(msg, with_tb, msg_len) -> err  the same for a fault, remembered
 #   retry() -> err              dump the last fault again (console `netdump`)
 #   retarget(ip4, port) -> err  point the armed endpoint at another IPv4 server
-#   after(err) -> err           console (if configured), then reset/halt
-#   halt()                      idle for good
+#   after(err) -> err           console (if configured), then reset/halt;
+#                               continuing: resume()
+#   resume()                    give the endpoint's NIC back to the firmware
+#                               (EtherEndpoint.release -> nic.stop) before the
+#                               application goes on
+#   halt()                      idle for good (feeding the hardware watchdog)
+#   why[0]                      why the board is not armed (one line)
+#
+# While a dump runs, Ctrl-C is an ordinary character (micropython.kbd_intr(-1)):
+# mpremote sends one when it connects, and a KeyboardInterrupt inside the dump
+# would end it half way; it is an interrupt again (kbd_intr(3)) afterwards.
+# kbd_off()/kbd_on() nest (the console's `netdump` dumps inside the console).
 #
 # Everything after arm allocates nothing.
 import sys
 import time
 
 from netdump import dumper
-from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
+from netdump.compat import CTRL_C, IS_MICROPYTHON, heap_lock, heap_unlock, kbd_intr
+from netdump.feed import feed
 
 ACT_CONTINUE = 0
 ACT_RESET = 1
@@ -47,6 +58,24 @@ busy = [0]
 # 1 from a fault's dump through its console and action: a second fault then
 # (the watchdog expiring while the console waits) is ignored, not nested
 in_fault = [0]
+# why the board is not armed: set by netdump.panic.arm_config() when arming failed
+NOT_ARMED = "arm_config() was not run (boot.py: import netdump.panic; netdump.panic.arm_config())"
+why = [NOT_ARMED]
+_kbd = [0]  # kbd_off() depth
+
+
+def kbd_off():
+    """Ctrl-C becomes a character (nests with kbd_on)."""
+    if not _kbd[0]:
+        kbd_intr(-1)
+    _kbd[0] += 1
+
+
+def kbd_on():
+    """Undo one kbd_off(); the outermost makes Ctrl-C an interrupt again."""
+    _kbd[0] -= 1
+    if not _kbd[0]:
+        kbd_intr(CTRL_C)
 
 
 class Fault:
@@ -72,6 +101,7 @@ class Fault:
         self.err = 0
         self.ip4 = bytearray(4)  # console scratch: a parsed server address
         self.con = None
+        self.release = getattr(endpoint, "release", None)
 
 
 # ---- fault time: nothing below allocates -------------------------------------
@@ -80,13 +110,14 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
     """Dump the armed regions with the heap locked; returns 0 or an error code."""
     d = armed[0]
     if d is None:
-        print("netdump: not armed")
+        print("netdump: not armed:", why[0])
         return dumper.ERR_NOT_ARMED
     if busy[0]:
         print("netdump: a dump is already running")
         return ERR_BUSY
     busy[0] = 1
     err = dumper.ERR_INTERNAL
+    kbd_off()
     heap_lock()
     try:
         err = d.dump(panic_message, traceback_text, tb_len, msg_len)
@@ -97,6 +128,7 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
             sys.print_exception(e)
     finally:
         heap_unlock()
+        kbd_on()
         busy[0] = 0
     f = ctx[0]
     if f is not None:
@@ -141,13 +173,22 @@ def after(err):
         f.reset_fn()
     elif act == ACT_HALT:
         halt()
+    resume()
     return err
 
 
+def resume():
+    """Before the application goes on after a dump: give the NIC back to the firmware's driver."""
+    f = ctx[0]
+    if f is not None and f.release is not None:
+        f.release()
+
+
 def halt():
-    """Stop here for good, idling (state kept for a debugger)."""
+    """Stop here for good, idling (state kept for a debugger; the hardware watchdog fed)."""
     print("netdump: halted")
     while True:
+        feed()
         _sleep_ms(1000)
 
 

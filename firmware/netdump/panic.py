@@ -5,6 +5,9 @@
 #   arm(server, regions, machine, elfclass, arch, ...) -> Dumper
 #   arm_config(path="netdump.json") -> Dumper or None   the boot.py line:
 #       import netdump.panic; netdump.panic.arm_config()
+#       (any failure: one line "netdump: not armed: ...", kept in fault.why)
+#   set_wdt(wdt)                              feed this machine.WDT on the
+#                                             fault path from now on
 #   dump(msg, tb=None, tb_len=-1) -> err      dump now, heap locked; no action
 #   panic(msg) -> err                         dump, then the panic console
 #                                             (if configured), then reset/halt
@@ -15,6 +18,8 @@
 #   test_dump() -> err                        a dump on request, then carry
 #                                             on (sysctl debug.kdb.panic=1
 #                                             without the reboot)
+#   resume()                                  after dump(): give the NIC back
+#                                             to the firmware's driver
 #   console(timeout_s=-1) -> action           the panic console by hand
 #   retarget(ip4, port) -> err                point the armed endpoint at
 #                                             another IPv4 server, in place
@@ -36,12 +41,12 @@
 import sys
 import time
 
-from netdump import dumper, fault
+from netdump import dumper, fault, feed
 from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
 
 # the public names of the fault state, used by applications as netdump.panic.*
 from netdump.fault import (ACT_CONTINUE, ACT_HALT, ACT_RESET, ERR_BUSY, ERR_NO_RETARGET,  # noqa: F401
-                           MSG_CAP, dump, halt, retarget, retry)
+                           MSG_CAP, dump, halt, resume, retarget, retry)
 
 
 def _version_string():
@@ -67,7 +72,7 @@ def _rtc_seconds():
 
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
         board="", path=None, mode=None, window=None, skip_zero=True, herald_port=20023, client_port=20024,
-        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None, digest=True,
+        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None, digest=True, wdt=None,
         **transport_opts):  # arm-time
     """Prepare a dump of regions [(name, address, size), ...] to netdumpd at `server`.
 
@@ -79,7 +84,8 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     "halt" or "continue"); console: seconds the panic console waits first (0 =
     no console, -1 = forever); reset: a function that reboots (default
     machine.reset, or sys.exit on the unix port); digest: each region's CRC-32
-    computed while sending it (dumper.py), False to save its CPU time."""
+    computed while sending it (dumper.py), False to save its CPU time; wdt: a
+    machine.WDT (anything with feed()) the fault path feeds (netdump/feed.py)."""
     from netdump import debugnet
 
     if action not in fault.ACTIONS:
@@ -123,34 +129,54 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     from netdump import console as _console
 
     f.con = _console.Console(f)
+    if wdt is not None:
+        feed.wdt[0] = wdt
     fault.armed[0] = d
     fault.ctx[0] = f
+    fault.why[0] = fault.NOT_ARMED
     return d
 
 
 def arm_config(path=None):
-    """Arm from the dumpon configuration file; prints one line and returns None on failure."""
-    from netdump import config
-
+    """Arm from the dumpon configuration file -> the Dumper; on any failure one line
+    ("netdump: not armed: ...", also kept in fault.why[0]) and None."""
     try:
-        conf = config.load(path or config.CONFIG_PATH)
-        board = config.load_board(conf["board"])
-        regions = config.regions(conf, board)
-        ep = board.make_endpoint(conf)
-    except (config.ConfigError, OSError, ImportError) as e:
-        print("netdump: not armed:", e)
-        return None
-    from netdump import debugnet
+        return _arm_config(path)
+    except Exception as e:  # noqa: BLE001 - boot.py must go on, unarmed, with one line
+        from netdump import config
 
+        why = str(e) if isinstance(e, config.ConfigError) else "%s: %s" % (type(e).__name__, e)
+        fault.why[0] = why
+        print("netdump: not armed:", why)
+        return None
+
+
+def _arm_config(path):  # arm-time
+    from netdump import config, debugnet
+
+    conf = config.load(path or config.CONFIG_PATH)
+    board = config.load_board(conf["board"])
+    regions = config.regions(conf, board)
+    wdt = None
+    if conf["wdt"]:
+        from netdump import board as _board
+
+        wdt = getattr(board, "make_wdt", _board.wdt)(conf["wdt"])
+    ep = board.make_endpoint(conf)
     opts = {}
     if conf["deadline"] > 0:  # else arm() scales it to the dump
         opts["deadline_ms"] = conf["deadline"] * 1000
     d = arm(conf["server"], regions, board.MACHINE, board.ELFCLASS, board.ARCH, endpoint=ep,
             hostname=conf["hostname"], board=board, path=conf["path"] or None,
             mode=debugnet.MODE_FREEBSD if conf["mode"] == "freebsd" else debugnet.MODE_WINDOW,
-            action=conf["action"], console=conf["console"], **opts)
+            action=conf["action"], console=conf["console"], wdt=wdt, **opts)
     print("netdump: armed:", conf["iface"], conf["client"], "->", conf["server"], "port", conf["herald_port"])
     return d
+
+
+def set_wdt(wdt):
+    """Feed this hardware watchdog (a machine.WDT) on the fault path from now on (None: none)."""
+    feed.wdt[0] = wdt
 
 
 def disarm():
@@ -190,7 +216,9 @@ def panic(msg):
 def test_dump(msg="netdump test dump"):
     """Dump now on request and carry on (no console, no reset) -> err."""
     print("netdump: test dump")
-    return dump(msg)
+    err = dump(msg)
+    resume()
+    return err
 
 
 def _capture(e):
@@ -237,6 +265,16 @@ def _capture(e):
     f.msg_n = k
 
 
+def _print_tb(e):
+    # the traceback on the console too (print_exception to sys.stdout does not allocate)
+    if IS_MICROPYTHON:
+        sys.print_exception(e)
+    else:
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stdout)
+
+
 def guard(main):
     """Run main(); on an unhandled exception dump with its traceback, then console and reset/halt."""
     try:
@@ -256,6 +294,7 @@ def guard(main):
             try:
                 _capture(e)
                 print("panic: unhandled exception")
+                _print_tb(e)
                 err = fault.fault_dump(f.msg, 1, f.msg_n)
             finally:
                 heap_unlock()
@@ -275,6 +314,7 @@ def console(timeout_s=-1):
         f.reset_fn()
     elif act == ACT_HALT:
         halt()
+    resume()
     return act
 
 

@@ -7,7 +7,8 @@
 # netdump.panic.panic(msg).
 #
 #   w = Watchdog(timeout_ms, on_expire, period_ms=0, timer_id=None)
-#   w.start()   the periodic check: machine.Timer on boards; on ports without
+#   w.start()   the periodic check: machine.Timer on boards (timer_id, else the
+#               form that port and release take: timer_ids()); on ports without
 #               machine.Timer (unix) a _thread that sleeps period_ms between
 #               checks; with neither, call w.check() from the application
 #   w.feed()    the heartbeat (allocation-free)
@@ -26,6 +27,30 @@ except ImportError:  # CPython (tests): run the expiry at once
     _schedule = None
 
 _MIN_PERIOD_MS = const(10)
+
+
+def timer_ids(platform=None, machine=None):
+    """The machine.Timer ids to try for the periodic check, in order (docs/ports.md#machinetimer).
+
+    rp2 has only the soft timer -1 (ports/rp2/machine_timer.c: any other id raises "Timer
+    doesn't exist"). esp32 has hardware timers only: 1.22-1.24 took any id, -1 silently as
+    timer 3 ((id >> 1) & 1 group, id & 1 index); 1.25-1.28 raise ValueError("invalid Timer
+    number") outside 0..SOC_TIMER_GROUP_TOTAL_TIMERS-1 (ports/esp32/machine_timer.c
+    machine_timer_make_new): 4 timers on ESP32/S2/S3, 2 on C3/C6/H2, 1 on C2; timer 3 on a
+    C3 crashed releases before 1.24. The highest existing id is taken, to stay clear of an
+    application's Timer(0). Other ports: the soft timer -1."""
+    import sys
+
+    p = sys.platform if platform is None else platform
+    if p != "esp32":
+        return (-1,)
+    m = getattr(sys.implementation, "_machine", "") if machine is None else machine
+    m = m.upper().replace("-", "")
+    if "ESP32C2" in m:
+        return (0,)
+    if "ESP32C3" in m or "ESP32C6" in m or "ESP32H2" in m:
+        return (1, 0)
+    return (3, 2, 1, 0)
 
 
 class Watchdog:
@@ -96,11 +121,16 @@ class Watchdog:
         except (ImportError, AttributeError):
             Timer = None
         if Timer is not None:
-            tid = self.timer_id
-            if tid is None:
-                tid = -1  # a virtual (software) timer on rp2; esp32 needs a hardware id (0..3)
-            self._timer = Timer(tid, mode=Timer.PERIODIC, period=self.period_ms, callback=self._tick_cb)
-            return "timer"
+            ids = (self.timer_id,) if self.timer_id is not None else timer_ids()
+            err = None
+            for tid in ids:
+                try:
+                    self._timer = Timer(tid, mode=Timer.PERIODIC, period=self.period_ms, callback=self._tick_cb)
+                    self.timer_id = tid
+                    return "timer"
+                except ValueError as e:  # this id does not exist on this chip or release
+                    err = e
+            raise err
         try:
             import _thread
         except ImportError:

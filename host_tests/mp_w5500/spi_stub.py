@@ -6,6 +6,10 @@
 #   spi = LinkSPI("/path/to/spi.sock")   # or LinkSPI(None, miso=0xFF): no chip on the bus
 #   cs = LinkPin(spi)                    # value(0) starts a transaction, value(1) ends it
 #   spi.write(buf) / spi.readinto(buf, write=0) / spi.write_readinto(wbuf, rbuf)
+#   spi.irq_off() / spi.irq_on(state)    machine.disable_irq()/enable_irq() as the
+#                                        emulator's model of the firmware sees them
+#   FakeWiznet5k(spi, mac), IntnPin(spi)  network.WIZNET5K and the INTn pin, whose
+#                                        active()/irq().trigger() reach that model
 import socket
 
 _OP_LOW = 0x4C  # 'L' chip select falls
@@ -14,6 +18,10 @@ _OP_WRITE = 0x57  # 'W' n:u16 data
 _OP_READ = 0x52  # 'R' n:u16 fill:u8 -> n bytes
 _OP_XFER = 0x58  # 'X' n:u16 data -> n bytes
 _OP_CONTROL = 0x43  # 'C' n:u16 json -> u32 len + json
+_OP_IRQ_OFF = 0x44  # 'D' interrupts masked
+_OP_IRQ_ON = 0x45  # 'E' interrupts unmasked
+_OP_FW_ACTIVE = 0x46  # 'F' v:u8 the firmware's WIZNET5K active(v)
+_OP_INTN = 0x47  # 'G' t:u8 the INTn pin interrupt's trigger
 _CAP = 4096
 _AF_UNIX_LINUX = 1  # sa_family of struct sockaddr_un on Linux (little-endian u16)
 
@@ -140,6 +148,28 @@ class LinkSPI:
         self._put(wbuf, m)
         self._reply(rbuf)
 
+    def _op(self, op, arg=-1):
+        # a one-way message: queued, sent with the next flush (order is kept)
+        if self.sock is None:
+            return
+        if self.n + 2 > _CAP:
+            self._flush()
+        self.out[self.n] = op
+        self.n += 1
+        if arg >= 0:
+            self.out[self.n] = arg
+            self.n += 1
+
+    def irq_off(self):
+        """machine.disable_irq() stand-in -> a state for irq_on()."""
+        self._op(_OP_IRQ_OFF)
+        return 0
+
+    def irq_on(self, state):
+        """machine.enable_irq(state) stand-in."""
+        self._op(_OP_IRQ_ON)
+        self._flush()
+
     def control(self, req):
         """Emulator control (allocates; not for the packet path): req is JSON bytes/str."""
         if self.sock is None:
@@ -181,3 +211,47 @@ class LinkPin:
 
     def off(self):
         self.value(0)
+
+
+class FakeWiznet5k:
+    """network.WIZNET5K stand-in: active(v) reaches the emulator's model of the firmware."""
+
+    def __init__(self, spi, mac, up=True):
+        self.spi = spi
+        self.mac = bytes(mac)
+        self.up = up
+
+    def active(self, v=None):
+        if v is None:
+            return self.up
+        self.up = bool(v)
+        self.spi._op(_OP_FW_ACTIVE, 1 if v else 0)
+        self.spi._flush()
+        return None
+
+    def config(self, key):
+        return self.mac
+
+
+class _Irq:
+    def __init__(self, spi):
+        self.spi = spi
+        self.t = 4  # armed on the falling edge, as network_wiznet5k.c leaves it
+
+    def trigger(self, t=-1):
+        prev = self.t
+        if t >= 0:
+            self.t = t
+            self.spi._op(_OP_INTN, t)
+            self.spi._flush()
+        return prev
+
+
+class IntnPin:
+    """machine.Pin stand-in for INTn: irq() gives the object whose trigger() the driver uses."""
+
+    def __init__(self, spi):
+        self._irq = _Irq(spi)
+
+    def irq(self):
+        return self._irq

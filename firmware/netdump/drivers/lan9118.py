@@ -14,6 +14,7 @@
 #   nic.wait(ms)               poll RX_FIFO_INF until a frame is there or ms pass
 #   nic.stats                  counters, indexes LS_* (names: STAT_NAMES)
 #   nic.idle_us                microseconds spent in wait() (for bench/bench_qemu.py)
+#   nic.multicast              1: pass every multicast frame (set at arm, before start())
 #
 # base_hi is the upper 16 bits of the register base (0x4020 for 0x40200000):
 # the base is >= 2**30, so it never exists as a Python int; the viper helpers
@@ -55,10 +56,12 @@ _ADDRL = const(3)  # MAC bytes 0..3, byte 0 in [7:0]
 _MII_ACC = const(6)  # [15:11] PHY address, [10:6] register, bit 1 write, bit 0 busy
 _MII_DATA = const(7)
 
-# MAC_CR bits (DS 5.4.1): receiver and transmitter on, full duplex, pass all
-# multicast (IPv6 neighbour discovery uses solicited-node groups); broadcast
-# stays accepted (BCAST = 0), promiscuous off.
-_MAC_CR_RUN = const(0x00100000 | 0x00080000 | 0x8 | 0x4)  # FDPX | MCPAS | TXEN | RXEN
+# MAC_CR bits (DS 5.4.1): receiver and transmitter on, full duplex; broadcast
+# stays accepted (BCAST = 0), promiscuous off; all multicast passes (MCPAS)
+# when the endpoint asks for it (nic.multicast: IPv6 neighbour discovery uses
+# solicited-node groups).
+_MAC_CR_RUN = const(0x00100000 | 0x8 | 0x4)  # FDPX | TXEN | RXEN
+_MAC_CR_MCPAS = const(0x00080000)
 
 # PHY registers (DS 5.5, IEEE 802.3 clause 22): 0 basic control, 1 basic status
 _PHY_BCR = const(0)
@@ -292,6 +295,7 @@ class LAN9118:
             raise ValueError("mac must be 6 bytes")
         self.mac[:] = mac
         self.why = ""
+        self.multicast = 0  # set to 1 by an endpoint that needs multicast frames (docs/frame-nic.md)
         self.stats = [0] * _NSTATS
         self.idle_us = 0
         self._tag = 1
@@ -322,7 +326,8 @@ class LAN9118:
         _wr(hi, _INT_STS, 0xFFFFFFF)  # clear what is pending (bits 31..28 are not used here)
         _wr(hi, _HW_CFG, _HW_CFG_INIT)
         _wr(hi, _RX_CFG, 0)
-        if not _set_mac(hi, self.mac) or not _csr_write(hi, _MAC_CR, _MAC_CR_RUN & 0xFFFF, _MAC_CR_RUN >> 16):
+        cr_hi = (_MAC_CR_RUN | _MAC_CR_MCPAS) >> 16 if self.multicast else _MAC_CR_RUN >> 16
+        if not _set_mac(hi, self.mac) or not _csr_write(hi, _MAC_CR, _MAC_CR_RUN & 0xFFFF, cr_hi):
             self.why = _WHY_CSR
             return ERR_CSR
         _wr(hi, _TX_CFG, _TX_CFG_ON)

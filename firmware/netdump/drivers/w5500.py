@@ -1,22 +1,52 @@
 # WIZnet W5500 as a polled frame NIC (docs/frame-nic.md): socket 0 in MACRAW
 # with all 16 KiB of TX and RX memory, driven over machine.SPI + a CS pin.
 #
-#   nic = W5500(spi, cs, reset=None, mac=None)   allocates everything, then init()
+#   nic = W5500(spi, cs, reset=None, mac=None, nic=None, intn=None, ...)
+#       arm time: allocates everything and records what start() needs; touches
+#       no hardware and never waits for the link
+#   nic.start() -> 0 / errno   dump time, heap locked: take the chip over
+#                              (below); on failure nic.why is one line
+#   nic.stop()                 give the chip back to the firmware's driver
+#                              (after a dump that carries on)
 #   nic.mac                    6 bytes
 #   nic.send(buf, n) -> 1/0    first n bytes of buf as one Ethernet frame (no FCS)
 #   nic.poll(buf) -> n         one received frame copied into buf, 0 if none
 #   nic.link() -> 1/0          PHYCFGR.LNK
+#   nic.multicast              set to 1 before start() by an endpoint that needs
+#                              multicast frames (IPv6 neighbour discovery)
 #
-# send/poll/link do not allocate and keep every int below 2**30; init() may
-# raise OSError(code, message) with one clear line (no chip, no link, ...).
+# The takeover (docs/w5500.md#takeover), as FreeBSD's debugnet takes a NIC from
+# its normal driver: at arm, the firmware's own driver of the chip (a running
+# network.WIZNET5K: `nic`, or the first one of type nic_type found in the list
+# nics, e.g. network.route(), at start()) and the INTn pin (`intn`) are only
+# recorded, and the MAC is taken from the running WIZNET5K (else `mac`, else a
+# locally administered one derived from machine.unique_id()). start():
+#   1. stops the firmware's driver: nic.active(False) (its receive path;
+#      MicroPython's extmod/network_wiznet5k.c wiznet5k_poll then only clears
+#      the socket's interrupt flags), and masks the INTn pin interrupt with
+#      intn.irq().trigger(0) (active(False) leaves it armed);
+#   2. from then on keeps each SPI transaction atomic against what still runs at
+#      interrupt level (the soft timer's poll at PendSV level every 64 ms,
+#      ports/rp2/mpnetworkport.c) with machine.disable_irq()/enable_irq()
+#      around it: `atomic` (default: on rp2 only, docs/w5500.md#interrupts);
+#   3. if the chip answers (VERSIONR 0x04), re-opens socket 0 in MACRAW without
+#      a reset, so the PHY keeps its link; otherwise resets it and waits for the
+#      link (bounded);
+#   4. waits for Sn_CR to read 0 after every command (DS 4.2 Sn_CR), bounded.
+# takeover=False skips 1 and 2 (a test hook: the firmware's poller then steals
+# frames and corrupts transactions).
+#
+# send/poll/link/start/stop do not allocate and keep every int below 2**30.
 #
 # Facts: WIZnet W5500 datasheet v1.0.9 ("DS"), summarised with the other sources
 # in docs/w5500.md. SPI cost per frame (VDM, DS 2.2):
 #   send: 1 status read (9 B) + data (3 + n rounded up to 32) + TX_WR (5) + SEND (4)
+#         + Sn_CR read back (4)
 #   poll: 1 status read (9 B); with a frame: + data (3 + 64, or 2 reads for
-#         frames over 62 bytes) + RX_RD (5) + RECV (4)
+#         frames over 62 bytes) + RX_RD (5) + RECV (4) + Sn_CR read back (4)
 from netdump import fast
 from netdump.compat import const, ticks_diff, ticks_ms
+from netdump.feed import feed
 
 try:
     from time import sleep_ms
@@ -30,6 +60,7 @@ except ImportError:  # CPython
 # ---- common register block, BSB 0 (DS 4.1) ----
 _MR = const(0x0000)  # mode; bit7 RST self-clearing soft reset
 _SHAR = const(0x0009)  # source MAC, 6 bytes
+_IR = const(0x0015)  # interrupt flags, write 1 to clear
 _IMR = const(0x0016)  # interrupt mask
 _SIMR = const(0x0018)  # socket interrupt mask
 _PHYCFGR = const(0x002E)  # bit0 LNK (1 = link up)
@@ -50,7 +81,7 @@ _SN_RX_RSR = const(0x0026)  # RSR, RX_RD, RX_WR: 6 contiguous bytes
 _SN_RX_RD = const(0x0028)
 _SN_IMR = const(0x002C)
 _MR_MACRAW = const(0x04)  # Sn_MR P[3:0] = 0100, socket 0 only
-_MR_MFEN = const(0x80)  # MACRAW MAC filter: own MAC, broadcast, multicast
+_MR_MFEN = const(0x80)  # MACRAW MAC filter: own MAC and broadcast (docs/w5500.md#mfen-and-multicast)
 _CR_OPEN = const(0x01)
 _CR_CLOSE = const(0x10)
 _CR_SEND = const(0x20)
@@ -72,34 +103,114 @@ _MIN_FRAME = const(14)
 _GRAN = const(32)  # TX burst rounding: bytes past n land in free TX memory, unsent
 _RX_FIRST = const(64)  # first RX read: 2-byte length + a minimum 60-byte frame + 2
 _RX_GRAN = const(64)
+_CMD_MS = const(100)  # longest wait for Sn_CR to read 0, or Sn_SR to change
 
-# error codes for OSError (Linux errno numbers)
+# error codes returned by start() (Linux errno numbers)
 ENODEV = const(19)
 ETIMEDOUT = const(110)
 ENETDOWN = const(100)
 EIO = const(5)
 
-_DEFAULT_MAC = b"\x02\x00\x00\x55\x00\x01"  # locally administered (IEEE 802 bit 1)
+# start()'s one-line reasons (nic.why)
+WHY_NOCHIP = "W5500 not found: VERSIONR is not 0x04 (check SPI wiring, CS, power)"
+WHY_RESET = "W5500 reset did not complete (MR.RST stuck)"
+WHY_SPI = "W5500 register readback failed (SPI data corrupt?)"
+WHY_OPEN = "W5500 socket 0 did not open in MACRAW mode"
+WHY_LINK = "W5500 no link: Ethernet cable unplugged or PHY down"
+
+AUTO = "auto"  # atomic=AUTO: mask interrupts around transactions where the port allows it
+
+
+def local_mac(uid):
+    """A locally administered unicast MAC (IEEE 802 bit 1 set, bit 0 clear) derived from a
+    board's unique id. An 8-byte RP2040 flash id gives the MAC MicroPython's own WIZNET5K
+    takes on a blank chip (ports/rp2/mphalport.c mp_hal_generate_laa_mac, MP_HAL_MAC_ETH0
+    = 2), so the network sees one station before and after a dump."""  # arm-time
+    m = bytearray(6)
+    if len(uid) == 8:
+        m[0] = 0x02
+        m[1] = ((uid[7] << 4) | (uid[6] & 0xF)) & 0xFF
+        m[2] = ((uid[5] << 4) | (uid[4] & 0xF)) & 0xFF
+        m[3] = ((uid[3] << 4) | (uid[2] & 0xF)) & 0xFF
+        m[4] = uid[1]
+        m[5] = ((uid[0] << 2) | 2) & 0xFF
+        return m
+    for i in range(len(uid)):
+        m[i % 6] ^= uid[i]
+    m[0] = (m[0] & 0xFC) | 0x02
+    return m
+
+
+def _board_mac():  # arm-time
+    # machine.unique_id() on a board; random bytes where there is none (the unix port, CPython)
+    try:
+        import machine
+
+        return local_mac(machine.unique_id())
+    except (ImportError, AttributeError):
+        pass
+    import os
+
+    return local_mac(os.urandom(6))
+
+
+def _auto_atomic():  # arm-time
+    # machine.disable_irq() masks PendSV and the GPIO interrupt on rp2 (PRIMASK,
+    # ports/rp2/mphalport.h), and its SPI transfers poll (ports/rp2/machine_spi.c).
+    # On esp32 it is a spinlock critical section (ports/esp32/mphalport.h) in which
+    # machine.SPI's blocking transfer must not run (ports/esp32/machine_hw_spi.c
+    # spi_device_transmit waits for the SPI interrupt): not used there.
+    import sys
+
+    if sys.platform != "rp2":
+        return None
+    import machine
+
+    return (machine.disable_irq, machine.enable_irq)
 
 
 class W5500:
-    """W5500 MACRAW frame NIC on socket 0 (send/poll allocation-free after init)."""
+    """W5500 MACRAW frame NIC on socket 0 (see the module comment)."""
 
-    def __init__(self, spi, cs, reset=None, mac=None, nic=None, init=True,
-                 link_timeout_ms=5000, reset_timeout_ms=300, tx_timeout_ms=20, mfen=True):
+    def __init__(self, spi, cs, reset=None, mac=None, nic=None, intn=None, nics=None, nic_type=None,
+                 atomic=AUTO, takeover=True, link_timeout_ms=5000, reset_timeout_ms=300, tx_timeout_ms=20,
+                 mfen=True):  # arm-time
         self.spi = spi
         self.cs = cs
         self.reset_pin = reset
-        self.nic = nic  # a network.WIZNET5K that was using the chip: deactivated by init()
+        self.nic = nic  # the firmware's own driver of this chip (network.WIZNET5K), if known
+        self._nics = nics  # a live list to find it in at start() (network.route()), with its type
+        self._nic_type = nic_type
+        self._irq = intn.irq() if intn is not None else None  # the INTn pin's irq object (not changed)
+        self.takeover = takeover
+        if atomic == AUTO:
+            atomic = _auto_atomic() if takeover else None
+        self._irq_off = atomic[0] if atomic else None
+        self._irq_on = atomic[1] if atomic else None
+        self._irq_state = 0
         self.link_timeout_ms = link_timeout_ms
         self.reset_timeout_ms = reset_timeout_ms
         self.tx_timeout_ms = tx_timeout_ms
         self.mfen = mfen
-        self.want_mac = mac
+        self.multicast = 0
         self.mac = bytearray(6)
-        self.version = 0  # VERSIONR as last read by init()
+        m = mac
+        if m is None:
+            m = self._fw_mac()
+        if m is None:
+            m = _board_mac()
+        if len(m) != 6:
+            raise ValueError("mac must be 6 bytes")
+        self.mac[0:6] = m
+        self.version = 0  # VERSIONR as last read by start()
+        self.started = 0
+        self.resets = 0  # hardware resets start() needed (0: the chip was re-opened as it was)
+        self.why = ""
+        self._fw = None  # the firmware driver start() deactivated, for stop()
+        self._trig = -1  # the INTn trigger start() masked (-1: none), for stop()
         self.tx_timeouts = 0
         self.rx_errors = 0
+        self.cmd_timeouts = 0
         # one command buffer shared by every register access: 3-byte header + data
         self._cmd = bytearray(11)
         self._rsp = bytearray(11)
@@ -125,26 +236,50 @@ class W5500:
         self._xfer = spi.write_readinto
         self._csv = cs.value
         self._copy = fast.copy
-        # errors init() can raise, made now so raising them does not need the heap
-        self._e_nochip = OSError(ENODEV, "W5500 not found: VERSIONR is not 0x04 (check SPI wiring, CS, power)")
-        self._e_reset = OSError(ETIMEDOUT, "W5500 reset did not complete (MR.RST stuck)")
-        self._e_spi = OSError(EIO, "W5500 register readback failed (SPI data corrupt?)")
-        self._e_open = OSError(ETIMEDOUT, "W5500 socket 0 did not open in MACRAW mode")
-        self._e_link = OSError(ENETDOWN, "W5500 no link: Ethernet cable unplugged or PHY down")
-        self._csv(1)
-        if init:
-            self.init()
+
+    def _fw_mac(self):  # arm-time
+        # the running firmware driver's MAC (config('mac'), extmod/network_wiznet5k.c), else None
+        fw = self._find_fw()
+        if fw is None:
+            return None
+        try:
+            if fw.active():
+                return bytes(fw.config("mac"))
+        except (AttributeError, OSError, ValueError, TypeError):
+            pass
+        return None
+
+    def _find_fw(self):
+        # the firmware driver: the one given, else the first of nic_type in the nics list
+        # (a list and isinstance: nothing allocated)
+        if self.nic is not None:
+            return self.nic
+        lst = self._nics
+        t = self._nic_type
+        if lst is None or t is None:
+            return None
+        for n in lst:
+            if isinstance(n, t):
+                return n
+        return None
 
     # ---- register access (allocation-free) ----
+    # Every transaction is chip select low .. high; with `atomic`, interrupts are
+    # masked from before CS falls until after it rises (docs/w5500.md#interrupts).
     def _read(self, ctl, addr, n):
         # one SPI transaction: header + n dummy bytes; the data lands in _rsp[3:3+n]
         c = self._cmd
         c[0] = addr >> 8
         c[1] = addr & 0xFF
         c[2] = ctl
+        off = self._irq_off
+        if off is not None:
+            self._irq_state = off()
         self._csv(0)
         self._xfer(self._co[n], self._ro[n])
         self._csv(1)
+        if off is not None:
+            self._irq_on(self._irq_state)
 
     def _write(self, ctl, addr, n):
         # one SPI transaction: header + the n bytes already in _cmd[3:3+n]
@@ -152,9 +287,30 @@ class W5500:
         c[0] = addr >> 8
         c[1] = addr & 0xFF
         c[2] = ctl
+        off = self._irq_off
+        if off is not None:
+            self._irq_state = off()
         self._csv(0)
         self._wr(self._co[n])
         self._csv(1)
+        if off is not None:
+            self._irq_on(self._irq_state)
+
+    def _burst(self, first, second, into):
+        # one SPI transaction of two pieces: first written, then second written
+        # (into=0) or read into (into=1)
+        off = self._irq_off
+        if off is not None:
+            self._irq_state = off()
+        self._csv(0)
+        self._wr(first)
+        if into:
+            self._rd(second)
+        else:
+            self._wr(second)
+        self._csv(1)
+        if off is not None:
+            self._irq_on(self._irq_state)
 
     def _read1(self, ctl, addr):
         self._read(ctl, addr, 1)
@@ -170,57 +326,88 @@ class W5500:
         self._write(ctl, addr, 2)
 
     def _command(self, cmd):
-        # Sn_CR: written, then read back 0 once accepted (DS 4.2 Sn_CR)
+        # Sn_CR: written, then read back until the chip took it (0), bounded (DS 4.2 Sn_CR)
         self._write1(_CTL_S0_W, _SN_CR, cmd)
         t0 = ticks_ms()
         while self._read1(_CTL_S0_R, _SN_CR):
-            if ticks_diff(ticks_ms(), t0) > 100:
+            if ticks_diff(ticks_ms(), t0) > _CMD_MS:
+                self.cmd_timeouts += 1
                 return 0
         return 1
 
-    # ---- arm time ----
-    def init(self):
-        """Take over the chip: reset, check VERSIONR, MAC, 16 KiB to socket 0, MACRAW open, link up."""
+    # ---- the takeover (dump time, allocation-free) ----
+    def start(self):
+        """Take the chip over (module comment) -> 0, or an errno with self.why set."""
+        if self.started and self._read1(_CTL_S0_R, _SN_SR) == _SOCK_MACRAW:
+            return 0  # still ours (EtherEndpoint.reset() calls this at every connection)
+        self.started = 0
+        if self.takeover:
+            self._quiesce()
         self._csv(1)  # end any SPI frame another driver left open
-        if self.nic is not None:
-            # MicroPython's WIZNET5K polls socket 0 from its lwIP timer/INTn IRQ:
-            # stop it before the chip is reset under it (MPY extmod/network_wiznet5k.c)
+        self.version = self._read1(_CTL_COMMON_R, _VERSIONR)
+        err = 1
+        if self.version == _VERSION:
+            err = self._setup()  # the chip answers: re-open socket 0, keep the PHY's link
+        if err:
+            err = self._reset()
+            if not err:
+                self.resets += 1
+                err = self._setup()
+        if not err:
+            err = self._wait_link()
+        if err:
+            return err
+        self.started = 1
+        return 0
+
+    def _quiesce(self):
+        # stop the firmware's driver of the chip and mask its INTn interrupt (once per takeover)
+        if self._fw is None:
+            fw = self._find_fw()
+            if fw is not None and fw.active():
+                fw.active(False)
+                self._fw = fw
+        if self._irq is not None and self._trig < 0:
+            self._trig = self._irq.trigger(0)
+
+    def stop(self):
+        """Give the chip back (after the dump, heap unlocked: this allocates): restore the INTn
+        interrupt, re-activate the firmware's driver (network.WIZNET5K.active(True) resets and
+        re-initialises the chip, and starts DHCP) and put back a static address it had."""
+        self.started = 0
+        if self._trig >= 0:
+            self._irq.trigger(self._trig)
+            self._trig = -1
+        fw = self._fw
+        if fw is None:
+            return
+        self._fw = None
+        cfg = None
+        try:
+            # the interface keeps its addresses while down (extmod/network_lwip.c ifconfig reads netif)
+            if not fw.ipconfig("dhcp4"):
+                cfg = fw.ifconfig()
+        except (AttributeError, OSError, ValueError, TypeError):
+            pass
+        fw.active(True)
+        if cfg is not None and cfg[0] != "0.0.0.0":
             try:
-                self.nic.active(False)
-            except Exception:
+                fw.ifconfig(cfg)  # static: active(True) began with 0.0.0.0 and DHCP
+            except (OSError, ValueError, TypeError):
                 pass
-        # keep the MAC the board already used (set by WIZNET5K or a previous init)
-        m = self.mac
-        self._read(_CTL_COMMON_R, _SHAR, 6)
-        blank = 1
-        i = 0
-        while i < 6:
-            m[i] = self._rsp[3 + i]
-            if m[i] not in (0x00, 0xFF):
-                blank = 0
-            i += 1
-        self._reset()
-        i = 0
-        while i < 6:
-            if self.want_mac is not None:
-                m[i] = self.want_mac[i]
-            elif blank:
-                m[i] = _DEFAULT_MAC[i]
-            i += 1
-        i = 0
-        while i < 6:
-            self._cmd[3 + i] = m[i]
-            i += 1
-        self._write(_CTL_COMMON_W, _SHAR, 6)
-        self._read(_CTL_COMMON_R, _SHAR, 6)
-        i = 0
-        while i < 6:
-            if self._rsp[3 + i] != m[i]:
-                raise self._e_spi
-            i += 1
-        # no interrupts: nothing may pull INTn and wake another driver (DS 4.1 IMR/SIMR)
-        self._write1(_CTL_COMMON_W, _IMR, 0)
+
+    def _setup(self):
+        # socket 0 closed, every interrupt masked, all memory to socket 0, our MAC,
+        # MACRAW (+MFEN unless multicast is needed) open -> 0 or an errno
+        self.why = WHY_SPI
+        # no interrupts: nothing may pull INTn and wake another driver (DS 4.1 IMR/SIMR, 4.2 Sn_IMR)
         self._write1(_CTL_COMMON_W, _SIMR, 0)
+        self._write1(_CTL_COMMON_W, _IMR, 0)
+        self._write1(_CTL_S0_W, _SN_IMR, 0)
+        self._write1(_CTL_COMMON_W, _IR, 0xFF)
+        if not self._command(_CR_CLOSE) or not self._wait_sr(_SOCK_CLOSED):
+            self.why = WHY_OPEN
+            return ETIMEDOUT
         # all memory to socket 0: sockets 1..7 first to 0 KiB, so the sum never passes 16 (DS 3.3)
         s = 1
         while s < 8:
@@ -231,18 +418,43 @@ class W5500:
         self._cmd[3] = 16
         self._cmd[4] = 16
         self._write(_CTL_S0_W, _SN_RXBUF_SIZE, 2)
-        self._write1(_CTL_S0_W, _SN_IMR, 0)
-        if not self._open():
-            raise self._e_open
+        m = self.mac
+        i = 0
+        while i < 6:
+            self._cmd[3 + i] = m[i]
+            i += 1
+        self._write(_CTL_COMMON_W, _SHAR, 6)
+        self._read(_CTL_COMMON_R, _SHAR, 6)
+        i = 0
+        while i < 6:
+            if self._rsp[3 + i] != m[i]:
+                return EIO
+            i += 1
+        self._read(_CTL_S0_R, _SN_RXBUF_SIZE, 2)
+        if self._rsp[3] != 16 or self._rsp[4] != 16:
+            return EIO
+        mode = _MR_MACRAW
+        if self.mfen and not self.multicast:
+            mode |= _MR_MFEN
+        self._write1(_CTL_S0_W, _SN_MR, mode)
+        self._write1(_CTL_S0_W, _SN_IR, 0xFF)
+        if not self._command(_CR_OPEN) or not self._wait_sr(_SOCK_MACRAW):
+            self.why = WHY_OPEN
+            return ETIMEDOUT
+        self.why = ""
+        return 0
+
+    def _wait_sr(self, want):
         t0 = ticks_ms()
-        while not self.link():
-            if ticks_diff(ticks_ms(), t0) > self.link_timeout_ms:
-                raise self._e_link
-            sleep_ms(5)
+        while self._read1(_CTL_S0_R, _SN_SR) != want:
+            if ticks_diff(ticks_ms(), t0) > _CMD_MS:
+                return 0
+        return 1
 
     def _reset(self):
+        # RSTn low, released, then VERSIONR 0x04 with MR.RST clear (docs/w5500.md#reset-and-phy);
+        # MR.RST when there is no reset pin -> 0 or an errno
         if self.reset_pin is not None:
-            # RSTn low >= 1 ms then poll VERSIONR (docs/w5500.md#reset-and-phy)
             self.reset_pin.value(0)
             sleep_ms(2)
             self.reset_pin.value(1)
@@ -253,25 +465,26 @@ class W5500:
             mr = self._read1(_CTL_COMMON_R, _MR)
             self.version = self._read1(_CTL_COMMON_R, _VERSIONR)
             if self.version == _VERSION and not (mr & _MR_RST):
-                return
+                return 0
             if ticks_diff(ticks_ms(), t0) > self.reset_timeout_ms:
                 if self.version != _VERSION:
-                    raise self._e_nochip
-                raise self._e_reset
+                    self.why = WHY_NOCHIP
+                    return ENODEV
+                self.why = WHY_RESET
+                return ETIMEDOUT
+            feed()
             sleep_ms(1)
 
-    def _open(self):
-        # CLOSE, Sn_MR = MACRAW (+MFEN), OPEN, Sn_SR must become SOCK_MACRAW (DS 4.2)
-        self._command(_CR_CLOSE)
-        self._write1(_CTL_S0_W, _SN_MR, _MR_MACRAW | (_MR_MFEN if self.mfen else 0))
-        self._write1(_CTL_S0_W, _SN_IR, 0xFF)
-        if not self._command(_CR_OPEN):
-            return 0
+    def _wait_link(self):
+        # PHY link, bounded: after a reset, auto-negotiation takes seconds
         t0 = ticks_ms()
-        while self._read1(_CTL_S0_R, _SN_SR) != _SOCK_MACRAW:
-            if ticks_diff(ticks_ms(), t0) > 100:
-                return 0
-        return 1
+        while not self.link():
+            if ticks_diff(ticks_ms(), t0) > self.link_timeout_ms:
+                self.why = WHY_LINK
+                return ENETDOWN
+            feed()
+            sleep_ms(5)
+        return 0
 
     # ---- packet path (allocation-free) ----
     def link(self):
@@ -297,37 +510,37 @@ class W5500:
             if ticks_diff(ticks_ms(), t0) > self.tx_timeout_ms:
                 # the chip never finished: count it, reopen the socket, drop this frame
                 self.tx_timeouts += 1
-                self._open()
+                self._setup()
                 return 0
         # the frame at TX_WR in one burst; the chip wraps it inside socket 0's block
+        c = self._cmd
         if len(buf) == n:
-            c = self._cmd
             c[0] = wr >> 8
             c[1] = wr & 0xFF
             c[2] = _CTL_S0_TX_W
-            self._csv(0)
-            self._wr(self._h3)
-            self._wr(buf)
-            self._csv(1)
+            self._burst(self._h3, buf, 0)
         else:
             t = self._tx
             t[0] = wr >> 8
             t[1] = wr & 0xFF
             t[2] = _CTL_S0_TX_W
             self._copy(t, 3, buf, 0, n)
+            off = self._irq_off
+            if off is not None:
+                self._irq_state = off()
             self._csv(0)
             self._wr(self._txv[(n + _GRAN - 1) // _GRAN])
             self._csv(1)
+            if off is not None:
+                self._irq_on(self._irq_state)
         self._write2(_CTL_S0_W, _SN_TX_WR, (wr + n) & 0xFFFF)
-        self._write1(_CTL_S0_W, _SN_CR, _CR_SEND)
-        return 1
+        return self._command(_CR_SEND)
 
     def poll(self, buf):
         """Copy one received frame into buf and return its length (truncated to len(buf)); 0 if none."""
         r = self._rsp
         # RX_RSR, RX_RD, RX_WR in one burst: RSR is accepted when it equals
-        # RX_WR - RX_RD read with it (RSR is not latched, DS 4.2 note; a RECV the
-        # chip has not processed yet also shows up as a mismatch)
+        # RX_WR - RX_RD read with it (RSR is not latched, DS 4.2 note)
         tries = 0
         while 1:
             self._read(_CTL_S0_R, _SN_RX_RSR, 6)
@@ -345,30 +558,24 @@ class W5500:
         c[0] = rd >> 8
         c[1] = rd & 0xFF
         c[2] = _CTL_S0_RX_R
-        self._csv(0)
-        self._wr(self._h3)
-        self._rd(self._rx0)
-        self._csv(1)
+        self._burst(self._h3, self._rx0, 1)
         # MACRAW record: 2-byte big-endian length that counts itself, then the frame (docs/w5500.md#macraw-framing)
         ln = (x[0] << 8) | x[1]
         if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2 or ln > rsr:
             # not a record boundary: drop everything queued and start again at RX_WR
             self.rx_errors += 1
             self._write2(_CTL_S0_W, _SN_RX_RD, (r[7] << 8) | r[8])
-            self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)
+            self._command(_CR_RECV)
             return 0
         if ln > _RX_FIRST:
             a = (rd + _RX_FIRST) & 0xFFFF
             c[0] = a >> 8
             c[1] = a & 0xFF
-            self._csv(0)
-            self._wr(self._h3)
-            self._rd(self._rxv[(ln - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN])
-            self._csv(1)
+            self._burst(self._h3, self._rxv[(ln - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN], 1)
         n = ln - 2
         if n > len(buf):
             n = len(buf)
         self._copy(buf, 0, x, 2, n)
         self._write2(_CTL_S0_W, _SN_RX_RD, (rd + ln) & 0xFFFF)
-        self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)
+        self._command(_CR_RECV)
         return n

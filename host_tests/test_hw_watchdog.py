@@ -1,0 +1,92 @@
+"""The hardware watchdog on the fault path (firmware/netdump/feed.py).
+
+The virtual board has one (boards/unix_virtual.py WDT, enforced by
+tools/vboard.py, which ends the board's process when it is not fed in time)
+with rp2's longest timeout, 8388 ms. A dump slower than that -- the server two
+hops away (off-link, through the gateway), 5% of the frames lost each way,
+300 ms each way, the first ARP request for the gateway unanswered, FreeBSD's
+burst transport -- completes when the fault path feeds the watchdog; with the
+same network and nothing feeding it, the watchdog resets the board in the
+middle of the dump. Nothing here measures wall time: the reset either happens
+(the dump took longer than the timeout) or it does not.
+"""
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from netdump_tools import reader, vboard
+
+sys.path.insert(0, os.path.join(ROOT, "boards"))
+
+WDT_MS = 8388
+RAM_KIB = 256
+
+
+def ram_pattern():
+    return bytes(((i * 13) ^ (i >> 7)) & 255 for i in range(RAM_KIB * 1024))
+
+
+def wait_for(vb, text, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in vb.output or (vb._thread is not None and not vb._thread.is_alive()):
+            break
+        time.sleep(0.1)
+    return text in vb.output
+
+
+@pytest.mark.parametrize("feed", [True, False])
+def test_slow_dump_and_the_hardware_watchdog(tmp_path, feed):
+    import test_vnet as tv  # the vnet/netdumpd harness of host_tests/test_vnet.py
+
+    from netdump import dumpon
+
+    server = tv.Netdumpd(tmp_path, "127.0.0.1")
+    br = tv.Bridge(tmp_path, "user", ["--ip4", "10.0.2.2/24", "--loss", "5%", "--delay-ms", "300",
+                                      "--arp-ignore", "1", "--seed", "7"])
+    bdir = tmp_path / "board"
+    bdir.mkdir()
+    dumpon.save({"board": "unix_virtual", "iface": "vnic", "client": "10.0.2.15", "netmask": "/24",
+                 "gateway": "10.0.2.2", "server": "10.9.9.9", "herald_port": server.hport,
+                 "client_port": server.cport, "hostname": "wdtboard", "mode": "freebsd", "console": 0,
+                 "wdt": WDT_MS}, str(bdir / "netdump.json"))
+    (bdir / "boot.py").write_text("import netdump.panic; netdump.panic.arm_config()\n")
+    (bdir / "main.py").write_text(
+        "import netdump.feed as f, netdump.panic as p, unix_virtual as b\n"
+        "i = 0\n"
+        "while i < len(b.RAM):\n"
+        "    b.RAM[i] = ((i * 13) ^ (i >> 7)) & 255\n"
+        "    i += 1\n"
+        "w = f.wdt[0]\n"
+        "print('WDT', type(w).__name__)\n"
+        "w.feed()\n"
+        + ("" if feed else "f.wdt[0] = None  # nothing on the fault path feeds it\n") +
+        "print('DUMP START')\n"
+        "print('DUMP END', p.test_dump())\n")
+    vb = vboard.VBoard(str(bdir), heapsize="4M", once=True, log_path=str(tmp_path / "console.log"),
+                       env={"NETDUMP_VNET_PORT": str(br.nic_port)})
+    try:
+        vb.start()
+        assert wait_for(vb, b"DUMP START", 60), bytes(vb.output)
+        done = wait_for(vb, b"DUMP END", 240)
+        out = bytes(vb.output).decode(errors="replace")
+    finally:
+        vb.stop()
+        st = br.stop()
+        server.stop()
+    assert "netdump: armed: vnic 10.0.2.15 -> 10.9.9.9" in out and "WDT WDT" in out, out
+    assert st["side"]["arp_ignored"] == 1 and st["to_nic"]["lost"] + st["to_net"]["lost"] > 0, st
+    if feed:
+        assert done and "DUMP END 0" in out and "watchdog reset" not in out, out
+        assert "netdumping to 10.9.9.9" in out and "via 10.0.2.2" in out, out
+        assert vb.wdt_resets == 0
+        cores = [p for p in server.dumpdir.iterdir() if p.name.startswith("vmcore.") and ".last" not in p.name]
+        assert len(cores) == 1, out + server.text()
+        core = reader.Vmcore.open(str(cores[0]))
+        assert core.read_region("ram") == ram_pattern()
+    else:
+        assert not done and "vboard: watchdog reset (not fed for %d ms)" % WDT_MS in out, out
+        assert vb.wdt_resets == 1
