@@ -10,8 +10,9 @@ the dump itself changes while it runs, which are listed and bounded:
   armed      the buffers, list items, dict tables and attribute tables of the
              objects the armed dump reaches (walked on the board before the
              dump: board/mutable.py);
-  vm state   mp_state_ctx (heap lock depth, exception state) and the SysTick
-             counter _ticks_ms (ports/qemu/mcu/arm/ticks.c).
+  vm state   mp_state_ctx (heap lock depth, exception state), the SysTick
+             counter _ticks_ms (ports/qemu/mcu/arm/ticks.c) and mp_interrupt_char
+             (Ctrl-C is a plain character during a dump: micropython.kbd_intr).
 
 Anything else that differs fails the test, and so does a total above the
 bounds (the armed objects' size, the stack region, 96 bytes of VM state); a
@@ -27,7 +28,7 @@ from fw_qemu_fixtures import STACK, board_code, elf_symbols, lines_with, ram_reg
 from netdump_tools import reader
 
 VM_STATE_BOUND = 96  # bytes of mp_state_ctx and _ticks_ms a dump may change (measured: 47)
-VM_SYMBOLS = ("mp_state_ctx", "_ticks_ms")
+VM_SYMBOLS = ("mp_state_ctx", "_ticks_ms", "mp_interrupt_char")  # kbd_intr() is turned off for the dump
 
 
 def runs(a, b, base):
@@ -138,7 +139,7 @@ def dump_and_compare(bed, firmware, mode, tmp_path):
             a = next(x for x in range(addr, addr + size, 64) if where(x, 1) is None)
             bad = bytearray(got)
             bad[a - addr] ^= 0xFF
-            assert [r for r in runs(bad, qemu, addr) if where(*r) is None] == [(a, 1)]
+            assert (a, 1) in [r for r in runs(bad, qemu, addr) if where(*r) is None]
     armed_bytes = sum(r[2] for r in armed)
     print("[pmemsave] %s: %d bytes compared, differing: %s; armed objects span %d bytes"
           % (mode, sum(r[2] for r in regions), report, armed_bytes))

@@ -1,6 +1,7 @@
 # Sent to the board with mpremote exec (after arming): prints the RAM a dump may
 # write while it runs, as "MUT <what> <address> <size>" lines, by walking the
-# objects the armed dump reaches from netdump.fault's state: every bytearray and
+# objects the armed dump reaches from the netdump modules' globals (the armed
+# state in netdump.fault, the watchdog feed, ...): every bytearray and
 # memoryview (buffers), the item array of every list, the table of every dict,
 # and the attribute table of every instance (where counters and state live).
 # Layouts (MicroPython v1.28.0, 32-bit): mp_obj_list_t {base, alloc, len,
@@ -9,7 +10,7 @@
 import machine
 import uctypes
 
-import netdump.fault as _f
+import sys
 
 
 def _walk(roots):
@@ -33,11 +34,14 @@ def _walk(roots):
         elif t is dict:
             out.append(("dict", machine.mem32[a + 12], machine.mem32[a + 8] * 8))
             todo.extend(o.values())
+        elif type(o) is type(sys):  # a module: the globals of netdump's own, not of the others
+            if o.__name__ == "netdump" or o.__name__.startswith("netdump."):
+                todo.extend(o.__dict__.values())
         elif hasattr(o, "__dict__") and not hasattr(o, "__name__"):  # an instance, not a module/class/function
             out.append((t.__name__, machine.mem32[a + 12], machine.mem32[a + 8] * 8))
             todo.extend(o.__dict__.values())
     return out
 
 
-for _w, _a, _n in _walk([_f.armed, _f.ctx, _f.busy, _f.in_fault]):
+for _w, _a, _n in _walk([m for k, m in sys.modules.items() if k == "netdump" or k.startswith("netdump.")]):
     print("MUT", _w, _a, _n)
