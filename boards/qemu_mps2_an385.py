@@ -49,7 +49,7 @@ REGIONS = (("ssram1", SSRAM1, SSRAM1_SIZE),)  # everything the firmware uses: im
 IFACES = {"lan": "ether"}  # polled LAN9118 driver + netdump's own Ethernet stack
 DEFAULT_IFACE = "lan"
 # base_hi: the upper half of the register base 0x40200000; mac: what the tests
-# give QEMU with -nic ...,mac= (None: the address the chip holds)
+# give QEMU with -net nic,macaddr= (None: the address the chip holds)
 NIC = {"chip": "lan9118", "base_hi": 0x4020, "mac": None}
 
 safe_ranges = board.fixed(SAFE)
