@@ -27,11 +27,15 @@ Only 'R', 'X', 'S' and 'C' are answered, so a write-only transaction
 byte clocked; the emulator counts transactions and bytes.
 
 Also here: DirectSPI/DirectPin, the same stand-ins wired straight to a
-w5500_emu.W5500 object in the same process (benchmarks, fast tests).
+w5500_emu.W5500 object in the same process (benchmarks, fast tests); and
+BatchLinkServer, the server of a second, batched and timed link: the
+emulated RP2040 of tools/rp2sim (w5500link.js documents its messages).
 """
 import json
+import os
 import socket
 import struct
+import threading
 
 OP_LOW = 0x4C
 OP_HIGH = 0x48
@@ -284,3 +288,161 @@ class LinkPin:
 
 
 DirectPin = LinkPin
+
+
+# ---- the batched, timed link of the RP2040 test bed (tools/rp2sim/w5500link.js) -------------
+# A different protocol on a different channel (a pair of pipes), little-endian:
+BL_PREFETCH = 0x50  # 'P' t:f64 hdr:3 off:u16 -> status, n:u16, n bytes
+BL_COMMIT = 0x43  # 'C' t0:f64 t1:f64 n:u32 mosi[n] miso[n] -> status
+BL_STRAY = 0x53  # 'S' t:f64 n:u32 (no reply)
+BL_RESET = 0x52  # 'R' t:f64 level:u8 -> status
+BL_MEMORY = 0x4D  # 'M' t:f64 tag:u8 n:u32 data[n] (no reply)
+# status = flags:u8 (bit 0 INTn level, bit 1 send a snapshot now, bits 7:2 its tag) + INTn seq:u32
+_FDM_LEN = (0, 1, 2, 4)  # W5500 OM bits -> fixed data length (DS 2.2.2)
+_REG_PREFETCH = 64  # a register block holds at most 0x3A bytes (DS 4.1)
+_BUF_PREFETCH = 256  # first read of a TX/RX buffer; then as much again as already read
+_MAX_PREFETCH = 16384
+
+
+class BatchLinkServer:
+    """Serves a W5500 emulator to the emulated RP2040 over two pipes: answers
+    prefetches by peeking at the chip, runs each committed transaction on it at
+    its simulated time, reports INTn in every reply, requests and collects
+    SRAM snapshots. Frames from the cable that arrive while a transaction is
+    open wait until it is committed (deliver()), so the bytes the CPU was given
+    are the bytes the chip shifted out."""
+
+    def __init__(self, chip, rfd, wfd, notify_int=None, on_snapshot=None):
+        self.chip = chip
+        self._rf = os.fdopen(rfd, "rb", buffering=1 << 16)
+        self._wfd = wfd
+        self.notify_int = notify_int  # notify_int(level, seq): INTn changed outside a link message
+        self.on_snapshot = on_snapshot  # on_snapshot(tag, t_ns, data)
+        self.snapshots = []  # (tag, t_ns, data) in arrival order
+        self.stats = dict(prefetches=0, prefetch_bytes=0, commits=0, commit_bytes=0, miso_mismatches=0,
+                          stray_bytes=0, deferred_frames=0, snapshots=0, resets=0)
+        self.last_ns = 0.0  # simulated time of the last message
+        self._lock = threading.Lock()
+        self._open = False
+        self._deferred = []
+        self._tag = None
+        self._thread = None
+        chip.on_int = self._int_changed
+
+    # ---- the other threads' side ----------------------------------------------
+    def deliver(self, frame):
+        """A frame from the cable: to the chip now, or after the open transaction."""
+        with self._lock:
+            if self._open:
+                self._deferred.append(bytes(frame))
+                self.stats["deferred_frames"] += 1
+                return
+            self.chip.receive_frame(frame)
+
+    def request_snapshot(self, tag):
+        """Ask for an SRAM snapshot in the next commit reply (tag 0..63)."""
+        self._tag = tag & 0x3F
+
+    def _int_changed(self, level, seq):
+        if threading.current_thread() is not self._thread and self.notify_int is not None:
+            self.notify_int(level, seq)
+
+    # ---- the pipe -------------------------------------------------------------------
+    def start(self):
+        """Serve in a daemon thread until the other side closes; returns self."""
+        self._thread = threading.Thread(target=self._serve, name="rp2-spi-link", daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self, n):
+        b = self._rf.read(n)
+        if b is None or len(b) < n:
+            raise EOFError
+        return b
+
+    def _reply(self, extra=b""):
+        chip = self.chip
+        flags = chip._intn & 1
+        if self._tag is not None:
+            flags |= 2 | (self._tag << 2)
+            self._tag = None
+        data = struct.pack("<BI", flags, chip.int_seq & 0xFFFFFFFF) + extra
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._wfd, view):]
+
+    def _serve(self):
+        try:
+            while True:
+                self._message(self._read(1)[0])
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            with self._lock:
+                self._open = False
+                frames, self._deferred = self._deferred, []
+            for f in frames:
+                self.chip.receive_frame(f)
+
+    def _message(self, op):
+        chip = self.chip
+        if op == BL_PREFETCH:
+            t, a_hi, a_lo, ctl, off = struct.unpack("<dBBBH", self._read(13))
+            self.last_ns = t
+            with self._lock:
+                self._open = True
+            chip.set_time(t)
+            bsb, om = ctl >> 3, ctl & 3
+            if om:
+                n = max(1, _FDM_LEN[om] - off)
+            elif bsb == 0 or (bsb - 1) & 3 == 0:
+                n = _REG_PREFETCH
+            else:
+                n = min(_MAX_PREFETCH, max(_BUF_PREFETCH, off))
+            data = chip.peek(bsb, ((a_hi << 8) | a_lo) + off, n)
+            self.stats["prefetches"] += 1
+            self.stats["prefetch_bytes"] += n
+            self._reply(struct.pack("<H", n) + bytes(data))
+        elif op == BL_COMMIT:
+            t0, t1, n = struct.unpack("<ddI", self._read(20))
+            mosi = self._read(n)
+            miso = self._read(n)
+            self.last_ns = t1
+            chip.set_time(t0)
+            chip.begin()
+            real = chip.transfer(mosi)
+            chip.set_time(t1)
+            chip.end()
+            if real != miso:
+                self.stats["miso_mismatches"] += 1
+            self.stats["commits"] += 1
+            self.stats["commit_bytes"] += n
+            with self._lock:
+                self._open = False
+                frames, self._deferred = self._deferred, []
+            for f in frames:
+                chip.receive_frame(f)
+            self._reply()
+        elif op == BL_STRAY:
+            t, n = struct.unpack("<dI", self._read(12))
+            self.last_ns = t
+            chip.set_time(t)
+            chip.transfer(bytes(n))  # chip select high: the chip counts them as stray
+            self.stats["stray_bytes"] += n
+        elif op == BL_RESET:
+            t, level = struct.unpack("<dB", self._read(9))
+            self.last_ns = t
+            chip.set_time(t)
+            chip.rst_line(level)
+            self.stats["resets"] += 0 if level else 1
+            self._reply()
+        elif op == BL_MEMORY:
+            t, tag, n = struct.unpack("<dBI", self._read(13))
+            data = self._read(n)
+            self.last_ns = t
+            self.snapshots.append((tag, t, data))
+            self.stats["snapshots"] += 1
+            if self.on_snapshot is not None:
+                self.on_snapshot(tag, t, data)
+        else:
+            raise ValueError("SPI link: unknown message 0x%02x" % op)
