@@ -133,7 +133,7 @@ class RP2Board:
 
     def __init__(self, board="W5500_EVB_PICO", firmware_dir=None, workdir=None, link=None, flash=None,
                  uid=DEFAULT_UID, eth_peer=None, wire_time=True, snapshot_frames=True, log_path=None,
-                 cable=True, on_snapshot=None):
+                 cable=True, on_snapshot=None, intn=True):
         if board not in BOARDS:
             raise BoardError("board %r is not one of %s" % (board, ", ".join(BOARDS)))
         self.board = board
@@ -149,6 +149,8 @@ class RP2Board:
         self.snapshot_frames = snapshot_frames
         self.on_snapshot = on_snapshot  # on_snapshot(tag, simulated ns, sram bytes)
         self.log_path = log_path or os.path.join(self.work, "rp2sim.log")
+        self.console_path = os.path.join(self.work, "console.log")  # everything the board printed
+        self.intn = intn
         self.chip = w5500_emu.W5500(link=cable)
         self.spi = None
         self.emu = None
@@ -186,6 +188,9 @@ class RP2Board:
             cmd += ["--flash-image", self.flash]
         if not self.wire_time:
             cmd.append("--no-wire-time")
+        if not self.intn:
+            cmd.append("--no-intn")
+        cmd += ["--console-log", self.console_path]
         self._log = open(self.log_path, "ab")
         log.info("%s", " ".join(cmd))
         self.node = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
@@ -333,6 +338,14 @@ class RP2Board:
     def save_flash(self):
         """Write the flash to the --flash file now."""
         self._command({"cmd": "save_flash"})
+
+    def console(self):
+        """Everything the board printed on its USB REPL so far."""
+        try:
+            with open(self.console_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def wait_reset(self, count, timeout):
         """Wait until the board has reset `count` times -> True."""

@@ -9,7 +9,7 @@
 //
 //   node board.js --bootrom B --firmware F.bin [--flash-image FILE] [--uid HEX]
 //                 [--w5500 REQ_FD,REP_FD] [--spi 0 --cs 17 --rst 20 --int 21]
-//                 [--cdc-port 0] [--no-wire-time]
+//                 [--cdc-port 0] [--no-wire-time] [--no-intn] [--console-log FILE]
 //
 // stdout: one JSON event per line ({"event": "ready", "cdc_port": N}, ...);
 // stdin: one JSON command per line: {"cmd": "int", "level": 0, "seq": N},
@@ -40,7 +40,7 @@ const IDLE_LEAD_MS = 2; // how far sleeping may take simulated time ahead of the
 function parseArgs(argv) {
   const a = {
     flashSize: 2 * 1024 * 1024, uid: '4e44525032000001', spi: 0, cs: 17, rst: 20, int: 21,
-    cdcPort: 0, wireTime: true, w5500: null, flashImage: null,
+    cdcPort: 0, wireTime: true, w5500: null, flashImage: null, intn: true, consoleLog: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -57,6 +57,8 @@ function parseArgs(argv) {
     else if (k === '--int') a.int = parseInt(v(), 10);
     else if (k === '--cdc-port') a.cdcPort = parseInt(v(), 10);
     else if (k === '--no-wire-time') a.wireTime = false;
+    else if (k === '--no-intn') a.intn = false; // INTn not wired: GP21 stays pulled high
+    else if (k === '--console-log') a.consoleLog = v();
     else throw new Error('unknown argument ' + k);
   }
   if (!a.bootrom || !a.firmware) throw new Error('--bootrom and --firmware are required');
@@ -93,6 +95,7 @@ class Board {
     if (path.extname(args.firmware) !== '.bin') throw new Error('firmware must be a flat .bin image');
     if (this.firmware.length > args.flashSize) throw new Error('firmware larger than the flash');
     this.uid = Buffer.from(args.uid, 'hex');
+    this.console = args.consoleLog ? fs.openSync(args.consoleLog, 'a') : null;
     this.intn = true;
     this.stopped = false;
     this.base = { ns: 0, ms: performance.now() };
@@ -110,7 +113,10 @@ class Board {
   // ---- the chip ------------------------------------------------------------
   build(prev) {
     const a = this.args;
-    const mcu = new RP2040();
+    // one simulated clock for the board's life: a reset drops the old chip's alarms, not the time
+    const clock = prev ? prev.clock : undefined;
+    if (clock) clock.nextAlarm = null;
+    const mcu = new RP2040(clock);
     mcu.logger = logger;
     mcu.loadBootrom(this.bootrom); // also erases rp2040js' flash array to 0xFF
     if (prev) {
@@ -161,6 +167,7 @@ class Board {
     };
     this.cdc.onSerialData = (buf) => {
       if (this.client) this.client.write(Buffer.from(buf));
+      if (this.console) fs.writeSync(this.console, buf);
     };
   }
 
@@ -178,7 +185,7 @@ class Board {
     const a = this.args;
     let level;
     if (pin.outputEnable) level = pin.outputValue;
-    else if (this.link && pin.index === a.int) level = this.intn;
+    else if (this.link && pin.index === a.int) level = this.intn || !a.intn;
     else if (pin.pullupEnabled && !pin.pulldownEnabled) level = true;
     else if (pin.pulldownEnabled && !pin.pullupEnabled) level = false;
     if (level !== undefined && pin.rawInputValue !== level) pin.setInputValue(level);
