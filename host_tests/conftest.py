@@ -138,6 +138,7 @@ def pytest_configure(config):
 # MicroPython firmware in an emulator; each folder gets a count line of its own.
 FIRMWARE_BEDS = {
     "fw_qemu": "firmware (MicroPython 1.28.0, Cortex-M3 in QEMU)",
+    "fw_rp2": "firmware (MicroPython 1.28.0, RP2040 on rp2040js)",
 }
 
 

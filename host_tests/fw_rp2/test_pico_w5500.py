@@ -97,7 +97,9 @@ def test_testdump_sram_equals_the_emulators_snapshot(pico, net):
     new = pico.spi.snapshots[snaps:]
     assert [s[0] for s in new] == [rp2board.SNAP_HERALD, rp2board.SNAP_FINISHED], new
     first, last = new[0], new[1]
-    rp2bed.log("dump: %.1f ms simulated from HERALD to FINISHED" % ((last[1] - first[1]) / 1e6))
+    stats = rp2bed.board_exec(dev, "import netdump.panic as p, netdump.debugnet as d\n"
+                                   "print(dict(zip(d.STAT_NAMES, p._armed[0].net.stats)))")
+    rp2bed.log("dump: %.1f ms simulated from HERALD to FINISHED; %s" % ((last[1] - first[1]) / 1e6, stats.strip()))
     off = addr - rp2board.SRAM_BASE
     # addresses line up: the marker is where the board said, in the dump and in the snapshot
     assert dumped[off:off + MARK_LEN] == MARK and first[2][off:off + MARK_LEN] == MARK

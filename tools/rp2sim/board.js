@@ -136,7 +136,11 @@ class Board {
     }
     this.nor = attachFlash(mcu, a.flashSize, this.uid);
     mcu.core.PC = FLASH_BASE; // boot2 at the start of flash, as rp2040js' demo does
-    mcu.peripherals[0x40058].onWatchdogTrigger = () => {
+    const wd = mcu.peripherals[0x40058];
+    wd.onWatchdogTrigger = () => {
+      // stop its alarm first: rp2040js re-arms it at the same instant, for ever
+      wd.alarm.enable = false;
+      wd.timer.enable = false;
       this.resetReason = 'watchdog';
     };
     this.mcu = mcu;

@@ -49,7 +49,8 @@ class W5500Link {
     this.out = Buffer.alloc(16);
     this.rep = Buffer.alloc(8);
     this.pre = Buffer.alloc(0);
-    this.stats = { transactions: 0, prefetches: 0, strayBytes: 0, snapshots: 0 };
+    this.stats = { transactions: 0, prefetches: 0, strayBytes: 0, snapshots: 0, intLatencyNs: [], intAsync: 0, intAsyncLate: 0, intSync: 0 };
+    this.intAssertedAt = null;
     this.csLow = false;
     this.resetCs();
   }
@@ -101,6 +102,7 @@ class W5500Link {
     const seq = this.rep.readUInt32LE(1);
     if (seq !== this.intSeq) {
       this.intSeq = seq;
+      this.stats.intSync++;
       this.board.setIntn(!!(st & 1));
     }
     if (st & 2) this.board.snapshot(st >> 2);
@@ -108,8 +110,14 @@ class W5500Link {
 
   /** An INTn change announced asynchronously (a frame arrived): applied unless a reply was newer. */
   asyncInt(level, seq) {
+    this.stats.intAsync++;
+    if (seq <= this.intSeq) this.stats.intAsyncLate++;
     if (seq > this.intSeq) {
       this.intSeq = seq;
+      // how long the firmware takes to look at the chip after a frame raised INTn
+      // (stats.intLatencyNs, the last 64): microseconds when INTn is wired and its IRQ polls,
+      // up to the poll period when it is not
+      if (!level && this.intAssertedAt === null) this.intAssertedAt = this.now();
       this.board.setIntn(level);
     }
   }
@@ -191,6 +199,12 @@ class W5500Link {
     if (low === this.csLow) return;
     if (low) {
       this.flushStray();
+      if (this.intAssertedAt !== null) {
+        const lat = this.stats.intLatencyNs;
+        lat.push(this.now() - this.intAssertedAt);
+        if (lat.length > 64) lat.shift();
+        this.intAssertedAt = null;
+      }
       this.csLow = true;
       this.t0 = this.now();
       this.resetCs();
