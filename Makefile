@@ -14,17 +14,29 @@ export MICROPYTHON_SRC
 # mpy-cross built from that source (make mpy-cross-128)
 MPY_CROSS_128 := build/mpy-cross-1.28.0/mpy-cross
 
+# The RP2040 test bed (host_tests/fw_rp2): stock firmware images and bootrom from
+# RP2_FIRMWARE_DIR; rp2040js from npm, pinned by tools/rp2sim/package-lock.json.
+RP2_FIRMWARE_DIR ?= $(firstword $(wildcard $(abspath ..)/shared/rp2))
+export RP2_FIRMWARE_DIR
+RP2SIM := tools/rp2sim
+RP2SIM_STAMP := $(RP2SIM)/node_modules/.package-lock.json
+NPM := $(shell command -v npm 2>/dev/null)
+
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-test: $(STAMP)
+# npm ci when npm is there; without it the firmware tests say why they skip
+$(RP2SIM_STAMP): $(RP2SIM)/package.json $(RP2SIM)/package-lock.json
+	$(if $(NPM),cd $(RP2SIM) && npm ci --no-audit --no-fund --loglevel=error,@echo "rp2sim: npm not found: the RP2040 firmware tests will be skipped")
+
+test: $(STAMP) $(RP2SIM_STAMP)
 	$(BIN)/python -m pytest -q host_tests
 
 # only the firmware test beds (host_tests/fw_*: real firmware in emulators)
-test-firmware: $(STAMP)
+test-firmware: $(STAMP) $(RP2SIM_STAMP)
 	$(BIN)/python -m pytest -q $(wildcard host_tests/fw_*)
 
 # the QEMU Cortex-M3 firmware with netdump frozen, both variants (build/qemu/<variant>/firmware.elf)

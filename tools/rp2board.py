@@ -132,7 +132,7 @@ class RP2Board:
     """One virtual RP2040 board (see the module comment); start() -> the serial device."""
 
     def __init__(self, board="W5500_EVB_PICO", firmware_dir=None, workdir=None, link=None, flash=None,
-                 uid=DEFAULT_UID, eth_peer=None, wire_time=True, snapshot_frames=True, log_path=None,
+                 uid=DEFAULT_UID, eth_peer=None, spi_hz=0, snapshot_frames=True, log_path=None,
                  cable=True, on_snapshot=None, intn=True):
         if board not in BOARDS:
             raise BoardError("board %r is not one of %s" % (board, ", ".join(BOARDS)))
@@ -145,7 +145,7 @@ class RP2Board:
         self.flash = flash
         self.uid = uid
         self.eth_peer = eth_peer
-        self.wire_time = wire_time
+        self.spi_hz = spi_hz  # SCK of the W5500 link; 0: what the firmware programmed
         self.snapshot_frames = snapshot_frames
         self.on_snapshot = on_snapshot  # on_snapshot(tag, simulated ns, sram bytes)
         self.log_path = log_path or os.path.join(self.work, "rp2sim.log")
@@ -186,8 +186,8 @@ class RP2Board:
                "--uid", self.uid, "--w5500", "%d,%d" % (req_w, rep_r)]
         if self.flash:
             cmd += ["--flash-image", self.flash]
-        if not self.wire_time:
-            cmd.append("--no-wire-time")
+        if self.spi_hz:
+            cmd += ["--spi-hz", str(int(self.spi_hz))]
         if not self.intn:
             cmd.append("--no-intn")
         cmd += ["--console-log", self.console_path]
@@ -412,7 +412,8 @@ def main(argv=None):
     p.add_argument("--eth-peer", metavar="HOST:PORT", help="the NIC port of a running tools/vnet.py")
     p.add_argument("--vnet", action="store_true", help="start vnet in user mode (gateway 10.0.2.2) and connect to it")
     p.add_argument("--netdumpd", metavar="DIR", help="with --vnet: also run netdumpd on 127.0.0.1, dumps into DIR")
-    p.add_argument("--no-wire-time", action="store_true", help="SPI bytes take no simulated time")
+    p.add_argument("--spi-hz", type=int, default=0,
+                   help="clock the W5500's SPI bytes at this rate instead of the one the firmware programmed")
     p.add_argument("--snapshot-dir", help="write each SRAM snapshot (dump herald / finished) here")
     p.add_argument("--log", help="node's and socat's messages (default: in the work directory)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -455,7 +456,7 @@ def main(argv=None):
                     f.write(data)
         board = RP2Board(a.board, firmware_dir=a.firmware_dir, link=a.link and os.path.abspath(a.link),
                          flash=a.flash and os.path.abspath(a.flash), uid=a.uid, eth_peer=eth_peer,
-                         wire_time=not a.no_wire_time, log_path=a.log and os.path.abspath(a.log), on_snapshot=save)
+                         spi_hz=a.spi_hz, log_path=a.log and os.path.abspath(a.log), on_snapshot=save)
         dev = board.start()
         print("rp2board: serial %s" % dev, flush=True)
         print("rp2board: try: mpremote connect %s" % dev, file=sys.stderr, flush=True)

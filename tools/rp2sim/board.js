@@ -9,7 +9,7 @@
 //
 //   node board.js --bootrom B --firmware F.bin [--flash-image FILE] [--uid HEX]
 //                 [--w5500 REQ_FD,REP_FD] [--spi 0 --cs 17 --rst 20 --int 21]
-//                 [--cdc-port 0] [--no-wire-time] [--no-intn] [--console-log FILE]
+//                 [--cdc-port 0] [--spi-hz HZ] [--no-intn] [--console-log FILE]
 //
 // stdout: one JSON event per line ({"event": "ready", "cdc_port": N}, ...);
 // stdin: one JSON command per line: {"cmd": "int", "level": 0, "seq": N},
@@ -40,7 +40,7 @@ const IDLE_LEAD_MS = 2; // how far sleeping may take simulated time ahead of the
 function parseArgs(argv) {
   const a = {
     flashSize: 2 * 1024 * 1024, uid: '4e44525032000001', spi: 0, cs: 17, rst: 20, int: 21,
-    cdcPort: 0, wireTime: true, w5500: null, flashImage: null, intn: true, consoleLog: null,
+    cdcPort: 0, spiHz: 0, w5500: null, flashImage: null, intn: true, consoleLog: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -56,7 +56,7 @@ function parseArgs(argv) {
     else if (k === '--rst') a.rst = parseInt(v(), 10);
     else if (k === '--int') a.int = parseInt(v(), 10);
     else if (k === '--cdc-port') a.cdcPort = parseInt(v(), 10);
-    else if (k === '--no-wire-time') a.wireTime = false;
+    else if (k === '--spi-hz') a.spiHz = parseInt(v(), 10); // SCK for the W5500 link instead of the PL022's
     else if (k === '--no-intn') a.intn = false; // INTn not wired: GP21 stays pulled high
     else if (k === '--console-log') a.consoleLog = v();
     else throw new Error('unknown argument ' + k);
@@ -105,7 +105,7 @@ class Board {
     this.hostQueue = [];
     this.client = null;
     this.link = args.w5500 ? new W5500Link(this, {
-      reqFd: args.w5500[0], repFd: args.w5500[1], wireTime: args.wireTime,
+      reqFd: args.w5500[0], repFd: args.w5500[1], spiHz: args.spiHz,
     }) : null;
     this.build(null);
   }
@@ -275,6 +275,7 @@ class Board {
         emit({
           event: 'reply', id: c.id, ns: m.clock.nanos, instructions: this.instructions, resets: this.resets,
           flash: this.nor.stats, spi: this.link ? this.link.stats : null,
+          spi_hz: m.spi[this.args.spi].clockFrequency,
         });
         break;
       case 'save_flash':

@@ -19,7 +19,10 @@
 //   it for real, so its state and statistics are exact, and answers with its
 //   INTn level.
 // Each byte takes 8 SCK periods of simulated time at the rate the firmware
-// programmed into the PL022 (RP2040 datasheet 4.4.3: SSPCPSR and SSPCR0.SCR).
+// programmed into the PL022 (RP2040 datasheet 4.4.3: SSPCPSR and SSPCR0.SCR),
+// or at --spi-hz. Never zero: the PL022 paces its FIFOs by SCK, and an
+// instant byte lets the TX DMA overrun the 8-entry RX FIFO before the RX DMA
+// runs, after which the firmware waits for bytes that were dropped.
 //
 // Messages to the server (little-endian):
 //   'P' t:f64 hdr:3 off:u16          prefetch: read data from byte `off` of the data phase
@@ -40,7 +43,7 @@ class W5500Link {
     this.reqFd = opts.reqFd;
     this.repFd = opts.repFd;
     this.pins = opts.pins; // {cs, rst, int}
-    this.wireTime = opts.wireTime !== false;
+    this.spiHz = opts.spiHz || 0; // 0: the rate the firmware programmed
     this.intLevel = true;
     this.intSeq = -1;
     this.mosi = Buffer.alloc(65536);
@@ -124,8 +127,7 @@ class W5500Link {
 
   // ---- SPI side -------------------------------------------------------------
   byteNanos() {
-    if (!this.wireTime) return 0;
-    const f = this.spi.clockFrequency;
+    const f = this.spiHz || this.spi.clockFrequency;
     return f > 0 ? (this.spi.dataBits * 1e9) / f : 0;
   }
 
