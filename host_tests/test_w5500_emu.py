@@ -488,7 +488,118 @@ def test_transaction_and_byte_counts():
     assert c.stats["header_bytes"] == 6 and c.stats["stray_bytes"] == 2
 
 
+def test_intn_follows_enabled_interrupts():
+    # INTn low while (IR & IMR) or (SIR & SIMR), SIR bit n = Sn_IR & Sn_IMR (DS 4.1, 4.2)
+    seen = []
+    c = emu.W5500(on_int=lambda level, seq: seen.append((level, seq)))
+    open_macraw(c)
+    assert c.intn() == 1
+    c.receive_frame(raw_frame(n=60))
+    assert c.intn() == 1 and not seen  # RECV pending, but SIMR masks socket 0
+    wr(c, 0, emu.SIMR, b"\x01")
+    assert c.intn() == 0 and seen == [(0, 1)]
+    wr(c, 1, emu.SN_IMR, bytes([emu.IR_SEND_OK]))  # Sn_IMR without RECV: released
+    assert c.intn() == 1 and seen[-1] == (1, 2)
+    wr(c, 1, emu.SN_IMR, bytes([emu.IR_RECV]))
+    wr(c, 1, emu.SN_IR, bytes([emu.IR_RECV]))  # write 1 to clear
+    assert c.intn() == 1 and [lv for lv, _ in seen] == [0, 1, 0, 1]
+    c.receive_frame(raw_frame(n=60))
+    assert seen[-1] == (0, 5)
+    wr(c, 0, emu.IMR, b"\x80")
+    c.common[emu.IR] = 0x80  # CONFLICT, as the chip would set it
+    assert c.intn() == 0
+
+
+def test_rstn_low_holds_the_chip_in_reset():
+    c = emu.W5500()
+    wr(c, 0, emu.SHAR, MAC)
+    c.rst_line(0)
+    assert rd(c, 0, emu.VERSIONR, 1) == b"\x00" and c.stats["bytes_in_reset"] == 4
+    wr(c, 0, emu.SHAR, MAC)  # ignored too
+    c.rst_line(1)
+    assert rd(c, 0, emu.SHAR, 6) == bytes(6) and rd(c, 0, emu.VERSIONR, 1) == b"\x04"
+    assert c.stats["resets"] == 1
+
+
+def test_peek_reads_without_side_effects():
+    c = emu.W5500()
+    open_macraw(c)
+    f = raw_frame(n=100)
+    c.receive_frame(f)
+    before = dict(c.stats)
+    assert c.peek(0, emu.SHAR, 6) == MAC and c.peek(3, 2, 100) == f  # register block, RX buffer
+    assert c.peek(1, emu.SN_RX_RSR, 2) == struct.pack("!H", 102)
+    assert c.stats == before and rd16(c, 0, emu.SN_RX_RSR) == 102
+
+
 # ---- SPI link server and CLI ----
+
+
+class _Node:
+    """The emulated RP2040's side of the batched link (tools/rp2sim/w5500link.js), in Python."""
+
+    def __init__(self, chip, **kw):
+        req_r, self.req = os.pipe()
+        self.rep, rep_w = os.pipe()
+        self.srv = spi_link.BatchLinkServer(chip, req_r, rep_w, **kw).start()
+
+    def status(self):
+        flags, seq = struct.unpack("<BI", self._read(5))
+        return flags, seq
+
+    def _read(self, n):
+        b = b""
+        while len(b) < n:
+            b += os.read(self.rep, n - len(b))
+        return b
+
+    def prefetch(self, t, hdr, off):
+        os.write(self.req, struct.pack("<Bd3sH", spi_link.BL_PREFETCH, t, hdr, off))
+        st = self.status()
+        (n,) = struct.unpack("<H", self._read(2))
+        return st, self._read(n)
+
+    def commit(self, t0, t1, mosi, miso):
+        os.write(self.req, struct.pack("<BddI", spi_link.BL_COMMIT, t0, t1, len(mosi)) + mosi + miso)
+        return self.status()
+
+    def close(self):
+        os.close(self.req)
+        self.srv._thread.join(5)
+
+
+def test_batch_link_prefetch_commit_intn_and_snapshot():
+    chip = emu.W5500()
+    open_macraw(chip)
+    wr(chip, 0, emu.SIMR, b"\x01")
+    txn0 = chip.stats["transactions"]
+    async_ints = []
+    node = _Node(chip, notify_int=lambda level, seq: async_ints.append(level))
+    try:
+        hdr = b"\x00\x09\x00"  # SHAR, common block, read, VDM
+        st, data = node.prefetch(1000.0, hdr, 0)
+        assert data[:6] == MAC and len(data) == 64 and st[0] & 1  # INTn high
+        # a frame arriving while the transaction is open waits for its commit
+        node.srv.deliver(raw_frame(n=60))
+        assert chip.stats["frames_rx"] == 0 and node.srv.stats["deferred_frames"] == 1
+        flags, seq = node.commit(1000.0, 2000.0, hdr + bytes(6), bytes(3) + MAC)
+        assert flags & 1 == 0 and seq == chip.int_seq  # the frame is in: RECV, INTn low
+        assert chip.now_ns == 2000.0 and chip.stats["transactions"] == txn0 + 1 and not async_ints
+        # a wrong MISO (what the CPU was given differs from the chip) is counted
+        node.commit(3000.0, 3100.0, hdr + bytes(1), bytes(4))
+        assert node.srv.stats["miso_mismatches"] == 1
+        # clearing Sn_IR by a write: released in the reply; a snapshot asked for rides along
+        node.srv.request_snapshot(2)
+        flags, _ = node.commit(4000.0, 4100.0, b"\x00\x02\x0c" + bytes([emu.IR_RECV]), bytes(4))
+        assert flags & 1 and flags & 2 and flags >> 2 == 2
+        os.write(node.req, struct.pack("<BdBI", spi_link.BL_MEMORY, 4100.0, 2, 4) + b"SRAM")
+        # outside a transaction a frame goes in at once and INTn is announced asynchronously
+        node.srv.deliver(raw_frame(n=60))
+        assert async_ints == [0]
+    finally:
+        node.close()
+    assert node.srv.snapshots == [(2, 4100.0, b"SRAM")]
+    assert node.srv.stats["commits"] == 3 and node.srv.stats["prefetches"] == 1
 
 
 def test_spi_link_server_stats_and_control():
