@@ -5,7 +5,6 @@ dumpon, arm from boot.py, a test dump with netdump-testdump whose SRAM is
 compared with the emulator's own copy, a guard() fault that dumps and resets,
 and the machine.Timer hang watchdog. Every dump runs under heap_lock() on
 the real firmware: one allocation and it fails."""
-import os
 
 import pytest
 
