@@ -12,6 +12,7 @@ import time
 import pytest
 
 import rp2bed
+from rp2bed import bed_available, net  # noqa: F401  (fixtures)
 from netdump_tools import reader, rp2board
 from netdump_tools.netdumpd_harness import free_udp_port
 

@@ -9,6 +9,7 @@ the real firmware: one allocation and it fails."""
 import pytest
 
 import rp2bed
+from rp2bed import bed_available, net  # noqa: F401  (fixtures)
 from netdump_tools import reader, rp2board
 
 BOARD = "pico_w5500"

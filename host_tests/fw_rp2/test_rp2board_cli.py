@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import rp2bed
+from rp2bed import bed_available, net  # noqa: F401  (fixtures)
 
 
 def _start(tmp_path, *args):
