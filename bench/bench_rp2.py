@@ -15,13 +15,16 @@ Simulated time is the RP2040's own (125 MHz, every instruction's cycles, each
 SPI byte 8 SCK periods at the rate the firmware programmed: the stock
 firmware's 48 MHz clk_peri makes the board's 20 MHz 12 MHz), so the figures
 do not depend on this host's speed; netdumpd's acks travel in host time,
-which the board sees as at most about that much simulated time. One more
-.mpy row clocks the W5500 at --fast-spi (default 24 MHz, the fastest SPI
-that clk_peri allows) to show what the SPI clock buys.
+which the board sees as at most about that much simulated time. Two more
+.mpy rows: the W5500 clocked at --fast-spi (default 24 MHz, the fastest SPI
+that clk_peri allows), to show what the SPI clock buys; and the driver
+without its per-transaction interrupt mask (atomic=None, the driver's test
+hook; on rp2 it masks interrupts around every SPI transaction), to show what
+the mask costs.
 The frozen form needs a firmware build (pico-sdk, TinyUSB, mbedtls sources):
 it is measured on the QEMU bed instead.
 
-Usage: RP2_FIRMWARE_DIR=... python bench/bench_rp2.py [--runs N] [--forms py,mpy] [--fast-spi HZ]
+Usage: RP2_FIRMWARE_DIR=... python bench/bench_rp2.py [--runs N] [--forms py,mpy] [--fast-spi HZ] [--no-mask-row]
 """
 import argparse
 import os
@@ -35,6 +38,10 @@ from netdump_tools.netdumpd_harness import NetdumpdProc, stop_process
 
 BIN = os.path.dirname(sys.executable)
 MEASURE = ("import gc\n%s\ngc.collect()\nprint('FREE', gc.mem_free(), gc.mem_alloc())\n")
+# the driver's atomic=None (drivers/w5500.py): no interrupt mask around each SPI transaction
+NO_MASK = ("import netdump.drivers.w5500 as w\n_init = w.W5500.__init__\n"
+           "def _no_mask(self, *a, **k):\n    k['atomic'] = None\n    _init(self, *a, **k)\n"
+           "w.W5500.__init__ = _no_mask\n")
 
 
 def sh(cmd, timeout=300):
@@ -56,7 +63,7 @@ def free(dev, code, resume):
     return int(m.group(1)), int(m.group(1)) + int(m.group(2))
 
 
-def run_form(form, runs, spi_hz, work):
+def run_form(form, runs, spi_hz, work, mask=True):
     """-> (ram dict, [(sim ms, frames, KB sent)], spi Hz)"""
     eth, vnet = rp2board.start_vnet()
     nd = NetdumpdProc(work, os.path.join(work, "crash"), timeout=600)
@@ -73,7 +80,7 @@ def run_form(form, runs, spi_hz, work):
         sh([os.path.join(BIN, "dumpon"), "-p", dev, "-c", "10.0.2.15", "-s", "10.0.2.2", "-m", "/24", "-b",
             "pico_w5500", "--herald-port", str(nd.herald_port), "--client-port", str(nd.client_port), "w5500"])
         ram["import"], _ = free(dev, "import netdump.panic", False)
-        ram["arm"], _ = free(dev, "import netdump.panic as p\np.arm_config()", True)
+        ram["arm"], _ = free(dev, ("" if mask else NO_MASK) + "import netdump.panic as p\np.arm_config()", True)
         dumps = []
         for i in range(runs):
             tx0 = board.chip.stats["frames_tx"]
@@ -100,31 +107,37 @@ def main(argv=None):
     ap.add_argument("--forms", default="py,mpy", help="install forms, comma-separated: py, mpy (default both)")
     ap.add_argument("--fast-spi", type=int, default=24_000_000,
                     help="SCK of the extra .mpy run (default 24000000; 0 = no extra run)")
+    ap.add_argument("--no-mask-row", action="store_true",
+                    help="skip the .mpy run without the driver's per-transaction interrupt mask")
     a = ap.parse_args(argv)
     why = rp2board.missing()
     if why:
         print("bench_rp2: " + why, file=sys.stderr)
         return 1
     forms = [f for f in a.forms.split(",") if f]
-    plan = [(f, 0) for f in forms] + ([("mpy", a.fast_spi)] if a.fast_spi and "mpy" in forms else [])
+    plan = [(f, 0, True) for f in forms]
+    if "mpy" in forms:
+        plan += [("mpy", a.fast_spi, True)] if a.fast_spi else []
+        plan += [] if a.no_mask_row else [("mpy", 0, False)]
     results = []
-    for form, spi_hz in plan:
+    for form, spi_hz, mask in plan:
         with tempfile.TemporaryDirectory(prefix="bench-rp2-") as work:
-            results.append((form, spi_hz) + run_form(form, a.runs, spi_hz, work))
+            results.append((form, spi_hz) + run_form(form, a.runs, spi_hz, work, mask) + (mask,))
     hz = results[0][4]
     print("RPI_PICO firmware v1.28.0 on rp2040js, W5500 emulator on SPI0 at %.3f MHz (the board's 20 MHz on "
           "the firmware's clk_peri), dump of SRAM (264 KiB; zero pages skipped)" % (hz / 1e6))
-    print("%-5s %-9s %4s %12s %7s %8s %9s %10s" % ("form", "SPI MHz", "run", "sim dump ms", "frames", "KB sent",
-                                                  "frames/s", "us/frame"))
-    for form, spi_hz, _, dumps, _ in results:
+    print("%-5s %-9s %-5s %4s %12s %7s %8s %9s %10s" % ("form", "SPI MHz", "mask", "run", "sim dump ms", "frames",
+                                                        "KB sent", "frames/s", "us/frame"))
+    for form, spi_hz, _, dumps, _, mask in results:
         for i, (ms, frames, kb) in enumerate(dumps):
-            print("%-5s %-9.3f %4d %12.1f %7d %8d %9.0f %10.0f" % (form, (spi_hz or hz) / 1e6, i + 1, ms, frames, kb,
-                                                                  frames / ms * 1000, ms * 1000 / frames))
+            print("%-5s %-9.3f %-5s %4d %12.1f %7d %8d %9.0f %10.0f" % (form, (spi_hz or hz) / 1e6,
+                                                                       "on" if mask else "off", i + 1, ms, frames,
+                                                                       kb, frames / ms * 1000, ms * 1000 / frames))
     print()
     print("RAM: gc.mem_free() in bytes, after gc.collect() (GC heap %d bytes)" % results[0][2]["heap"])
     print("%-7s %8s %8s %8s %12s %10s" % ("form", "boot", "import", "arm", "import cost", "arm cost"))
-    for form, spi_hz, ram, _, _ in results:
-        if not spi_hz:
+    for form, spi_hz, ram, _, _, mask in results:
+        if not spi_hz and mask:
             print("%-7s %8d %8d %8d %12d %10d" % (form, ram["boot"], ram["import"], ram["arm"],
                                                   ram["boot"] - ram["import"], ram["import"] - ram["arm"]))
     print("%-7s %8s   (not on this bed: measured on the QEMU bed)" % ("frozen", "-"))

@@ -2,8 +2,9 @@
 on lwIP) on rp2040js with the W5500 emulator, as users flash the board: the
 firmware's own driver brings the chip up and carries traffic (its 64 ms soft
 timer and its INTn interrupt on GP21 both polling the emulated chip), then
-the project's dump runs beside it. The takeover of the chip from WIZNET5K is
-issue 13's; this module is the bed it is proven on."""
+the project's dump runs beside it: the driver takes the chip over from
+WIZNET5K for the dump (and, with its takeover disabled, the firmware's
+poller is seen taking the dump's frames) and gives it back afterwards."""
 import ast
 import socket
 import threading
@@ -20,7 +21,6 @@ BOARD = "w5500_evb_pico"
 PINGS = 5
 FAST_NS = 2_000_000  # INTn wired: the firmware looks at the chip within microseconds of a frame
 ECHO_DELAY_S = 0.03
-OBSERVED = {}  # debugnet's counters of the dump beside WIZNET5K
 
 UP = ("import network, machine\n"
       "n = network.WIZNET5K()\nn.active(True)\n"
@@ -119,38 +119,54 @@ def test_intn_unwired_leaves_the_64ms_timer(net, echo, tmp_path_factory):
     assert len(lat) >= PINGS - 2 and max(lat) >= FAST_NS, lat
 
 
-def test_dump_beside_active_wiznet5k(evb, net):
-    # WIZNET5K is still up (same REPL session): its timer and IRQ keep polling socket 0 while
-    # the project's driver resets the chip and dumps through it. dumpon -c auto takes the
-    # client address from it, and must leave it up.
+def test_dumpon_auto_leaves_wiznet5k_up(evb, net):
+    # dumpon -c auto takes the client address from the running WIZNET5K and must leave it up
     args = net.dumpon_args(BOARD)
     args[args.index("-c") + 1] = "auto"
     st, out = rp2bed.tool("dumpon", "-p", evb.link, *args)
     assert st == 0 and "dumpon: saved netdump.json: w5500 client 10.0.2.15 server 10.0.2.2" in out, out
     out = rp2bed.board_exec(evb.link, "import network; print('ACTIVE', network.route()[0].active())")
     assert "ACTIVE True" in out, out
+
+
+# the takeover test hook (drivers/w5500.py: takeover=False leaves the firmware's driver running)
+NO_TAKEOVER = ("import netdump.drivers.w5500 as w\n_init = w.W5500.__init__\n"
+               "def _no_takeover(self, *a, **k):\n    k['takeover'] = False\n    _init(self, *a, **k)\n"
+               "w.W5500.__init__ = _no_takeover\n")
+# arm afresh (the previous dumper's buffers freed first: the heap holds one armed dump)
+DUMP = ("import gc, netdump.panic as p, netdump.debugnet as d\np.disarm()\ngc.collect()\np.arm_config()\n"
+        "p.test_dump()\nprint('STATS', dict(zip(d.STAT_NAMES, p.fault.armed[0].net.stats)))\n")
+
+
+@pytest.mark.parametrize("takeover", [True, False], ids=["takeover", "no-takeover"])
+def test_dump_beside_active_wiznet5k(evb, net, echo, takeover):
+    # WIZNET5K is up (same REPL session): its 64 ms timer and its INTn IRQ poll socket 0.
+    # The driver takes the chip over for the dump and gives it back afterwards; with the
+    # takeover disabled (test hook) the firmware's poller takes frames meant for the dump.
+    out = rp2bed.board_exec(evb.link, "import network; print('ACTIVE', network.route()[0].active())")
+    assert "ACTIVE True" in out, out
     n = len(net.cores())
     rx0 = evb.chip.stats["frames_rx"]
-    st, out = rp2bed.tool("netdump-testdump", "-p", evb.link, "--arm", "-v")
-    assert st == 0 and "netdump finished." in out, out
+    out = rp2bed.board_exec(evb.link, ("" if takeover else NO_TAKEOVER) + DUMP)
+    assert "netdump: armed: w5500 10.0.2.15 -> 10.0.2.2" in out, out
+    stats = ast.literal_eval(out.split("STATS", 1)[1].strip())
+    stats["frames_rx"] = evb.chip.stats["frames_rx"] - rx0
+    (t0, k0), (t1, k1) = evb.frames[-2:]
+    rp2bed.log("dump beside WIZNET5K, takeover %s: %.1f ms simulated; %s" % (takeover, (t1 - t0) / 1e6, stats))
+    if not takeover:
+        # frames the chip received that the dump never saw: the firmware's driver took them
+        assert stats["acks"] + 2 < stats["frames_rx"] or "netdump finished." not in out, (stats, out)
+        return
+    assert "netdump finished." in out, out
     core = reader.Vmcore.open(net.wait_cores(n + 1)[-1])
     assert core.board == BOARD and "W5500-EVB-Pico with RP2040" in core.firmware
     assert len(core.read_region("sram")) == 264 * 1024
-    # what WIZNET5K's poller did meanwhile: frames the chip stored vs acks the dump saw
-    out = rp2bed.board_exec(evb.link, "import netdump.panic as p, netdump.debugnet as d\n"
-                                      "print('STATS', dict(zip(d.STAT_NAMES, p._armed[0].net.stats)))")
-    (t0, _), (t1, _) = evb.frames[-2:]
-    OBSERVED.update(ast.literal_eval(out.split("STATS", 1)[1].strip()))
-    OBSERVED["frames_rx"] = evb.chip.stats["frames_rx"] - rx0
-    rp2bed.log("dump beside WIZNET5K: %.1f ms simulated; %s" % ((t1 - t0) / 1e6, OBSERVED))
-
-
-@pytest.mark.xfail(strict=True, reason="issue 13: WIZNET5K's 64 ms poll keeps reading socket 0 during the dump "
-                                      "and consumes acks (on this bed ~60 of ~250 frames: ~58 retransmits)")
-def test_no_frame_taken_by_wiznet5k_during_the_dump():
-    # without WIZNET5K (test_pico_w5500) a dump here sees every ack and retransmits nothing
-    assert OBSERVED, "test_dump_beside_active_wiznet5k did not run"
-    assert OBSERVED["retx"] == 0 and OBSERVED["acks"] >= OBSERVED["sent"], OBSERVED
+    # every ack reached the dump, nothing was sent twice (as without WIZNET5K, test_pico_w5500)
+    assert stats["retx"] == 0 and stats["acks"] >= stats["sent"], stats
+    # and the chip went back to WIZNET5K: its traffic flows again
+    out = rp2bed.board_exec(evb.link, "import network; print('ACTIVE', network.route()[0].active())\n" +
+                            ECHO % (free_udp_port(), 2, echo))
+    assert "ACTIVE True" in out and out.count("GOT b'echo:ping") == 2, out
 
 
 def test_hardware_watchdog_resets_the_board(evb):

@@ -56,7 +56,7 @@ def test_dumpon_and_boot_py_arm(pico, net, tmp_path):
     st, out = rp2bed.mpremote(pico.link, "fs", "cp", str(boot), ":boot.py")
     assert st == 0, out
     # without `resume` mpremote soft-resets the board first: boot.py arms it, as at power-up
-    st, out = rp2bed.mpremote(pico.link, "exec", "import netdump.panic as p; print('ARMED', p._armed[0] is not None)")
+    st, out = rp2bed.mpremote(pico.link, "exec", "import netdump.panic as p; print('ARMED', p.fault.armed[0] is not None)")
     assert st == 0 and "ARMED True" in out, out
     assert "netdump: armed: w5500 10.0.2.15 -> 10.0.2.2 port %d" % net.nd.herald_port in pico.console()
     assert pico.chip.stats["bytes_in_reset"] == 0  # the driver never talked to a chip held in reset
@@ -98,7 +98,7 @@ def test_testdump_sram_equals_the_emulators_snapshot(pico, net):
     assert [s[0] for s in new] == [rp2board.SNAP_HERALD, rp2board.SNAP_FINISHED], new
     first, last = new[0], new[1]
     stats = rp2bed.board_exec(dev, "import netdump.panic as p, netdump.debugnet as d\n"
-                                   "print(dict(zip(d.STAT_NAMES, p._armed[0].net.stats)))")
+                                   "print(dict(zip(d.STAT_NAMES, p.fault.armed[0].net.stats)))")
     rp2bed.log("dump: %.1f ms simulated from HERALD to FINISHED; %s" % ((last[1] - first[1]) / 1e6, stats.strip()))
     off = addr - rp2board.SRAM_BASE
     # addresses line up: the marker is where the board said, in the dump and in the snapshot
@@ -135,7 +135,7 @@ def test_guard_fault_dumps_and_resets(pico, net):
     # rebooted by the watchdog (machine.reset), and boot.py armed it again (before USB was up,
     # so its line went nowhere, as on a real board)
     out = rp2bed.board_exec(dev, "import machine, netdump.panic as p\n"
-                                 "print('CAUSE', machine.reset_cause() == machine.WDT_RESET, p._armed[0] is not None)")
+                                 "print('CAUSE', machine.reset_cause() == machine.WDT_RESET, p.fault.armed[0] is not None)")
     assert "CAUSE True True" in out, out
 
 
