@@ -87,7 +87,7 @@ def run_form(form, runs, spi_hz, work, mask=True):
             out = sh([os.path.join(BIN, "netdump-testdump"), "-p", dev])
             if "netdump finished." not in out:
                 raise SystemExit("bench_rp2: dump failed:\n" + out)
-            (t0, k0), (t1, k1) = board.frames[-2:]
+            (t0, k0, _, _), (t1, k1, _, _) = board.frames[-2:]
             assert (k0, k1) == (1, 2), board.frames
             cores = sorted(p for p in os.listdir(nd.dumpdir) if p.startswith("vmcore.") and not p.endswith("last"))
             dumps.append(((t1 - t0) / 1e6, board.chip.stats["frames_tx"] - tx0,

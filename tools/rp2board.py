@@ -158,7 +158,9 @@ class RP2Board:
         self.socat = None
         self.cdc_port = None
         self.resets = []  # (reason, simulated ns) of each watchdog reset
-        self.frames = []  # (simulated ns, netdump type) of each netdump datagram the chip sent
+        # each netdump HERALD / FINISHED datagram the chip sent: (simulated ns, netdump type,
+        # the chip's frames_rx then, a copy of the link's transaction counts by header then)
+        self.frames = []
         self._events = queue.Queue()
         self._replies = {}
         self._next_id = 1
@@ -310,7 +312,7 @@ class RP2Board:
     def _sent(self, frame):
         kind = netdump_type(frame)
         if kind in (_NETDUMP_HERALD, _NETDUMP_FINISHED):
-            self.frames.append((self.chip.now_ns, kind))
+            self.frames.append((self.chip.now_ns, kind, self.chip.stats["frames_rx"], dict(self.spi.headers)))
             if self.snapshot_frames:
                 self.spi.request_snapshot(SNAP_HERALD if kind == _NETDUMP_HERALD else SNAP_FINISHED)
 

@@ -319,6 +319,9 @@ class BatchLinkServer:
         self.notify_int = notify_int  # notify_int(level, seq): INTn changed outside a link message
         self.on_snapshot = on_snapshot  # on_snapshot(tag, t_ns, data)
         self.snapshots = []  # (tag, t_ns, data) in arrival order
+        # committed VDM transactions by (address, control byte, data bytes) of their first frame:
+        # who touched which register how often (tests tell the firmware's driver from ours by it)
+        self.headers = {}
         self.stats = dict(prefetches=0, prefetch_bytes=0, commits=0, commit_bytes=0, miso_mismatches=0,
                           stray_bytes=0, deferred_frames=0, snapshots=0, resets=0)
         self.last_ns = 0.0  # simulated time of the last message
@@ -415,6 +418,9 @@ class BatchLinkServer:
             chip.end()
             if real != miso:
                 self.stats["miso_mismatches"] += 1
+            if n > 3 and not mosi[2] & 3:
+                key = ((mosi[0] << 8) | mosi[1], mosi[2], n - 3)
+                self.headers[key] = self.headers.get(key, 0) + 1
             self.stats["commits"] += 1
             self.stats["commit_bytes"] += n
             with self._lock:

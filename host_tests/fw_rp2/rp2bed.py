@@ -93,7 +93,8 @@ def net(tmp_path_factory):
 def start_board(name, net, tmp_path_factory, **kw):
     """An RP2Board on net's vnet, its work directory under pytest's tmp; started."""
     work = str(tmp_path_factory.mktemp("rp2-" + name.lower()))
-    b = rp2board.RP2Board(name, workdir=work, eth_peer=net.eth_peer, **kw)
+    kw.setdefault("eth_peer", net.eth_peer)
+    b = rp2board.RP2Board(name, workdir=work, **kw)
     b.start()
     log("%s board on %s (work %s)" % (name, b.link, work))
     return b

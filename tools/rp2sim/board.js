@@ -275,7 +275,7 @@ class Board {
         emit({
           event: 'reply', id: c.id, ns: m.clock.nanos, instructions: this.instructions, resets: this.resets,
           flash: this.nor.stats, spi: this.link ? this.link.stats : null,
-          spi_hz: m.spi[this.args.spi].clockFrequency,
+          spi_hz: m.spi[this.args.spi].clockFrequency, pc: m.core.PC, waiting: m.core.waiting,
         });
         break;
       case 'save_flash':
