@@ -1,22 +1,14 @@
-"""Helpers and fixtures of the RP2040 firmware tests: the board's network
-(vnet in user mode + netdumpd on loopback), the user's commands (mpremote,
-dumpon, netdump-testdump, as subprocesses), the firmware's symbols, and the
-SRAM comparison between a dump and the emulator's snapshots.
-
-Each test module imports the fixtures (a second conftest.py would shadow
-host_tests/conftest.py, which other test files import by that name), gets
-one network and one board, and runs its tests in order as one user's session
-on it. Without node, rp2040js, socat or the firmware images every test is
-skipped with the reason; with NETDUMP_FIRMWARE_REQUIRED=1 (CI, when the
-images are there) that is an error instead."""
+"""Helpers of the RP2040 firmware tests: the board's network (vnet in user
+mode + netdumpd on loopback), the user's commands (mpremote, dumpon,
+netdump-testdump, as subprocesses), the firmware's symbols, and the SRAM
+comparison between a dump and the emulator's snapshots. The fixtures are in
+fw_rp2_fixtures.py."""
 import os
 import shlex
 import struct
 import subprocess
 import sys
 import time
-
-import pytest
 
 from netdump_tools import rp2board
 from netdump_tools.netdumpd_harness import NetdumpdProc, stop_process
@@ -69,25 +61,6 @@ class Net:
     def stop(self):
         self.nd.stop()
         stop_process(self.vnet, 5)
-
-
-@pytest.fixture(autouse=True)
-def bed_available():
-    why = why_not()
-    if why:
-        if os.environ.get("NETDUMP_FIRMWARE_REQUIRED") == "1":
-            pytest.fail("RP2040 firmware bed required but unavailable: " + why)
-        pytest.skip("RP2040 firmware bed: " + why)
-
-
-@pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    """vnet + netdumpd for one test module."""
-    if why_not():
-        pytest.skip("RP2040 firmware bed: " + why_not())
-    n = Net(tmp_path_factory.mktemp("rp2net"))
-    yield n
-    n.stop()
 
 
 def start_board(name, net, tmp_path_factory, **kw):

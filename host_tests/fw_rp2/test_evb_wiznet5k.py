@@ -13,9 +13,11 @@ import time
 import pytest
 
 import rp2bed
-from rp2bed import bed_available, net  # noqa: F401  (fixtures)
 from netdump_tools import reader, rp2board
 from netdump_tools.netdumpd_harness import free_udp_port, stop_process
+
+pytestmark = pytest.mark.usefixtures("rp2_bed")
+
 
 BOARD = "w5500_evb_pico"
 PINGS = 5
@@ -33,6 +35,11 @@ ECHO = ("import socket\n"
         "    s.sendto(b'ping %%d' %% i, ('10.0.2.2', %d))\n"
         "    print('GOT', s.recvfrom(64)[0])\n"
         "s.close()\n")
+
+
+@pytest.fixture(scope="module")
+def net(rp2_net):
+    return rp2_net
 
 
 @pytest.fixture(scope="module")

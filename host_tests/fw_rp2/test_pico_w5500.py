@@ -9,8 +9,10 @@ the real firmware: one allocation and it fails."""
 import pytest
 
 import rp2bed
-from rp2bed import bed_available, net  # noqa: F401  (fixtures)
 from netdump_tools import reader, rp2board
+
+pytestmark = pytest.mark.usefixtures("rp2_bed")
+
 
 BOARD = "pico_w5500"
 MARK_LEN = 4096
@@ -25,6 +27,11 @@ BOUND_HEAP = 3072  # GC heap: the armed dump's buffers and counters (frame, bloc
 BOUND_STATIC = 256  # interpreter state and TinyUSB's CDC state (console output while dumping)
 BOUND_TOTAL = 6144  # < 2.3 % of SRAM
 STATIC_OK = ("mp_state_ctx", "_cdcd_itf", "_cdcd_epbuf", "_cdcd_fifo", "_usbd_qdef", "_usbd_qdef_buf", "_usbd_dev")
+
+
+@pytest.fixture(scope="module")
+def net(rp2_net):
+    return rp2_net
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,11 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import rp2bed
-from rp2bed import bed_available, net  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("rp2_bed")
 
 
 def _start(tmp_path, *args):
