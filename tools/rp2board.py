@@ -201,7 +201,11 @@ class RP2Board:
         os.close(rep_r)
         self.spi.start()
         threading.Thread(target=self._read_events, name="rp2-events", daemon=True).start()
-        ev = self._wait_event("ready", T_READY)
+        try:
+            ev = self._wait_event("ready", T_READY)
+        except BoardError:
+            self.stop()
+            raise
         self.cdc_port = ev["cdc_port"]
         try:
             os.unlink(self.link)
