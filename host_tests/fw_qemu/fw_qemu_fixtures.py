@@ -5,7 +5,8 @@ by tools/fwbuild.py (cached under build/), run in qemu-system-arm with its
 UART on a pty (mpremote) and its LAN9118 on the virtual network.
 
 Without the source or the toolchain every test here is skipped with one line
-saying which; a build that fails is an error, not a skip."""
+saying which (with NETDUMP_FIRMWARE_REQUIRED=1, set by CI when the inputs are
+there, that is an error instead); a build that fails is an error, not a skip."""
 import os
 import subprocess
 
@@ -41,11 +42,17 @@ def skip_reason():
     return _reason[0]
 
 
-def build(variant="default"):
-    """The test-bed firmware ELF of a variant (built once per session); skip or fail."""
+def _skip_or_fail():
     r = skip_reason()
     if r:
+        if os.environ.get("NETDUMP_FIRMWARE_REQUIRED") == "1":
+            pytest.fail("QEMU firmware bed required but unavailable: " + r, pytrace=False)
         pytest.skip(r)
+
+
+def build(variant="default"):
+    """The test-bed firmware ELF of a variant (built once per session); skip or fail."""
+    _skip_or_fail()
     if variant not in _built:
         try:
             _built[variant] = (fwbuild.build_qemu(variant), None)
@@ -72,9 +79,7 @@ def firmware_armv6m():
 @pytest.fixture(scope="session")
 def mpy_cross_128():
     """mpy-cross of the same MicroPython source (build/mpy-cross-1.28.0/mpy-cross)."""
-    r = skip_reason()
-    if r:
-        pytest.skip(r)
+    _skip_or_fail()
     try:
         return fwbuild.build_mpy_cross()
     except fwbuild.BuildError as e:
