@@ -344,21 +344,28 @@ def test_cli_help():
 
 
 class FakeLan:
-    """network.LAN for in-process tests: active(False) runs the IDF model's esp_eth_stop."""
+    """network.LAN for in-process tests (MicroPython ports/esp32/network_lan.c lan_active):
+    active(False) / active(True) run the IDF model's esp_eth_stop / esp_eth_start when the
+    interface is on / off; active() says which. calls: the changes asked for."""
 
     def __init__(self, idf, mac, fail=False):
         self.idf = idf
         self.mac = bytes(mac)
         self.fail = fail
+        self.on = True
         self.calls = []
 
     def active(self, v=None):
+        if v is None:
+            return self.on
         self.calls.append(v)
-        if v is False:
+        if not v and self.on:
             if self.fail:
                 raise OSError(5, "ethernet disable failed")
-            return self.idf.stop() != 0
-        return True
+            self.on = self.idf.stop() != 0
+        elif v and not self.on:
+            self.on = self.idf.start() == 0
+        return self.on
 
     def config(self, key=None, **kw):
         return self.mac
@@ -374,6 +381,7 @@ def direct(phy_addr=1, idf=True, lan=True, trace=False, phy_at=None, **kw):
     if drv is None:
         drv = emu.IdfDriver.__new__(emu.IdfDriver)  # a stopped driver, for FakeLan
         drv.stop = lambda: 1
+        drv.start = lambda: 1
     fl = FakeLan(drv, emu.parse_mac(BOARD_MAC), fail=kw.pop("lan_fail", False)) if lan else None
     if trace:
         emac.trace = []
@@ -502,6 +510,69 @@ def test_lan_stop_failure_does_not_stop_the_takeover():
     isr = idf.counts["isr_runs"]
     assert nic.poll(bytearray(1536)) == len(rx_frame(5))
     assert idf.counts["isr_runs"] == isr  # its ISR no longer runs: the DMA interrupts are off
+
+
+def test_stop_gives_the_emac_back_to_esp_idf():
+    # after a dump that carries on: the DMA stops touching our arena, network.LAN is on again
+    # and ESP-IDF's driver receives on its own rings; the next start() takes over again
+    emac, idf, nic, out, lan = direct(trace=True)
+    assert nic.start() == 0 and not idf.started
+    rb = bytearray(1536)
+    emac.receive_frame(rx_frame(1))
+    assert nic.poll(rb) == len(rx_frame(1))
+    emac.trace = []
+    assert nic.stop() == 0 and nic.why == ""
+    assert lan.calls == [False, True] and idf.started and idf.counts["mac_starts"] == 2
+    # stopped in emac_hal_stop()'s order before ESP-IDF wrote its list bases
+    ops = [(t[1], t[3]) for t in emac.trace if t[0] == "m" and t[3]]  # (register, bits cleared)
+    assert ops[:3] == [(emu.DMA_OPMODE, emu.OM_ST), (emu.MAC_CONFIG, emu.MC_RE | emu.MC_TE),
+                       (emu.DMA_OPMODE, emu.OM_SR)], ops
+    assert emac.stats["base_write_while_running"] == 0 and emac.rx_cur == idf.rx0
+    writes = nic._rd.__self__._mem.writes
+    lwip = idf.counts["frames_to_lwip"]
+    for i in range(20):  # more than our ring holds: it would have been overwritten
+        assert emac.receive_frame(rx_frame(i))
+        idf.service()
+    assert idf.counts["frames_to_lwip"] == lwip + 20 and idf.lwip_frames[-1] == rx_frame(19)
+    assert nic._rd.__self__._mem.writes == writes  # not one DMA write into our arena
+    assert nic.poll(rb) == 0
+    # the next dump: the takeover again, ESP-IDF stopped again
+    assert nic.start() == 0 and lan.calls == [False, True, False] and not idf.started
+    emac.receive_frame(rx_frame(2))
+    assert nic.poll(rb) == len(rx_frame(2)) and rb[:len(rx_frame(2))] == rx_frame(2)
+
+
+def test_stop_keeps_the_arena_when_the_dma_does_not_stop(capsys):
+    emac, idf, nic, out, lan = direct(tx_stall=True)
+    assert nic.start() == 0
+    assert nic.send(bytes(nic.mac) + bytes(54), 60) == 1  # the transmitter never finishes it
+    assert nic.stop() == esp32_emac.ETIMEDOUT and "TX DMA did not stop" in nic.why
+    assert capsys.readouterr().out.splitlines() == [nic.why]
+    assert any(a is nic._a for a in esp32_emac._kept)  # never freed: the DMA may write there
+    assert lan.calls == [False] and not idf.started  # ESP-IDF's restart could not move the DMA
+    esp32_emac._kept.clear()
+
+
+def test_start_takes_over_again_when_esp_idf_took_the_emac_back():
+    # no stop() after the last dump; the application turned network.LAN on itself and a link
+    # drop let ESP-IDF's link timer restart the EMAC on its own rings: start() must not trust
+    # its flag (it would hand frames to a DMA that no longer reads our descriptors)
+    emac, idf, nic, out, lan = direct()
+    assert nic.start() == 0
+    assert lan.active(True) and idf.started  # ESP-IDF's base writes while our DMA runs: ignored
+    assert emac.stats["base_write_while_running"] == 2 and emac.rx_cur != idf.rx0
+    t = time.monotonic()
+    emac.set_link(False)
+    idf.service(t + 10)  # its link timer: link down -> emac_hal_stop
+    emac.set_link(True)
+    idf.service(t + 20)  # link up -> emac_esp32_start on its own rings
+    assert idf.counts["mac_starts"] == 3 and emac.rx_cur == idf.rx0
+    assert nic.start() == 0 and not idf.started and lan.calls == [False, True, False]
+    assert emac.regs[emu.DMA_INTEN] == 0 and emac.rx_cur == nic._bus + nic._rxd[0]
+    tx = bytes(nic.mac) + PEER_MAC + b"\x88\xb5" + bytes(46)
+    assert nic.send(tx, 60) == 1 and out[-1] == tx
+    emac.receive_frame(rx_frame(4))
+    assert nic.poll(bytearray(1536)) == len(rx_frame(4))
 
 
 def test_dma_buffers_outside_internal_dram_are_refused():
@@ -767,6 +838,28 @@ def test_mp_without_takeover_the_idf_driver_keeps_the_dma(dump_bench):
     assert "esp32_emac: TX DMA kept a descriptor" in out, out
     assert d.srv.stats()["base_write_while_running"] >= 2  # the list bases never took effect
     assert c["frames_to_lwip"] > before + 5 and d.idf.started, c  # ESP-IDF kept receiving
+
+
+@pytest.mark.parametrize("stop", [True, False], ids=["stop", "without_stop"])
+def test_mp_after_a_dump_esp_idf_gets_the_emac_back(dump_bench, stop):
+    # a test dump, then the application goes on (fault.resume -> EtherEndpoint.release ->
+    # nic.stop) and 20 frames arrive for its MAC. With stop(): network.LAN is on again and
+    # ESP-IDF's driver receives all of them on its own rings; the DMA never writes our arena
+    # (heap memory the GC may give away once the driver is dropped). Without it (main before
+    # stop() existed; the application re-activating network.LAN itself): ESP-IDF's list base
+    # writes hit a running DMA, it receives nothing, and the DMA keeps writing our arena.
+    d = dump_bench()
+    out = d.run(kib=64, release=1 if stop else 0)
+    d.tv.check_dump(out, d.server, 64)
+    line = [ln for ln in out.splitlines() if ln.startswith("RELEASE ")]
+    assert line, out
+    rel = {k: int(v) for k, v in (kv.split("=") for kv in line[0].split()[1:])}
+    assert rel["lan_active"] == 1 and rel["idf_started"] == 1, rel
+    if stop:
+        assert rel == dict(lan_active=1, idf_started=1, idf_rx=20, arena_changed=0, dma_writes=0, base_running=0)
+    else:
+        assert rel["idf_rx"] == 0 and rel["arena_changed"] == 1 and rel["dma_writes"] > 0, rel
+        assert rel["base_running"] == 2, rel
 
 
 @pytest.mark.parametrize("with_lan", [True, False])

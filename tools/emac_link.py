@@ -16,9 +16,13 @@ Byte stream from client to server, messages back to back, integers big-endian:
                                           at bus address `bus`; reply: 0:u32
   'I'                               0x49  network.LAN.active(False) on the modelled ESP-IDF
                                           driver (esp_eth_stop); reply: result:u32 (0 = ok)
+  'A'                               0x41  network.LAN.active(True) on it (esp_eth_start);
+                                          reply: result:u32 (0 = ok)
   'S'                               0x53  statistics; reply: len:u32 + JSON object
   'C' n:u16 json[n]                 0x43  control, e.g. {"link": false}, {"tx_stall": true},
-                                          {"reset_stats": true}; reply: len:u32 + JSON (stats)
+                                          {"reset_stats": true}, {"receive": HEX, "count": n}
+                                          (n frames arrive from the cable); reply: len:u32 +
+                                          JSON (stats)
 
 Writes are not answered, so a poll demand costs one message and no round trip;
 a read waits for everything sent before it. Also here: LinkRegs (the CPython
@@ -35,9 +39,10 @@ OP_WRITE = 0x57
 OP_MODIFY = 0x42
 OP_MAP = 0x4D
 OP_IDF_STOP = 0x49
+OP_IDF_START = 0x41
 OP_STATS = 0x53
 OP_CONTROL = 0x43
-_LEN = {OP_READ: 5, OP_WRITE: 9, OP_MODIFY: 13, OP_MAP: 17, OP_IDF_STOP: 1, OP_STATS: 1}
+_LEN = {OP_READ: 5, OP_WRITE: 9, OP_MODIFY: 13, OP_MAP: 17, OP_IDF_STOP: 1, OP_IDF_START: 1, OP_STATS: 1}
 
 
 def peer_pid(sock):
@@ -107,6 +112,8 @@ class RegSession:
                 out += struct.pack("!I", 0)
             elif op == OP_IDF_STOP:
                 out += struct.pack("!I", srv.idf_stop())
+            elif op == OP_IDF_START:
+                out += struct.pack("!I", srv.idf_start())
             elif op == OP_STATS:
                 out += self._reply(srv.stats())
             i += k
@@ -130,7 +137,7 @@ class RegSession:
 
 class LinkRegs:
     """CPython register-bus client over the link: the register interface of
-    netdump.drivers.esp32_emac (rd, wr, mod, dma_window) plus idf_stop/stats/control."""
+    netdump.drivers.esp32_emac (rd, wr, mod, dma_window) plus idf_stop/idf_start/stats/control."""
 
     def __init__(self, path, dram_bus=0x3FFB0000, timeout=10.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -167,6 +174,10 @@ class LinkRegs:
 
     def idf_stop(self):
         self.sock.sendall(bytes([OP_IDF_STOP]))
+        return struct.unpack("!I", self._recv(4))[0]
+
+    def idf_start(self):
+        self.sock.sendall(bytes([OP_IDF_START]))
         return struct.unpack("!I", self._recv(4))[0]
 
     def _json(self):
@@ -222,3 +233,6 @@ class DirectRegs:
 
     def idf_stop(self):
         return self.idf.stop() if self.idf is not None else 1
+
+    def idf_start(self):
+        return self.idf.start() if self.idf is not None else 1

@@ -213,6 +213,8 @@ class BusError(Exception):
 class BufferMemory:
     """A window backed by a local buffer (the IDF model's rings and buffers)."""
 
+    writes = 0  # DMA writes into this memory (Bus.write counts them)
+
     def __init__(self, size):
         self.buf = bytearray(size)
 
@@ -225,6 +227,8 @@ class BufferMemory:
 
 class LocalMemory:
     """This process's own memory at real addresses (the driver runs in-process, CPython)."""
+
+    writes = 0
 
     def read(self, addr, n):
         return ctypes.string_at(addr, n)
@@ -241,6 +245,8 @@ class ProcessMemory:
     """Another process's memory (the MicroPython unix port running the driver), read
     and written with process_vm_readv/writev(2); needs ptrace access to that process
     (the same user with Yama ptrace_scope 0, an ancestor of it, or CAP_SYS_PTRACE)."""
+
+    writes = 0
 
     def __init__(self, pid):
         self.pid = pid
@@ -296,6 +302,7 @@ class Bus:
     def write(self, bus, data):
         mem, a = self._find(bus, len(data))
         mem.write(a, data)
+        mem.writes += 1
 
     def read32(self, bus):
         return struct.unpack("<I", self.read(bus, 4))[0]
@@ -1001,7 +1008,15 @@ class IdfDriver:
     stop() is esp_eth_stop(): the link timer stops; with the link up, set_link(DOWN)
     disables the interrupt and runs emac_hal_stop() (DMA TX off, MAC RX/TX off,
     DMA RX off, TX FIFO flush, every DMA interrupt disabled). Returns 0, or an
-    error when the driver was not started (ESP_ERR_INVALID_STATE)."""
+    error when the driver was not started (ESP_ERR_INVALID_STATE).
+
+    start() is esp_eth_start() (network.LAN.active(True)): the link is read at
+    once and then by the link timer; at link up emac_esp32_start() rebuilds its
+    rings and writes the list bases (which move the DMA only while it is
+    stopped) and emac_hal_start() enables the interrupt and the DMA. Returns 0,
+    or an error when it was started already. (The real one also restarts
+    auto-negotiation, so the link comes back a few seconds later; the model's
+    PHY keeps its link.)"""
 
     def __init__(self, emac, mac_addr, phy_addr=0, base=0x3FFF0000, nrx=10, ntx=10, buf=512,
                  link_period_ms=2000, lwip_tx_period_ms=0):
@@ -1030,7 +1045,7 @@ class IdfDriver:
         self.next_link_check = 0.0
         self.next_lwip_tx = 0.0
         self.counts = dict(isr_runs=0, isr_after_stop=0, rx_task_runs=0, frames_to_lwip=0, lwip_tx=0, link_checks=0,
-                           mac_starts=0, mac_stops=0, stop_calls=0)
+                           mac_starts=0, mac_stops=0, stop_calls=0, start_calls=0)
         self.lwip_frames = []  # the last few frames lwIP got (for tests)
         self.stopped_at = None
         emac.irq_hook = self._irq
@@ -1079,12 +1094,17 @@ class IdfDriver:
         return e
 
     def start(self, now=None):
-        """esp_eth_start(): check the link now, then every link_period_ms."""
+        """esp_eth_start(): check the link now, then every link_period_ms -> 0, or 1
+        (ESP_ERR_INVALID_STATE: started already)."""
+        self.counts["start_calls"] += 1
+        if self.started:
+            return 1
         self.started = True
         self.stopped_at = None
         self._check_link()
         self.next_link_check = (now or time.monotonic()) + self.link_period
         self.next_lwip_tx = (now or time.monotonic()) + self.lwip_tx_period
+        return 0
 
     def _mac_start(self):
         # emac_esp32_start(): emac_esp_dma_reset() then emac_hal_start()
@@ -1288,6 +1308,12 @@ class EmacServer(emu_server.ChipServer):
         with self.emac.lock:
             return self.idf.stop()
 
+    def idf_start(self):
+        if self.idf is None:
+            return 1
+        with self.emac.lock:
+            return self.idf.start()
+
     def after_access(self):
         if self.idf is not None:
             self.idf.service()
@@ -1300,6 +1326,7 @@ class EmacServer(emu_server.ChipServer):
             out["rx_state"] = self.emac.rx_state
             out["inten"] = self.emac.regs[DMA_INTEN]
             out["phy_reads"] = self.emac.phy.reads
+            out["client_dma_writes"] = sum(m.writes for m in self.memories.values())
             if self.idf is not None:
                 out["idf"] = dict(self.idf.counts, started=self.idf.started, link=self.idf.link)
             return out
@@ -1312,6 +1339,10 @@ class EmacServer(emu_server.ChipServer):
                 self.emac.tx_stall = bool(req["tx_stall"])
             if req.get("reset_stats"):
                 self.emac.reset_stats()
+            if "receive" in req:  # frames from the cable, as if they came on the Ethernet socket
+                frame = bytes.fromhex(req["receive"])
+                for _ in range(int(req.get("count", 1))):
+                    self.frame_in(frame)
         return self.stats()
 
 

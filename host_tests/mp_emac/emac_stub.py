@@ -15,6 +15,7 @@ _OP_WRITE = 0x57
 _OP_MODIFY = 0x42
 _OP_MAP = 0x4D
 _OP_IDF_STOP = 0x49
+_OP_IDF_START = 0x41
 _OP_CONTROL = 0x43
 _AF_UNIX_LINUX = 1  # sa_family of struct sockaddr_un on Linux (little-endian u16)
 
@@ -104,6 +105,13 @@ class LinkRegs:
         self._sw(m, 0, 1)
         return self._recv4()
 
+    def idf_start(self):
+        """esp_eth_start() on the emulator's model of ESP-IDF's driver -> its result (0 = ok)."""
+        m = self._msg
+        m[0] = _OP_IDF_START
+        self._sw(m, 0, 1)
+        return self._recv4()
+
     def control(self, req):
         """Emulator control (allocates; never on the packet path): req is JSON text -> reply text."""
         data = req.encode()
@@ -121,8 +129,9 @@ class LinkRegs:
 
 class FakeLan:
     """The parts of network.LAN (MicroPython ports/esp32/network_lan.c) the driver uses.
-    active(False) runs esp_eth_stop() on the emulator's ESP-IDF model and, like
-    lan_active(), raises OSError("ethernet disable failed") if that fails."""
+    active(False) / active(True) run esp_eth_stop() / esp_eth_start() on the emulator's
+    ESP-IDF model and, like lan_active(), raise OSError("ethernet disable failed" /
+    "ethernet enable failed") if that fails."""
 
     def __init__(self, regs, mac, active=True):
         self.regs = regs
@@ -130,6 +139,7 @@ class FakeLan:
         self.on = active
         self.calls = 0
         self._e_disable = OSError(5, "ethernet disable failed")
+        self._e_enable = OSError(5, "ethernet enable failed")
 
     def active(self, v=None):
         if v is None:
@@ -139,6 +149,10 @@ class FakeLan:
             self.on = self.regs.idf_stop() != 0
             if self.on:
                 raise self._e_disable
+        elif v and not self.on:
+            self.on = self.regs.idf_start() == 0
+            if not self.on:
+                raise self._e_enable
         return self.on
 
     def config(self, *args, **kw):

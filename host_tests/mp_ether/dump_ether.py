@@ -7,13 +7,19 @@
 #   argv: key=value ... with keys nic_port mac client server netmask gateway
 #         hport cport mode (window|freebsd) kib mtu arp_ms
 #         nic=emac: regs (link path) phy_addr lan (1: take over from network.LAN)
-#         takeover (1/0) ntx nrx
+#         takeover (1/0) ntx nrx link_ms; release (1: after the dump the application
+#         goes on, as after netdump-testdump: fault.resume() gives the EMAC back;
+#         0: the same without the driver's stop(), as on main before it had one, and
+#         the application turns network.LAN on itself), then 20 frames arrive
 import sys
 import time
 
 from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
 from netdump import debugnet, elfcore, fault, panic
 from netdump.ether import STAT_NAMES, EtherEndpoint
+
+
+_LINK = [None]  # nic=emac: the register link (emac_stub.LinkRegs)
 
 
 def make_nic(opt):
@@ -24,7 +30,7 @@ def make_nic(opt):
     from emac_stub import FakeLan, LinkRegs
     from netdump.drivers.esp32_emac import EMAC
 
-    regs = LinkRegs(opt["regs"])
+    regs = _LINK[0] = LinkRegs(opt["regs"])
     lan = FakeLan(regs, bytes.fromhex(opt["mac"].replace(":", ""))) if opt.get("lan", "1") == "1" else None
     return EMAC(lan=lan, phy_addr=int(opt.get("phy_addr", "1")), regs=regs, ntx=int(opt.get("ntx", "2")),
                 nrx=int(opt.get("nrx", "8")), takeover=opt.get("takeover", "1") == "1",
@@ -63,6 +69,28 @@ def main():
     for k in ("sent", "received", "tx_errors", "rx_errors", "lan_error"):
         if hasattr(nic, k):
             print("NIC", k, getattr(nic, k))
+    if "release" in opt:
+        release(nic, ep, opt["release"] == "1")
+
+
+def release(nic, ep, stop):
+    # what the application meets after a dump that carries on, then 20 frames for its MAC
+    import json
+
+    link = _LINK[0]
+    if not stop:
+        ep._nic_stop = None  # EtherEndpoint.release() finds no nic.stop(), as before it existed
+    fault.resume()
+    if not stop:
+        nic._lan.active(True)  # the application brings its network back itself
+    arena = bytes(nic._a)
+    before = json.loads(link.control("{}"))
+    f = bytes(nic.mac) + bytes([2, 0, 0, 0, 0, 0x99, 0x88, 0xB5]) + bytes(range(46))
+    after = json.loads(link.control('{"receive": "%s", "count": 20}' % "".join(["%02x" % b for b in f])))
+    print("RELEASE lan_active=%d idf_started=%d idf_rx=%d arena_changed=%d dma_writes=%d base_running=%d"
+          % (nic._lan.active(), after["idf"]["started"],
+             after["idf"]["frames_to_lwip"] - before["idf"]["frames_to_lwip"], bytes(nic._a) != arena,
+             after["client_dma_writes"] - before["client_dma_writes"], after["base_write_while_running"]))
 
 
 main()

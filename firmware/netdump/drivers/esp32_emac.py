@@ -11,6 +11,7 @@
 #   nic = EMAC(lan=network.LAN(...), phy_addr=1)   arm time: allocates everything
 #   nic.mac                  6-byte bytearray (the MAC address network.LAN uses)
 #   nic.start() -> 0/code    dump time: stop ESP-IDF's driver, own the DMA, check the PHY
+#   nic.stop() -> 0/code     after a dump that carries on: DMA stopped, network.LAN back
 #   nic.send(buf, n) -> 1/0  buf[0:n] as one frame (no FCS)
 #   nic.poll(buf) -> n       one received frame into buf (truncated to len(buf)), 0 if none
 #   nic.link() -> 1/0        PHY link (BMSR)
@@ -28,10 +29,13 @@
 # Descriptor words are read and written only by the viper functions below (their
 # OWN bit is bit 31: a Python int would be a heap object on a board).
 #
-# Nothing after the constructor allocates; every wait has a deadline. The register
-# values handled in Python stay below 2**30 (rd returns bits shift+29..shift).
+# Nothing after the constructor allocates but stop() (heap unlocked: it gives network.LAN
+# back); every wait has a deadline, and the long ones feed the hardware watchdog
+# (netdump/feed.py). The register values handled in Python stay below 2**30 (rd returns
+# bits shift+29..shift).
 from netdump import fast
 from netdump.compat import IS_MICROPYTHON, const, ticks_diff, ticks_ms, ticks_us
+from netdump.feed import feed
 
 try:
     from time import sleep_ms, sleep_us
@@ -119,6 +123,10 @@ EFAULT = const(14)
 ENODEV = const(19)
 ENETDOWN = const(100)
 ETIMEDOUT = const(110)
+
+# arenas a DMA may still write into (stop() could not stop it): kept referenced for good,
+# so the garbage collector never hands their memory to anything else
+_kept = []
 
 
 # ---- descriptor and MMIO access: viper on MicroPython, pure-Python twins on CPython ----
@@ -260,8 +268,8 @@ class EMAC:
         self._link_ms = link_timeout_ms
         self._txto = tx_timeout_ms
         self._lan = lan
-        self._lan_off = lan.active if lan is not None else None  # bound now: binding allocates
-        self._lan_stopped = 0
+        self._lan_act = lan.active if lan is not None else None  # bound now: binding allocates
+        self._lan_give = 0  # 1: start() turned network.LAN off; stop() turns it on again
         self.lan_error = 0  # 1 when network.LAN.active(False) raised (the takeover went on)
         if regs is None:
             self._rd = _mmio_rd
@@ -342,18 +350,56 @@ class EMAC:
         self._why_link = "esp32_emac: no link: PHY %d reports link down for %d ms (cable?)" % (p, link_timeout_ms)
         self._why_txdma = ("esp32_emac: TX DMA kept a descriptor for %d ms (no TX clock from the PHY?)"
                            % tx_timeout_ms)
+        self._why_lan_on = "esp32_emac: network.LAN.active(True) failed after the dump"
 
     # ---- dump time ----------------------------------------------------------------
     def start(self):
-        """Take the EMAC over -> 0, or an error code with self.why set (allocation-free)."""
-        if self._up:
+        """Take the EMAC over -> 0, or an error code with self.why set (allocation-free).
+        Idempotent: nothing is redone while the EMAC is still as start() left it."""
+        if self._up and self._owned():
             return 0
+        self._up = 0
         self.why = ""
         err = self._start()
         if err == 0:
             self._up = 1
             self._dead = 0
         return err
+
+    def _owned(self):
+        """1 while the DMA runs on this driver's rings with every EMAC interrupt disabled.
+        Anything else (ESP-IDF's driver restarted by network.LAN.active(True): its own list
+        bases, RI and NI enabled; or stopped by its link timer: ST and SR off) -> 0."""
+        rd = self._rd
+        b = self._bus
+        if rd(_DMA_RXBASE, 0) != b + self._rxd[0] or rd(_DMA_TXBASE, 0) != b + self._txd[0]:
+            return 0
+        if rd(_DMA_INTEN, 0) != 0:
+            return 0
+        return 1 if (rd(_DMA_OPMODE, 0) & (_OM_SR | _OM_ST)) == (_OM_SR | _OM_ST) else 0
+
+    def stop(self):
+        """Give the EMAC back after a dump that carries on (heap unlocked) -> 0 or an error
+        code with why set: interrupts off, the DMA and MAC stopped in emac_hal_stop()'s order
+        (bounded waits), so the DMA no longer touches this driver's memory; then
+        network.LAN.active(True) if start() turned it off (ESP-IDF's esp_eth_start: its link
+        timer rebuilds its rings and restarts the EMAC on them at link up). If the DMA does
+        not stop, its rings stay referenced for good and network.LAN stays off."""
+        self._up = 0
+        err = self._halt()
+        if err:
+            _kept.append(self._a)
+            print(self.why)
+            return err
+        if self._lan_give:
+            self._lan_give = 0
+            try:
+                self._lan_act(True)
+            except Exception:  # "ethernet enable failed": the application sees the interface down
+                self.why = self._why_lan_on
+                print(self.why)
+                return ENETDOWN
+        return 0
 
     def _fail(self, code, why):
         self.why = why
@@ -370,6 +416,26 @@ class EMAC:
                 return 0
         return 1
 
+    def _halt(self):
+        """Interrupts off, then stop as emac_hal_stop() does: DMA TX, MAC RX+TX, DMA RX, flush
+        the TX FIFO, with bounded waits on the process states -> 0 or an error code."""
+        mod = self._mod
+        # no EMAC interrupt may reach ESP-IDF's ISR: DMAIN_EN = 0 (emac_ll_disable_all_intr)
+        self._wr(_DMA_INTEN, 0)
+        # a list base may only be written while its process is stopped (TRM DMA registers;
+        # IDF emac_ll_set_{rx,tx}_desc_addr callers do so)
+        mod(_DMA_OPMODE, _OM_ST, 0)
+        if not self._wait_clear(_DMA_STATUS, _ST_TS, 7):
+            return self._fail(ETIMEDOUT, self._why_txstop)
+        mod(_MAC_CONFIG, _MC_RE | _MC_TE, 0)
+        mod(_DMA_OPMODE, _OM_SR, 0)
+        if not self._wait_clear(_DMA_STATUS, _ST_RS, 7):
+            return self._fail(ETIMEDOUT, self._why_rxstop)
+        mod(_DMA_OPMODE, 0, _OM_FTF)
+        if not self._wait_clear(_DMA_OPMODE, 0, _OM_FTF):
+            return self._fail(ETIMEDOUT, self._why_txstop)
+        return 0
+
     def _start(self):
         # the sequence: docs/esp32-emac.md#6-what-networklan-leaves-running-and-the-takeover
         rd = self._rd
@@ -384,28 +450,21 @@ class EMAC:
             #    timer and, with the link up, disables the interrupt and runs emac_hal_stop()
             #    (MicroPython ports/esp32/network_lan.c lan_active; IDF esp_eth.c). Its emac_rx
             #    task stays, asleep until the ISR wakes it; lwIP may still call esp_eth_transmit,
-            #    which only touches ESP-IDF's own ring once the DMA runs on ours.
-            if self._lan_off is not None and not self._lan_stopped:
-                self._lan_stopped = 1
+            #    which only touches ESP-IDF's own ring once the DMA runs on ours. Asked each
+            #    time (active() returns a constant bool): the application may have turned it
+            #    on again since the last dump.
+            act = self._lan_act
+            if act is not None:
                 try:
-                    self._lan_off(False)
+                    if act():
+                        self._lan_give = 1
+                        act(False)
                 except Exception:  # esp_eth_stop failed ("ethernet disable failed"): go on
                     self.lan_error = 1
-            # 2. no EMAC interrupt may reach ESP-IDF's ISR: DMAIN_EN = 0 (emac_ll_disable_all_intr)
-            wr(_DMA_INTEN, 0)
-            # 3. stop as emac_hal_stop() does: DMA TX, MAC RX+TX, DMA RX, flush the TX FIFO;
-            #    a list base may only be written while its process is stopped (TRM DMA
-            #    registers; IDF emac_ll_set_{rx,tx}_desc_addr callers do so)
-            mod(_DMA_OPMODE, _OM_ST, 0)
-            if not self._wait_clear(_DMA_STATUS, _ST_TS, 7):
-                return self._fail(ETIMEDOUT, self._why_txstop)
-            mod(_MAC_CONFIG, _MC_RE | _MC_TE, 0)
-            mod(_DMA_OPMODE, _OM_SR, 0)
-            if not self._wait_clear(_DMA_STATUS, _ST_RS, 7):
-                return self._fail(ETIMEDOUT, self._why_rxstop)
-            mod(_DMA_OPMODE, 0, _OM_FTF)
-            if not self._wait_clear(_DMA_OPMODE, 0, _OM_FTF):
-                return self._fail(ETIMEDOUT, self._why_txstop)
+            # 2-3. interrupts off; DMA and MAC stopped as emac_hal_stop() does
+            err = self._halt()
+            if err:
+                return err
         # 4. our rings (emac_esp_dma_reset's layout: chained, RX owned by the DMA, TX by us)
         a = self._a
         b = self._bus
@@ -444,6 +503,7 @@ class EMAC:
         while not self.link():
             if ticks_diff(ticks_ms(), t0) > self._link_ms:
                 return self._fail(ENETDOWN, self._why_link)
+            feed()  # auto-negotiation takes seconds: longer than a short hardware watchdog
             sleep_ms(10)
         # speed/duplex as ESP-IDF's PHY drivers read them (lan87xx/ip101 update_link_duplex_speed);
         # codes 1 10HD, 2 100HD, 5 10FD, 6 100FD: bit 1 = 100 Mb/s, bit 2 = full duplex
@@ -532,6 +592,7 @@ class EMAC:
         while self._txn == self._ntx:  # ring full: wait for the DMA (bounded by _reap)
             if not self._up:
                 return 0
+            feed()
             self._reap()
         if not self._up:
             return 0
