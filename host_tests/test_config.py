@@ -160,6 +160,10 @@ def test_wdt_key():
     assert config.validate(conf(wdt="5000"))["wdt"] == 5000
     for bad in (-1, "x", True, 10 ** 9):
         assert "wdt" in err(wdt=bad)
+    # shorter than the fault path's longest step between two feeds: refused in one line
+    assert config.validate(conf(wdt=config.WDT_MIN_MS))["wdt"] == 1000
+    e = err(wdt=500)
+    assert e == "wdt: 500 ms is shorter than the fault path's longest step between two feeds (use 0 or at least 1000)", e
 
 
 def test_guess_board():

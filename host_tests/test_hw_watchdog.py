@@ -90,3 +90,63 @@ def test_slow_dump_and_the_hardware_watchdog(tmp_path, feed):
     else:
         assert not done and "vboard: watchdog reset (not fed for %d ms)" % WDT_MS in out, out
         assert vb.wdt_resets == 1
+
+
+EMAC_WDT_MS = 2000  # a short hardware watchdog (ESP32's machine.WDT takes any timeout)
+EMAC_LINK_MS = 6000  # the EMAC driver's link wait: three times the watchdog's timeout
+
+
+@pytest.mark.parametrize("feed", [True, False])
+def test_emac_link_wait_feeds_a_short_watchdog(tmp_path, feed):
+    # An ESP32 EMAC board (the driver on the virtual board, over the register link to the
+    # emulator, ESP-IDF's driver model running) whose cable is unplugged at the fault: the
+    # driver waits for the link three times longer than the hardware watchdog's timeout.
+    # Fed from the wait: the dump fails with its one line and the board lives on. With the
+    # wait's feed disabled (the driver as before it fed): the watchdog resets the board
+    # inside the wait, before any line.
+    from netdump_tools import esp32_emac_emu as emu
+
+    import test_esp32_emac as te
+
+    emac, idf = emu.build(phy_addr=1, link=False, mac=te.BOARD_MAC)
+    regs = str(tmp_path / "regs")
+    srv = emu.EmacServer(emac, regs, idf=idf).start()
+    bdir = tmp_path / "board"
+    bdir.mkdir()
+    (bdir / "main.py").write_text(
+        "import sys, time\n"
+        "sys.path.append(%r)\n"
+        "from emac_stub import FakeLan, LinkRegs\n"
+        "import netdump.panic as p, unix_virtual as b\n"
+        "from netdump.drivers import esp32_emac\n"
+        "from netdump.ether import EtherEndpoint\n"
+        "regs = LinkRegs(%r)\n"
+        "nic = esp32_emac.EMAC(lan=FakeLan(regs, bytes.fromhex(%r)), phy_addr=1, regs=regs, link_timeout_ms=%d)\n"
+        "ep = EtherEndpoint(nic, '10.0.2.15', '10.0.2.2', netmask=24)\n"
+        "w = b.WDT(timeout=%d)\n"
+        "p.arm('10.0.2.2', b.default_regions(), b.MACHINE, b.ELFCLASS, b.ARCH, endpoint=ep, board=b, wdt=w)\n"
+        % (te.MP_EMAC, regs, te.BOARD_MAC.replace(":", ""), EMAC_LINK_MS, EMAC_WDT_MS)
+        + ("" if feed else "esp32_emac.feed = lambda: None  # the link wait does not feed\n") +
+        "print('DUMP START')\n"
+        "print('DUMP END', p.test_dump())\n"
+        "while True:\n"
+        "    w.feed()\n"
+        "    time.sleep_ms(100)\n")
+    vb = vboard.VBoard(str(bdir), heapsize="4M", once=True, log_path=str(tmp_path / "console.log"))
+    try:
+        vb.start()
+        assert wait_for(vb, b"DUMP START", 60), bytes(vb.output)
+        done = wait_for(vb, b"DUMP END", 120)
+        out = bytes(vb.output).decode(errors="replace")
+    finally:
+        vb.stop()
+        st = srv.stats()
+        srv.stop()
+    assert st["phy_reads"] > 0 and st["idf"]["stop_calls"] == 1, st  # the takeover reached the link wait
+    line = "esp32_emac: no link: PHY 1 reports link down for %d ms (cable?)" % EMAC_LINK_MS
+    if feed:
+        assert done and line in out and "DUMP END 4" in out, out
+        assert "watchdog reset" not in out and vb.wdt_resets == 0, out
+    else:
+        assert not done and line not in out, out
+        assert "vboard: watchdog reset (not fed for %d ms)" % EMAC_WDT_MS in out and vb.wdt_resets == 1, out

@@ -423,3 +423,35 @@ def test_watchdog_timer_per_port_and_release():
             del sys.modules["machine"]
         else:
             sys.modules["machine"] = old_machine
+
+
+class _Halted(Exception):
+    pass
+
+
+def test_halt_feeds_the_hardware_watchdog_every_100_ms():
+    # halt() idles for good: it must feed a short hardware watchdog (config.WDT_MIN_MS is
+    # 1000) at least every 100 ms. Its sleeps are counted through a stand-in, not timed.
+    from netdump import config, feed
+
+    wdt = Recorder()
+    sleeps = []
+
+    def sleep_ms(ms):
+        sleeps.append(ms)
+        wdt.calls.append(ms)
+        if len(sleeps) == 5:
+            raise _Halted()
+
+    old = (fault._sleep_ms, feed.wdt[0])
+    fault._sleep_ms = sleep_ms
+    feed.wdt[0] = wdt
+    try:
+        try:
+            fault.halt()
+        except _Halted:
+            pass
+    finally:
+        fault._sleep_ms, feed.wdt[0] = old
+    assert wdt.calls == ["feed", 100] * 5, wdt.calls
+    assert max(sleeps) * 10 <= config.WDT_MIN_MS

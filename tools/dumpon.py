@@ -144,7 +144,7 @@ def main(argv=None):
     p.add_argument("--wdt", type=int, metavar="MS",
                    help="start the hardware watchdog (machine.WDT) at arm with this timeout; the fault path "
                         "feeds it, the application feeds it with netdump.feed.feed() (0 none, the default; "
-                        "rp2: at most 8388)")
+                        "else at least 1000; rp2: at most 8388)")
     p.add_argument("--mpremote", help="the mpremote program (default: next to this Python, or on PATH)")
     p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, wlan, udp, vnic), or 'off'")
     a = p.parse_args(argv)

@@ -32,7 +32,9 @@
 #                (machine.WDT; the board's make_wdt) with this timeout and the
 #                fault path feeds it; the application feeds it with
 #                netdump.feed.feed(). 0 = none (an application's own WDT is
-#                handed over with netdump.panic.set_wdt())
+#                handed over with netdump.panic.set_wdt()); else at least
+#                WDT_MIN_MS, the longest step of the fault path between two
+#                feeds (see WDT_MIN_MS)
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
@@ -70,6 +72,12 @@ DEFAULTS = {
 }
 _DEADLINE_MAX = 500000  # seconds; in ms below the transport's 2**29 limit
 _WDT_MAX_MS = 86400000  # a day: boards' own limits are lower (rp2: 8388) and are checked by machine.WDT
+# The shortest hardware watchdog the fault path keeps fed. Its longest step between two
+# feeds is network.WIZNET5K.active(True) when the W5500 driver gives the chip back after a
+# dump that carries on: 411 ms of delays in one C call (micropython/micropython
+# extmod/network_wiznet5k.c wiznet5k_active: RSTn low 1 ms, 160 ms, 250 ms); every other
+# wait feeds at least every 100 ms (the console's and halt()'s). docs/ports.md#machinewdt.
+WDT_MIN_MS = 1000
 
 _HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
 _PATH_MAX = 255
@@ -291,6 +299,9 @@ def validate(conf, board=None, check_addresses=True):
         w = int(w)
     if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= _WDT_MAX_MS:
         raise ConfigError("wdt: %r is not a watchdog timeout in milliseconds (0 = none)" % (w,))
+    if 0 < w < WDT_MIN_MS:
+        raise ConfigError("wdt: %d ms is shorter than the fault path's longest step between two feeds "
+                          "(use 0 or at least %d)" % (w, WDT_MIN_MS))
     c["wdt"] = w
     return c
 

@@ -47,6 +47,7 @@ else:
 ERR_NO_RETARGET = 102  # the endpoint cannot change its server
 ERR_BUSY = 103  # a dump is already running (a fault inside it does not start another)
 MSG_CAP = 128  # longest panic message built by guard()
+_HALT_FEED_MS = 100  # halt() feeds the hardware watchdog this often (config.WDT_MIN_MS)
 
 # The armed dumper and fault state, in lists created at import so no fault
 # path ever binds a new global: armed[0] the Dumper, ctx[0] the Fault.
@@ -189,7 +190,7 @@ def halt():
     print("netdump: halted")
     while True:
         feed()
-        _sleep_ms(1000)
+        _sleep_ms(_HALT_FEED_MS)
 
 
 def retarget(ip4, port):

@@ -29,6 +29,7 @@
 import micropython
 
 from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
+from netdump.feed import feed
 
 # ---- direct-address registers: word index (byte offset / 4), DS table 5.1 ----
 _RX_DATA = const(0x00 >> 2)  # RX data FIFO port (0x00-0x1C alias it)
@@ -345,6 +346,7 @@ class LAN9118:
             if ticks_diff(end, ticks_ms()) <= 0:
                 self.why = _WHY_LINK
                 return ERR_LINK
+            feed()  # auto-negotiation takes seconds: longer than a short hardware watchdog
         self.why = ""
         return 0
 
