@@ -71,7 +71,6 @@ class Watchdog:
         self.last = ticks_ms()
         self.fired = 0
         self.running = 0
-        self.checks = 0
         self._timer = None
         self._fire_cb = self._fire  # bound methods made now, not in the callback
         self._tick_cb = self._tick
@@ -82,7 +81,6 @@ class Watchdog:
 
     def check(self):
         """Schedule the expiry if the heartbeat is late -> 1 if it fired now."""
-        self.checks = (self.checks + 1) & 0x3FFFFFFF  # a counter, never a big int
         if not self.running or self.fired:
             return 0
         if ticks_diff(ticks_ms(), self.last) <= self.timeout_ms:

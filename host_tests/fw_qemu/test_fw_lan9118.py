@@ -65,10 +65,12 @@ def exchange():
         n = nic.poll(rxv)
         k += 1
     return ok * 10000 + n
+nic.idle_us = 0x3FFFFFF0  # wait()'s counter near 2**30: adding to it must not make a long int
 micropython.heap_lock()
 r = exchange()
 micropython.heap_unlock()
 print('SENT', r // 10000, 'GOT', r % 10000)
+print('IDLE', nic.idle_us < 0x30000000)
 print('FRAME', bytes(rxv[12:14]).hex(), bytes(rxv[20:22]).hex(), bytes(rxv[28:32]).hex(), bytes(rxv[38:42]).hex())
 print('STATS', nic.stats)
 """
@@ -79,6 +81,7 @@ def test_send_poll_wait_with_a_real_peer_heap_locked(bed):
     assert st == 0, out
     sent, got = lines_with(out, "SENT ")[0].split()[0], lines_with(out, "SENT ")[0].split()[2]
     assert sent == "1" and int(got) >= 42, out
+    assert lines_with(out, "IDLE ")[0] == "True", out  # wrapped before the sum could reach 2**30
     # an ARP reply (RFC 826: op 2) from the gateway 10.0.2.2 to us 10.0.2.15, FCS stripped
     assert lines_with(out, "FRAME ")[0] == "0806 0002 0a000202 0a00020f", out
 

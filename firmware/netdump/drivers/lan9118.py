@@ -13,7 +13,8 @@
 #   nic.link() -> 1/0          PHY basic status register, link status bit
 #   nic.wait(ms)               poll RX_FIFO_INF until a frame is there or ms pass
 #   nic.stats                  counters, indexes LS_* (names: STAT_NAMES)
-#   nic.idle_us                microseconds spent in wait() (for bench/bench_qemu.py)
+#   nic.idle_us                microseconds spent in wait() (for bench/bench_qemu.py; wraps
+#                              at 2**29)
 #   nic.multicast              1: pass every multicast frame (set at arm, before start())
 #
 # base_hi is the upper 16 bits of the register base (0x4020 for 0x40200000):
@@ -392,7 +393,10 @@ class LAN9118:
         end = ticks_add(ticks_ms(), ms)
         while not _rx_pending(hi) and ticks_diff(end, ticks_ms()) > 0:
             pass
-        self.idle_us = (self.idle_us + ticks_diff(ticks_us(), t0)) & 0x3FFFFFFF
+        v = self.idle_us
+        if v >= 0x20000000:  # wrap before adding: the sum must never reach 2**30 (a long int)
+            v -= 0x20000000
+        self.idle_us = v + ticks_diff(ticks_us(), t0)
 
     def link(self):
         """1 if the PHY reports link up (basic status register bit 2), else 0."""
