@@ -184,3 +184,103 @@ def test_arm_scales_the_deadline_unless_given():
         assert d.net._deadline_ms == 4321
     finally:
         panic.disarm()
+
+
+# ---- the dump time and the uptime, past the wrap of ticks_ms() ---------------------
+
+DAY_MS = 86400000
+T_RTC = 1700000000  # the RTC at arm, seconds since 1970 (2023)
+
+
+class BoardTicks:
+    """ticks_ms/ticks_diff/ticks_add as a board has them (period 2**30 ms; ticks_diff signed,
+    -2**29 .. 2**29-1: extmod/modtime.c) on a clock the test moves by hand; installed into
+    compat and dumper while a test runs. Everything stays below 2**30: it runs under
+    heap_lock() on the firmware too."""
+
+    def __init__(self, t):
+        self.t = t
+        self.saved = None
+
+    def ms(self):
+        return self.t
+
+    def advance(self, ms):
+        self.t = (self.t + ms) & 0x3FFFFFFF
+
+    @staticmethod
+    def diff(a, b):
+        d = (a - b) & 0x3FFFFFFF
+        if d >= 0x20000000:
+            d = d - 0x3FFFFFFF - 1
+        return d
+
+    @staticmethod
+    def add(a, b):
+        return (a + b) & 0x3FFFFFFF
+
+    def install(self):
+        from netdump import compat
+
+        self.saved = (compat.ticks_ms, compat.ticks_diff, compat.ticks_add, dumper.ticks_ms, dumper.ticks_add,
+                      compat._up[0], compat._up[1])
+        compat.ticks_ms = dumper.ticks_ms = self.ms
+        compat.ticks_diff = self.diff
+        compat.ticks_add = dumper.ticks_add = self.add
+        compat._up[0] = 0  # booted now
+        compat._up[1] = self.t
+
+    def remove(self):
+        from netdump import compat
+
+        s = self.saved
+        compat.ticks_ms, compat.ticks_diff, compat.ticks_add, dumper.ticks_ms, dumper.ticks_add = s[:5]
+        compat._up[0] = s[5]
+        compat._up[1] = s[6]
+
+
+def _stamped(days, ticks_every_day, dumptime=T_RTC):
+    """Arm at a tick value 5 s before ticks_ms() wraps, let `days` days pass (with a hang
+    watchdog's fault.tick() once a day, or nothing in between), dump -> (dump time, uptime)."""
+    from netdump import compat, fault
+
+    clock = BoardTicks(0x3FFFFFFF - 5000)
+    clock.install()
+    old = fault.armed[0]
+    try:
+        buf = bytearray(4096)
+        buf[0] = 1
+        d = dumper.Dumper(None, [("r", fast.addr_of(buf), 4096)], elfcore.EM_X86_64, 64, "amd64", dumptime=dumptime)
+        net = FakeNet(d.layout.total_size)
+        net.d = d
+        d.net = net
+        fault.armed[0] = d
+        compat.uptime_s()  # arm's anchor
+        for _ in range(days):
+            clock.advance(DAY_MS)
+            if ticks_every_day:
+                fault.tick()
+        clock.advance(1500)
+        assert locked(d.dump, "p") == 0
+    finally:
+        fault.armed[0] = old
+        clock.remove()
+    z, hi, lo = struct.unpack_from(">IHH", d.kdh, 48)  # kerneldumpheader.dumptime, u64 big-endian
+    up = struct.unpack_from("<I", d.layout.buf, d.layout.uptime_off)[0]
+    return (hi << 16) | lo, up
+
+
+def test_dump_time_and_uptime_a_week_after_arm():
+    # 7 days: past 2**29 ms, where ticks_diff() turns negative (the time went 5.4 days back)
+    t, up = _stamped(7, False)
+    assert t == T_RTC + 7 * 86400 + 1 and up == 7 * 86400 + 1, (t, up)
+
+
+def test_dump_time_and_uptime_after_40_days_with_the_hang_watchdog():
+    # past several wraps of ticks_ms(): each check of the hang watchdog folds the time in
+    t, up = _stamped(40, True)
+    assert t == T_RTC + 40 * 86400 + 1 and up == 40 * 86400 + 1, (t, up)
+
+
+def test_dump_time_stays_zero_without_an_rtc():
+    assert _stamped(3, True, dumptime=0)[0] == 0

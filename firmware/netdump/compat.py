@@ -70,11 +70,52 @@ except ImportError:
 BOOT_MS = ticks_ms() if _platform in ("linux", "darwin", "win32") else 0
 
 
+def ticks_since(t):
+    """Milliseconds from the ticks_ms() value t to now, 0 .. 2**30-1 (allocation-free).
+    On a board ticks_ms() wraps at 2**30 and ticks_diff() is signed, -2**29 .. 2**29-1
+    (extmod/modtime.c): past 2**29 ms (6.2 days) it turns negative. Taken as unsigned, the
+    difference is right for up to 2**30 ms (12.4 days)."""
+    d = ticks_diff(ticks_ms(), t)
+    if d < 0:
+        d += 0x3FFFFFFF  # 2**30 in two steps: 2**30 itself is not a small int on a board
+        d += 1
+    return d
+
+
+# uptime: whole seconds counted so far, and the ticks_ms() value they end at
+_up = [0, BOOT_MS]
+
+
 def uptime_s():
-    """Seconds since boot (the unix port: since netdump was imported), < 2**30."""
-    if BOOT_MS == 0:
-        return (ticks_ms() // 1000) & 0x3FFFFFFF
-    return (ticks_diff(ticks_ms(), BOOT_MS) // 1000) & 0x3FFFFFFF
+    """Seconds since boot (the unix port: since netdump was imported), < 2**30, allocation-free.
+    Each call folds the seconds since the previous one into a count, so the value stays right
+    while calls come less than 12.4 days apart (ticks_since): arm, every check of the hang
+    watchdog (netdump.fault.tick) and every dump call it."""
+    u = _up
+    s = ticks_since(u[1]) // 1000
+    u[1] = ticks_add(u[1], s * 1000)
+    v = u[0]
+    if v > 0x3FFFFFFF - s:  # after 34 years: wrap rather than become a long int
+        v -= 0x3FFFFFFF
+    u[0] = v + s
+    return u[0]
+
+
+def rtc_seconds():
+    """Seconds since 1970 when the RTC looks set (after 2020-01-01), else 0. On a board the
+    value is a long int: call it with the heap unlocked; MemoryError passes through (a full
+    heap), anything else means no usable RTC."""
+    try:
+        import time
+
+        t = int(time.time())
+        if t < 946684800:  # MicroPython ports with the 2000 epoch
+            t += 946684800
+        return t if t >= 1577836800 else 0
+    except MemoryError:
+        raise
+    except Exception:
+        return 0
 
 
 def small(v):  # arm-time

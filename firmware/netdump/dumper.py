@@ -19,7 +19,7 @@
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
 from netdump import crc32, debugnet, elfcore, fast, kdh, wire
-from netdump.compat import const, small, ticks_diff, ticks_ms, uptime_s
+from netdump.compat import const, small, ticks_add, ticks_ms, ticks_since, uptime_s
 
 BLOCK = const(4096)  # netdump's NETDUMP_DATASIZE; offsets stay 4096-aligned
 FREEBSD_RUN = const(65536)  # netdump's MAXDUMPPGS * PAGE_SIZE buffer on amd64
@@ -109,10 +109,12 @@ class Dumper:
         self.crcv = [mv[4 * i:4 * i + 4] for i in range(len(regions))]
         lay = self.layout
         self.digest_src = debugnet.BufferSource(memoryview(lay.buf)[lay.digest_off:lay.digest_off + lay.digest_len])
-        # dump time = the RTC at arm + ticks since, as 16-bit halves (31-bit ints)
-        self.time_hi = (dumptime >> 16) & 0xFFFF
-        self.time_lo = dumptime & 0xFFFF
-        self.ticks_arm = ticks_ms()
+        # dump time = the RTC at arm (or at the fault: set_time) + the ticks since, as 16-bit
+        # halves (31-bit ints); tick() folds whole seconds into them before ticks_ms() wraps
+        self.time_hi = 0
+        self.time_lo = 0
+        self.ticks_arm = 0
+        self.set_time(dumptime)
         # progress state, created now so dump() only rebinds existing attributes
         self.total_kb = 0
         self.next_pct = 0
@@ -121,7 +123,27 @@ class Dumper:
         self.err = 0
         self.out = out
 
+    def set_time(self, t):  # arm-time: also at a fault's entry, heap unlocked (t may be a long int)
+        """The RTC reads t seconds since 1970 now (0: not set, the dump time stays 0)."""
+        hi = (t >> 16) & 0xFFFF
+        lo = t & 0xFFFF
+        self.time_hi = hi
+        self.time_lo = lo
+        self.ticks_arm = ticks_ms()
+
     # ---- fault time: nothing below allocates ----
+
+    def tick(self):
+        """Fold the whole seconds since the last fold into the dump time (allocation-free).
+        Right while calls come less than 12.4 days apart (compat.ticks_since): each dump
+        calls it, and so does every check of the hang watchdog (netdump.fault.tick)."""
+        s = ticks_since(self.ticks_arm) // 1000
+        self.ticks_arm = ticks_add(self.ticks_arm, s * 1000)
+        if self.time_hi == 0 and self.time_lo == 0:
+            return  # RTC not set at arm: dumptime 0, as the issue asks
+        lo = self.time_lo + s
+        self.time_hi = (self.time_hi + (lo >> 16)) & 0xFFFF
+        self.time_lo = lo & 0xFFFF
 
     def _send_blocks(self, base, start, n, foff):
         """Send region bytes [start, start+n) at file offset foff: in run_limit
@@ -258,13 +280,8 @@ class Dumper:
         if not err and self.digest:  # the digest note again, now filled in
             err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
         if not err:
-            secs = ticks_diff(ticks_ms(), self.ticks_arm) // 1000
-            lo = self.time_lo + secs
-            hi = (self.time_hi + (lo >> 16)) & 0xFFFF
-            if self.time_hi == 0 and self.time_lo == 0:
-                hi = 0  # RTC not set at arm: dumptime 0, as the issue asks
-                lo = 0
-            kdh.encode(self.kdh, self.arch, self.archver, lay.total_size, hi, lo & 0xFFFF,
+            self.tick()
+            kdh.encode(self.kdh, self.arch, self.archver, lay.total_size, self.time_hi, self.time_lo,
                        self.hostname, self.version, panic, panic_len=panic_len)
             err = self.net.send(wire.KDH, self.kdh_src, 0, kdh.SIZE)
         if not err:

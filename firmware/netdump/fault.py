@@ -16,6 +16,11 @@
 #                               (EtherEndpoint.release -> nic.stop) before the
 #                               application goes on
 #   halt()                      idle for good (feeding the hardware watchdog)
+#   stamp()                     at a fault's entry, heap unlocked: the RTC into
+#                               the armed dump's time (it may allocate)
+#   tick()                      fold the seconds since the last call into the
+#                               dump time and the uptime (the hang watchdog's
+#                               every check): ticks_ms() wraps at 2**30 ms
 #   why[0]                      why the board is not armed (one line)
 #
 # While a dump runs, Ctrl-C is an ordinary character (micropython.kbd_intr(-1)):
@@ -28,7 +33,7 @@ import sys
 import time
 
 from netdump import dumper
-from netdump.compat import CTRL_C, IS_MICROPYTHON, heap_lock, heap_unlock, kbd_intr
+from netdump.compat import CTRL_C, IS_MICROPYTHON, heap_lock, heap_unlock, kbd_intr, rtc_seconds, uptime_s
 from netdump.feed import feed
 
 ACT_CONTINUE = 0
@@ -105,7 +110,35 @@ class Fault:
         self.release = getattr(endpoint, "release", None)
 
 
+def stamp():
+    """At a fault's entry, before the heap is locked: read the RTC into the armed dump's time.
+    Reading it makes a long int on a board; when that fails (a full heap), the seconds since
+    the last anchor are folded in from ticks_ms() instead (allocation-free)."""
+    d = armed[0]
+    if d is None:
+        return
+    try:
+        t = rtc_seconds()
+        if t > 0:
+            d.set_time(t)
+            return
+    except MemoryError:
+        pass
+    d.tick()
+
+
 # ---- fault time: nothing below allocates -------------------------------------
+
+def tick():
+    """Fold the time since the last call into the dump time and the uptime, so that neither
+    wraps with ticks_ms() however long the board runs (the hang watchdog calls it each check)."""
+    if busy[0] or in_fault[0]:
+        return  # a dump folds them itself; a callback between its bytecodes must not
+    uptime_s()
+    d = armed[0]
+    if d is not None:
+        d.tick()
+
 
 def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
     """Dump the armed regions with the heap locked; returns 0 or an error code."""

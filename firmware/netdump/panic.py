@@ -39,10 +39,9 @@
 # bad"), copied into a bytearray made at arm; its length travels with it
 # (msg_len) down to the ELF note and the kerneldumpheader.
 import sys
-import time
 
 from netdump import dumper, fault, feed
-from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock
+from netdump.compat import IS_MICROPYTHON, heap_lock, heap_unlock, rtc_seconds, uptime_s
 
 # the public names of the fault state, used by applications as netdump.panic.*
 from netdump.fault import (ACT_CONTINUE, ACT_HALT, ACT_RESET, ERR_BUSY, ERR_NO_RETARGET,  # noqa: F401
@@ -57,17 +56,6 @@ def _version_string():
     if m:
         s += " " + m
     return s + "\n"  # kern_shutdown.c: version strings end with a newline
-
-
-def _rtc_seconds():
-    # seconds since 1970 when the RTC looks set (after 2020-01-01), else 0
-    try:
-        t = int(time.time())
-        if t < 946684800:  # MicroPython ports with the 2000 epoch
-            t += 946684800
-        return t if t >= 1577836800 else 0
-    except Exception:
-        return 0
 
 
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
@@ -117,7 +105,7 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     d = dumper.Dumper(net, regions, machine, elfclass, arch, archver=archver, hostname=hostname, board=bname,
                       firmware="netdump " + netdump.VERSION + " on " + _version_string().strip(),
                       version=_version_string(), skip_zero=skip_zero,
-                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=_rtc_seconds(), tb_cap=tb_cap,
+                      run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=rtc_seconds(), tb_cap=tb_cap,
                       digest=digest)
     if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
         net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
@@ -131,6 +119,7 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     f.con = _console.Console(f)
     if wdt is not None:
         feed.wdt[0] = wdt
+    uptime_s()  # an anchor for the uptime count (compat.uptime_s)
     fault.armed[0] = d
     fault.ctx[0] = f
     fault.why[0] = fault.NOT_ARMED
@@ -202,6 +191,7 @@ def panic(msg):
         return ERR_BUSY
     fault.in_fault[0] = 1
     try:
+        fault.stamp()
         heap_lock()
         try:
             print("panic:", msg)
@@ -216,6 +206,7 @@ def panic(msg):
 def test_dump(msg="netdump test dump"):
     """Dump now on request and carry on (no console, no reset) -> err."""
     print("netdump: test dump")
+    fault.stamp()
     err = dump(msg)
     resume()
     return err
@@ -290,6 +281,7 @@ def guard(main):
             raise
         fault.in_fault[0] = 1
         try:
+            fault.stamp()  # the RTC (a long int on a board); a full heap falls back to ticks
             heap_lock()
             try:
                 _capture(e)

@@ -19,7 +19,7 @@
 # bytecode or waits in MicroPython (sleep_ms, select): a hang inside one C
 # call is not seen. machine.WDT remains the backstop for that.
 from netdump.compat import const, ticks_diff, ticks_ms
-from netdump.fault import ERR_BUSY
+from netdump.fault import ERR_BUSY, tick
 
 try:
     from micropython import schedule as _schedule
@@ -81,6 +81,7 @@ class Watchdog:
 
     def check(self):
         """Schedule the expiry if the heartbeat is late -> 1 if it fired now."""
+        tick()  # the dump time and the uptime, anchored again before ticks_ms() wraps
         if not self.running or self.fired:
             return 0
         if ticks_diff(ticks_ms(), self.last) <= self.timeout_ms:
