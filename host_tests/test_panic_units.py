@@ -461,3 +461,32 @@ def test_halt_feeds_the_hardware_watchdog_every_100_ms():
         fault._sleep_ms, feed.wdt[0] = old
     assert wdt.calls == ["feed", 100] * 5, wdt.calls
     assert max(sleeps) * 10 <= config.WDT_MIN_MS
+
+
+def test_stamp_reads_the_rtc_or_falls_back_to_ticks():
+    # a fault's entry: the RTC into the dump time; a full heap (MemoryError making its long
+    # int) or an unset RTC leave the arm-time RTC plus ticks (Dumper.tick, allocation-free)
+    class ClockDumper(CountDumper):
+        def __init__(self):
+            CountDumper.__init__(self)
+            self.seen = []
+
+        def set_time(self, t):
+            self.seen.append(t)
+
+        def tick(self):
+            self.seen.append("tick")
+
+    def full_heap():
+        raise MemoryError()
+
+    d = ClockDumper()
+    old = (fault.rtc_seconds, fault.armed[0])
+    fault.armed[0] = d
+    try:
+        for rtc in (lambda: 1700000000, full_heap, lambda: 0):
+            fault.rtc_seconds = rtc
+            fault.stamp()
+    finally:
+        fault.rtc_seconds, fault.armed[0] = old
+    assert d.seen == [1700000000, "tick", "tick"], d.seen
