@@ -442,7 +442,11 @@ class EtherEndpoint:
                 i = _put_dec(b, i, sip[j])
                 j += 1
             tail = ln[1]
-            b[i:i + len(tail)] = tail  # same length: copied in place
+            t = 0
+            n = len(tail)  # at most 21 bytes; a slice store would allocate before v1.26
+            while t < n:  # (docs/allocation.md#buffers-and-memoryviews)
+                b[i + t] = tail[t]
+                t += 1
             view = ln[2][i - _MSG_PRE - _IP4_TEXT_MIN]
             if k:
                 self._msg_gw = view
