@@ -1,6 +1,5 @@
 """debugnet + SocketEndpoint against a scripted netdumpd-like peer over real UDP
 sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
-import time
 
 import pytest
 
@@ -218,14 +217,11 @@ def test_server_goes_silent_mid_dump(mode):
     with Peer(policy=policy) as p:
         ep, dn = make(p, mode, retries=250, deadline_ms=deadline)
         try:
-            t0 = time.monotonic()
             err = dump(dn, pattern(100000))
-            took = time.monotonic() - t0
         finally:
             ep.close()
+    # bounded by the deadline, not by 250 retries (those end in ERR_TIMEOUT / ERR_SEND)
     assert err == debugnet.ERR_DEADLINE, debugnet.message(err)
-    # bounded by the deadline, not by 250 retries (tens of seconds); generous for a loaded machine
-    assert took < deadline / 1000 + 20.0
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)

@@ -397,13 +397,11 @@ def test_no_gateway_fails_cleanly(tmp_path):
     server = Netdumpd(tmp_path, "127.0.0.1")
     br = Bridge(tmp_path, "user", ["--ip4", "10.0.2.2/24"])
     try:
-        t0 = time.monotonic()
         out = run_board(br.nic_port, "10.0.2.77", "10.0.2.15", 24, hport=server.hport, cport=server.cport,
                         kib=64, arp_ms=100)
         assert "netdump: failed to locate MAC address" in out, out
         assert "RESULT 0" not in out and "RESULT" in out, out
-        assert ep_stats(out)["solicits"] == 3
-        assert time.monotonic() - t0 < 60
+        assert ep_stats(out)["solicits"] == 3  # three tries, then the error: bounded
     finally:
         br.stop()
         server.stop()
