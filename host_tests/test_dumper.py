@@ -206,7 +206,7 @@ class BoardTicks:
         return self.t
 
     def advance(self, ms):
-        self.t = (self.t + ms) & 0x3FFFFFFF
+        self.t = self.add(self.t, ms)
 
     @staticmethod
     def diff(a, b):
@@ -217,7 +217,12 @@ class BoardTicks:
 
     @staticmethod
     def add(a, b):
-        return (a + b) & 0x3FFFFFFF
+        # a + b can pass 2**30 (a long int on a board, under heap_lock): folded in small steps
+        s = a - 0x3FFFFFFF - 1 + b
+        if s < 0:
+            s += 0x3FFFFFFF
+            s += 1
+        return s
 
     def install(self):
         from netdump import compat
