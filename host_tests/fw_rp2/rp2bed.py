@@ -146,6 +146,26 @@ def diff_ranges(a, b):
     return out
 
 
+def sram_areas(elf, statics):
+    """[(name, lo, hi), ...]: the C stack, the GC heap and each named static of the firmware ELF
+    (the areas a dump may legitimately differ from SRAM at its HERALD)."""
+    sym = elf_symbols(elf)
+    areas = [("C stack", sym["__scratch_x_start__"][0], sym["__StackTop"][0]),
+             ("GC heap", sym["__GcHeapStart"][0], sym["__GcHeapEnd"][0])]
+    for name in statics:
+        if name in sym and sym[name][1]:
+            areas.append((name, sym[name][0], sym[name][0] + sym[name][1]))
+    return areas
+
+
+def symbol_at(elf, addr):
+    """The name of the ELF symbol whose extent holds addr, or its address in hex."""
+    for name, (lo, size) in elf_symbols(elf).items():
+        if size and lo <= addr < lo + size:
+            return name
+    return hex(addr)
+
+
 def classify(ranges, areas, base=rp2board.SRAM_BASE):
     """Differing bytes per named area -> ({area: bytes}, [(start, end) outside every area])."""
     per = {}

@@ -76,16 +76,6 @@ def _marker(dev):
     return int(out.split("MARK")[1].split()[0])
 
 
-def _areas(elf):
-    sym = rp2bed.elf_symbols(elf)
-    areas = [("C stack", sym["__scratch_x_start__"][0], sym["__StackTop"][0]),
-             ("GC heap", sym["__GcHeapStart"][0], sym["__GcHeapEnd"][0])]
-    for name in STATIC_OK:
-        if name in sym and sym[name][1]:
-            areas.append((name, sym[name][0], sym[name][0] + sym[name][1]))
-    return areas
-
-
 def test_testdump_sram_equals_the_emulators_snapshot(pico, net):
     dev = pico.link
     _, before_mark = pico.snapshot()
@@ -113,7 +103,7 @@ def test_testdump_sram_equals_the_emulators_snapshot(pico, net):
     # and the comparison sees a change of that size (a snapshot from before the marker)
     assert sum(1 for i in range(off, off + MARK_LEN) if before_mark[i] != dumped[i]) > MARK_LEN * 9 // 10
 
-    areas = _areas(pico.elf)
+    areas = rp2bed.sram_areas(pico.elf, STATIC_OK)
     per, stray = rp2bed.classify(rp2bed.diff_ranges(dumped, first[2]), areas)
     total = sum(per.values())
     rp2bed.log("dump vs SRAM at HERALD: %d of %d bytes differ: %s" % (total, len(dumped), per))
