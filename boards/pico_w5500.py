@@ -1,42 +1,6 @@
-# Raspberry Pi Pico (RP2040) + a W5500 module on SPI0, wired like the W5500-EVB-Pico.
+# Raspberry Pi Pico (RP2040) + a W5500 module on SPI0, wired like the W5500-EVB-Pico
+# (docs/boards.md), so that board's firmware and data apply unchanged: an alias.
 # (The "WIZnet Ethernet HAT" carries a W5100S, not a W5500: not this board.)
-# Pins as on W5500-EVB-Pico, MicroPython ports/rp2/boards/W5500_EVB_PICO/mpconfigboard.h (MISO GP16,
-# CS GP17, SCK GP18, MOSI GP19, RST GP20, INT GP21, 20 MHz); memory map:
-# netdump/board.py (RP2040).
-from netdump import board
-from netdump.elfcore import EM_ARM
-
+LIKE = "w5500_evb_pico"
 NAME = "pico_w5500"
 DESCRIPTION = "Raspberry Pi Pico + W5500 module (RP2040)"
-CHIP = "rp2040"
-ARCH = "arm"  # kerneldumpheader architecture string
-MACHINE = EM_ARM
-ELFCLASS = 32
-MPY_ARCH = "armv6m"  # Cortex-M0+
-
-SAFE = board.RP2040_SAFE  # SRAM and USB DPRAM
-REGIONS = board.RP2040_REGIONS  # SRAM
-
-IFACES = {"w5500": "ether"}  # polled MACRAW driver + netdump's own Ethernet stack
-DEFAULT_IFACE = "w5500"
-NIC = {"chip": "w5500", "spi": 0, "baudrate": 20000000, "sck": 18, "mosi": 19, "miso": 16, "cs": 17,
-       "rst": 20, "int": 21}
-
-safe_ranges = board.fixed(SAFE)
-default_regions = board.fixed(REGIONS)
-reset = board.reset
-
-
-def make_nic():
-    """The W5500 frame NIC on this board's SPI bus (arm time)."""
-    return board.w5500(NIC)
-
-
-def make_endpoint(conf):
-    """The endpoint for conf["iface"] (arm time)."""
-    return board.endpoint(conf, IFACES, nic=make_nic)
-
-
-def iface_address(iface):
-    """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None."""
-    return board.wiznet5k_address()

@@ -14,16 +14,12 @@
 #               keeps a filesystem in its last 64 KiB)
 #   0x21000000  16 MiB PSRAM (unused)
 #   0x40200000  LAN9118 registers (the NIC). Peripherals are never dumped.
-from netdump import board
-from netdump.elfcore import EM_ARM
-
+# Board data, read by netdump.board (chip "mps2-an385": Cortex-M3, mpy-cross
+# -march=armv7m; the firmware's armv6m variant runs armv6m code too), and a RAM
+# disk for the configuration file.
 NAME = "qemu_mps2_an385"
 DESCRIPTION = "QEMU mps2-an385 (Cortex-M3 + LAN9118), MicroPython ports/qemu"
 CHIP = "mps2-an385"
-ARCH = "arm"  # kerneldumpheader architecture string
-MACHINE = EM_ARM
-ELFCLASS = 32
-MPY_ARCH = "armv7m"  # Cortex-M3 (the firmware's armv6m variant runs armv6m code too)
 
 # RAM base addresses and sizes, as named values: a tuple of literals would be
 # frozen as long-int objects (tools/smallint_check.py, rule frozen-long)
@@ -50,27 +46,7 @@ IFACES = {"lan": "ether"}  # polled LAN9118 driver + netdump's own Ethernet stac
 DEFAULT_IFACE = "lan"
 # base_hi: the upper half of the register base 0x40200000; mac: what the tests
 # give QEMU with -net nic,macaddr= (None: the address the chip holds)
-NIC = {"chip": "lan9118", "base_hi": 0x4020, "mac": None}
-
-safe_ranges = board.fixed(SAFE)
-default_regions = board.fixed(REGIONS)
-reset = board.reset  # machine.reset(): ends QEMU (semihosting exit)
-
-
-def make_nic():
-    """The LAN9118 frame NIC (arm time)."""
-    return board.lan9118(NIC)
-
-
-def make_endpoint(conf):
-    """The endpoint for conf["iface"] (arm time)."""
-    return board.endpoint(conf, IFACES, nic=make_nic)
-
-
-def iface_address(iface):
-    """None: the firmware has no network stack of its own to ask."""
-    return None
-
+NIC = {"chip": "lan9118", "base_hi": 0x4020, "mac": None}  # machine.reset() ends QEMU (semihosting exit)
 
 class _RamDisk:
     """Block device over RAM outside the heap (uctypes.bytearray_at), for vfs.VfsLfs2."""

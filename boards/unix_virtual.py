@@ -14,18 +14,16 @@
 #
 # Its hardware watchdog: WDT below, which tools/vboard.py enforces (the
 # configuration's "wdt" key starts it through make_wdt).
+#
+# Board data read by netdump.board, and functions where data cannot say it
+# (netdump.board HOOKS): its RAM, NIC, watchdog, reset and addresses.
 import os
 
-from netdump import board, fast
-from netdump.elfcore import EM_X86_64
+from netdump import fast
 
 NAME = "unix_virtual"
 DESCRIPTION = "virtual board (MicroPython unix port on a pty)"
-CHIP = "unix"
-ARCH = "amd64"  # kerneldumpheader architecture string
-MACHINE = EM_X86_64
-ELFCLASS = 64
-MPY_ARCH = "x64"
+CHIP = "unix"  # netdump.board.chip: EM_X86_64, ELF class 64, "amd64"
 
 RAM_SIZE = 256 * 1024
 RAM = None  # the board's RAM for its whole life: a bytearray from power-on (_ram())
@@ -61,11 +59,6 @@ def make_nic():
 
     port = os.getenv(NIC["port_env"])
     return vnic.VNic(os.getenv(NIC["mac_env"]) or NIC["mac"], port=int(port) if port else vnic.DEFAULT_PORT)
-
-
-def make_endpoint(conf):
-    """The endpoint for conf["iface"] (arm time)."""
-    return board.endpoint(conf, IFACES, nic=make_nic)
 
 
 def iface_address(iface):

@@ -91,7 +91,7 @@ def test_clear_errors():
 
 def test_regions():
     c = config.validate(conf(regions=["sram:0x20000000:256K", "tail:sram+0x40000:8K", ["dp", "0x50100000", 4096]]))
-    import w5500_evb_pico as b
+    b = config.load_board("w5500_evb_pico")
 
     rs = config.regions(c, b)
     assert rs == [("sram", 0x20000000, 262144), ("tail", 0x20040000, 8192), ("dp", 0x50100000, 4096)]

@@ -58,7 +58,8 @@ def test_filesystem_is_board_dir(board, tmp_path):
 
 def test_board_module_and_ram(board):
     st, out = mpremote(board.device, "resume", "exec",
-                       "import unix_virtual as b; r = b.safe_ranges()[0]; print(r[0], r[2], b.MACHINE, b.ELFCLASS)")
+                       "from netdump import board; b = board.load('unix_virtual'); r = b.safe_ranges()[0]; "
+                       "print(r[0], r[2], b.MACHINE, b.ELFCLASS)")
     assert out.split() == ["ram", str(256 * 1024), "62", "64"], out
 
 
@@ -145,7 +146,8 @@ def test_ctrl_c_during_the_panic_console_then_after_it(tmp_path):
     bdir = tmp_path / "board"
     bdir.mkdir()
     (bdir / "main.py").write_text(
-        "import netdump.panic as p, unix_virtual as b\n"
+        "import netdump.panic as p, netdump.board\n"
+        "b = netdump.board.load('unix_virtual')\n"
         "class Ep:\n"
         "    overhead = 28\n"
         "    ack_port = 0\n"

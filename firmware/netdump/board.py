@@ -1,13 +1,46 @@
-# What the board modules (boards/*.py) share: the chips' memory maps and the
-# code that turns a board's NIC wiring (its NIC dict) into a NIC, a
-# network.LAN or an endpoint. A board module keeps its own data (name, chip,
-# wiring, interfaces) and builds its functions from these.
+# Board definitions are data (boards/<name>.py: name, chip, interfaces, NIC
+# wiring; README "Adding a board"); this module reads them and does what
+# every board does with its data: the chip's memory map and ELF machine, the
+# NIC, the firmware's own network interface, the endpoint for a
+# configuration.
+#
+#   BOARDS                  the board names netdump knows (boards/<name>.py)
+#   load(name) -> Board     the board's data module, read (ValueError if unknown)
+#
+# A board module holds only data. LIKE = "<other board>" makes it an alias of
+# another board with the fields it sets replaced (pico_w5500 is a
+# w5500_evb_pico under another name and description). A module may define
+# functions of its own for what data cannot say (the host-only virtual board:
+# RAM allocated at power-on, its watchdog); they replace the Board's methods
+# of the same name (HOOKS).
+#
+# NIC keys: "chip" picks the polled driver (w5500, lan8720 = the ESP32 EMAC,
+# lan9118; wlan/cyw43: none), the rest is its wiring; "lan" names the
+# firmware's own interface for the board's socket interfaces other than
+# wlan: "wiznet5k" (network.WIZNET5K, lwIP over the W5500), "w5500"
+# (network.LAN with PHY_W5500), "lan8720" (network.LAN on the EMAC).
 #
 # Arm time only (boot, dumpon): this module allocates freely.
+from netdump import addr, elfcore
 
-# The tables are built from named values: a tuple of int literals would be one
-# frozen constant whose ints outside -0x2000..0x1FFF are long-int objects on a
-# board (tools/smallint_check.py, rule frozen-long).
+# one module per board in boards/ (top-level modules, installed beside the package)
+BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
+          "esp32_wlan", "pico_w", "qemu_mps2_an385", "unix_virtual")
+
+
+
+class ConfigError(ValueError):
+    """A configuration problem (netdump.config re-exports it); str(e) is one line."""
+
+
+# the data fields of a board module, and the functions it may define instead of the Board's
+FIELDS = ("NAME", "DESCRIPTION", "CHIP", "IFACES", "DEFAULT_IFACE", "NIC", "SAFE", "REGIONS")
+HOOKS = ("safe_ranges", "default_regions", "make_nic", "make_wdt", "reset", "iface_address")
+
+# The memory maps are built from named values: a tuple of int literals would be one
+# frozen constant whose ints outside -0x2000..0x1FFF are long-int objects on a board
+# (tools/smallint_check.py, rule frozen-long); the dumper makes them small ints at arm
+# (netdump.compat.small).
 
 # RP2040 (pico-sdk src/rp2040/hardware_regs/include/hardware/regs/addressmap.h).
 # Readable RAM only: SRAM0-3 striped (256 KiB) + SRAM4/5 scratch X/Y (the C
@@ -17,11 +50,6 @@ RP2040_SRAM = 0x20000000
 RP2040_SRAM_SIZE = 0x42000
 RP2040_DPRAM = 0x50100000
 RP2040_DPRAM_SIZE = 0x1000
-RP2040_SAFE = (
-    ("sram", RP2040_SRAM, RP2040_SRAM_SIZE),
-    ("usb_dpram", RP2040_DPRAM, RP2040_DPRAM_SIZE),
-)
-RP2040_REGIONS = (("sram", RP2040_SRAM, RP2040_SRAM_SIZE),)
 
 # ESP32 (esp-idf components/soc/esp32/include/soc/soc.h).
 # Readable RAM only. DRAM = SRAM2 + SRAM1 on the data bus (byte access).
@@ -34,31 +62,182 @@ ESP32_DRAM = 0x3FFAE000
 ESP32_DRAM_SIZE = 0x52000
 ESP32_RTC_SLOW = 0x50000000
 ESP32_RTC_SIZE = 0x2000
-ESP32_SAFE = (
-    ("dram", ESP32_DRAM, ESP32_DRAM_SIZE),
-    ("rtc_slow", ESP32_RTC_SLOW, ESP32_RTC_SIZE),
-)
-ESP32_REGIONS = (("dram", ESP32_DRAM, ESP32_DRAM_SIZE),)
 
 
-def fixed(value):
-    """A function returning value: safe_ranges()/default_regions() of a board whose RAM does not move."""
-    return lambda: value
+def chip(name):
+    """(ELF machine, ELF class, kerneldumpheader arch, mpy-cross -march, safe ranges, default
+    regions) of a chip; ranges are (name, address, size) tuples. ValueError if unknown."""
+    if name == "rp2040":
+        sram = ("sram", RP2040_SRAM, RP2040_SRAM_SIZE)
+        return (elfcore.EM_ARM, 32, "arm", "armv6m", (sram, ("usb_dpram", RP2040_DPRAM, RP2040_DPRAM_SIZE)),
+                (sram,))
+    if name == "esp32":
+        dram = ("dram", ESP32_DRAM, ESP32_DRAM_SIZE)
+        return (elfcore.EM_XTENSA, 32, "xtensa", "xtensawin", (dram, ("rtc_slow", ESP32_RTC_SLOW, ESP32_RTC_SIZE)),
+                (dram,))
+    if name == "mps2-an385":  # QEMU's Cortex-M3 test bed; its board module names its RAM
+        return (elfcore.EM_ARM, 32, "arm", "armv7m", (), ())
+    if name == "unix":  # the virtual board: its RAM moves, its module says where
+        return (elfcore.EM_X86_64, 64, "amd64", "x64", (), ())
+    raise ValueError("chip %r is unknown" % (name,))
 
 
-def reset():
-    """Reboot the board."""
-    import machine
+class Board:
+    """A board's data with what every board does with it (arm time)."""
 
-    machine.reset()
+    def __init__(self, mod, like=None):
+        self.module = mod
+        for k in FIELDS:
+            v = getattr(mod, k, None)
+            if v is None and like is not None:
+                v = getattr(like, k, None)
+            setattr(self, k, v)
+        (self.MACHINE, self.ELFCLASS, self.ARCH, self.MPY_ARCH, safe, regions) = chip(self.CHIP)
+        if self.SAFE is None:
+            self.SAFE = safe
+        if self.REGIONS is None:
+            self.REGIONS = regions
+        self.DYNAMIC_RANGES = getattr(mod, "DYNAMIC_RANGES", False)
+        for src in (like, mod):
+            for h in HOOKS:
+                f = getattr(src, h, None) if src is not None else None
+                if f is not None:
+                    setattr(self, h, f)
+
+    def safe_ranges(self):
+        """(name, address, size) ranges that are safe to read."""
+        return self.SAFE
+
+    def default_regions(self):
+        """What to dump when the configuration names no regions."""
+        return self.REGIONS
+
+    def reset(self):
+        """Reboot the board."""
+        import machine
+
+        machine.reset()
+
+    def make_wdt(self, timeout_ms):
+        """Start the hardware watchdog (machine.WDT) with this timeout -> it; arm_config feeds it at a fault."""
+        import machine
+
+        return machine.WDT(timeout=timeout_ms)
+
+    def make_nic(self):
+        """The board's polled frame NIC, from its NIC data (arm time; touches no hardware but the ESP32
+        EMAC's clocks)."""
+        c = self.NIC["chip"]
+        if c == "w5500":
+            return w5500(self.NIC)
+        if c == "lan8720":
+            return esp32_emac(self.NIC)
+        if c == "lan9118":
+            return lan9118(self.NIC)
+        raise ValueError("board %s: NIC %s has no polled driver" % (self.NAME, c))
+
+    def lan(self):
+        """The firmware's own wired interface (network.WIZNET5K or network.LAN), per NIC["lan"]."""
+        k = self.NIC.get("lan")
+        if k == "wiznet5k":
+            return wiznet5k()
+        if k == "w5500":
+            return w5500_lan(self.NIC)
+        if k == "lan8720":
+            return lan8720(self.NIC)
+        raise ValueError("board %s has no wired network interface of the firmware" % self.NAME)
+
+    def make_endpoint(self, conf):
+        """The endpoint for conf["iface"] (arm time): the UDP socket endpoint over Wi-Fi ("wlan") or
+        the firmware's wired interface (first bringing it up with conf's addresses if it is down),
+        or netdump's own Ethernet stack over the polled NIC."""
+        iface = conf["iface"]
+        if iface == "wlan":
+            return wlan_endpoint(conf)
+        if self.IFACES.get(iface) == "socket":
+            if self.NIC.get("lan"):
+                n = self.lan()
+                if not n.active():
+                    n.active(True)
+                    n.ifconfig((conf["client"], conf["netmask"], conf["gateway"] or conf["server"], "0.0.0.0"))
+            return socket_endpoint(conf)
+        return ether_endpoint(conf, self.make_nic())
+
+    def iface_address(self, iface):
+        """(address, netmask, gateway) of the interface's firmware side when active, else None."""
+        if iface == "wlan":
+            return wlan_address()
+        k = self.NIC.get("lan")
+        if k == "wiznet5k":
+            return wiznet5k_address()
+        if k:
+            return _lan_address(self.lan)
+        return None
 
 
-def wdt(timeout_ms):
-    """Start the hardware watchdog (machine.WDT) with this timeout -> it; arm_config feeds it at a fault."""
-    import machine
+def load(name):
+    """The board called name (boards/<name>.py, an alias followed) -> Board; ConfigError if
+    unknown or its module is not installed."""
+    mod = _module(name)
+    like = getattr(mod, "LIKE", None)
+    if like is not None:
+        if like == name:
+            raise ConfigError("board %s: LIKE names itself" % name)
+        like = _module(like)
+    return Board(mod, like)
 
-    return machine.WDT(timeout=timeout_ms)
 
+def _module(name):
+    if name not in BOARDS:
+        raise ConfigError("board: %r is unknown (known: %s)" % (name, ", ".join(BOARDS)))
+    try:
+        return __import__(name)
+    except ImportError as e:
+        raise ConfigError("board: module %s is not installed (%s)" % (name, e))
+
+
+# ---- endpoints (arm time; allocate freely) -------------------------------------
+
+def socket_endpoint(conf):
+    """A SocketEndpoint to conf's server over the board's own network stack."""
+    try:
+        from netdump.endpoint import SocketEndpoint
+    except ImportError as e:
+        raise ConfigError("iface %s: the socket endpoint (package netdump-socket) is not installed (%s)"
+                          % (conf["iface"], e))
+    return SocketEndpoint(conf["server"], client_ip=conf["client"], herald_port=conf["herald_port"],
+                          client_port=conf["client_port"])
+
+
+def ether_endpoint(conf, nic):
+    """An EtherEndpoint (own Ethernet/ARP/IP/UDP) over a frame NIC, for conf's addresses."""
+    fam = addr.family(conf["server"])
+    try:
+        plen = addr.prefix_len(conf["netmask"], fam)
+    except ValueError as e:
+        raise ConfigError(str(e))
+    try:
+        from netdump.ether import EtherEndpoint
+
+        return EtherEndpoint(nic, conf["client"], conf["server"], netmask=plen, gateway=conf["gateway"] or None,
+                             herald_port=conf["herald_port"], client_port=conf["client_port"])
+    except ImportError as e:  # netdump.ether, or the IPv4 / IPv6 modules it imports for this family
+        raise ConfigError("iface %s: netdump's Ethernet stack is not installed for IPv%d (packages netdump-ether, "
+                          "netdump-ip%d: %s)" % (conf["iface"], fam, fam, e))
+
+
+def lan_address(nic):
+    """(address, netmask, gateway) of an active network.LAN/WLAN/WIZNET5K object, else None."""
+    try:
+        if not nic.active():
+            return None
+        a = nic.ifconfig()
+    except (OSError, AttributeError):
+        return None
+    return (a[0], a[1], a[2])
+
+
+# ---- the firmware's network interfaces and netdump's drivers, from NIC data ----
 
 def _spi(n):
     import machine
@@ -154,30 +333,10 @@ def esp32_emac(n, regs=None):
     return EMAC(lan=lan, phy_addr=int(n["phy_addr"]), phy=n["chip"], regs=regs)
 
 
-def endpoint(conf, ifaces, nic=None, lan=None):
-    """The endpoint for conf["iface"]: the UDP socket endpoint over Wi-Fi ("wlan"), or over
-    lan() (first bringing it up with conf's addresses if it is down), or netdump's Ethernet
-    stack over nic()."""
-    from netdump import config
-
-    if conf["iface"] == "wlan":
-        return wlan_endpoint(conf)
-    if nic is None or ifaces.get(conf["iface"]) == "socket":
-        if lan is not None:
-            n = lan()
-            if not n.active():
-                n.active(True)
-                n.ifconfig((conf["client"], conf["netmask"], conf["gateway"] or conf["server"], "0.0.0.0"))
-        return config.socket_endpoint(conf)
-    return config.ether_endpoint(conf, nic())
-
-
-def lan_address(lan):
-    """(address, netmask, gateway) of the network.LAN that lan() returns when active, else None."""
+def _lan_address(lan):
+    # (address, netmask, gateway) of the network.LAN that lan() returns when active, else None
     try:
-        from netdump import config
-
-        return config.lan_address(lan())
+        return lan_address(lan())
     except (ImportError, AttributeError, OSError, ValueError):
         return None
 
@@ -197,10 +356,8 @@ def wiznet5k():
 def wiznet5k_address():
     """(address, netmask, gateway) of MicroPython's own WIZNET5K interface when active, else None
     (found in network.route(): calling network.WIZNET5K() would take it down)."""
-    from netdump import config
-
     x = _running(*_fw_nics("WIZNET5K"))
-    return config.lan_address(x) if x is not None else None
+    return lan_address(x) if x is not None else None
 
 
 # Wi-Fi (network.WLAN station: ESP32, Pico W). netdump does not join a network:
@@ -216,25 +373,21 @@ def wlan():
 
 def wlan_endpoint(conf):
     """The UDP socket endpoint over Wi-Fi, which must be connected already (arm time)."""
-    from netdump import config
-
     try:
         up = wlan().isconnected()
     except (ImportError, AttributeError, OSError):
         up = False
     if not up:
-        raise config.ConfigError("iface wlan: Wi-Fi is not connected (connect before arming)")
-    return config.socket_endpoint(conf)
+        raise ConfigError("iface wlan: Wi-Fi is not connected (connect before arming)")
+    return socket_endpoint(conf)
 
 
 def wlan_address():
     """(address, netmask, gateway) of the connected Wi-Fi station, else None."""
     try:
-        from netdump import config
-
         w = wlan()
         if not w.isconnected():
             return None
-        return config.lan_address(w)
+        return lan_address(w)
     except (ImportError, AttributeError, OSError):
         return None

@@ -4,11 +4,10 @@
 # "/", and the board directory on the virtual board). Set from the host with
 # tools/dumpon.py (over mpremote, which runs netdump.dumpon on the board), read
 # at boot by netdump.panic.arm_config() through load(), regions() and the
-# board module's make_endpoint(), which builds the endpoint with
-# socket_endpoint() or ether_endpoint().
+# board's make_endpoint() (netdump.board).
 #
 # Keys (every value is a str or an int, so the file stays plain JSON):
-#   board        board module name, one of BOARDS (boards/<name>.py)
+#   board        board name, one of netdump.board.BOARDS (boards/<name>.py)
 #   iface        the board's interface to dump through (board.IFACES)
 #   client       this board's address, IPv4 or IPv6
 #   netmask      IPv4 dotted mask, or a prefix length "/24" (IPv6: "/64")
@@ -41,14 +40,11 @@
 #
 # This module allocates freely: it runs at boot and from dumpon, never at
 # fault time.
-from netdump import addr
+from netdump import addr, board as _board
+from netdump.board import BOARDS, ConfigError  # noqa: F401 - the configuration's names
 from netdump.wire import CLIENT_PORT, HERALD_PORT
 
 CONFIG_PATH = "netdump.json"
-
-# one module per board in boards/ (board modules are top-level modules)
-BOARDS = ("w5500_evb_pico", "pico_w5500", "esp32_devkitc_w5500", "wt32_eth01", "olimex_esp32_poe",
-          "esp32_wlan", "pico_w", "qemu_mps2_an385", "unix_virtual")
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
         "path", "hostname", "regions", "mode", "action", "console", "deadline", "wdt")
@@ -82,10 +78,6 @@ WDT_MIN_MS = 1000
 _HOSTNAME_MAX = 63  # kerneldumpheader hostname[64], NUL-terminated (sys/sys/kerneldump.h)
 _PATH_MAX = 255
 _REGION_NAME_MAX = 31
-
-
-class ConfigError(ValueError):
-    """A configuration problem; str(e) is one line."""
 
 
 # ---- addresses ----------------------------------------------------------------
@@ -207,13 +199,8 @@ def describe_ranges(ranges):
 # ---- boards -------------------------------------------------------------------
 
 def load_board(name):
-    """Import the board module boards/<name>.py (ConfigError if unknown)."""
-    if name not in BOARDS:
-        raise ConfigError("board: %r is unknown (known: %s)" % (name, ", ".join(BOARDS)))
-    try:
-        return __import__(name)
-    except ImportError as e:
-        raise ConfigError("board: module %s is not installed (%s)" % (name, e))
+    """The board boards/<name>.py, read by netdump.board (ConfigError if unknown or not installed)."""
+    return _board.load(name)
 
 
 # ---- the whole configuration --------------------------------------------------
@@ -343,38 +330,3 @@ def load(path=CONFIG_PATH):
     finally:
         f.close()
     return validate(conf)
-
-
-# ---- endpoints for board modules (arm time; allocate freely) -------------------
-
-def socket_endpoint(conf):
-    """A SocketEndpoint to conf's server over the board's own network stack."""
-    from netdump.endpoint import SocketEndpoint
-
-    return SocketEndpoint(conf["server"], client_ip=conf["client"], herald_port=conf["herald_port"],
-                          client_port=conf["client_port"])
-
-
-def ether_endpoint(conf, nic):
-    """An EtherEndpoint (own Ethernet/ARP/IP/UDP) over a frame NIC, for conf's addresses."""
-    try:
-        from netdump.ether import EtherEndpoint
-
-        fam = addr.family(conf["server"])
-        return EtherEndpoint(nic, conf["client"], conf["server"], netmask=prefix_len(conf["netmask"], fam),
-                             gateway=conf["gateway"] or None, herald_port=conf["herald_port"],
-                             client_port=conf["client_port"])
-    except ImportError as e:  # netdump.ether, or the IPv4 / IPv6 modules it imports for this family
-        raise ConfigError("iface %s: netdump's Ethernet stack is not installed for this address family (%s)"
-                          % (conf["iface"], e))
-
-
-def lan_address(nic):
-    """(address, netmask, gateway) of an active network.LAN/WLAN/WIZNET5K object, else None."""
-    try:
-        if not nic.active():
-            return None
-        a = nic.ifconfig()
-    except (OSError, AttributeError):
-        return None
-    return (a[0], a[1], a[2])

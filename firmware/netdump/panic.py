@@ -146,11 +146,7 @@ def _arm_config(path):  # arm-time
     conf = config.load(path or config.CONFIG_PATH)
     board = config.load_board(conf["board"])
     regions = config.regions(conf, board)
-    wdt = None
-    if conf["wdt"]:
-        from netdump import board as _board
-
-        wdt = getattr(board, "make_wdt", _board.wdt)(conf["wdt"])
+    wdt = board.make_wdt(conf["wdt"]) if conf["wdt"] else None
     ep = board.make_endpoint(conf)
     opts = {}
     if conf["deadline"] > 0:  # else arm() scales it to the dump

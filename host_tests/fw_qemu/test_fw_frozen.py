@@ -52,8 +52,9 @@ for k, v in sorted(fwprobe.values().items()):
 TABLES_CODE = IS_LONG + """from netdump import board as b
 import qemu_mps2_an385 as q
 bad = []
-for name, t in (('RP2040_SAFE', b.RP2040_SAFE), ('RP2040_REGIONS', b.RP2040_REGIONS), ('ESP32_SAFE', b.ESP32_SAFE),
-                ('ESP32_REGIONS', b.ESP32_REGIONS), ('qemu SAFE', q.SAFE), ('qemu REGIONS', q.REGIONS)):
+rp2, esp32 = b.chip('rp2040'), b.chip('esp32')
+for name, t in (('RP2040_SAFE', rp2[4]), ('RP2040_REGIONS', rp2[5]), ('ESP32_SAFE', esp32[4]),
+                ('ESP32_REGIONS', esp32[5]), ('qemu SAFE', q.SAFE), ('qemu REGIONS', q.REGIONS)):
     for r in t:
         for v in r[1:]:
             if v < 0x40000000 and is_long(v):
@@ -148,9 +149,10 @@ def test_each_install_form_dumps(bed, firmware, mpy_cross_128, form, tmp_path):
     # it goes, so the 140 KiB heap keeps pieces big enough for arm()'s buffers
     # (the 4 KiB ELF header). Frozen code lives in flash and needs none of it.
     pre = "" if form == "frozen" else "import sys, gc\nsys.path.remove('.frozen')\ngc.threshold(4096)\n"
-    code = (pre + "import sys, netdump, qemu_mps2_an385 as board, gc\n"
-            "print('FROM', netdump.__file__, board.__file__, '.frozen' in sys.path)\n"
+    code = (pre + "import sys, netdump, qemu_mps2_an385, gc\n"
+            "print('FROM', netdump.__file__, qemu_mps2_an385.__file__, '.frozen' in sys.path)\n"
             "from netdump import config, debugnet\n"
+            "board = config.load_board('qemu_mps2_an385')\n"
             "import netdump.panic as p\n"
             "conf = config.validate({'board': 'qemu_mps2_an385', 'client': %r, 'server': %r, 'netmask': '/24',"
             " 'herald_port': %d, 'client_port': %d, 'regions': ['data:0x%x:%d']}, board)\n"
