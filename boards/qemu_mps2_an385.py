@@ -31,8 +31,8 @@ SSRAM23 = 0x20000000
 SSRAM23_SIZE = 0x400000
 PSRAM = 0x21000000
 PSRAM_SIZE = 0x1000000
-RAMDISK = 0x203F0000  # mount_ramdisk(): the last 64 KiB of SSRAM2/3
-RAMDISK_SIZE = 0x10000
+RAMDISK = 0x20300000  # mount_ramdisk(): the last MiB of SSRAM2/3 (room for a mip install)
+RAMDISK_SIZE = 0x100000
 
 SAFE = (
     ("ssram1", SSRAM1, SSRAM1_SIZE),

@@ -69,9 +69,14 @@ VARIANTS = {
 }
 # make arguments common to every variant
 _COMMON = ["MICROPY_VFS_LFS2=1"]
-# the test bed's board manifest: the package and the board, as any board builder
-# writes it, plus a probe module the frozen-int test reads (test-bed firmware only)
-BOARD_MANIFEST = ('include("$(NETDUMP_DIR)/manifest.py", board="%s")\n'
+# the test bed's board manifest: the board's chain as any board builder writes it (with
+# everything=True, every unit a board can use), plus what the bed's
+# tests use beyond a board: the pure-Python twins the dual-runtime tests compare the viper paths
+# with, the W5500 board's data (the memory bench's frozen W5500 configuration) and a probe module
+# the frozen-int test reads (test-bed firmware only)
+BOARD_MANIFEST = ('include("$(NETDUMP_DIR)/manifest.py", board="%s", everything=True)\n'
+                  'package("netdump", files=["fast_py.py"], base_path="$(NETDUMP_DIR)/firmware")\n'
+                  'module("w5500_evb_pico.py", base_path="$(NETDUMP_DIR)/boards")\n'
                   'freeze("$(NETDUMP_DIR)/host_tests/fw_qemu/frozen", "fwprobe.py")\n' % NETDUMP_BOARD)
 
 
@@ -249,7 +254,7 @@ def build_mpy_cross(src=None):
 def frozen_inputs():
     """Every file of this checkout that a board manifest may freeze (sorted relative paths)."""
     out = ["manifest.py"]
-    for top in ("firmware", "boards", os.path.join("host_tests", "fw_qemu", "frozen")):
+    for top in ("firmware", "boards", "packages", os.path.join("host_tests", "fw_qemu", "frozen")):
         for d, dirs, files in os.walk(os.path.join(ROOT, top)):
             dirs[:] = sorted(x for x in dirs if x != "__pycache__")
             out.extend(os.path.relpath(os.path.join(d, f), ROOT) for f in sorted(files) if f.endswith(".py"))
