@@ -5,6 +5,15 @@ per module.
 Not a test. The measuring code is bench/mp_memory.py, a MicroPython script; this
 host script prepends its arguments, runs it through a runner and prints tables.
 Runners:
+  qemu      the MicroPython v1.28.0 firmware in QEMU (tools/fwbuild.py, tools/qemu_board.py):
+            Cortex-M3, 32-bit objects, 140 KiB heap; one fresh board per configuration and
+            install form. Install forms: frozen (the package is frozen into the bed's
+            firmware), mpy and py (`mpremote mip install --target /lib` of the board's
+            package.json, make mip, onto the board's RAM disk, with nothing frozen on sys.path).
+            Configurations: qemu (qemu_mps2_an385: LAN9118, default firmware) and w5500
+            (w5500_evb_pico: armv6m firmware and .mpy, the RP2040's code, with a stand-in
+            machine.SPI/Pin, host_tests/fw_qemu/board/w5500_standin.py: arming touches no chip).
+            Needs MICROPYTHON_SRC (make sets it), qemu-system-arm and the ARM toolchain.
   unix      the MicroPython unix port in a subprocess, -X heapsize=HEAPSIZE
             (board-like by default; the unix_virtual board adds its 256 KiB RAM).
             The W5500 board (w5500_evb_pico) runs against the W5500 emulator
@@ -19,8 +28,8 @@ each step; the difference is what the step keeps. The unix port is x64: its
 objects and pointers are about twice the size of a 32-bit board's, so the
 figures are an upper bound for a board, not a board measurement.
 
-Usage: python bench/bench_memory.py [--heapsize 240K] [--form py mpy] [--config w5500 vnic]
-                                    [--no-modules] [--runner unix|mpremote --device PORT]
+Usage: python bench/bench_memory.py [--runner qemu|unix|mpremote --device PORT] [--form frozen mpy py]
+                                    [--config w5500 qemu vnic] [--heapsize 240K] [--no-modules]
 """
 import argparse
 import json
@@ -51,7 +60,12 @@ CONFIGS = {
               "gateway": "10.0.1.1", "netmask": "/24", "console": 10},
     "vnic": {"board": "unix_virtual", "iface": "vnic", "client": "10.0.2.15", "server": "10.0.2.2",
              "netmask": "/24", "console": 10},
+    "qemu": {"board": "qemu_mps2_an385", "iface": "lan", "client": "10.0.2.15", "server": "10.0.2.2",
+             "netmask": "/24", "console": 10},
 }
+# per runner: the configurations it can run
+RUNNER_CONFIGS = {"unix": ("w5500", "vnic"), "qemu": ("w5500", "qemu"), "mpremote": ("w5500", "vnic", "qemu")}
+QEMU_STANDIN = os.path.join(ROOT, "host_tests", "fw_qemu", "board", "w5500_standin.py")
 
 
 def parse_size(s):
@@ -103,6 +117,74 @@ class MpremoteRunner:
         if proc.returncode != 0 and "@@MEM" not in proc.stdout:
             raise RuntimeError("mpremote exited %d:\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
         return proc.stdout
+
+
+class QemuRunner:
+    """One fresh QEMU board for a configuration and install form: the board's chain installed with
+    `mpremote mip install` (mpy, py) or frozen; each run soft-resets it and sets it up again."""
+
+    name = "MicroPython v1.28.0 firmware, Cortex-M3 in QEMU (140 KiB heap)"
+
+    def __init__(self, config, form, tmp):
+        from netdump_tools import fwbuild, packages
+        from netdump_tools.netdumpd_harness import free_udp_port
+        from netdump_tools.qemu_board import QemuBoard
+
+        conf = CONFIGS[config]
+        self.board_name = conf["board"]
+        variant = "armv6m" if config == "w5500" else "default"
+        arch = "armv6m" if config == "w5500" else "armv7m"
+        elf = fwbuild.build_qemu(variant)
+        self.form = form
+        self.board = QemuBoard(elf, os.path.join(tmp, "qemu-%s-%s" % (config, form)),
+                               net=(free_udp_port(), free_udp_port())).start()
+        setup = ["import qemu_mps2_an385", "qemu_mps2_an385.mount_ramdisk()"]
+        if form != "frozen":
+            pkg = packages.write_mip(os.path.join(tmp, "mip"), "py" if form == "py" else arch, [self.board_name],
+                                     mpy_cross=fwbuild.build_mpy_cross())[0]
+            st, out = self._mpremote("exec", "\n".join(setup), "mip", "install", "--target", "/lib", pkg,
+                                     timeout=900)
+            if st != 0:
+                self.close()
+                raise RuntimeError("mip install failed:\n" + out[-2000:])
+            setup.append("import sys\nsys.path[:] = ['/lib', '']")
+        if form != "frozen":  # the README's advice for files on a small heap: collect as modules load
+            setup.append("import gc\ngc.threshold(4096)")
+        setup.append("f = open('netdump.json', 'w')\nf.write(%r)\nf.close()" % json.dumps(conf))
+        if config == "w5500":
+            with open(QEMU_STANDIN) as f:
+                setup.append(f.read())
+        self.setup = "\n".join(setup) + "\n"
+
+    def _mpremote(self, *args, timeout=300):
+        from netdump_tools.qemu_board import mpremote
+
+        return mpremote(self.board.device, *args, timeout=timeout)
+
+    def run(self, script, cwd, extra_heap=0, env=None):
+        script = script.replace("ARGS = {", "ARGS = {'setup': %r, " % self.setup, 1)
+        path = os.path.join(cwd, "mp_memory_run.py")
+        os.makedirs(cwd, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(script)
+        st, out = self._mpremote("run", path)
+        if st != 0 and "@@MEM" not in out:
+            raise RuntimeError("mpremote exited %d:\n%s" % (st, out[-3000:]))
+        return out
+
+    def modules(self):
+        """The modules the board carries in this form, in dependency order."""
+        from netdump_tools import packages
+
+        g = modgraph.import_graph()
+        have = set()
+        for t, _s in packages.chain(self.board_name):
+            m = t[:-3].replace("/", ".")
+            have.add(m[:-len(".__init__")] if m.endswith(".__init__") else m)
+        return modgraph.dependency_order(g, have)
+
+    def close(self):
+        self.board.close()
 
 
 class Result:
@@ -210,8 +292,11 @@ def board_configs(runner, names, tmp):
 
 def modules_table(runner, tmp):
     """Per module: import alone (with what it imports) and in dependency order (what it adds)."""
-    g = modgraph.import_graph()
-    order = [m for m in modgraph.dependency_order(g) if m != "unix_virtual"]
+    if hasattr(runner, "modules"):
+        order = runner.modules()
+    else:
+        g = modgraph.import_graph()
+        order = [m for m in modgraph.dependency_order(g) if m != "unix_virtual"]
     cwd = os.path.join(tmp, "modules")
     os.makedirs(cwd, exist_ok=True)
     seq = measure(runner, {"case": "import", "modules": order}, cwd)
@@ -325,15 +410,23 @@ def print_modules(tables, forms):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--runner", choices=("unix", "mpremote"), default="unix")
+    ap.add_argument("--runner", choices=("qemu", "unix", "mpremote"), default="unix")
     ap.add_argument("--device", help="serial device of the board (mpremote runner)")
     ap.add_argument("--heapsize", default="240K", help="GC heap of the unix port (default 240K: an RP2040's free heap)")
-    ap.add_argument("--form", nargs="+", choices=("py", "mpy"), default=["py", "mpy"], help="install forms")
-    ap.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=sorted(CONFIGS))
+    ap.add_argument("--form", nargs="+", choices=("frozen", "mpy", "py"), help="install forms "
+                    "(default: frozen mpy py on qemu, py mpy on the unix port)")
+    ap.add_argument("--config", nargs="+", choices=sorted(CONFIGS), help="board configurations (default: the "
+                    "runner's: w5500 qemu on qemu, w5500 vnic on the unix port)")
     ap.add_argument("--no-modules", action="store_true", help="skip the per-module table")
     a = ap.parse_args(argv)
     if a.runner == "mpremote" and not a.device:
         ap.error("--runner mpremote needs --device")
+    a.form = a.form or (["frozen", "mpy", "py"] if a.runner == "qemu" else ["py", "mpy"])
+    a.config = a.config or list(RUNNER_CONFIGS[a.runner])
+    if "frozen" in a.form and a.runner != "qemu":
+        ap.error("--form frozen needs --runner qemu (the firmware with the package frozen)")
+    if a.runner == "qemu":
+        return qemu_main(a)
     tmp = tempfile.mkdtemp(prefix="bench_memory")
     tables = {}
     try:
@@ -362,6 +455,62 @@ def main(argv=None):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def qemu_main(a):
+    """--runner qemu: a fresh firmware board per configuration and install form."""
+    tmp = tempfile.mkdtemp(prefix="bench_memory")
+    tables = {}
+    summary = []
+    try:
+        print("netdump heap use on the %s; bench/bench_memory.py --runner qemu" % QemuRunner.name)
+        print()
+        for form in a.form:
+            results = []
+            for name in a.config:
+                runner = QemuRunner(name, form, tmp)
+                try:
+                    results += board_configs(runner, [name], tmp)
+                    if not a.no_modules and form == "mpy":
+                        tables.setdefault(form, {})[name] = modules_table(runner, tmp)
+                finally:
+                    runner.close()
+            print_configs(results, form)
+            for r in results:
+                if r["armed"].mems:
+                    print_armed(r, form)
+                    summary.append((r["name"], r["conf"]["board"], form, r["boot"].value("total"),
+                                    r["armed"].value("total")))
+            print()
+        print_budgets(summary)
+        for name in a.config:
+            if "mpy" in tables and name in tables["mpy"]:
+                print()
+                print("configuration %s:" % name)
+                print_modules({"mpy": tables["mpy"][name]}, ["mpy"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+# issue 12's budgets, KiB: import + arm of a W5500 board as .mpy, the same frozen, what arm() keeps
+BUDGETS = (("mpy", "import + arm", 40), ("frozen", "import + arm", 16), (None, "armed state", 12))
+
+
+def print_budgets(summary):
+    print("summary: KiB of GC heap (1 KiB = 1024 bytes)")
+    print("  %-30s %-7s %14s %12s" % ("configuration", "form", "import + arm", "armed state"))
+    for name, board, form, total, armed in summary:
+        print("  %-30s %-7s %14.1f %12.1f" % ("%s (%s)" % (name, board), form, total / 1024.0, armed / 1024.0))
+    for name, board, form, total, armed in summary:
+        if name != "w5500":
+            continue
+        for bform, what, limit in BUDGETS:
+            if bform is not None and bform != form:
+                continue
+            v = (total if what == "import + arm" else armed) / 1024.0
+            print("  budget %-12s %-6s %-12s %6.1f KiB <= %d KiB: %s" % (
+                name, form, what, v, limit, "met" if v <= limit else "NOT MET"))
 
 
 if __name__ == "__main__":

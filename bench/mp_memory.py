@@ -28,6 +28,9 @@
 # ARGS["w5500_spi"]: on the unix port, a path to the W5500 emulator's SPI
 # link; a stand-in machine module (SPI, Pin) then reaches it (what a board's
 # firmware has built in, so it is set up before measuring).
+# ARGS["setup"]: code run before anything is measured (on the firmware bed: mount
+# the RAM disk, write netdump.json, set sys.path for the install form, a stand-in
+# machine module for a W5500 configuration).
 import gc
 import sys
 
@@ -181,6 +184,8 @@ def case_armed(preload):
 
 
 def main(args):
+    if args.get("setup"):
+        exec(args["setup"], {})
     if args.get("w5500_spi"):
         fake_machine(args["w5500_spi"], args.get("cs", 17))
     case = args["case"]
