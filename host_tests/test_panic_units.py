@@ -73,6 +73,32 @@ def test_capture_traceback_locked():
     assert text.rstrip().endswith(msg)
 
 
+def test_traceback_is_held_once_in_the_core_note():
+    # guard()'s capture lands in the ELF core's traceback note itself: the dumper's
+    # set_traceback() of that view then finds its text in place (nothing else holds a copy)
+    from netdump import elfcore
+
+    class D:
+        layout = elfcore.CoreLayout([("r", 4096, 16)], elfcore.EM_ARM, tb_cap=512)
+
+    f = fault.Fault(D, None, 512, panic.ACT_CONTINUE, 0, None, "test")
+    old = fault.ctx[0]
+    fault.ctx[0] = f
+    try:
+        try:
+            level1()
+        except IndexError as e:
+            locked(panic._capture, e)
+    finally:
+        fault.ctx[0] = old
+    lay = D.layout
+    off = lay.traceback_off
+    assert bytes(lay.buf[off:off + f.tb_n]) == bytes(f.tb[0:f.tb_n]) and f.tb_n > 40
+    locked(lay.set_traceback, f.tb, f.tb_n)
+    assert bytes(lay.buf[off:off + 35]) == b"Traceback (most recent call last):\n"
+    assert lay.buf[off - 4] == f.tb_n & 255 and lay.buf[off - 3] == f.tb_n >> 8
+
+
 def test_capture_truncates_long_traceback():
     f = fault.Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
     old = fault.ctx[0]

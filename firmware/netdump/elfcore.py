@@ -282,6 +282,11 @@ class CoreLayout:
             n = len(msg)
         self._panic_len = self._text(self.panic_off, self.msg_cap, self._panic_len, msg, n)
 
+    def traceback_view(self):  # arm-time
+        """The traceback note's text area, tb_cap bytes, as a view (a fault writes its traceback
+        here once, and set_traceback() of this view copies nothing)."""
+        return memoryview(self.buf)[self.traceback_off:self.traceback_off + self.tb_cap]
+
     def set_traceback(self, buf, n):
         """Store the first n bytes of buf as the traceback, cut to tb_cap bytes."""
         self._tb_len = self._text(self.traceback_off, self.tb_cap, self._tb_len, buf, n)

@@ -95,8 +95,14 @@ class Fault:
         self.action = action
         self.console_s = console_s
         self.reset_fn = reset_fn
-        self.board = board
-        self.tb = bytearray(tb_cap)
+        self.board = board if isinstance(board, str) else getattr(board, "NAME", "")
+        # the traceback is held once: guard() prints it into tbio and reads it from there
+        # straight into the ELF core's traceback note (elfcore.CoreLayout.traceback_view)
+        lay = getattr(d, "layout", None)
+        if lay is not None and lay.tb_cap == tb_cap:
+            self.tb = lay.traceback_view()
+        else:
+            self.tb = bytearray(tb_cap)
         self.tb_n = 0
         self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
         self.msg = bytearray(MSG_CAP)  # guard()'s panic message: its first msg_n bytes
@@ -150,6 +156,9 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
         print("netdump: a dump is already running")
         return ERR_BUSY
     busy[0] = 1
+    f = ctx[0]
+    if f is not None and traceback_text is None:
+        f.last_tb = 0  # this dump clears the traceback note that f.tb views
     err = dumper.ERR_INTERNAL
     kbd_off()
     heap_lock()
@@ -164,7 +173,6 @@ def dump(panic_message, traceback_text=None, tb_len=-1, msg_len=-1):
         heap_unlock()
         kbd_on()
         busy[0] = 0
-    f = ctx[0]
     if f is not None:
         f.err = err
     return err
