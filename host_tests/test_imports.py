@@ -39,13 +39,15 @@ OPTIONAL = ("inet6", "ip6", "ndp", "dumpon", "endpoint", "fast_py")
 _BOOT = """
 import sys
 import netdump.panic
+if KEEP:
+    netdump.panic.CONFIG_MODULES = ()  # the protection off: arm_config() forgets nothing
 d = netdump.panic.arm_config()
 print("ARMED", d is not None)
 print("MODULES", " ".join(sorted(k for k in sys.modules if k.startswith("netdump"))))
 """
 
 
-def _boot(tmp_path, leave_out, conf):
+def _boot(tmp_path, leave_out, conf, keep=False):
     """Arm the virtual board at boot from a copy of the package without leave_out -> (stdout, modules)."""
     fw = tmp_path / "firmware"
     shutil.copytree(os.path.join(FIRMWARE, "netdump"), fw / "netdump",
@@ -58,7 +60,8 @@ def _boot(tmp_path, leave_out, conf):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(fw), os.path.join(ROOT, "boards")]),
                NETDUMP_VNET_PORT=str(sink.getsockname()[1]))
     try:
-        proc = subprocess.run([micropython_exe(), "-X", "heapsize=1M", "-c", _BOOT], cwd=str(board), env=env,
+        proc = subprocess.run([micropython_exe(), "-X", "heapsize=1M", "-c", "KEEP = %r\n" % keep + _BOOT],
+                              cwd=str(board), env=env,
                               capture_output=True, text=True, timeout=120)
     finally:
         sink.close()
@@ -76,6 +79,15 @@ def test_ipv4_board_boots_and_arms_without_the_optional_modules(tmp_path):
     assert "netdump.ether" in mods and "netdump.arp" in mods and "netdump.ip4" in mods, mods
     for m in OPTIONAL:
         assert "netdump." + m not in mods, (m, mods)
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["forgets", "protection-off"])
+def test_arm_config_forgets_the_configuration_modules(tmp_path, keep):
+    # config and the board reader are needed to arm, not to dump: arm_config() drops them
+    # (their code is heap on an installed board); with CONFIG_MODULES emptied they stay
+    out, mods = _boot(tmp_path, OPTIONAL, _CONF4, keep=keep)
+    assert "ARMED True" in out, out
+    assert ("netdump.config" in mods and "netdump.board" in mods) == keep, mods
 
 
 def test_ipv6_board_without_the_ipv6_modules_says_what_is_missing(tmp_path):

@@ -98,6 +98,8 @@ class Board:
         if self.REGIONS is None:
             self.REGIONS = regions
         self.DYNAMIC_RANGES = getattr(mod, "DYNAMIC_RANGES", False)
+        # the board's own reset, else None (netdump.panic.arm resets with machine.reset)
+        self.reset_hook = getattr(mod, "reset", None) or (getattr(like, "reset", None) if like else None)
         for src in (like, mod):
             for h in HOOKS:
                 f = getattr(src, h, None) if src is not None else None

@@ -109,8 +109,10 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
                       digest=digest)
     if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
         net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
-    if reset is None:
-        reset = getattr(board, "reset", None) if not isinstance(board, str) else None
+    if reset is None and not isinstance(board, str):
+        # a board's own reset (the virtual board's); netdump.board's Board has reset_hook, so the
+        # armed state keeps no reference to the board reader (arm_config() forgets it)
+        reset = getattr(board, "reset_hook", None) if hasattr(board, "reset_hook") else getattr(board, "reset", None)
     if reset is None:
         reset = _default_reset
     f = fault.Fault(d, endpoint, tb_cap, fault.ACTIONS[action], console, reset, board)
@@ -128,7 +130,10 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
 
 def arm_config(path=None):
     """Arm from the dumpon configuration file -> the Dumper; on any failure one line
-    ("netdump: not armed: ...", also kept in fault.why[0]) and None."""
+    ("netdump: not armed: ...", also kept in fault.why[0]) and None. The modules only
+    arming needs (CONFIG_MODULES, the board's data), when this call loaded them, are
+    forgotten afterwards: an installed board keeps their code out of its heap."""
+    before = list(sys.modules)
     try:
         return _arm_config(path)
     except Exception as e:  # noqa: BLE001 - boot.py must go on, unarmed, with one line
@@ -138,6 +143,36 @@ def arm_config(path=None):
         fault.why[0] = why
         print("netdump: not armed:", why)
         return None
+    finally:
+        _forget(before)
+
+
+# what arm_config() loads only to arm: the configuration, the board reader (netdump.board)
+CONFIG_MODULES = ("netdump.config", "netdump.board")
+
+
+def _forget(before):  # arm-time
+    # drop the configuration modules (and the board data modules, top-level modules that are
+    # not netdump's) that arm_config() loaded: nothing armed refers to them
+    import netdump
+
+    for name in list(sys.modules):
+        if name in before:
+            continue
+        if name in CONFIG_MODULES or ("." not in name and name != "netdump" and _is_board_data(sys.modules[name])):
+            del sys.modules[name]
+            if name.startswith("netdump.") and hasattr(netdump, name[8:]):
+                delattr(netdump, name[8:])
+    import gc
+
+    gc.collect()
+
+
+def _is_board_data(mod):
+    # a board data module (boards/*.py): NAME and CHIP, or an alias (LIKE); never one with a
+    # reset or watchdog of its own (the virtual board's), which the armed state may hold
+    return (hasattr(mod, "LIKE") or (hasattr(mod, "NAME") and hasattr(mod, "CHIP"))) and \
+        not hasattr(mod, "reset") and not hasattr(mod, "make_wdt")
 
 
 def _arm_config(path):  # arm-time
