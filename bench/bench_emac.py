@@ -45,7 +45,7 @@ from tools.vboard import micropython_exe  # noqa: E402
 PAYLOAD = 1448
 FRAME = 1514
 ACK = 60
-DRAM = 0x52000  # the ESP32's DRAM region, 328 KiB (netdump/board.py ESP32_REGIONS)
+DRAM = 0x52000  # the ESP32's DRAM region, 328 KiB (netdump/board.py chip("esp32"))
 REFLECTOR_MAC = b"\x02\x00\x00\x00\x00\x02"
 
 
