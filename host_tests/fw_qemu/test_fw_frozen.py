@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 
-from fw_qemu_fixtures import PROBE_DIR, ROOT, compile_mpy, lines_with, ram_regions
+from fw_qemu_fixtures import PROBE_DIR, compile_mpy, lines_with, ram_regions
 from netdump_tools import smallint_check
 from netdump_tools.qemu_board import mpremote
 
@@ -118,25 +118,17 @@ def test_dump_from_a_frozen_long_int_table(bed):
 
 
 def _install(tmp, form, mpy_cross):
-    """A folder holding the package and the board module as .py or .mpy files -> its path."""
+    """A folder holding the QEMU board's chain (docs/packages.md) as .py or .mpy files -> its path."""
+    from netdump_tools import packages
+
     lib = os.path.join(tmp, "lib-" + form)
-    pkg = os.path.join(ROOT, "firmware", "netdump")
-    for d, _dirs, files in os.walk(pkg):
-        for f in files:
-            if not f.endswith(".py") or f == "vnic.py":
-                continue
-            rel = os.path.relpath(os.path.join(d, f), os.path.join(ROOT, "firmware"))
-            dst = os.path.join(lib, rel)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            if form == "py":
-                shutil.copyfile(os.path.join(d, f), dst)
-            else:
-                compile_mpy(mpy_cross, os.path.join(d, f), dst[:-3] + ".mpy")
-    board = os.path.join(ROOT, "boards", "qemu_mps2_an385.py")
-    if form == "py":
-        shutil.copyfile(board, os.path.join(lib, "qemu_mps2_an385.py"))
-    else:
-        compile_mpy(mpy_cross, board, os.path.join(lib, "qemu_mps2_an385.mpy"))
+    for target, src in packages.chain("qemu_mps2_an385"):
+        dst = os.path.join(lib, target)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if form == "py":
+            shutil.copyfile(src, dst)
+        else:
+            compile_mpy(mpy_cross, src, dst[:-3] + ".mpy")
     return lib
 
 
