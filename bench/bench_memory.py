@@ -29,7 +29,7 @@ objects and pointers are about twice the size of a 32-bit board's, so the
 figures are an upper bound for a board, not a board measurement.
 
 Usage: python bench/bench_memory.py [--runner qemu|unix|mpremote --device PORT] [--form frozen mpy py]
-                                    [--config w5500 qemu vnic] [--heapsize 240K] [--no-modules]
+                                    [--config w5500 qemu vnic] [--heapsize 480K] [--no-modules]
 """
 import argparse
 import json
@@ -280,7 +280,9 @@ def board_configs(runner, names, tmp):
                 sink.bind(("127.0.0.1", 0))
                 env["NETDUMP_VNET_PORT"] = str(sink.getsockname()[1])
             boot = measure(runner, dict(args, case="boot"), cwd, extra, env)
-            armed = measure(runner, dict(args, case="armed", preload=boot.mods), cwd, extra, env)
+            # the modules arm_config() loads only to arm and then forgets, loaded first too
+            preload = boot.mods + [m for m in ("netdump.config", "netdump.board", conf["board"]) if m not in boot.mods]
+            armed = measure(runner, dict(args, case="armed", preload=preload), cwd, extra, env)
         finally:
             if emu:
                 emu.close()
@@ -412,7 +414,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--runner", choices=("qemu", "unix", "mpremote"), default="unix")
     ap.add_argument("--device", help="serial device of the board (mpremote runner)")
-    ap.add_argument("--heapsize", default="240K", help="GC heap of the unix port (default 240K: an RP2040's free heap)")
+    ap.add_argument("--heapsize", default="480K", help="GC heap of the unix port (default 480K: an RP2040's 240 KiB "
+                    "of free heap, doubled for x64's objects, about twice a board's)")
     ap.add_argument("--form", nargs="+", choices=("frozen", "mpy", "py"), help="install forms "
                     "(default: frozen mpy py on qemu, py mpy on the unix port)")
     ap.add_argument("--config", nargs="+", choices=sorted(CONFIGS), help="board configurations (default: the "
