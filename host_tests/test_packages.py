@@ -20,6 +20,7 @@ import pytest
 
 from conftest import FIRMWARE, ROOT, micropython_exe
 from netdump_tools import modgraph, packages
+from test_vboard import board  # noqa: F401  (fixture: the virtual board)
 
 # what installing the W5500-EVB-Pico puts under /lib: the core, dumpon's device side,
 # netdump's Ethernet stack for IPv4, the W5500 driver and the board's data
@@ -146,18 +147,6 @@ def test_w5500_chain_alone_arms(tmp_path):
     assert loaded <= set(_module(t) for t in W5500_CHAIN), sorted(loaded)
 
 
-@pytest.fixture
-def vboard_dir(tmp_path):
-    from netdump_tools import vboard
-
-    micropython_exe()  # counted as a test driving MicroPython
-    vb = vboard.VBoard(str(tmp_path / "board"), heapsize="4M", log_path=str(tmp_path / "console.log"))
-    vb.start()
-    assert vb.wait_ready(20), bytes(vb.output)
-    yield vb
-    vb.stop()
-
-
 def _listing(top):
     out = []
     for d, _dirs, files in os.walk(top):
@@ -166,8 +155,11 @@ def _listing(top):
 
 
 @pytest.mark.parametrize("form", ["py", "mpy"])
-def test_mip_install_writes_only_the_chain(vboard_dir, tmp_path, form):
+def test_mip_install_writes_only_the_chain(board, tmp_path, form):  # noqa: F811
     from netdump_tools import dumpon
+
+    micropython_exe()  # counted as a test driving MicroPython
+    vboard_dir = board
 
     arch = "py" if form == "py" else "x64"  # the virtual board is the x64 unix port
     pkg = packages.write_mip(str(tmp_path / "mip"), arch, ["w5500_evb_pico"])[0]

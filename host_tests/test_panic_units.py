@@ -54,8 +54,8 @@ def level1():
     return level2()
 
 
-def test_capture_traceback_locked():
-    f = make_fault()
+def capture_level1(f):
+    """guard()'s capture of level1()'s IndexError into f, heap locked."""
     old = fault.ctx[0]
     fault.ctx[0] = f
     try:
@@ -65,6 +65,11 @@ def test_capture_traceback_locked():
             locked(panic._capture, e)
     finally:
         fault.ctx[0] = old
+
+
+def test_capture_traceback_locked():
+    f = make_fault()
+    capture_level1(f)
     text = bytes(f.tb[0:f.tb_n])
     assert text.startswith(b"Traceback (most recent call last):"), text
     assert b"level2" in text and b"level1" in text
@@ -82,15 +87,7 @@ def test_traceback_is_held_once_in_the_core_note():
         layout = elfcore.CoreLayout([("r", 4096, 16)], elfcore.EM_ARM, tb_cap=512)
 
     f = fault.Fault(D, None, 512, panic.ACT_CONTINUE, 0, None, "test")
-    old = fault.ctx[0]
-    fault.ctx[0] = f
-    try:
-        try:
-            level1()
-        except IndexError as e:
-            locked(panic._capture, e)
-    finally:
-        fault.ctx[0] = old
+    capture_level1(f)
     lay = D.layout
     off = lay.traceback_off
     assert bytes(lay.buf[off:off + f.tb_n]) == bytes(f.tb[0:f.tb_n]) and f.tb_n > 40
