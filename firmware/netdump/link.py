@@ -13,7 +13,11 @@
 from netdump.compat import const
 
 OFF = const(2)  # frame offset inside every buffer
-RX_MAX = const(1536)  # largest frame read: 1518 + a VLAN tag, rounded up
+# largest frame read: what the stack takes in is an ack or a herald ack (60 bytes on the
+# wire), an ARP packet (60) or an NDP solicitation/advertisement with its link-layer option
+# (86, RFC 4861 sections 4.3-4.4) -- 256 holds them with room to spare. A longer frame is
+# cut to it or dropped by the NIC (docs/frame-nic.md) and then fails the length checks.
+RX_MAX = const(256)
 ETH_MIN = const(60)  # IEEE 802.3 minimum frame without the FCS; shorter frames are padded
 
 # ---- counters: indexes into Link.stats (EtherEndpoint.stats) ---------------------
