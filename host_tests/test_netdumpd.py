@@ -553,7 +553,7 @@ def test_board_dump_info_lists_regions_and_notes(tmp_path, dumpdir):
     dram = bytes(image[core.offsets[0]:core.offsets[0] + 8192])
     core.clear_digests(elfcore.DIGEST_CRC32)
     core.set_digest(0, _crc_state(dram))  # iram's stays "not computed"
-    image[0:core.header_size] = core.buf
+    image[0:len(core.buf)] = core.buf
     bad = bytearray(image)
     bad[core.offsets[0] + 100] ^= 1  # one bit flipped on the way
     with _server(tmp_path, dumpdir, nclients=2) as srv:

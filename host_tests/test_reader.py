@@ -411,7 +411,7 @@ def test_cli_digests(tmp_path):
     for i in (0, 1):  # rom: not computed (the dump ended before the board finished it)
         c.set_digest(i, bytearray(b ^ 0xFF for b in zlib.crc32(blobs[i]).to_bytes(4, "little")))
     data = bytearray(p.read_bytes())
-    data[0:c.header_size] = c.buf
+    data[0:len(c.buf)] = c.buf
     p.write_bytes(bytes(data))
     r = cli(str(p))
     assert r.returncode == 0 and r.stderr == "", r.stderr

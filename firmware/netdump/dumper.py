@@ -263,7 +263,7 @@ class Dumper:
             self.total_kb = self._count_kb() + lay.header_size // 1024
             self.next_at = self._mark(10)
             print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
-            err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_size)
+            err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_len)  # the page's rest: a hole
             if not err:
                 self._sent(lay.header_size)
         mem = self.mem

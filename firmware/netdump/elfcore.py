@@ -7,7 +7,10 @@
 #   after the phdrs   the PT_NOTE segment (our notes, 4-byte aligned)
 #   header_size       (a multiple of 4096) data of region 0, then each next
 #                     region at the next 4096-aligned offset; total_size is
-#                     the end of the last region.
+#                     the end of the last region. buf holds the header up to the
+#                     notes' end (header_len bytes): the rest of the first page is
+#                     never sent, a hole in the server's file that reads as zeros
+#                     (the regions' skipped zero blocks are holes the same way).
 #
 # Notes, all with owner name NOTE_OWNER ("netdump"); the type numbers are ours:
 #   NT_PANIC      u32 byte length, then msg_cap bytes of text, NUL padded
@@ -145,7 +148,9 @@ class CoreLayout:
         for _t, dlen in descs:
             notes_len += _NOTE_HDR + _OWNER_FIELD + _align(dlen, 4)
         self.header_size = _align(notes_off + notes_len, PAGE)
-        self.buf = bytearray(self.header_size)
+        # without a region the header is the whole file: then its padding is sent too
+        self.header_len = _align(notes_off + notes_len, 4) if regions else self.header_size
+        self.buf = bytearray(self.header_len)
         buf = self.buf
 
         # region file offsets
