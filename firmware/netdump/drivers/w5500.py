@@ -100,14 +100,14 @@ _CTL_S0_RX_R = const(0x18)  # socket 0 RX buffer (BSB 00011)
 _MEM = const(16384)  # all TX (and all RX) memory for socket 0 (DS 3.3)
 _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#macraw-framing)
 _MIN_FRAME = const(14)
-# Burst lengths are rounded up so that a few pre-made views cover every length (a view
-# of the exact length would be made per frame, which allocates). TX: the bytes past n
-# land in free TX memory and are never sent (send() waits until all of it is free); a
-# full frame (1514) rounds to 1536 at 32 and at 128 alike, so the coarser step costs a
-# dump nothing and keeps 13 views instead of 49. RX: acks and ARP replies fit the first
-# read; longer frames are read on in 256-byte steps (7 views), the bytes past the record
-# never consumed (RX_RD advances by the record's length).
-_GRAN = const(128)  # TX burst rounding
+# A burst of an exact length n would need a view made per frame, which allocates. TX:
+# send() writes the caller's whole buffer after the 3-byte header, in one transaction;
+# the bytes past n land in free TX memory and are never sent (send() waits until all
+# of it is free, and TX_WR advances by n). A dump's data frames fill their buffer, so
+# only its few short frames (herald, last datagram of a region, FINISHED, ARP) carry
+# extra SPI bytes, and no staging copy is needed. RX: acks and ARP replies fit the
+# first read; longer frames are read on in 256-byte steps (7 pre-made views), the bytes
+# past the record never consumed (RX_RD advances by the record's length).
 _RX_FIRST = const(64)  # first RX read: 2-byte length + a minimum 60-byte frame + 2
 _RX_GRAN = const(256)
 _CMD_MS = const(100)  # longest wait for Sn_CR to read 0, or Sn_SR to change
@@ -227,10 +227,6 @@ class W5500:
         # index n: header + n data bytes (n = 1, 2, 6)
         self._co = [None, c[0:4], c[0:5], None, None, None, c[0:9]]
         self._ro = [None, r[0:4], r[0:5], None, None, None, r[0:9]]
-        # TX staging: header + frame, views rounded up to _GRAN
-        self._tx = bytearray(3 + _GRAN * ((_MAX_FRAME + _GRAN - 1) // _GRAN))
-        t = memoryview(self._tx)
-        self._txv = [t[0 : 3 + _GRAN * k] for k in range((_MAX_FRAME + _GRAN - 1) // _GRAN + 1)]
         # RX staging: 2-byte length + frame; first read _RX_FIRST, rest in _RX_GRAN steps
         nrest = (_MAX_FRAME + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
         self._rx = bytearray(_RX_FIRST + _RX_GRAN * nrest)
@@ -499,8 +495,9 @@ class W5500:
         return self._read1(_CTL_COMMON_R, _PHYCFGR) & _PHY_LNK
 
     def send(self, buf, n):
-        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0."""
-        if n < _MIN_FRAME or n > _MAX_FRAME:
+        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0
+        (all of buf goes over SPI: keep it short, at most the chip's 16 KiB of TX memory)."""
+        if n < _MIN_FRAME or n > _MAX_FRAME or len(buf) > _MEM:
             return 0
         r = self._rsp
         # TX_FSR, TX_RD, TX_WR in one burst. FSR is not latched (DS 4.2 note): it is
@@ -519,27 +516,13 @@ class W5500:
                 self.tx_timeouts += 1
                 self._setup()
                 return 0
-        # the frame at TX_WR in one burst; the chip wraps it inside socket 0's block
+        # the frame at TX_WR in one burst (the bytes of buf past n with it, unsent); the
+        # chip wraps it inside socket 0's block
         c = self._cmd
-        if len(buf) == n:
-            c[0] = wr >> 8
-            c[1] = wr & 0xFF
-            c[2] = _CTL_S0_TX_W
-            self._burst(self._h3, buf, 0)
-        else:
-            t = self._tx
-            t[0] = wr >> 8
-            t[1] = wr & 0xFF
-            t[2] = _CTL_S0_TX_W
-            self._copy(t, 3, buf, 0, n)
-            off = self._irq_off
-            if off is not None:
-                self._irq_state = off()
-            self._csv(0)
-            self._wr(self._txv[(n + _GRAN - 1) // _GRAN])
-            self._csv(1)
-            if off is not None:
-                self._irq_on(self._irq_state)
+        c[0] = wr >> 8
+        c[1] = wr & 0xFF
+        c[2] = _CTL_S0_TX_W
+        self._burst(self._h3, buf, 0)
         self._write2(_CTL_S0_W, _SN_TX_WR, (wr + n) & 0xFFFF)
         return self._command(_CR_SEND)
 
