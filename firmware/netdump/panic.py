@@ -60,7 +60,7 @@ def _version_string():
 
 def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, hostname="micropython",
         board="", path=None, mode=None, window=None, skip_zero=True, herald_port=20023, client_port=20024,
-        client_ip="", mtu=1500, tb_cap=2048, action="reset", console=0, reset=None, digest=True, wdt=None,
+        client_ip="", mtu=1500, tb_cap=1024, action="reset", console=0, reset=None, digest=True, wdt=None,
         **transport_opts):  # arm-time
     """Prepare a dump of regions [(name, address, size), ...] to netdumpd at `server`.
 
@@ -73,7 +73,9 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     no console, -1 = forever); reset: a function that reboots (default
     machine.reset, or sys.exit on the unix port); digest: each region's CRC-32
     computed while sending it (dumper.py), False to save its CPU time; wdt: a
-    machine.WDT (anything with feed()) the fault path feeds (netdump/feed.py)."""
+    machine.WDT (anything with feed()) the fault path feeds (netdump/feed.py); tb_cap: bytes of
+    guard()'s traceback kept (1024: about 20 frames; held twice, in the printing buffer and in
+    the core's note, so every KiB more costs two of the armed state)."""
     from netdump import debugnet
 
     if action not in fault.ACTIONS:
