@@ -34,8 +34,8 @@ W5500_CHAIN = sorted(
 # the endpoint a configuration asks for, the driver of the board's NIC, the other
 # address family, the pure-Python twins where viper is missing
 LAZY_OPTIONAL = {
-    "netdump.board": {"netdump.endpoint", "netdump.ether", "netdump.drivers.w5500", "netdump.drivers.lan9118",
-                      "netdump.drivers.esp32_emac"},
+    "netdump.board": {"netdump.endpoint", "netdump.ether", "netdump.link", "netdump.drivers.w5500",
+                      "netdump.drivers.lan9118", "netdump.drivers.esp32_emac"},
     "netdump.ether": {"netdump.ip4", "netdump.arp", "netdump.ip6", "netdump.ndp", "netdump.inet6"},
     "netdump.panic": {"netdump.endpoint"},
     "netdump.fast": {"netdump.fast_py"},

@@ -241,6 +241,26 @@ def test_short_caller_buffer_truncates():
     assert nic.poll(rb) == 0
 
 
+def test_rx_cap_cuts_long_frames_and_keeps_the_next():
+    # a driver made for netdump's stack (rx_cap = netdump.link.RX_MAX) stages only that much:
+    # a longer frame is cut to it, and the record after it still comes out whole
+    from netdump.link import RX_MAX
+
+    chip, nic, _ = direct(rx_cap=RX_MAX)
+    assert len(nic._rx) < 2 * RX_MAX
+    long_, short = rx_frame(4), rx_frame(5)[:60]
+    assert len(long_) > RX_MAX
+    for f in (long_, short):
+        chip.receive_frame(f)
+    rb = bytearray(1514)
+    n = nic.poll(rb)
+    assert RX_MAX <= n < len(long_) and rb[:n] == long_[:n]
+    assert nic.poll(rb) == 60 and rb[:60] == short
+    assert nic.poll(rb) == 0
+    with pytest.raises(ValueError):
+        direct(rx_cap=32)
+
+
 def test_corrupt_rx_record_resyncs():
     chip, nic, _ = direct()
     chip.receive_frame(rx_frame(1))

@@ -284,6 +284,7 @@ def w5500(n):
     over from the firmware's WIZNET5K at a fault (drivers/w5500.py), touches nothing now."""
     import machine
     from netdump.drivers.w5500 import W5500
+    from netdump.link import RX_MAX  # the longest frame netdump's stack takes in
 
     nics, t = _fw_nics("WIZNET5K")
     # a running WIZNET5K configured the bus: use it as it is (machine.SPI(id) alone does not
@@ -292,7 +293,7 @@ def w5500(n):
     # pins in their idle state: chip select and RSTn high (RSTn low holds the chip in reset)
     return W5500(spi, machine.Pin(n["cs"], machine.Pin.OUT, value=1),
                  machine.Pin(n["rst"], machine.Pin.OUT, value=1),
-                 intn=machine.Pin(n["int"]) if "int" in n else None, nics=nics, nic_type=t)
+                 intn=machine.Pin(n["int"]) if "int" in n else None, nics=nics, nic_type=t, rx_cap=RX_MAX)
 
 
 def lan9118(n):

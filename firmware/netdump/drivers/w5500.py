@@ -181,7 +181,7 @@ class W5500:
 
     def __init__(self, spi, cs, reset=None, mac=None, nic=None, intn=None, nics=None, nic_type=None,
                  atomic=AUTO, takeover=True, link_timeout_ms=5000, reset_timeout_ms=300, tx_timeout_ms=20,
-                 mfen=True):  # arm-time
+                 mfen=True, rx_cap=_MAX_FRAME):  # arm-time
         self.spi = spi
         self.cs = cs
         self.reset_pin = reset
@@ -227,8 +227,12 @@ class W5500:
         # index n: header + n data bytes (n = 1, 2, 6)
         self._co = [None, c[0:4], c[0:5], None, None, None, c[0:9]]
         self._ro = [None, r[0:4], r[0:5], None, None, None, r[0:9]]
-        # RX staging: 2-byte length + frame; first read _RX_FIRST, rest in _RX_GRAN steps
-        nrest = (_MAX_FRAME + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
+        # RX staging: 2-byte length + frame; first read _RX_FIRST, rest in _RX_GRAN steps, up to
+        # rx_cap bytes of a frame (poll() cuts longer ones: an endpoint that takes in only
+        # short frames, netdump.link.RX_MAX, needs no room for a full one)
+        if rx_cap < _RX_FIRST or rx_cap > _MAX_FRAME:
+            raise ValueError("rx_cap must be %d..%d" % (_RX_FIRST, _MAX_FRAME))
+        nrest = (rx_cap + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
         self._rx = bytearray(_RX_FIRST + _RX_GRAN * nrest)
         x = memoryview(self._rx)
         self._rx0 = x[0:_RX_FIRST]
@@ -557,14 +561,18 @@ class W5500:
             self._write2(_CTL_S0_W, _SN_RX_RD, (r[7] << 8) | r[8])
             self._command(_CR_RECV)
             return 0
-        if ln > _RX_FIRST:
-            a = (rd + _RX_FIRST) & 0xFFFF
-            c[0] = a >> 8
-            c[1] = a & 0xFF
-            self._burst(self._h3, self._rxv[(ln - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN], 1)
         n = ln - 2
         if n > len(buf):
             n = len(buf)
+        if n + 2 > _RX_FIRST:
+            k = (n + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
+            if k >= len(self._rxv):  # longer than rx_cap: cut to it
+                k = len(self._rxv) - 1
+                n = len(x) - 2
+            a = (rd + _RX_FIRST) & 0xFFFF
+            c[0] = a >> 8
+            c[1] = a & 0xFF
+            self._burst(self._h3, self._rxv[k], 1)
         self._copy(buf, 0, x, 2, n)
         self._write2(_CTL_S0_W, _SN_RX_RD, (rd + ln) & 0xFFFF)
         self._command(_CR_RECV)
