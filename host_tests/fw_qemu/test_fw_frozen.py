@@ -139,7 +139,7 @@ def test_each_install_form_dumps(bed, firmware, mpy_cross_128, form, tmp_path):
     # modules from files (compiling .py ones) leaves garbage between the code it
     # keeps; gc.threshold(4096) (the README's advice for small heaps) collects as
     # it goes, so the 140 KiB heap keeps pieces big enough for arm()'s buffers
-    # (the 4 KiB ELF header). Frozen code lives in flash and needs none of it.
+    # (1.5 KiB frame buffers). Frozen code lives in flash and needs none of it.
     pre = "" if form == "frozen" else "import sys, gc\nsys.path.remove('.frozen')\ngc.threshold(4096)\n"
     code = (pre + "import sys, netdump, qemu_mps2_an385, gc\n"
             "print('FROM', netdump.__file__, qemu_mps2_an385.__file__, '.frozen' in sys.path)\n"
