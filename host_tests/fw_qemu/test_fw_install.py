@@ -10,16 +10,12 @@ chain, and that chain alone (the frozen copy taken off sys.path) arms and dumps.
     board/w5500_standin.py: arming touches no chip), every module from /lib.
 Bytecode-only .mpy files (no architecture in their header) and viper ones (armv6m,
 armv7m) are loaded by the same firmware here."""
-import os
 import subprocess
-import sys
 
 from fw_qemu_fixtures import ROOT, board_code, lines_with, ram_regions
 from netdump_tools import packages
 from netdump_tools.qemu_board import QemuBoard, mpremote
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from test_packages import W5500_CHAIN  # noqa: E402
+from test_packages import W5500_CHAIN  # host_tests/ is on sys.path (conftest.py)
 
 # on the board: every file under /lib, as paths relative to it
 LIST_LIB = """import os

@@ -15,6 +15,7 @@ import serial
 
 import rp2bed
 from netdump_tools import reader, rp2board
+from test_packages import W5500_CHAIN  # host_tests/ (conftest.py's folder) is on sys.path
 from netdump_tools.netdumpd_harness import free_udp_port, stop_process
 
 pytestmark = pytest.mark.usefixtures("rp2_bed")
@@ -89,10 +90,12 @@ def _echo_latencies(board, port):
     return out, lat
 
 
-def test_mip_install_py(evb):
-    st, out = rp2board.install(evb.link, "py")
+def test_mip_install_py(evb, tmp_path):
+    # the board's own package as .py sources: exactly its chain
+    st, out = rp2board.install(evb.link, "py", work=str(tmp_path), board=BOARD)
     assert st == 0, out
-    assert "Installing: lib/netdump/drivers/w5500.py" in out and "Installing: lib/w5500_evb_pico.py" in out, out
+    installed = sorted(ln.split()[-1] for ln in out.splitlines() if ln.startswith("Installing:"))
+    assert installed == sorted("lib/" + t for t in W5500_CHAIN), out
     out = rp2bed.board_exec(evb.link, "import netdump.panic, w5500_evb_pico; print('IMPORTED')")
     assert "IMPORTED" in out
 

@@ -10,6 +10,7 @@ import pytest
 
 import rp2bed
 from netdump_tools import reader, rp2board
+from test_packages import W5500_CHAIN  # host_tests/ (conftest.py's folder) is on sys.path
 
 pytestmark = pytest.mark.usefixtures("rp2_bed")
 
@@ -42,11 +43,12 @@ def pico(net, tmp_path_factory):
 
 
 def test_mip_install_mpy_set(pico, tmp_path):
+    # the board's own package (make mip, the README's line): exactly its chain, as armv6m .mpy
     before = pico.stats()["flash"]
-    st, out = rp2board.install(pico.link, "mpy", work=str(tmp_path))
+    st, out = rp2board.install(pico.link, "mpy", work=str(tmp_path), board=BOARD)
     assert st == 0, out
     installed = sorted(ln.split()[-1] for ln in out.splitlines() if ln.startswith("Installing:"))
-    assert "lib/netdump/drivers/w5500.mpy" in installed and "lib/pico_w5500.mpy" in installed, out
+    assert installed == sorted("lib/" + t[:-3] + ".mpy" for t in W5500_CHAIN + ["pico_w5500.py"]), out
     # on the board's littlefs, through the flash model: erased and programmed for real
     after = pico.stats()["flash"]
     assert after["programs"] - before["programs"] >= len(installed) and after["erases"] > before["erases"]
