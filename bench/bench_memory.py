@@ -14,6 +14,10 @@ Runners:
             (w5500_evb_pico: armv6m firmware and .mpy, the RP2040's code, with a stand-in
             machine.SPI/Pin, host_tests/fw_qemu/board/w5500_standin.py: arming touches no chip).
             Needs MICROPYTHON_SRC (make sets it), qemu-system-arm and the ARM toolchain.
+  rp2       the stock MicroPython v1.28.0 RPI_PICO firmware on rp2040js (tools/rp2board.py, the
+            RP2040 bed; RP2_FIRMWARE_DIR, make sets it) with the W5500 emulator on SPI0: the
+            w5500 configuration (w5500_evb_pico) installed as .mpy or .py with `mpremote mip
+            install` of its package.json onto the board's flash; a fresh board per form.
   unix      the MicroPython unix port in a subprocess, -X heapsize=HEAPSIZE
             (board-like by default; the unix_virtual board adds its 256 KiB RAM).
             The W5500 board (w5500_evb_pico) runs against the W5500 emulator
@@ -64,7 +68,8 @@ CONFIGS = {
              "netmask": "/24", "console": 10},
 }
 # per runner: the configurations it can run
-RUNNER_CONFIGS = {"unix": ("w5500", "vnic"), "qemu": ("w5500", "qemu"), "mpremote": ("w5500", "vnic", "qemu")}
+RUNNER_CONFIGS = {"unix": ("w5500", "vnic"), "qemu": ("w5500", "qemu"), "rp2": ("w5500",),
+                  "mpremote": ("w5500", "vnic", "qemu")}
 QEMU_STANDIN = os.path.join(ROOT, "host_tests", "fw_qemu", "board", "w5500_standin.py")
 
 
@@ -185,6 +190,31 @@ class QemuRunner:
 
     def close(self):
         self.board.close()
+
+
+class Rp2Runner(QemuRunner):
+    """One fresh RP2040 board (stock RPI_PICO firmware on rp2040js, W5500 emulator on SPI0) per
+    install form: the pico_w5500 chain installed into /lib on its flash with `mpremote mip install`."""
+
+    name = "stock MicroPython v1.28.0 RPI_PICO firmware, RP2040 on rp2040js"
+
+    def __init__(self, config, form, tmp):
+        from netdump_tools import rp2board
+
+        conf = CONFIGS[config]
+        self.board_name = conf["board"]
+        self.form = form
+        work = os.path.join(tmp, "rp2-%s-%s" % (config, form))
+        self.board = rp2board.RP2Board("RPI_PICO", workdir=work)
+        self.board.device = self.board.start()
+        st, out = rp2board.install(self.board.device, form, work=work, board=self.board_name)
+        if st != 0:
+            self.close()
+            raise RuntimeError("mip install failed:\n" + out[-2000:])
+        self.setup = ("f = open('netdump.json', 'w')\nf.write(%r)\nf.close()\n" % json.dumps(conf))
+
+    def close(self):
+        self.board.stop()
 
 
 class Result:
@@ -412,7 +442,7 @@ def print_modules(tables, forms):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--runner", choices=("qemu", "unix", "mpremote"), default="unix")
+    ap.add_argument("--runner", choices=("qemu", "rp2", "unix", "mpremote"), default="unix")
     ap.add_argument("--device", help="serial device of the board (mpremote runner)")
     ap.add_argument("--heapsize", default="480K", help="GC heap of the unix port (default 480K: an RP2040's 240 KiB "
                     "of free heap, doubled for x64's objects, about twice a board's)")
@@ -424,12 +454,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.runner == "mpremote" and not a.device:
         ap.error("--runner mpremote needs --device")
-    a.form = a.form or (["frozen", "mpy", "py"] if a.runner == "qemu" else ["py", "mpy"])
+    a.form = a.form or (["frozen", "mpy", "py"] if a.runner == "qemu" else ["mpy", "py"])
     a.config = a.config or list(RUNNER_CONFIGS[a.runner])
     if "frozen" in a.form and a.runner != "qemu":
         ap.error("--form frozen needs --runner qemu (the firmware with the package frozen)")
-    if a.runner == "qemu":
-        return qemu_main(a)
+    if a.runner in ("qemu", "rp2"):
+        return firmware_main(a, QemuRunner if a.runner == "qemu" else Rp2Runner)
     tmp = tempfile.mkdtemp(prefix="bench_memory")
     tables = {}
     try:
@@ -460,18 +490,18 @@ def main(argv=None):
     return 0
 
 
-def qemu_main(a):
-    """--runner qemu: a fresh firmware board per configuration and install form."""
+def firmware_main(a, runner_class):
+    """--runner qemu / rp2: a fresh firmware board per configuration and install form."""
     tmp = tempfile.mkdtemp(prefix="bench_memory")
     tables = {}
     summary = []
     try:
-        print("netdump heap use on the %s; bench/bench_memory.py --runner qemu" % QemuRunner.name)
+        print("netdump heap use on the %s; bench/bench_memory.py --runner %s" % (runner_class.name, a.runner))
         print()
         for form in a.form:
             results = []
             for name in a.config:
-                runner = QemuRunner(name, form, tmp)
+                runner = runner_class(name, form, tmp)
                 try:
                     results += board_configs(runner, [name], tmp)
                     if not a.no_modules and form == "mpy":
