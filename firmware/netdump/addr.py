@@ -1,6 +1,9 @@
 # Address text: IPv4 and IPv6 addresses, netmasks and MACs between their text
 # forms and bytes. One parser for the configuration (config.py) and the
 # Ethernet endpoint (ether.py). Arm time only: everything here allocates.
+# Characters are read from the text's bytes: on MicroPython indexing or iterating
+# a str interns each 1-character string it hands out (a qstr, never freed: the
+# armed state would keep them and, on a frozen install, a new qstr pool).
 
 
 def parse_ipv4(s):
@@ -13,7 +16,7 @@ def parse_ipv4(s):
     out = bytearray(4)
     for i in range(4):
         p = parts[i]
-        if not p or len(p) > 3 or not digits(p) or (len(p) > 1 and p[0] == "0"):
+        if not p or len(p) > 3 or not digits(p) or (len(p) > 1 and p.startswith("0")):
             return None
         v = int(p)
         if v > 255:
@@ -49,8 +52,8 @@ def parse_ipv6(s):
         g = groups[i]
         if not g or len(g) > 4:
             return None
-        for c in g:
-            if c not in "0123456789abcdefABCDEF":
+        for c in g.encode():
+            if not (48 <= c <= 57 or 97 <= c <= 102 or 65 <= c <= 70):  # 0-9 a-f A-F
                 return None
         v = int(g, 16)
         out[2 * i] = v >> 8
@@ -84,8 +87,8 @@ def to_bytes(a, v6):
 
 def digits(s):
     """True when s is one or more decimal digits."""
-    for c in s:
-        if c < "0" or c > "9":
+    for c in s.encode():
+        if c < 48 or c > 57:  # "0".."9"
             return False
     return len(s) > 0
 

@@ -301,8 +301,8 @@ def _loopback(b):
 
 
 def _printable(s):
-    for ch in s:
-        if ch < " " or ch > "~":
+    for ch in s.encode():  # bytes: iterating a str interns each character (addr.py)
+        if ch < 32 or ch > 126:  # " ".."~"
             return False
     return True
 
