@@ -263,7 +263,7 @@ def test_verbose_console_line_under_lock():
     nic.answer(GIP, arp(inet.ARP_REPLY, BMAC, GMAC, GIP, BMAC, CIP))
     ep = make_ep(nic, server=parse_ip4("10.231.2.2"), netmask=24, gateway=GIP, verbose=True)
     locked(ep.reset)
-    assert bytes(ep._msg_gw) == b"netdumping to 10.231.2.2 via 10.231.0.254 (52:54:00:aa:bb:cc)\n"
+    assert _line(ep, 1) == b"netdumping to 10.231.2.2 via 10.231.0.254 (52:54:00:aa:bb:cc)\n"
 
 
 # ---- set_server (the panic console's netdump -s) -------------------------------------
@@ -276,7 +276,13 @@ def _state(ep):
     # everything set_server may change (test side; allocates)
     return (bytes(ep.server_ip), ep.ip._ip_sum, ep.ip._pseudo, ep.ip._usum, ep.herald_port, ep.ip.dport, ep._port,
             ep.link.resolved, ep.on_link, ep._ntargets, [None if t is None else bytes(t) for t in ep._targets],
-            bytes(ep.ip.tx[0:60]), bytes(ep._msg_direct), bytes(ep._msg_gw))
+            bytes(ep.ip.tx[0:60]), _line(ep, 0), _line(ep, 1))
+
+
+def _line(ep, hop):
+    # the console line the endpoint prints for this next hop, built with the heap locked
+    n = locked(ep.fill_line, hop)
+    return bytes(ep._line[0:n])
 
 
 def _frame_from_fresh(server, hport, answers, payload, **kw):
@@ -300,7 +306,7 @@ def test_set_server_switches_destination_under_lock():
     payload = bytearray(b"\x00\x00\x00\x01" + b"herald!" * 4)
     assert locked(_resolve_and_send, ep, payload) == 1
     assert nic.last()[0:6] == SMAC
-    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
+    assert _line(ep, 0) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
     assert ep.adopt_port(SPORT) == 0  # a session in progress with the old server
     ip4 = bytearray(S2)
     assert locked(ep.set_server, ip4, HPORT2) == 0
@@ -317,7 +323,7 @@ def test_set_server_switches_destination_under_lock():
     assert inet.udp4_sport(f, 0) == CPORT and inet.udp4_dport(f, 0) == HPORT2 and f[42:] == payload
     # byte for byte what an endpoint made for this server from the start sends
     assert f == _frame_from_fresh(S2, HPORT2, answers, payload, netmask=24)
-    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.7 (52:54:00:01:01:01)\n"
+    assert _line(ep, 0) == b"netdumping to 10.231.0.7 (52:54:00:01:01:01)\n"
     # acks: from the new server taken, from the old one dropped
     a = bytearray(4)
     _one(ep, nic, ack(5), ES_DROP_ADDR)
@@ -336,16 +342,16 @@ def test_set_server_console_lines_every_length():
     ep = make_ep(nic, gateway=GIP)  # no netmask: every server is tried directly first
     for text in ("1.2.3.4", "255.255.255.255", "10.0.2.2", "192.168.100.1", "0.0.0.0", "10.231.0.1"):
         assert locked(ep.set_server, parse_ip4(text), 7) == 0
-        line = "netdumping to " + text + " (xx:xx:xx:xx:xx:xx)\n"
-        assert bytes(ep._msg_direct) == line.encode(), (text, bytes(ep._msg_direct))
-        line = "netdumping to " + text + " via 10.231.0.254 (xx:xx:xx:xx:xx:xx)\n"
-        assert bytes(ep._msg_gw) == line.encode()
+        line = "netdumping to " + text + " (00:00:00:00:00:00)\n"  # no next hop resolved yet
+        assert _line(ep, 0) == line.encode(), (text, _line(ep, 0))
+        line = "netdumping to " + text + " via 10.231.0.254 (00:00:00:00:00:00)\n"
+        assert _line(ep, 1) == line.encode()
         assert ep._ntargets == 2 and ep._targets[0] == parse_ip4(text) and ep._targets[1] == GIP
     # the MAC still lands in the right place after a change of length
     nic.answer(SIP, arp(inet.ARP_REPLY, BMAC, SMAC, SIP, BMAC, CIP))
     ep.link.verbose = True
     locked(ep.reset)
-    assert bytes(ep._msg_direct) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
+    assert _line(ep, 0) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
 
 
 def test_set_server_off_link_needs_gateway():

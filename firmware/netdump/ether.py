@@ -77,8 +77,9 @@ _POLL_MAX = const(64)  # frames handled per poll_ack() call (bounded work)
 _POLL_US = const(500)  # wait() without nic.wait: one DELAY(500), as debugnet's poll loop
 _ACK_LEN = const(4)  # struct debugnet_ack (docs/protocol.md#acks)
 _MSG_PRE = const(14)  # len("netdumping to "): where the server text starts in the console line
-_IP4_TEXT_MIN = const(7)  # "0.0.0.0"
 _IP4_TEXT_MAX = const(15)  # "255.255.255.255"
+_IP6_TEXT_MAX = const(39)  # eight groups of four hex digits and seven colons (RFC 4291 section 2.2)
+_MAC_TAIL = const(21)  # " (xx:xx:xx:xx:xx:xx)\n"
 
 # ---- set_server() results (0 = done) ------------------------------------------
 SET_ERR_FAMILY = const(1)  # an IPv6 endpoint: it takes no IPv4 server
@@ -202,28 +203,15 @@ class EtherEndpoint:
         # debugnet's per-datagram call goes straight to the framing (one call per datagram)
         self.send = self.ip.send
 
-        # -- console lines, built now; the MAC is filled in at resolve time.
-        # IPv4: fixed buffers with room for the longest address text, and one
-        # view per possible line length, so set_server() can rewrite them.
-        tail_d = b" (xx:xx:xx:xx:xx:xx)\n"
-        tail_g = (" via " + (addr.text(gip) if gip else "") + " (xx:xx:xx:xx:xx:xx)\n").encode()
-        if v6:
-            sv = addr.text(sip)
-            self._msg_direct = bytearray(("netdumping to " + sv).encode() + tail_d)
-            self._msg_gw = bytearray(("netdumping to " + sv).encode() + tail_g)
-            self._lines = None
-        else:
-            self._msg_direct = None
-            self._msg_gw = None
-            lines = []
-            for tail in (tail_d, tail_g):
-                b = bytearray(_MSG_PRE + _IP4_TEXT_MAX + len(tail))
-                b[0:_MSG_PRE] = b"netdumping to "
-                mv = memoryview(b)
-                views = [mv[0:_MSG_PRE + k + len(tail)] for k in range(_IP4_TEXT_MIN, _IP4_TEXT_MAX + 1)]
-                lines.append((b, tail, views))
-            self._lines = lines
-            self._set_lines()
+        # -- the console line "netdumping to <server>[ via <gateway>] (<MAC>)\n": built at
+        # resolve time into one buffer and written a byte at a time through a 1-byte one (one
+        # memoryview per possible length would be 18 objects kept). IPv4's server text comes
+        # from server_ip, which set_server() rewrites; the other texts are fixed at arm.
+        self._srv_text = addr.text(sip).encode() if v6 else None
+        self._gw_text = (" via " + addr.text(gip)).encode() if gip else b""
+        self._line = bytearray(_MSG_PRE + (_IP6_TEXT_MAX if v6 else _IP4_TEXT_MAX) + len(self._gw_text)
+                               + _MAC_TAIL)
+        self._b1 = bytearray(1)
         self._stdout_write = None
         if IS_MICROPYTHON:
             self._stdout_write = sys.stdout.write
@@ -304,7 +292,6 @@ class EtherEndpoint:
         self.ip.retarget(port)  # header and checksum shares from server_ip, to the herald port
         self._route(on_link)
         self.link.resolved = 0  # the next reset() resolves the next hop again
-        self._set_lines()
         return 0
 
     # ---- next hop ---------------------------------------------------------------
@@ -345,19 +332,53 @@ class EtherEndpoint:
         return 1
 
     def _announce(self):
-        msg = self._msg_gw if self._hop else self._msg_direct
-        i = len(msg) - 19  # "(xx:...)\n": the MAC text starts 18 bytes before the end
+        n = self.fill_line(self._hop)
+        b = self._line
+        w = self._stdout_write
+        if w is None:  # CPython
+            print(bytes(b[0:n]).decode(), end="")
+            return
+        b1 = self._b1
+        i = 0
+        while i < n:
+            b1[0] = b[i]
+            w(b1)
+            i += 1
+
+    def fill_line(self, hop):
+        """The console line for the server (hop 0) or via the gateway (1), with the next hop's MAC,
+        into self._line -> its length (allocates nothing)."""
+        b = self._line
+        i = _put(b, 0, b"netdumping to ")
+        if self._srv_text is None:  # IPv4
+            sip = self.server_ip
+            j = 0
+            while j < 4:
+                if j:
+                    b[i] = 46  # '.'
+                    i += 1
+                i = _put_dec(b, i, sip[j])
+                j += 1
+        else:
+            i = _put(b, i, self._srv_text)
+        if hop:
+            i = _put(b, i, self._gw_text)
+        b[i] = 32  # ' '
+        b[i + 1] = 40  # '('
+        i += 2
         m = self.link.dmac
         j = 0
         while j < 6:
-            msg[i] = _HEX[m[j] >> 4]
-            msg[i + 1] = _HEX[m[j] & 15]
-            i += 3
+            if j:
+                b[i] = 58  # ':'
+                i += 1
+            b[i] = _HEX[m[j] >> 4]
+            b[i + 1] = _HEX[m[j] & 15]
+            i += 2
             j += 1
-        if self._stdout_write is not None:
-            self._stdout_write(msg)
-        else:
-            print(bytes(msg).decode(), end="")
+        b[i] = 41  # ')'
+        b[i + 1] = 10
+        return i + 2
 
     # ---- receive ----------------------------------------------------------------
     def _input(self, n, ack):
@@ -425,34 +446,16 @@ class EtherEndpoint:
             self._ntargets = 1
         self.on_link = on_link
 
-    def _set_lines(self):
-        """IPv4: write the server's text into both console lines (allocates nothing)."""
-        lines = self._lines
-        sip = self.server_ip
-        k = 0
-        while k < 2:
-            ln = lines[k]
-            b = ln[0]
-            i = _MSG_PRE
-            j = 0
-            while j < 4:
-                if j:
-                    b[i] = 46  # '.'
-                    i += 1
-                i = _put_dec(b, i, sip[j])
-                j += 1
-            tail = ln[1]
-            t = 0
-            n = len(tail)  # at most 21 bytes; a slice store would allocate before v1.26
-            while t < n:  # (docs/allocation.md#buffers-and-memoryviews)
-                b[i + t] = tail[t]
-                t += 1
-            view = ln[2][i - _MSG_PRE - _IP4_TEXT_MIN]
-            if k:
-                self._msg_gw = view
-            else:
-                self._msg_direct = view
-            k += 1
+
+def _put(buf, i, src):
+    # src's bytes at buf[i:] -> the index after them (a byte loop: a slice store allocates
+    # before MicroPython v1.26, docs/allocation.md#buffers-and-memoryviews)
+    n = len(src)
+    k = 0
+    while k < n:
+        buf[i + k] = src[k]
+        k += 1
+    return i + n
 
 
 def _put_dec(buf, i, v):
