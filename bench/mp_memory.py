@@ -151,7 +151,8 @@ WRAP = (
     ("netdump.link", "Link"), ("netdump.ip4", "Udp4"), ("netdump.ip6", "Udp6"), ("netdump.arp", "Arp"),
     ("netdump.ndp", "Ndp"), ("netdump.endpoint", "SocketEndpoint"), ("netdump.debugnet", "Debugnet"),
     ("netdump.dumper", "Dumper"), ("netdump.elfcore", "CoreLayout"), ("netdump.debugnet", "BufferSource"),
-    ("netdump.dumper", "MemSource"), ("netdump.fault", "Fault"), ("netdump.console", "Console"),
+    ("netdump.dumper", "MemSource"), ("netdump.dumper", "KdhSource"), ("netdump.fault", "Fault"),
+    ("netdump.console", "Console"),
 )
 
 

@@ -7,7 +7,7 @@
 import struct
 
 from dualtest import big_buffer, locked
-from netdump import crc32, debugnet, dumper, elfcore, fast, fast_py, wire
+from netdump import crc32, debugnet, dumper, elfcore, fast, fast_py, kdh, wire
 
 CHUNK = 1448
 BIG = 640 * 1024  # one region: 10% marks fall inside it
@@ -25,6 +25,7 @@ class FakeNet:
         self.finish_result = finish_result
         self.d = None
         self.pkt = bytearray(CHUNK)
+        self.kdh = bytearray(24 + kdh.SIZE)  # a datagram: the debugnet header, then the KDH
 
     @property
     def sends(self):
@@ -41,6 +42,9 @@ class FakeNet:
         self.log[k + 2] = n
         self.log[k + 3] = self.d.next_pct
         self.n += 1
+        if mtype == wire.KDH:  # encoded straight into the datagram, twice as for a retransmission
+            src.readinto_at(self.kdh, 24, 0, n)
+            src.readinto_at(self.kdh, 24, 0, n)
         if mtype != wire.VMCORE:
             return 0
         pos = 0
@@ -270,7 +274,7 @@ def _stamped(days, ticks_every_day, dumptime=T_RTC):
     finally:
         fault.armed[0] = old
         clock.remove()
-    z, hi, lo = struct.unpack_from(">IHH", d.kdh, 48)  # kerneldumpheader.dumptime, u64 big-endian
+    z, hi, lo = struct.unpack_from(">IHH", net.kdh, 24 + 48)  # kerneldumpheader.dumptime, u64 big-endian
     up = struct.unpack_from("<I", d.layout.buf, d.layout.uptime_off)[0]
     return (hi << 16) | lo, up
 
@@ -289,3 +293,24 @@ def test_dump_time_and_uptime_after_40_days_with_the_hang_watchdog():
 
 def test_dump_time_stays_zero_without_an_rtc():
     assert _stamped(3, True, dumptime=0)[0] == 0
+
+
+def test_kdh_encoded_into_the_datagram():
+    d, net, _ = _setup()
+    assert locked(d.dump, "kdh test", None, -1, 5) == 0
+    k = net.kdh
+    assert bytes(k[24:44]) == b"FreeBSD Kernel Dump\0" and kdh.parity_ok(k, 24)
+    assert bytes(k[24 + 320:24 + 326]) == b"kdh t\0"  # panicstring: its first panic_len bytes
+    assert struct.unpack_from(">Q", k, 24 + 40)[0] == d.layout.total_size  # dumplength
+
+
+def test_mtu_too_small_for_the_kdh_is_refused():
+    class Tiny:
+        chunk = 511
+
+    try:
+        dumper.Dumper(Tiny(), [("r", 0x1000, 4096)], elfcore.EM_X86_64, 64, "amd64")
+    except ValueError as e:
+        assert "mtu too small" in str(e)
+    else:
+        assert False, "a 511-byte chunk was taken"

@@ -25,6 +25,19 @@ def test_encode_fields_and_parity():
     assert not kdh.parity_ok(buf)
 
 
+def test_encode_at_an_offset_touches_only_its_512_bytes():
+    # the dumper encodes the header straight into a datagram, after the debugnet header
+    ref = bytearray(512)
+    _encode_sample(ref)
+    pkt = bytearray(b"\xaa" * 600)
+    def enc():
+        kdh.encode(pkt, "arm", 1, 270336, 0x6A5F, 0x1234, "board-7", "MicroPython v1.29.0\n", "boom", off=24)
+
+    locked(enc)
+    assert bytes(pkt[24:536]) == bytes(ref) and kdh.parity_ok(pkt, 24)
+    assert pkt[0:24] == b"\xaa" * 24 and pkt[536:] == b"\xaa" * 64
+
+
 def test_encode_is_allocation_free():
     buf = bytearray(512)
     arch = b"amd64"

@@ -66,6 +66,24 @@ class MemSource:
             self.crc_pos = off + n
 
 
+class KdhSource:
+    """The kerneldumpheader as a message source: encoded straight into the datagram (and again
+    for a retransmission) instead of into a 512-byte buffer kept armed. The header is always
+    one datagram (Dumper checks the transport's chunk), so pos is 0 and n 512."""
+
+    def __init__(self, d):
+        self.d = d
+        self.time_hi = 0
+        self.time_lo = 0
+        self.panic = ""
+        self.panic_len = -1
+
+    def readinto_at(self, dst, doff, pos, n):
+        d = self.d
+        kdh.encode(dst, d.arch, d.archver, d.layout.total_size, self.time_hi, self.time_lo, d.hostname,
+                   d.version, self.panic, panic_len=self.panic_len, off=doff)
+
+
 class Dumper:
     """Streams regions [(name, address, size), ...] as an ELF core over `net`."""
 
@@ -99,9 +117,10 @@ class Dumper:
         self.version = version
         self.skip_zero = skip_zero
         self.run_limit = run_limit  # bytes per transport send() call; 0 = a whole run
-        self.kdh = bytearray(kdh.SIZE)
+        if getattr(net, "chunk", kdh.SIZE) < kdh.SIZE:
+            raise ValueError("mtu too small: the kerneldumpheader (512 bytes) goes in one datagram")
         self.hdr_src = debugnet.BufferSource(self.layout.buf)
-        self.kdh_src = debugnet.BufferSource(self.kdh)
+        self.kdh_src = KdhSource(self)
         self.mem = MemSource()
         self.digest = digest
         self.crcbuf = bytearray(4 * len(regions))
@@ -281,9 +300,12 @@ class Dumper:
             err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
         if not err:
             self.tick()
-            kdh.encode(self.kdh, self.arch, self.archver, lay.total_size, self.time_hi, self.time_lo,
-                       self.hostname, self.version, panic, panic_len=panic_len)
-            err = self.net.send(wire.KDH, self.kdh_src, 0, kdh.SIZE)
+            k = self.kdh_src
+            k.time_hi = self.time_hi
+            k.time_lo = self.time_lo
+            k.panic = panic
+            k.panic_len = panic_len
+            err = self.net.send(wire.KDH, k, 0, kdh.SIZE)
         if not err:
             err = self.net.finish()
         self.err = err

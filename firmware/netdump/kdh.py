@@ -43,36 +43,36 @@ def _text(buf, off, cap, s, n=-1):
 
 
 def encode(buf, arch, archver, dumplength, time_hi, time_lo, hostname, version, panic,
-           blocksize=4096, compression=0, keysize=0, panic_len=-1):
-    """Write a complete v4 header into buf[0:512]; allocation-free.
+           blocksize=4096, compression=0, keysize=0, panic_len=-1, off=0):
+    """Write a complete v4 header into buf[off:off + 512]; allocation-free.
 
     dumplength < 2**30; the dump time is given as 16-bit halves of the low
     32 bits of seconds since the epoch (the high word is 0 until 2106)."""
-    for i in range(SIZE):
+    for i in range(off, off + SIZE):
         buf[i] = 0
-    _text(buf, 0, 20, MAGIC)
-    _text(buf, _ARCH, 12, arch)
-    struct.pack_into(">II", buf, _VERSION, VERSION, archver)
-    struct.pack_into(">II", buf, _DUMPLENGTH, 0, dumplength)
-    struct.pack_into(">IHH", buf, _DUMPTIME, 0, time_hi, time_lo)
-    struct.pack_into(">II", buf, _KEYSIZE, keysize, blocksize)
-    _text(buf, _HOSTNAME, 64, hostname)
-    _text(buf, _VERSIONSTR, 192, version)
+    _text(buf, off, 20, MAGIC)
+    _text(buf, off + _ARCH, 12, arch)
+    struct.pack_into(">II", buf, off + _VERSION, VERSION, archver)
+    struct.pack_into(">II", buf, off + _DUMPLENGTH, 0, dumplength)
+    struct.pack_into(">IHH", buf, off + _DUMPTIME, 0, time_hi, time_lo)
+    struct.pack_into(">II", buf, off + _KEYSIZE, keysize, blocksize)
+    _text(buf, off + _HOSTNAME, 64, hostname)
+    _text(buf, off + _VERSIONSTR, 192, version)
     if len(version) >= 192:
         # kern_shutdown.c dump_init_header(): when strlcpy() cuts the version
         # string, versionstring[sizeof - 2] = '\n' (field bytes 190 and 191)
-        buf[_VERSIONSTR + 190] = 10
-        buf[_VERSIONSTR + 191] = 0
-    _text(buf, _PANICSTR, 175, panic, panic_len)
-    buf[_COMPRESSION] = compression
-    struct.pack_into(">II", buf, _DUMPEXTENT, 0, dumplength)  # dumpextent = dumplength
+        buf[off + _VERSIONSTR + 190] = 10
+        buf[off + _VERSIONSTR + 191] = 0
+    _text(buf, off + _PANICSTR, 175, panic, panic_len)
+    buf[off + _COMPRESSION] = compression
+    struct.pack_into(">II", buf, off + _DUMPEXTENT, 0, dumplength)  # dumpextent = dumplength
     # parity: XOR of all words with the parity word 0, kept as two 16-bit halves
     hi = 0
     lo = 0
-    for i in range(0, _PARITY, 4):
+    for i in range(off, off + _PARITY, 4):
         hi ^= (buf[i] << 8) | buf[i + 1]
         lo ^= (buf[i + 2] << 8) | buf[i + 3]
-    struct.pack_into(">HH", buf, _PARITY, hi, lo)
+    struct.pack_into(">HH", buf, off + _PARITY, hi, lo)
 
 
 def parity_ok(buf, off=0):
