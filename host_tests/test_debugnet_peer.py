@@ -3,7 +3,8 @@ sockets on 127.0.0.1 and ::1 (CPython; the peer runs in a thread)."""
 
 import pytest
 
-from netdump import debugnet, kdh, wire
+from netdump import debugnet, wire
+from netdump_tools import kdh_host
 from netdump.debugnet import BufferSource, Debugnet
 from netdump.endpoint import SocketEndpoint
 from netutil import HOSTS, free_udp_port
@@ -312,7 +313,7 @@ def dump_losing_finished_ack(host, herald_port, vm, mode, **kw):
     try:
         assert dn.connect() == 0
         assert dn.send(wire.VMCORE, BufferSource(vm), 0, len(vm)) == 0
-        hdr = kdh.build(dumplength=len(vm), hostname="losefin")
+        hdr = kdh_host.build(dumplength=len(vm), hostname="losefin")
         assert dn.send(wire.KDH, BufferSource(hdr), 0, len(hdr)) == 0
         lossy.seq = dn._seq  # FINISHED's seqno: the last of the connection
         err = dn.finish()

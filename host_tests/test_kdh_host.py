@@ -1,8 +1,8 @@
-"""Host side of firmware/netdump/kdh.py: the device encoder checked against an
+"""tools/kdh_host.py and firmware/netdump/kdh.py: the device encoder checked against an
 independent struct encoder, and decode() of every layout (v1..v4)."""
 import struct
 
-from netdump import kdh
+from netdump_tools import kdh_host
 from test_kdh import _encode_sample
 
 
@@ -23,7 +23,7 @@ def test_matches_independent_encoder():
 def test_decode_v4_roundtrip():
     buf = bytearray(512)
     _encode_sample(buf)
-    d = kdh.decode(buf)
+    d = kdh_host.decode(buf)
     assert d["problems"] == []
     assert d["layout"] == 4 and d["version"] == 4
     assert d["architecture"] == "arm" and d["architectureversion"] == 1
@@ -39,23 +39,23 @@ def test_decode_older_layouts_by_version():
                   panicstring="page fault")
     for v in (1, 2, 3):
         extra = {} if v == 1 else {"dumpkeysize": 0}
-        d = kdh.decode(kdh.build(version=v, architecture="i386", architectureversion=2, **dict(common, **extra)))
+        d = kdh_host.decode(kdh_host.build(version=v, architecture="i386", architectureversion=2, **dict(common, **extra)))
         assert d["problems"] == [], (v, d["problems"])
         assert d["layout"] == v
         for k, val in common.items():
             assert d[k] == val, (v, k, d[k])
-    d = kdh.decode(kdh.build(version=3, dumpextent=12345, compression=2, dumplength=10))
+    d = kdh_host.decode(kdh_host.build(version=3, dumpextent=12345, compression=2, dumplength=10))
     assert d["dumpextent"] == 12345 and d["compression"] == 2
 
 
 def test_decode_reports_problems_never_raises():
-    good = kdh.build(dumplength=4096)
-    assert kdh.decode(good)["problems"] == []
-    assert "packet too small" in kdh.decode(good[:100])["problems"]
-    assert "bad magic" in kdh.decode(kdh.build(magic=b"Linux Kernel Dump"))["problems"]
-    assert "unknown version 9" in kdh.decode(kdh.build(version=9))["problems"]
+    good = kdh_host.build(dumplength=4096)
+    assert kdh_host.decode(good)["problems"] == []
+    assert "packet too small" in kdh_host.decode(good[:100])["problems"]
+    assert "bad magic" in kdh_host.decode(kdh_host.build(magic=b"Linux Kernel Dump"))["problems"]
+    assert "unknown version 9" in kdh_host.decode(kdh_host.build(version=9))["problems"]
     bad = bytearray(good)
     bad[300] ^= 0x80
-    assert kdh.decode(bad)["problems"] == ["parity mismatch"]
+    assert kdh_host.decode(bad)["problems"] == ["parity mismatch"]
     for n in (0, 1, 511, 512, 600):
-        kdh.decode(b"\xff" * n)
+        kdh_host.decode(b"\xff" * n)

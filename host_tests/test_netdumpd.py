@@ -430,7 +430,7 @@ def test_kdh_problems_reported(tmp_path, dumpdir):
 
 
 def test_kdh_v1_layout_has_no_compression_line(tmp_path, dumpdir):
-    from netdump import kdh as kdhmod
+    from netdump_tools import kdh_host as kdhmod
 
     v1 = kdhmod.build(version=1, dumplength=4096, blocksize=4096, hostname="oldbox", panicstring="old panic")
     with _server(tmp_path, dumpdir) as srv:

@@ -16,9 +16,9 @@ once, so a lost FINISHED ack made the client report failure).
 import os
 import time
 
-from netdump import kdh, wire
+from netdump import wire
 
-from . import netdumpd_elf, netdumpd_files
+from . import kdh_host, netdumpd_elf, netdumpd_files
 from .netdumpd_text import clean, size
 
 KEY_MAX = 64 * 1024  # the key blob must fit netdump's 64 KiB dumper buffer (ND_client.c)
@@ -229,24 +229,24 @@ class Session:
         self.send_ack(seqno)
 
     def handle_kdh(self, data, seqno, length):
-        raw = bytes(data[wire.HDR_LEN:wire.HDR_LEN + kdh.SIZE])
+        raw = bytes(data[wire.HDR_LEN:wire.HDR_LEN + kdh_host.SIZE])
         if raw == self.kdh_raw:
             self.send_ack(seqno)
             return  # a retransmitted KDH whose ack was lost: already recorded
         self.log.info("(KDH from %s)\n" % self.who)
-        if length < kdh.SIZE:
+        if length < kdh_host.SIZE:
             self.log.error("Bad KDH from %s: packet too small\n" % self.who)
             if self._record_kdh(raw, "Bad KDH: packet too small\n"):
                 self.send_ack(seqno)
             return
-        h = kdh.decode(raw)
+        h = kdh_host.decode(raw)
         dumplen = h["dumplength"]
         lines = ["  Architecture: %s\n" % clean(h["architecture"]),
                  "  Architecture Version: %d\n" % h["architectureversion"],
                  "  Dump Length: %dB (%s)\n" % (dumplen, size(dumplen)),
                  "  Blocksize: %d\n" % h["blocksize"]]
         if h["layout"] >= 3:
-            lines.append("  Compression: %s\n" % kdh.COMPRESSION_NAMES.get(h["compression"], "???"))
+            lines.append("  Compression: %s\n" % kdh_host.COMPRESSION_NAMES.get(h["compression"], "???"))
         version = h["versionstring"]
         if version.endswith("\n"):  # the kernel ends it with a newline (kern_shutdown.c)
             version = version[:-1]
