@@ -354,6 +354,22 @@ def test_set_server_console_lines_every_length():
     assert _line(ep, 0) == b"netdumping to 10.231.0.1 (52:54:00:12:34:56)\n"
 
 
+def test_set_server_on_link_test_every_prefix_length():
+    # set_server()'s netmask bytes agree with the configuration's same_prefix for /1../32
+    import gc
+
+    for plen in range(1, 33):
+        nic = ep = None
+        gc.collect()  # one endpoint at a time: the firmware's 140 KiB heap holds a few
+        nic = FakeNic(BMAC)
+        ep = make_ep(nic, netmask=plen, gateway=GIP)
+        for text in ("10.231.0.9", "10.231.0.3", "10.231.1.1", "10.231.4.1", "10.232.0.1", "11.0.0.1",
+                     "138.231.0.2"):
+            ip = parse_ip4(text)
+            assert locked(ep.set_server, bytearray(ip), 7) == 0
+            assert ep.on_link == same_prefix(CIP, ip, plen), (plen, text)
+
+
 def test_set_server_off_link_needs_gateway():
     nic, ep = resolved_ep(netmask=24)
     before = _state(ep)

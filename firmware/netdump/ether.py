@@ -54,7 +54,7 @@
 # counters in .stats (ES_*, link.py) say what happened.
 import sys
 
-from netdump import addr, inet
+from netdump import inet
 from netdump.compat import IS_MICROPYTHON, const, small, ticks_add, ticks_diff, ticks_ms
 from netdump.feed import feed
 from netdump.link import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD,  # noqa: F401
@@ -95,6 +95,8 @@ class EtherEndpoint:
     def __init__(self, nic, client_ip, server_ip, netmask=None, gateway=None, herald_port=HERALD_PORT,
                  client_port=CLIENT_PORT, mtu=1500, arp_retries=_DEF_ARP_RETRIES,
                  arp_timeout_ms=_DEF_ARP_TIMEOUT_MS, verbose=True):  # arm-time
+        from netdump import addr  # arm-time only: arm_config() forgets it afterwards
+
         if not isinstance(server_ip, str):
             v6 = len(server_ip) == 16
         else:
@@ -171,6 +173,12 @@ class EtherEndpoint:
         self.server_ip = sip
         self.gateway_ip = gip
         self._plen = -1 if plen is None else plen
+        # the IPv4 netmask as bytes, for set_server()'s on-link test at fault time
+        self._mask4 = bytearray(4)
+        if not v6 and plen is not None:
+            for i in range(4):
+                k = plen - 8 * i
+                self._mask4[i] = 0xFF if k >= 8 else ((0xFF << (8 - k)) & 0xFF if k > 0 else 0)
         # next hops to try, in order: two slots, _ntargets used (see _route)
         self._targets = [None, None]
         self._ntargets = 0
@@ -277,8 +285,14 @@ class EtherEndpoint:
         if not 0 < port < 65536:
             return SET_ERR_PORT
         on_link = 1
-        if self._plen >= 0:
-            on_link = addr.same_prefix(self.client_ip, ip4, self._plen)
+        if self._plen >= 0:  # on-link: the same bits under the netmask (netdump.addr is gone by now)
+            cip = self.client_ip
+            m = self._mask4
+            i = 0
+            while i < 4:
+                if (cip[i] ^ ip4[i]) & m[i]:
+                    on_link = 0
+                i += 1
         if not on_link and self.gateway_ip is None:
             return SET_ERR_OFF_LINK
         sip = self.server_ip

@@ -149,8 +149,9 @@ def arm_config(path=None):
         _forget(before)
 
 
-# what arm_config() loads only to arm: the configuration, the board reader (netdump.board)
-CONFIG_MODULES = ("netdump.config", "netdump.board")
+# what arm_config() loads only to arm: the configuration, the board reader (netdump.board),
+# the address parser (netdump.addr: the endpoints import it inside their constructors)
+CONFIG_MODULES = ("netdump.config", "netdump.board", "netdump.addr")
 
 
 def _forget(before):  # arm-time
