@@ -311,7 +311,8 @@ def board_configs(runner, names, tmp):
                 env["NETDUMP_VNET_PORT"] = str(sink.getsockname()[1])
             boot = measure(runner, dict(args, case="boot"), cwd, extra, env)
             # the modules arm_config() loads only to arm and then forgets, loaded first too
-            preload = boot.mods + [m for m in ("netdump.config", "netdump.board", conf["board"]) if m not in boot.mods]
+            preload = boot.mods + [m for m in ("netdump.arming", "netdump.config", "netdump.board", "netdump.addr",
+                                               conf["board"]) if m not in boot.mods]
             armed = measure(runner, dict(args, case="armed", preload=preload), cwd, extra, env)
         finally:
             if emu:

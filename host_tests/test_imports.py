@@ -83,12 +83,12 @@ def test_ipv4_board_boots_and_arms_without_the_optional_modules(tmp_path):
 
 @pytest.mark.parametrize("keep", [False, True], ids=["forgets", "protection-off"])
 def test_arm_config_forgets_the_configuration_modules(tmp_path, keep):
-    # config, the board reader and the address parser are needed to arm, not to dump:
+    # the arming code, config, the board reader and the address parser are needed to arm, not to dump:
     # arm_config() drops them (their code is heap on an installed board); with
     # CONFIG_MODULES emptied they stay
     out, mods = _boot(tmp_path, OPTIONAL, _CONF4, keep=keep)
     assert "ARMED True" in out, out
-    for m in ("netdump.config", "netdump.board", "netdump.addr"):
+    for m in ("netdump.arming", "netdump.config", "netdump.board", "netdump.addr"):
         assert (m in mods) == keep, (m, mods)
 
 

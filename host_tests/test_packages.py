@@ -26,7 +26,7 @@ from test_vboard import board  # noqa: F401  (fixture: the virtual board)
 # netdump's Ethernet stack for IPv4, the W5500 driver and the board's data
 W5500_CHAIN = sorted(
     ["netdump/%s.py" % m for m in ("__init__", "compat", "wire", "kdh", "elfcore", "crc32", "fast", "fast_viper",
-                                   "feed", "debugnet", "dumper", "fault", "console", "watchdog", "panic", "config",
+                                   "feed", "debugnet", "dumper", "fault", "console", "watchdog", "panic", "arming", "config",
                                    "addr", "board", "dumpon", "ether", "inet", "link", "udp", "arp", "ip4")]
     + ["netdump/drivers/__init__.py", "netdump/drivers/w5500.py", "w5500_evb_pico.py"])
 
@@ -37,7 +37,7 @@ LAZY_OPTIONAL = {
     "netdump.board": {"netdump.endpoint", "netdump.ether", "netdump.link", "netdump.drivers.w5500",
                       "netdump.drivers.lan9118", "netdump.drivers.esp32_emac"},
     "netdump.ether": {"netdump.ip4", "netdump.arp", "netdump.ip6", "netdump.ndp", "netdump.inet6"},
-    "netdump.panic": {"netdump.endpoint"},
+    "netdump.arming": {"netdump.endpoint"},
     "netdump.fast": {"netdump.fast_py"},
 }
 

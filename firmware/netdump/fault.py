@@ -70,6 +70,17 @@ why = [NOT_ARMED]
 _kbd = [0]  # kbd_off() depth
 
 
+def default_reset():
+    """Reboot the board (machine.reset; the unix port: the process ends)."""
+    try:
+        import machine
+
+        machine.reset()
+    except (ImportError, AttributeError):
+        pass
+    sys.exit(0)  # the unix port: the process ends
+
+
 def kbd_off():
     """Ctrl-C becomes a character (nests with kbd_on)."""
     if not _kbd[0]:
