@@ -117,13 +117,14 @@ def test_emac_link_wait_feeds_a_short_watchdog(tmp_path, feed):
         "import sys, time\n"
         "sys.path.append(%r)\n"
         "from emac_stub import FakeLan, LinkRegs\n"
-        "import netdump.panic as p, unix_virtual as b\n"
+        "import netdump.board, netdump.panic as p, unix_virtual\n"
+        "b = netdump.board.load('unix_virtual')  # the board's data (boards are data: netdump.board)\n"
         "from netdump.drivers import esp32_emac\n"
         "from netdump.ether import EtherEndpoint\n"
         "regs = LinkRegs(%r)\n"
         "nic = esp32_emac.EMAC(lan=FakeLan(regs, bytes.fromhex(%r)), phy_addr=1, regs=regs, link_timeout_ms=%d)\n"
         "ep = EtherEndpoint(nic, '10.0.2.15', '10.0.2.2', netmask=24)\n"
-        "w = b.WDT(timeout=%d)\n"
+        "w = unix_virtual.WDT(timeout=%d)\n"
         "p.arm('10.0.2.2', b.default_regions(), b.MACHINE, b.ELFCLASS, b.ARCH, endpoint=ep, board=b, wdt=w)\n"
         % (te.MP_EMAC, regs, te.BOARD_MAC.replace(":", ""), EMAC_LINK_MS, EMAC_WDT_MS)
         + ("" if feed else "esp32_emac.feed = lambda: None  # the link wait does not feed\n") +
