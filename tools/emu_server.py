@@ -145,7 +145,11 @@ class ChipServer:
                         self.frame_in(data)
                 else:
                     sess = self.clients[s]
-                    if not sess.on_readable():
+                    try:
+                        alive = sess.on_readable()
+                    except (BrokenPipeError, ConnectionResetError):
+                        alive = False  # the board went away mid-reply (reset, killed): its session ends
+                    if not alive:
                         sess.close()
                         del self.clients[s]
             self.tick()
