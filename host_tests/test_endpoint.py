@@ -216,3 +216,25 @@ def test_herald_with_the_heap_full(blocks_less):
             assert "RESULT 0" in out, out
             assert p.wait_finished(5)
             assert bytes(p.vmcore) == bytes(3000)
+
+
+@pytest.mark.parametrize("window", ["native", "bytecode"])
+def test_scheduled_callbacks_stay_out_of_the_heap_window(window):
+    # review finding M1: the heap is full and locked, and the application has a
+    # scheduled callback (a soft Timer / Pin IRQ) that keeps one more GC block
+    # each time it runs. The bytecode VM runs pending callbacks at every jump, so
+    # in a bytecode window (the parameter "bytecode": the same method without
+    # @micropython.native) the callback runs while the heap is open, takes the
+    # reserve, and the herald's recvfrom() fails on every retry. The native
+    # window lets no callback in: it ran throughout the dump, never with memory.
+    with Peer() as p:
+        r = run_micropython(["mp/heapfull_dump.py", "127.0.0.1", str(p.herald_port), str(free_udp_port()), "-1", "",
+                             "sched" if window == "native" else "sched-bytecode"], heapsize="256K", timeout=120)
+        out = r.stdout + r.stderr
+        got = dict(ln.split() for ln in r.stdout.splitlines() if ln.split()[:1] and ln.split()[0].isupper())
+        assert "FREE_AFTER_FILL 0" in out and int(got["APP_RUNS"]) > 10, out
+        if window == "native":
+            assert got["APP_ALLOCS"] == "0" and got["RESULT"] == "0" and got["WINDOWS"] == "1", out
+            assert p.wait_finished(5)
+        else:
+            assert int(got["APP_ALLOCS"]) >= 1 and got["RESULT"] == "2", out  # debugnet.ERR_HERALD_TIMEOUT

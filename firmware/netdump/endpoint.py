@@ -40,10 +40,16 @@
 #     dropped and the heap collected (under the lock), the heap is unlocked,
 #     recvfrom() runs, the reserve is taken again and the lock is restored to
 #     its depth. After a fault that exhausted the heap (MemoryError), the
-#     reserve is the free memory recvfrom() finds. Between unlock and relock
-#     only C functions run (a Python call with a large frame would put its
-#     frame on the heap while unlocked), so the window allocates exactly what
-#     recvfrom() does.
+#     reserve is the free memory recvfrom() finds. The window, from unlock to
+#     relock, is one @micropython.native method (_window) that calls only C
+#     functions: native code has no check for pending scheduled callbacks
+#     (bytecode checks at every jump), so no micropython.schedule() callback
+#     (a soft Timer or Pin IRQ of the application) can run and allocate while
+#     the heap is open, and no Python frame is made on the heap; the window
+#     allocates exactly what recvfrom() does. (rp2's hard IRQ handlers run
+#     with the heap locked, shared/runtime/mpirq.c mp_irq_dispatch; esp32's
+#     Pin and Timer callbacks are always scheduled.) So the endpoint needs a
+#     port with the native emitter: rp2 (thumb), esp32 (xtensawin), unix.
 #   * if that datagram is 4 bytes from the server's address its source port is
 #     the session port: adopt_port() connects A there (no allocation: the
 #     address objects are patched in place), and drains A.
@@ -86,6 +92,13 @@ try:
     import select
 except ImportError:  # pragma: no cover
     import uselect as select
+
+try:
+    import micropython  # @micropython.native below is the compiler's (py/compile.c), not this module's
+except ImportError:  # CPython: the decorator changes nothing
+
+    class micropython:  # noqa: N801
+        native = staticmethod(lambda f: f)
 
 _IPV4_OVERHEAD = const(28)  # 20-byte IPv4 header (RFC 791) + 8-byte UDP header (RFC 768)
 _IPV6_OVERHEAD = const(48)  # 40-byte IPv6 header (RFC 8200) + 8-byte UDP header
@@ -166,6 +179,7 @@ class SocketEndpoint:
         self.overhead = _IPV6_OVERHEAD if v6 else _IPV4_OVERHEAD
         self.window_max = _LWIP_QUEUE if st == _LWIP else 0
         self.ack_port = 0
+        self.windows = 0  # times the heap was unlocked for the herald ack's recvfrom()
         self._st = st
         self._v6 = v6
         self._port = 0  # adopted session port; 0 in the herald state
@@ -449,11 +463,32 @@ class SocketEndpoint:
     def _learn(self, ack):
         """The one recvfrom() of the herald state, in the bounded window (see the
         module comment) -> 1 with ack and ack_port set if it was the server's ack."""
-        # Everything between heap_unlock() and the last heap_lock() is inline
-        # or a C function: no Python frame is made while the heap is open.
-        st = self._st
         self._res = None
-        gc.collect()
+        gc.collect()  # under the lock: frees the reserve (and what a previous window left)
+        port = self._window(ack)
+        if port < 0:  # a zero-length datagram
+            if self._st == _ESP32:
+                self._revive_b()
+            return 0
+        if port:
+            self.ack_port = port
+            return 1
+        return 0
+
+    @micropython.native
+    def _window(self, ack):
+        """Unlock the heap, take B's datagram with recvfrom(), compare its source with
+        the server's, take the reserve again and restore the lock -> the session port
+        (ack[0:4] set), 0 (not the server's ack, or recvfrom() failed), or -1 (a
+        zero-length datagram)."""
+        # Native code: the native emitter emits no check for pending scheduled
+        # callbacks (py/emitnative.c; the bytecode VM checks at every jump opcode,
+        # py/vm.c pending_exception_check), so no micropython.schedule() callback
+        # (soft Timer, soft Pin IRQ) runs while the heap is open. Only C functions
+        # are called from here; a Python function called here would be bytecode
+        # again (and could put its frame on the heap).
+        st = self._st
+        self.windows += 1
         depth = 0
         while True:
             d = heap_unlock()
@@ -464,7 +499,6 @@ class SocketEndpoint:
             if d <= 0:
                 break
         port = 0
-        empty = 0
         try:
             try:
                 data, addr = self._recvfrom(_RECV_N)
@@ -518,7 +552,7 @@ class SocketEndpoint:
                     ack[2] = data[2]
                     ack[3] = data[3]
             elif data is not None and len(data) == 0:
-                empty = 1
+                port = -1
             data = None
             addr = None
             ip = None
@@ -531,9 +565,4 @@ class SocketEndpoint:
             while depth:
                 heap_lock()
                 depth -= 1
-        if empty and st == _ESP32:
-            self._revive_b()
-        if port:
-            self.ack_port = port
-            return 1
-        return 0
+        return port
