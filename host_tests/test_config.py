@@ -55,6 +55,9 @@ def test_netmask():
     assert "contiguous" in str(raises(config.ConfigError, config.prefix_len, "255.0.255.0", 4))
     assert "1..32" in str(raises(config.ConfigError, config.prefix_len, "/33", 4))
     assert "prefix length" in str(raises(config.ConfigError, config.prefix_len, "255.255.0.0", 6))
+    # the dotted form network interfaces' ifconfig() takes
+    assert [addr.netmask4(m) for m in ("/24", "20", 32, "255.255.128.0", "/1")] == \
+        ["255.255.255.0", "255.255.240.0", "255.255.255.255", "255.255.128.0", "128.0.0.0"]
 
 
 def test_valid_defaults():

@@ -129,6 +129,16 @@ def prefix_len(netmask, fam):
     return n
 
 
+def netmask4(netmask):
+    """Dotted text of an IPv4 netmask given as prefix_len() takes it ("/24", "24", 24 or dotted)."""
+    n = prefix_len(netmask, 4)
+    b = bytearray(4)
+    for i in range(4):
+        k = n - 8 * i
+        b[i] = 0 if k <= 0 else (0xFF00 >> min(k, 8)) & 0xFF
+    return text(b)
+
+
 def same_prefix(a, b, plen):
     """1 if addresses a and b (equal-length bytes) share their first plen bits."""
     full = plen >> 3

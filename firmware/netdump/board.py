@@ -161,7 +161,10 @@ class Board:
                 n = self.lan()
                 if not n.active():
                     n.active(True)
-                    n.ifconfig((conf["client"], conf["netmask"], conf["gateway"] or conf["server"], "0.0.0.0"))
+                    # ifconfig() takes a dotted netmask only (shared/netutils/netutils.c
+                    # netutils_parse_ipv4_addr); the configuration may hold "/24"
+                    n.ifconfig((conf["client"], addr.netmask4(conf["netmask"]), conf["gateway"] or conf["server"],
+                                "0.0.0.0"))
             return socket_endpoint(conf)
         return ether_endpoint(conf, self.make_nic())
 

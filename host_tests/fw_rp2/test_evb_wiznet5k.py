@@ -6,6 +6,8 @@ the project's dump runs beside it: the driver takes the chip over from
 WIZNET5K for the dump (and, with its takeover disabled, the firmware's
 poller is seen taking the dump's frames) and gives it back afterwards."""
 import ast
+import os
+import re
 import socket
 import threading
 import time
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.usefixtures("rp2_bed")
 
 
 BOARD = "w5500_evb_pico"
+HEAPFILL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mp", "heapfill.py")
 PINGS = 5
 FAST_NS = 2_000_000  # INTn wired: the firmware looks at the chip within microseconds of a frame
 ECHO_DELAY_S = 0.03
@@ -280,6 +283,110 @@ def test_boot_armed_dump_beside_wiznet5k_equals_the_snapshot(evb, net, echo, tmp
         st, out = rp2bed.mpremote(evb.link, "resume", "fs", "rm", ":boot.py")
         assert st == 0, out
 
+
+# the socket endpoint (iface lan: lwIP over WIZNET5K), configured by dumpon and kept in a file of
+# its own, so the module's other tests keep their w5500 configuration
+LAN_CONF = "netdump_lan.json"
+# What may differ between the dump's SRAM and SRAM at its HERALD (measured on this bed: stack ~2600,
+# heap ~1900, interpreter and USB state ~130, network stack ~1000 bytes): the dump's own calls and
+# buffers, and the network stack that carries it. Its statics: WIZNET5K's driver with WIZnet's
+# ioLibrary, and lwIP's heap, pbuf and pcb pools, timers and counters (lib/lwip/src: its name
+# prefixes and its file-scope names).
+NET_RE = re.compile(r"^(memp_|tcp|udp_|raw_|ip_|ip4_|ip6_|etharp|arp_|netif|dhcp|dns_|igmp|mld6|nd6_|mdns_|pbuf_|"
+                    r"lwip_|wiznet5k_|mp_network_|pendsv_|sock_)|^(ram_heap|ram_end|lfree|next_timeout|"
+                    r"current_timeout_due_time|ackno|seqno|inseg|recv_data|recv_flags|recv_acked|iss\.0|xid\.0|"
+                    r"neighbor_cache|destination_cache|default_router_list|prefix_list|reachable_time|"
+                    r"retrans_timer|reassdatagrams|multicast_address|WIZCHIP)$")
+# the firmware's own statics the dump may write (test_boot_armed_...'s, but for the network
+# stack's, counted below) and pico-sdk's alarm pool (the firmware's timers)
+FW_OK = tuple(k for k in STATIC_OK if not NET_RE.search(k)) + ("default_alarm_pool_entries", "default_alarm_pool",
+                                                                "alarm_callbacks")
+BOUNDS = {"C stack": 4096, "GC heap": 4096, "firmware": 256, "network stack": 3072}
+LAN_DUMP = ("import gc, netdump.panic as p, netdump.debugnet as d\np.disarm()\ngc.collect()\n"
+            "p.arm_config(%r)\nep = p.fault.armed[0].net._ep\n"
+            "print('EP', ep.stack, ep.reserve, p.test_dump(), ep.windows, ep.ack_port > 0)\n"
+            "print('STATS', dict(zip(d.STAT_NAMES, p.fault.armed[0].net.stats)))\n" % LAN_CONF)
+
+
+def _lan_config(board, net):
+    """dumpon ... lan, saved as LAN_CONF on the board (netdump.json as it was)."""
+    rp2bed.board_exec(board.link, "import os\ntry:\n    os.rename('netdump.json', 'netdump.keep')\n"
+                                  "except OSError:\n    pass\n")
+    args = net.dumpon_args(BOARD)
+    args[-1] = "lan"
+    st, out = rp2bed.tool("dumpon", "-p", board.link, *args)
+    assert st == 0 and "dumpon: saved netdump.json: lan client 10.0.2.15 server 10.0.2.2" in out, out
+    rp2bed.board_exec(board.link, "import os\nos.rename('netdump.json', %r)\ntry:\n"
+                                  "    os.rename('netdump.keep', 'netdump.json')\nexcept OSError:\n    pass\n"
+                                  % LAN_CONF)
+
+
+def test_dump_over_lwip_sockets(evb, net):
+    # the firmware's own network stack carries the dump: lwIP's UDP sockets over WIZNET5K (the
+    # socket endpoint, stack "lwip"), heap locked from the herald on. The vmcore's SRAM is the
+    # emulator's SRAM at the HERALD but for what the dump and the running network stack write.
+    out = rp2bed.board_exec(evb.link, "import network; print('ACTIVE', network.route()[0].active())")
+    if "ACTIVE True" not in out:
+        assert "UP True 2" in rp2bed.board_exec(evb.link, UP)
+    _lan_config(evb, net)
+    n = len(net.cores())
+    snaps = len(evb.spi.snapshots)
+    out = rp2bed.board_exec(evb.link, LAN_DUMP)
+    rp2bed.log("lwIP dump: %s" % out.strip().replace("\n", "; "))
+    assert "netdump: armed: lan 10.0.2.15 -> 10.0.2.2" in out and "netdump finished." in out, out
+    # stack lwip, its reserve, err 0, one heap window (the herald ack's recvfrom()), the session port adopted
+    assert "EP lwip 96 0 1 True" in out, out
+    core = reader.Vmcore.open(net.wait_cores(n + 1)[-1])
+    assert core.board == BOARD and core.panic == "netdump test dump"
+    dumped = core.read_region("sram")
+    new = evb.spi.snapshots[snaps:]
+    assert [s[0] for s in new] == [rp2board.SNAP_HERALD, rp2board.SNAP_FINISHED], new
+    net_ok = tuple(k for k in rp2bed.elf_symbols(evb.elf) if NET_RE.search(k))
+    per, stray = rp2bed.classify(rp2bed.diff_ranges(dumped, new[0][2]), rp2bed.sram_areas(evb.elf, FW_OK + net_ok))
+    assert not stray, "dump differs outside the areas it writes: %s" % sorted(set(
+        rp2bed.symbol_at(evb.elf, a) for a, _ in stray))
+    kinds = {"C stack": per.get("C stack", 0), "GC heap": per.get("GC heap", 0),
+             "firmware": sum(per.get(k, 0) for k in FW_OK), "network stack": sum(per.get(k, 0) for k in net_ok)}
+    rp2bed.log("lwIP dump vs SRAM at HERALD: %d of %d bytes differ: %s" % (sum(kinds.values()), len(dumped), kinds))
+    assert all(kinds[k] <= BOUNDS[k] for k in BOUNDS), kinds
+
+
+# an application that fills the heap until MemoryError, under guard() (host_tests/mp/heapfill.py);
+# it prints what is left free before its last allocation. NO_RESERVE: the endpoint takes no reserve.
+HUNGRY = ("import gc, netdump.panic as p, heapfill\np.disarm()\ngc.collect()\n%sp.arm_config(%r)\n"
+          "def hungry():\n    heapfill.fill()\n    print('FREE', gc.mem_free())\n    return bytearray(64)\n"
+          "p.guard(hungry)\n")
+NO_RESERVE = "import netdump.endpoint as e\ne._RESERVE_BLOCKS = (0, 0, 0, 0)\n"
+
+
+@pytest.mark.parametrize("reserve", [True, False], ids=["reserve", "no-reserve"])
+def test_heap_exhaustion_fault_dumps_over_lwip(evb, net, reserve):
+    # the fault is the MemoryError of a full heap: the socket endpoint's herald recvfrom() runs on
+    # the reserve it took at arm (lwIP's one allocating call), the dump completes, the board
+    # resets. Without the reserve the herald's ack cannot be read and the dump fails.
+    st, out = rp2bed.mpremote(evb.link, "fs", "cp", HEAPFILL, ":heapfill.py")
+    assert st == 0, out
+    n = len(net.cores())
+    resets = len(evb.resets)
+    seen = len(evb.console())
+    st, out = rp2bed.mpremote(evb.link, "resume", "exec", "--no-follow",
+                              HUNGRY % ("" if reserve else NO_RESERVE, LAN_CONF))
+    assert st == 0, out
+    if reserve:
+        core = reader.Vmcore.open(net.wait_cores(n + 1)[-1])
+        assert core.panic.startswith("MemoryError"), core.panic
+        assert "in hungry" in core.traceback, core.traceback
+    assert evb.wait_reset(resets + 1, 300), "the board did not reset after the fault"
+    con = evb.console()[seen:]
+    rp2bed.log("heap-exhaustion fault: %r" % con[-300:])
+    for line in ("FREE 0", "panic: unhandled exception", "netdump: resetting"):
+        assert line in con, con[-2000:]
+    if reserve:
+        assert "netdump finished." in con, con[-2000:]
+    else:
+        assert "netdump failed:" in con and "netdump finished." not in con and len(net.cores()) == n, con[-2000:]
+    # WIZNET5K is down after the reset: up again for the tests after this one
+    assert "UP True 2" in rp2bed.board_exec(evb.link, UP)
 
 
 def test_hardware_watchdog_resets_the_board(evb):

@@ -29,7 +29,7 @@ HOG = [None]  # the "application's" data: the slot list
 _ONE = (None,)
 _CHUNK = 64  # slots per list
 _WORDS = 128  # the largest tuple tried, in items; halved after each MemoryError
-_BLOCK = 32 if sys.maxsize > 0x7FFFFFFF else 16  # MICROPY_BYTES_PER_GC_BLOCK: 4 words
+_BLOCK = 32 if getattr(sys, "maxsize", 0) > 0x7FFFFFFF else 16  # MICROPY_BYTES_PER_GC_BLOCK: 4 words
 
 
 def fill():
