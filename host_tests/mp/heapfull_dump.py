@@ -9,8 +9,9 @@
 # callback (as a soft Timer or Pin IRQ) that keeps one more GC block each time
 # it runs, rescheduling itself; "APP_RUNS n" and "APP_ALLOCS n" say how often
 # it ran and how often it got memory. "sched-bytecode": the same with the
-# endpoint's window compiled as bytecode (mp/endpoint_bytecode.py). Runs on
-# the unix port and on the boards (host_tests/fw_rp2).
+# endpoint's window compiled as bytecode (mp/endpoint_bytecode.py, unix port
+# only). bench/bench_socket_alloc.py --rp2 also runs it on the stock
+# W5500_EVB_PICO firmware (sys.argv set before it, mp/heapfill.py copied).
 import gc
 import sys
 
