@@ -185,12 +185,19 @@ def guard(main):
             raise
         fault.in_fault[0] = 1
         try:
-            fault.stamp()  # the RTC (a long int on a board); a full heap falls back to ticks
+            # e's text first: after a full (or locked) heap, e is MicroPython's one emergency
+            # exception object (py/objexcept.c, mp_emergency_exception_obj), and the MemoryError
+            # that stamp() may catch is that same object, its traceback replaced
             heap_lock()
             try:
                 _capture(e)
                 print("panic: unhandled exception")
                 _print_tb(e)
+            finally:
+                heap_unlock()
+            fault.stamp()  # the RTC (a long int on a board); a full heap falls back to ticks
+            heap_lock()
+            try:
                 err = fault.fault_dump(f.msg, 1, f.msg_n)
             finally:
                 heap_unlock()
