@@ -84,7 +84,7 @@ def rp2_sweep(max_blocks):
                     sys.exit("bench_socket_alloc: mpremote %s failed:\n%s%s" % (args[0], r.stdout, r.stderr))
                 return r.stdout
 
-            st, out = rp2board.install(dev, "py", work=work)
+            st, out = rp2board.install(dev, "py", work=work, socket=True)
             if st:
                 sys.exit("bench_socket_alloc: install failed:\n" + out)
             if "UP True" not in mpr("exec", RP2_UP):

