@@ -4,6 +4,7 @@
 # the frames it builds (checked with inet.classify and by hand), and the frames
 # it must drop. On MicroPython the packet path runs under heap_lock (dualtest.locked).
 from dualtest import MICROPYTHON, locked, raises
+import frames
 
 from netdump import fast, inet, inet6
 from netdump.addr import same_prefix, to_bytes
@@ -113,7 +114,7 @@ def arp(op, dst_mac, sha, spa, tha, tpa):
 def udp4(payload, src=SIP, dst=CIP, sport=SPORT, dport=CPORT, dst_mac=BMAC, src_mac=SMAC):
     b = bytearray(42 + len(payload))
     b[42:] = payload
-    inet.udp4_frame(b, 0, dst_mac, src_mac, src, dst, sport, dport, len(payload))
+    frames.udp4_frame(b, 0, dst_mac, src_mac, src, dst, sport, dport, len(payload))
     return b
 
 
@@ -196,7 +197,7 @@ def test_arp_resolves_server_and_sends_debugnet_ipv4():
     req = nic.out[0]
     assert inet.classify(req, 0, nic.outlen[0]) == inet.KIND_ARP
     assert req[0:6] == b"\xff" * 6 and req[6:12] == BMAC and nic.outlen[0] == 60
-    assert inet.arp_op(req, 0) == inet.ARP_REQUEST and req[22:28] == BMAC and req[28:32] == CIP
+    assert frames.arp_op(req, 0) == inet.ARP_REQUEST and req[22:28] == BMAC and req[28:32] == CIP
     assert req[32:38] == b"\x00" * 6 and req[38:42] == SIP
     f = nic.last()
     assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4  # header and UDP checksums good
@@ -204,16 +205,16 @@ def test_arp_resolves_server_and_sends_debugnet_ipv4():
     # debugnet_ip_output: IHL 5, TOS 0, ID 0, DF, TTL 255, UDP
     assert f[14] == 0x45 and f[15] == 0 and f[18:20] == b"\x00\x00" and f[20:22] == b"\x40\x00"
     assert f[22] == 255 and f[23] == 17 and f[26:30] == CIP and f[30:34] == SIP
-    assert inet.udp4_sport(f, 0) == CPORT and inet.udp4_dport(f, 0) == HPORT
-    assert inet.udp4_payload_len(f, 0) == len(payload) and f[42:] == payload
+    assert frames.udp4_sport(f, 0) == CPORT and frames.udp4_dport(f, 0) == HPORT
+    assert frames.udp4_payload_len(f, 0) == len(payload) and f[42:] == payload
     # after adopt_port the session port is the destination
     assert ep.adopt_port(SPORT) == 0
     assert locked(ep.send, payload, len(payload)) == 1
     f = nic.last()
-    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4 and inet.udp4_dport(f, 0) == SPORT
+    assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4 and frames.udp4_dport(f, 0) == SPORT
     # reset() goes back to the herald port
     ep.reset()
-    assert ep.send(payload, len(payload)) == 1 and inet.udp4_dport(nic.last(), 0) == HPORT
+    assert ep.send(payload, len(payload)) == 1 and frames.udp4_dport(nic.last(), 0) == HPORT
 
 
 def test_off_link_server_resolves_gateway_only():
@@ -320,7 +321,7 @@ def test_set_server_switches_destination_under_lock():
     f = nic.last()
     assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4  # IPv4 header and UDP checksums good
     assert f[0:6] == OMAC and f[26:30] == CIP and f[30:34] == S2
-    assert inet.udp4_sport(f, 0) == CPORT and inet.udp4_dport(f, 0) == HPORT2 and f[42:] == payload
+    assert frames.udp4_sport(f, 0) == CPORT and frames.udp4_dport(f, 0) == HPORT2 and f[42:] == payload
     # byte for byte what an endpoint made for this server from the start sends
     assert f == _frame_from_fresh(S2, HPORT2, answers, payload, netmask=24)
     assert _line(ep, 0) == b"netdumping to 10.231.0.7 (52:54:00:01:01:01)\n"
@@ -381,7 +382,7 @@ def test_set_server_off_link_needs_gateway():
     p = bytearray(30)
     assert ep.send(p, 30) == 1
     f = nic.last()
-    assert f[0:6] == SMAC and f[30:34] == SIP and inet.udp4_dport(f, 0) == HPORT
+    assert f[0:6] == SMAC and f[30:34] == SIP and frames.udp4_dport(f, 0) == HPORT
 
 
 def test_set_server_off_link_then_on_link_with_gateway():
@@ -403,7 +404,7 @@ def test_set_server_off_link_then_on_link_with_gateway():
     assert nic.out[n0 % _SLOTS][38:42] == GIP and nic.nout == n0 + 2
     f = nic.last()
     assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4
-    assert f[0:6] == GMAC and f[30:34] == far and inet.udp4_dport(f, 0) == HPORT2
+    assert f[0:6] == GMAC and f[30:34] == far and frames.udp4_dport(f, 0) == HPORT2
     assert f == _frame_from_fresh(far, HPORT2, answers, p, netmask=24, gateway=GIP)
     # back on-link: the server first again
     assert locked(ep.set_server, bytearray(SIP), HPORT) == 0
@@ -434,7 +435,7 @@ def test_answers_arp_for_own_address():
     assert ep.stats[ES_ARP_REPLIES] == 1 and nic.nout == n0 + 1
     r = nic.last()
     assert len(r) == 60 and inet.classify(r, 0, 60) == inet.KIND_ARP
-    assert r[0:6] == OMAC and r[6:12] == BMAC and inet.arp_op(r, 0) == inet.ARP_REPLY
+    assert r[0:6] == OMAC and r[6:12] == BMAC and frames.arp_op(r, 0) == inet.ARP_REPLY
     assert r[22:28] == BMAC and r[28:32] == CIP and r[32:38] == OMAC and r[38:42] == parse_ip4("10.231.0.9")
     # a unicast request to our MAC is answered too; requests for others are not
     nic.queue(arp(inet.ARP_REQUEST, BMAC, SMAC, SIP, b"\x00" * 6, CIP))
@@ -528,14 +529,14 @@ def test_udp_checksum_zero_is_sent_as_ffff():
     p = bytearray(32)
     p[0] = 0x12
     assert ep.send(p, 32) == 1
-    c = inet.u16(nic.last(), 40)
+    c = frames.u16(nic.last(), 40)
     # put the checksum into a zero word of the payload: the sum becomes 0xFFFF,
     # so the computed checksum is 0 and must go out as 0xFFFF (RFC 768)
     p[30] = c >> 8
     p[31] = c & 0xFF
     assert locked(ep.send, p, 32) == 1
     f = nic.last()
-    assert inet.u16(f, 40) == 0xFFFF
+    assert frames.u16(f, 40) == 0xFFFF
     assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4
 
 
@@ -627,7 +628,7 @@ def ns(target, src_ip, src_mac, dst_mac=None):
 def udp6(payload, src=S6, dst=C6, sport=SPORT, dport=CPORT, dst_mac=BMAC):
     b = bytearray(62 + len(payload))
     b[62:] = payload
-    inet6.udp6_frame(b, 0, dst_mac, SMAC, src, dst, sport, dport, len(payload))
+    frames.udp6_frame(b, 0, dst_mac, SMAC, src, dst, sport, dport, len(payload))
     return b
 
 
@@ -654,7 +655,7 @@ def test_ipv6_ns_resolves_and_sends_udp6():
     f = nic.last()
     assert inet6.classify(f, 0, len(f)) == inet6.KIND_UDP6 and f[0:6] == SMAC
     assert f[20] == 17 and f[21] == 255 and f[22:38] == C6 and f[38:54] == S6
-    assert inet6.udp6_dport(f, 0) == HPORT and f[62:] == payload
+    assert frames.udp6_dport(f, 0) == HPORT and f[62:] == payload
     a = bytearray(4)
     nic.queue(udp6(b"\x00\x00\x00\x01"))
     assert locked(ep.poll_ack, a) == 1 and ep.ack_port == SPORT

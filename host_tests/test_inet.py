@@ -3,6 +3,7 @@
 # bytes, checksums, every classify() outcome, and no allocation under
 # micropython.heap_lock() for every packet-path function.
 from dualtest import MICROPYTHON, locked, unhex
+import frames
 from netdump import fast, inet, inet6
 
 MAC_A = unhex("020000000001")  # server (locally administered, IEEE 802 U/L bit)
@@ -39,7 +40,7 @@ def _ref_sum(b, off, n):
 def _udp_frame(payload, off=0, extra=0):
     buf = bytearray(off + 42 + len(payload) + extra)
     buf[off + 42 : off + 42 + len(payload)] = payload
-    n = inet.udp4_frame(buf, off, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, len(payload))
+    n = frames.udp4_frame(buf, off, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, len(payload))
     return buf, n
 
 
@@ -84,8 +85,8 @@ def test_captured_header_checksum_and_classify():
     for i in range(42, 129):
         buf[i] = i
     assert inet.classify(buf, 0, len(buf)) == inet.KIND_UDP4
-    assert inet.udp4_sport(buf, 0) == 53 and inet.udp4_dport(buf, 0) == 1234
-    assert inet.udp4_payload_len(buf, 0) == 87
+    assert frames.udp4_sport(buf, 0) == 53 and frames.udp4_dport(buf, 0) == 1234
+    assert frames.udp4_payload_len(buf, 0) == 87
     buf[14 + 8] = 0x41  # TTL changed, checksum not
     assert inet.classify(buf, 0, len(buf)) == inet.ERR_CSUM
 
@@ -100,7 +101,7 @@ def test_udp4_frame_known_bytes():
 
 def test_udp4_checksum_verifies_and_ignores_field():
     buf, n = _udp_frame(b"hello, odd length")
-    c = inet.u16(buf, 40)
+    c = frames.u16(buf, 40)
     # the pseudo-header + datagram sum to 0xFFFF when the checksum is right
     s = _ref_sum(IP_B + IP_A + bytes([0, 17]) + bytes([buf[38], buf[39]]), 0, 12)
     t = s + _ref_sum(buf, 34, n - 34)
@@ -109,20 +110,20 @@ def test_udp4_checksum_verifies_and_ignores_field():
     assert t == 0xFFFF
     buf[40] = 0x12
     buf[41] = 0x34
-    assert inet.udp4_checksum(buf, 34, IP_B, IP_A) == c
+    assert frames.udp4_checksum(buf, 34, IP_B, IP_A) == c
     assert inet.classify(buf, 0, n) == inet.ERR_CSUM
-    assert inet.udp4_set_checksum(buf, 34, IP_B, IP_A) == c
+    assert frames.udp4_set_checksum(buf, 34, IP_B, IP_A) == c
     assert inet.classify(buf, 0, n) == inet.KIND_UDP4
 
 
 def test_udp4_computed_zero_sent_as_ffff():
     buf, n = _udp_frame(b"\x00\x00\x00\x00")
-    s = 0xFFFF ^ inet.udp4_checksum(buf, 34, IP_B, IP_A)  # folded sum with field 0
+    s = 0xFFFF ^ frames.udp4_checksum(buf, 34, IP_B, IP_A)  # folded sum with field 0
     # choose the payload word that makes the sum 0xFFFF, so the checksum is 0
     w = 0xFFFF - s
     buf[42] = w >> 8
     buf[43] = w & 0xFF
-    assert inet.udp4_set_checksum(buf, 34, IP_B, IP_A) == 0xFFFF
+    assert frames.udp4_set_checksum(buf, 34, IP_B, IP_A) == 0xFFFF
     assert buf[40] == 0xFF and buf[41] == 0xFF
     assert inet.classify(buf, 0, n) == inet.KIND_UDP4
 
@@ -140,14 +141,14 @@ def test_classify_arp():
     assert inet.classify(buf, 0, 60) == inet.KIND_ARP
     assert inet.classify(buf, 0, 42) == inet.KIND_ARP
     assert inet.classify(buf, 0, 41) == inet.ERR_SHORT
-    assert inet.arp_op(buf, 0) == inet.ARP_REQUEST
+    assert frames.arp_op(buf, 0) == inet.ARP_REQUEST
     assert inet.eth_type(buf, 0) == inet.ETHERTYPE_ARP
     assert inet.is_broadcast_mac(buf, 0) == 1 and inet.is_broadcast_mac(buf, 6) == 0
     assert inet.eq(buf, 14 + inet.ARP_TPA, IP_B, 4) == 1
     assert inet.eq(buf, 14 + inet.ARP_SPA, IP_B, 4) == 0
     assert inet.eq(buf, 14 + inet.ARP_SHA, MAC_A, 6) == 1
     inet.arp_packet(buf, 14, inet.ARP_REPLY, MAC_A, IP_A, MAC_B, IP_B)
-    assert inet.classify(buf, 0, 60) == inet.KIND_ARP and inet.arp_op(buf, 0) == 2
+    assert inet.classify(buf, 0, 60) == inet.KIND_ARP and frames.arp_op(buf, 0) == 2
     for i, v in ((14, 1), (15, 6), (16, 0x86), (18, 8), (19, 16), (20, 1), (21, 3), (21, 0)):
         b = bytearray(buf)
         b[i] = v
@@ -212,16 +213,16 @@ def test_classify_errors():
     # a datagram shorter than the frame (Ethernet padding) is fine
     b2, n2 = _udp_frame(b"x", extra=20)
     assert inet.classify(b2, 0, n2 + 20) == inet.KIND_UDP4
-    assert inet.udp4_payload_len(b2, 0) == 1
+    assert frames.udp4_payload_len(b2, 0) == 1
 
 
 def test_getters():
     buf, n = _udp_frame(b"\x00\x00\x00\x07", off=2)
     assert inet.eth_type(buf, 2) == inet.ETHERTYPE_IPV4
-    assert inet.udp4_sport(buf, 2) == 20024
-    assert inet.udp4_dport(buf, 2) == 20023
-    assert inet.udp4_payload_len(buf, 2) == 4
-    assert inet.u16(buf, 2 + inet.UDP4_PAYLOAD + 2) == 7
+    assert frames.udp4_sport(buf, 2) == 20024
+    assert frames.udp4_dport(buf, 2) == 20023
+    assert frames.udp4_payload_len(buf, 2) == 4
+    assert frames.u16(buf, 2 + inet.UDP4_PAYLOAD + 2) == 7
     assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_SRC, IP_B, 4) == 1
     assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_DST, IP_A, 4) == 1
     assert inet.eq(buf, 2, MAC_A, 6) == 1 and inet.eq(buf, 8, MAC_B, 6) == 1
@@ -236,13 +237,13 @@ def test_addresses_may_be_any_buffer():
     b1, n1 = _udp_frame(b"zz")
     b2 = bytearray(44)
     b2[42:44] = b"zz"
-    inet.udp4_frame(b2, 0, bytearray(MAC_A), memoryview(MAC_B), bytearray(IP_B), memoryview(IP_A), 20024, 20023, 2)
+    frames.udp4_frame(b2, 0, bytearray(MAC_A), memoryview(MAC_B), bytearray(IP_B), memoryview(IP_A), 20024, 20023, 2)
     assert b1 == b2
 
 
 def _build_udp(buf):
     # udp4_frame has more arguments than dualtest.locked passes on
-    return inet.udp4_frame(buf, 2, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, 1024)
+    return frames.udp4_frame(buf, 2, MAC_A, MAC_B, IP_B, IP_A, 20024, 20023, 1024)
 
 
 def _build_arp(buf):
@@ -259,18 +260,18 @@ def test_no_allocation_under_heap_lock():
     assert locked(inet.eth_header, buf, 2, MAC_A, MAC_B, inet.ETHERTYPE_IPV4) == 16
     assert locked(inet.ipv4_header, buf, 16, 1052, inet.PROTO_UDP, IP_B, IP_A) == 36
     assert locked(inet.udp_header, buf, 36, 20024, 20023, 1032, 0) == 44
-    c = locked(inet.udp4_checksum, buf, 36, IP_B, IP_A)
+    c = locked(frames.udp4_checksum, buf, 36, IP_B, IP_A)
     assert 0 < c <= 0xFFFF
-    assert locked(inet.udp4_set_checksum, buf, 36, IP_B, IP_A) == c
+    assert locked(frames.udp4_set_checksum, buf, 36, IP_B, IP_A) == c
     assert locked(inet.pseudo4_sum, IP_B, IP_A, 17, 1032) > 0
     n = locked(_build_udp, mv)
     assert n == 1066
     assert locked(inet.classify, buf, 2, n) == inet.KIND_UDP4
-    assert locked(inet.udp4_sport, buf, 2) == 20024
-    assert locked(inet.udp4_dport, buf, 2) == 20023
-    assert locked(inet.udp4_payload_len, buf, 2) == 1024
+    assert locked(frames.udp4_sport, buf, 2) == 20024
+    assert locked(frames.udp4_dport, buf, 2) == 20023
+    assert locked(frames.udp4_payload_len, buf, 2) == 1024
     assert locked(inet.eth_type, buf, 2) == inet.ETHERTYPE_IPV4
-    assert locked(inet.u16, buf, 2 + 12) == 0x0800
+    assert locked(frames.u16, buf, 2 + 12) == 0x0800
     assert locked(inet.eq, buf, 2, MAC_A, 6) == 1
     assert locked(inet.is_broadcast_mac, buf, 2) == 0
     # error paths do not allocate either
@@ -282,7 +283,7 @@ def test_no_allocation_under_heap_lock():
     assert locked(inet.eth_header, a, 2, BCAST, MAC_B, inet.ETHERTYPE_ARP) == 16
     assert locked(_build_arp, a) == 44
     assert locked(inet.classify, a, 2, 60) == inet.KIND_ARP
-    assert locked(inet.arp_op, a, 2) == inet.ARP_REQUEST
+    assert locked(frames.arp_op, a, 2) == inet.ARP_REQUEST
     if MICROPYTHON:
         # the frame the board sends is 4-byte aligned from the IP header on
         assert (fast.addr_of(buf) + 2 + 14) % 4 == 0
@@ -334,7 +335,7 @@ def test_ipv6_header_bytes():
 def _udp6(payload, off=0):
     buf = bytearray(off + 62 + len(payload))
     buf[off + 62 :] = payload
-    n = inet6.udp6_frame(buf, off, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, len(payload))
+    n = frames.udp6_frame(buf, off, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, len(payload))
     return buf, n
 
 
@@ -343,12 +344,12 @@ def test_udp6_frame_and_classify():
     assert n == 62 + 7
     assert inet.eth_type(buf, 2) == inet.ETHERTYPE_IPV6
     assert inet6.classify(buf, 2, n) == inet6.KIND_UDP6
-    assert inet6.udp6_sport(buf, 2) == 20024 and inet6.udp6_dport(buf, 2) == 20023
-    assert inet6.udp6_payload_len(buf, 2) == 7
+    assert frames.udp6_sport(buf, 2) == 20024 and frames.udp6_dport(buf, 2) == 20023
+    assert frames.udp6_payload_len(buf, 2) == 7
     # RFC 8200 8.1: pseudo-header + datagram sum to 0xFFFF
     assert _fold(_pseudo6(LL_B, LL_A, 17, 15) + _ref_sum(buf, 2 + 54, 15)) == 0xFFFF
-    c = inet.u16(buf, 2 + 54 + 6)
-    assert inet6.udp6_checksum(buf, 2 + 54, LL_B, LL_A) == c
+    c = frames.u16(buf, 2 + 54 + 6)
+    assert frames.udp6_checksum(buf, 2 + 54, LL_B, LL_A) == c
     b = bytearray(buf)
     b[2 + 62 + 4] ^= 1
     assert inet6.classify(b, 2, n) == inet.ERR_CSUM
@@ -371,11 +372,11 @@ def test_udp6_frame_and_classify():
 
 def test_udp6_zero_sum_sent_as_ffff():
     buf, n = _udp6(b"\x00\x00")
-    s = 0xFFFF ^ inet6.udp6_checksum(buf, 54, LL_B, LL_A)
+    s = 0xFFFF ^ frames.udp6_checksum(buf, 54, LL_B, LL_A)
     w = 0xFFFF - s
     buf[62] = w >> 8
     buf[63] = w & 0xFF
-    assert inet6.udp6_set_checksum(buf, 54, LL_B, LL_A) == 0xFFFF
+    assert frames.udp6_set_checksum(buf, 54, LL_B, LL_A) == 0xFFFF
     assert inet6.classify(buf, 0, n) == inet6.KIND_UDP6
 
 
@@ -454,7 +455,7 @@ def _build_ns(buf, sn, dmac):
 
 
 def _build_udp6(buf):
-    return inet6.udp6_frame(buf, 2, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, 1024)
+    return frames.udp6_frame(buf, 2, MAC_A, MAC_B, LL_B, LL_A, 20024, 20023, 1024)
 
 
 def test_ipv6_no_allocation_under_heap_lock():
@@ -462,11 +463,11 @@ def test_ipv6_no_allocation_under_heap_lock():
     n = locked(_build_udp6, buf)
     assert n == 1086
     assert locked(inet6.classify, buf, 2, n) == inet6.KIND_UDP6
-    assert locked(inet6.udp6_checksum, buf, 2 + 54, LL_B, LL_A) > 0
-    assert locked(inet6.udp6_set_checksum, buf, 2 + 54, LL_B, LL_A) > 0
-    assert locked(inet6.udp6_sport, buf, 2) == 20024
-    assert locked(inet6.udp6_dport, buf, 2) == 20023
-    assert locked(inet6.udp6_payload_len, buf, 2) == 1024
+    assert locked(frames.udp6_checksum, buf, 2 + 54, LL_B, LL_A) > 0
+    assert locked(frames.udp6_set_checksum, buf, 2 + 54, LL_B, LL_A) > 0
+    assert locked(frames.udp6_sport, buf, 2) == 20024
+    assert locked(frames.udp6_dport, buf, 2) == 20023
+    assert locked(frames.udp6_payload_len, buf, 2) == 1024
     assert locked(inet6.pseudo6_sum, LL_B, LL_A, 17, 8) > 0
     sn = bytearray(16)
     dmac = bytearray(6)

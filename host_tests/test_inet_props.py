@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netdump import fast, inet, inet6
+import frames
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -92,7 +93,7 @@ def ref_ndp_frame(dmac, smac, src, dst, icmp_type, flags, target, lladdr):
 def test_udp4_frame_equals_struct_encoder(dmac, smac, sip, dip, sport, dport, payload, off):
     buf = bytearray(off + 42 + len(payload))
     buf[off + 42 :] = payload
-    n = inet.udp4_frame(buf, off, dmac, smac, sip, dip, sport, dport, len(payload))
+    n = frames.udp4_frame(buf, off, dmac, smac, sip, dip, sport, dport, len(payload))
     assert n == 42 + len(payload)
     ref = ref_udp4_frame(dmac, smac, sip, dip, sport, dport, payload)
     assert bytes(buf[off:]) == ref
@@ -138,12 +139,12 @@ def test_classify_random_bytes(data, off, n):
     r = inet.classify(buf, off, n)
     assert r in KINDS or r in ERRS
     if r == inet.KIND_UDP4:
-        plen = inet.udp4_payload_len(buf, off)
+        plen = frames.udp4_payload_len(buf, off)
         assert 0 <= plen and 42 + plen <= n
-        assert 0 <= inet.udp4_sport(buf, off) <= 0xFFFF
-        assert 0 <= inet.udp4_dport(buf, off) <= 0xFFFF
+        assert 0 <= frames.udp4_sport(buf, off) <= 0xFFFF
+        assert 0 <= frames.udp4_dport(buf, off) <= 0xFFFF
     if r == inet.KIND_ARP:
-        assert inet.arp_op(buf, off) in (1, 2)
+        assert frames.arp_op(buf, off) in (1, 2)
         assert n >= 42
 
 
@@ -168,13 +169,13 @@ def test_classify_mutated_valid_frames(payload, sport, dport, muts):
         r = inet.classify(buf, 0, n)
         assert r in KINDS or r in ERRS
         if r == inet.KIND_UDP4:
-            assert 42 + inet.udp4_payload_len(buf, 0) <= n
+            assert 42 + frames.udp4_payload_len(buf, 0) <= n
 
 
 @SETTINGS
 @given(st.binary(min_size=8, max_size=64), st.integers(0, 1), st.binary(min_size=6, max_size=6))
 def test_field_getters_random(data, off, ref):
-    assert 0 <= inet.u16(data, off) <= 0xFFFF
+    assert 0 <= frames.u16(data, off) <= 0xFFFF
     assert inet.eq(data, off, ref, 6) in (0, 1)
     assert inet.eq(data, off, ref, 6) == (1 if data[off : off + 6] == ref else 0)
     assert inet.is_broadcast_mac(data, off) == (1 if data[off : off + 6] == b"\xff" * 6 else 0)
@@ -189,12 +190,12 @@ def test_field_getters_random(data, off, ref):
 def test_udp4_build_parse_round_trip(dmac, smac, sip, dip, sport, dport, payload, pad):
     buf = bytearray(2 + 42 + len(payload) + pad)
     buf[44 : 44 + len(payload)] = payload
-    n = inet.udp4_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
+    n = frames.udp4_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
     # Ethernet padding after the datagram does not matter
     assert inet.classify(buf, 2, n + pad) == inet.KIND_UDP4
-    assert inet.udp4_sport(buf, 2) == sport
-    assert inet.udp4_dport(buf, 2) == dport
-    assert inet.udp4_payload_len(buf, 2) == len(payload)
+    assert frames.udp4_sport(buf, 2) == sport
+    assert frames.udp4_dport(buf, 2) == dport
+    assert frames.udp4_payload_len(buf, 2) == len(payload)
     assert inet.eq(buf, 2, dmac, 6) == 1 and inet.eq(buf, 8, smac, 6) == 1
     assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_SRC, sip, 4) == 1
     assert inet.eq(buf, 2 + inet.IP4_OFF + inet.IP4_DST, dip, 4) == 1
@@ -206,7 +207,7 @@ def test_udp4_build_parse_round_trip(dmac, smac, sip, dip, sport, dport, payload
 def test_single_bit_flip_is_never_accepted(sip, dip, sport, dport, payload, data):
     buf = bytearray(42 + len(payload))
     buf[42:] = payload
-    n = inet.udp4_frame(buf, 0, b"\x02" * 6, b"\x04" * 6, sip, dip, sport, dport, len(payload))
+    n = frames.udp4_frame(buf, 0, b"\x02" * 6, b"\x04" * 6, sip, dip, sport, dport, len(payload))
     i = data.draw(st.integers(14, n - 1))
     bit = data.draw(st.integers(0, 7))
     buf[i] ^= 1 << bit
@@ -228,7 +229,7 @@ def test_arp_build_parse_round_trip(op, sha, spa, tha, tpa, pad):
     inet.eth_header(buf, 0, b"\xff" * 6, sha, inet.ETHERTYPE_ARP)
     inet.arp_packet(buf, 14, op, sha, spa, tha, tpa)
     assert inet.classify(buf, 0, 42 + pad) == inet.KIND_ARP
-    assert inet.arp_op(buf, 0) == op
+    assert frames.arp_op(buf, 0) == op
     assert inet.eq(buf, 14 + inet.ARP_SHA, sha, 6) and inet.eq(buf, 14 + inet.ARP_SPA, spa, 4)
     assert inet.eq(buf, 14 + inet.ARP_THA, tha, 6) and inet.eq(buf, 14 + inet.ARP_TPA, tpa, 4)
 
@@ -241,11 +242,11 @@ def test_arp_build_parse_round_trip(op, sha, spa, tha, tpa, pad):
 def test_udp6_frame_equals_struct_encoder_and_round_trips(dmac, smac, sip, dip, sport, dport, payload, pad):
     buf = bytearray(2 + 62 + len(payload) + pad)
     buf[64 : 64 + len(payload)] = payload
-    n = inet6.udp6_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
+    n = frames.udp6_frame(buf, 2, dmac, smac, sip, dip, sport, dport, len(payload))
     assert bytes(buf[2 : 2 + n]) == ref_udp6_frame(dmac, smac, sip, dip, sport, dport, payload)
     assert inet6.classify(buf, 2, n + pad) == inet6.KIND_UDP6
-    assert inet6.udp6_sport(buf, 2) == sport and inet6.udp6_dport(buf, 2) == dport
-    assert inet6.udp6_payload_len(buf, 2) == len(payload)
+    assert frames.udp6_sport(buf, 2) == sport and frames.udp6_dport(buf, 2) == dport
+    assert frames.udp6_payload_len(buf, 2) == len(payload)
 
 
 @SETTINGS
@@ -277,7 +278,7 @@ def test_classify_random_ipv6(body, n, nxt, hops):
             a = inet6.ndp_lladdr(buf, 0)
             assert a == -1 or 0 <= a and a + 6 <= len(buf)
         if r == inet6.KIND_UDP6:
-            assert 62 + inet6.udp6_payload_len(buf, 0) <= len(buf)
+            assert 62 + frames.udp6_payload_len(buf, 0) <= len(buf)
 
 
 @SETTINGS

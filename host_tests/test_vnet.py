@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import HERE, ROOT, micropython_exe, mp_env
+import frames
 from netdump_tools import reader, vnet
 from netdump_tools import vnet_user as vu
 from netdump_tools.netdumpd_harness import free_udp_port, stop_process, wait_for_text
@@ -307,7 +308,7 @@ def test_user_gateway_relays_udp_both_ways():
 
         assert inet.classify(f, 0, len(f)) == inet.KIND_UDP4
         assert f[0:6] == bmac and f[26:30] == virt and f[30:34] == bip
-        assert inet.udp4_sport(f, 0) == hport and inet.udp4_dport(f, 0) == bport
+        assert frames.udp4_sport(f, 0) == hport and frames.udp4_dport(f, 0) == bport
         assert f[42:] == b"ack1"
     finally:
         host.close()

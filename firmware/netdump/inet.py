@@ -130,44 +130,7 @@ def pseudo4_sum(src_ip, dst_ip, proto, length):
     return _csum(src_ip, 0, 4, _csum(dst_ip, 0, 4, proto + length))
 
 
-def udp4_checksum(buf, udp_off, src_ip, dst_ip):
-    """UDP-over-IPv4 checksum (1..0xFFFF) of the datagram at buf[udp_off:], length from
-    its header; the checksum field's current content is ignored."""
-    ulen = (buf[udp_off + 4] << 8) | buf[udp_off + 5]
-    s = pseudo4_sum(src_ip, dst_ip, PROTO_UDP, ulen)
-    s = _csum(buf, udp_off, 6, s)
-    s = _csum(buf, udp_off + UDP_HLEN, ulen - UDP_HLEN, s)
-    c = 0xFFFF ^ s
-    if c == 0:
-        return 0xFFFF  # RFC 768: a computed zero is transmitted as all ones
-    return c
-
-
-def udp4_set_checksum(buf, udp_off, src_ip, dst_ip):
-    """Compute the UDP-over-IPv4 checksum and store it in the header; returns it."""
-    c = udp4_checksum(buf, udp_off, src_ip, dst_ip)
-    buf[udp_off + 6] = c >> 8
-    buf[udp_off + 7] = c & 0xFF
-    return c
-
-
-def udp4_frame(buf, off, dst_mac, src_mac, src_ip, dst_ip, sport, dport, payload_len):
-    """Write Ethernet+IPv4+UDP headers in front of a payload already at buf[off+42:],
-    with both checksums; returns the frame length (42 + payload_len)."""
-    ulen = UDP_HLEN + payload_len
-    eth_header(buf, off, dst_mac, src_mac, ETHERTYPE_IPV4)
-    ipv4_header(buf, off + IP4_OFF, IP4_HLEN + ulen, PROTO_UDP, src_ip, dst_ip)
-    udp_header(buf, off + UDP4_OFF, sport, dport, ulen, 0)
-    udp4_set_checksum(buf, off + UDP4_OFF, src_ip, dst_ip)
-    return UDP4_PAYLOAD + payload_len
-
-
 # ---- parsing -----------------------------------------------------------------
-
-
-def u16(buf, off):
-    """The big-endian 16-bit value at buf[off:off+2]."""
-    return (buf[off] << 8) | buf[off + 1]
 
 
 def eq(buf, off, ref, n):
@@ -247,23 +210,3 @@ def classify(buf, off, n):
 def eth_type(buf, off):
     """EtherType of the Ethernet frame at buf[off:]."""
     return (buf[off + 12] << 8) | buf[off + 13]
-
-
-def arp_op(buf, off):
-    """ARP operation (ARP_REQUEST/ARP_REPLY) of the KIND_ARP frame at buf[off:]."""
-    return (buf[off + ARP_OFF + ARP_OP] << 8) | buf[off + ARP_OFF + ARP_OP + 1]
-
-
-def udp4_sport(buf, off):
-    """UDP source port of the KIND_UDP4 frame at buf[off:]."""
-    return (buf[off + UDP4_OFF] << 8) | buf[off + UDP4_OFF + 1]
-
-
-def udp4_dport(buf, off):
-    """UDP destination port of the KIND_UDP4 frame at buf[off:]."""
-    return (buf[off + UDP4_OFF + 2] << 8) | buf[off + UDP4_OFF + 3]
-
-
-def udp4_payload_len(buf, off):
-    """UDP payload length of the KIND_UDP4 frame at buf[off:] (payload at off + 42)."""
-    return ((buf[off + UDP4_OFF + 4] << 8) | buf[off + UDP4_OFF + 5]) - UDP_HLEN

@@ -79,21 +79,6 @@ def _csum6(buf, off, length, src_ip, dst_ip, nxt, field):
     return c
 
 
-def udp6_checksum(buf, udp_off, src_ip, dst_ip):
-    """UDP-over-IPv6 checksum (1..0xFFFF, mandatory: RFC 8200 8.1) of the datagram at
-    buf[udp_off:], length from its header; the checksum field is ignored."""
-    ulen = (buf[udp_off + 4] << 8) | buf[udp_off + 5]
-    return _csum6(buf, udp_off, ulen, src_ip, dst_ip, PROTO_UDP, 6)
-
-
-def udp6_set_checksum(buf, udp_off, src_ip, dst_ip):
-    """Compute the UDP-over-IPv6 checksum and store it in the header; returns it."""
-    c = udp6_checksum(buf, udp_off, src_ip, dst_ip)
-    buf[udp_off + 6] = c >> 8
-    buf[udp_off + 7] = c & 0xFF
-    return c
-
-
 def icmp6_set_checksum(buf, icmp_off, length, src_ip, dst_ip):
     """Compute and store the ICMPv6 checksum (RFC 4443 2.3) of the length-byte
     message at buf[icmp_off:]; returns it."""
@@ -101,17 +86,6 @@ def icmp6_set_checksum(buf, icmp_off, length, src_ip, dst_ip):
     buf[icmp_off + 2] = c >> 8
     buf[icmp_off + 3] = c & 0xFF
     return c
-
-
-def udp6_frame(buf, off, dst_mac, src_mac, src_ip, dst_ip, sport, dport, payload_len):
-    """Write Ethernet+IPv6+UDP headers (hop limit 255) in front of a payload already at
-    buf[off+62:], with the UDP checksum; returns the frame length (62 + payload_len)."""
-    ulen = UDP_HLEN + payload_len
-    eth_header(buf, off, dst_mac, src_mac, ETHERTYPE_IPV6)
-    ipv6_header(buf, off + IP6_OFF, ulen, PROTO_UDP, 255, src_ip, dst_ip)
-    udp_header(buf, off + UDP6_OFF, sport, dport, ulen, 0)
-    udp6_set_checksum(buf, off + UDP6_OFF, src_ip, dst_ip)
-    return UDP6_PAYLOAD + payload_len
 
 
 def ndp_frame(buf, off, dst_mac, src_mac, src_ip, dst_ip, icmp_type, flags, target, lladdr):
@@ -254,18 +228,3 @@ def ndp_lladdr(buf, off):
             return q + o + 2
         o += 8 * k
     return -1
-
-
-def udp6_sport(buf, off):
-    """UDP source port of the KIND_UDP6 frame at buf[off:]."""
-    return (buf[off + UDP6_OFF] << 8) | buf[off + UDP6_OFF + 1]
-
-
-def udp6_dport(buf, off):
-    """UDP destination port of the KIND_UDP6 frame at buf[off:]."""
-    return (buf[off + UDP6_OFF + 2] << 8) | buf[off + UDP6_OFF + 3]
-
-
-def udp6_payload_len(buf, off):
-    """UDP payload length of the KIND_UDP6 frame at buf[off:] (payload at off + 62)."""
-    return ((buf[off + UDP6_OFF + 4] << 8) | buf[off + UDP6_OFF + 5]) - UDP_HLEN

@@ -21,7 +21,7 @@ DUAL = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(HOST_TEST
 ARMV6M = ["test_fast", "test_inet", "test_wire"]
 # helpers the test files import; board modules (test_config loads them; the
 # QEMU board's own module stays the frozen one)
-HELPERS = ["dualtest", "mprun"]
+HELPERS = ["dualtest", "frames", "mprun"]
 
 
 def mpy_dir(mpy_cross, out, arch):
