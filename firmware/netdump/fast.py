@@ -13,6 +13,12 @@
 #   addr_of(buf) -> int                      address of a bytearray's data
 #   crc32_update(state, buf, off, n)         feed buf[off:off+n] to a running CRC-32
 #   crc32_zeros(state, n)                    feed n zero bytes (state: 4 bytes, crc32.py)
+#   copy_mem_csum_crc(dst, doff, base, pos, n, state) -> csum  copy_mem, its csum and
+#                                            (state not empty) its CRC-32, in one pass
+#   put_header(buf, off, mtype, seq, foff, n) -> csum   a debugnet header (wire.py), its sum
+#   udp_finish(frame, ip, u, n, s, ipsum, usum) -> len  lengths, checksums and padding of a
+#                                            UDP frame whose payload is in place (udp.py)
+#   ack_match(frame, n, ref, mask, m, ip, u, ack) -> 0/1  the ack a template expects (ether.py)
 #
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it
@@ -41,3 +47,7 @@ copy_mem_csum = _impl.copy_mem_csum
 addr_of = _impl.addr_of
 crc32_update = _impl.crc32_update
 crc32_zeros = _impl.crc32_zeros
+copy_mem_csum_crc = _impl.copy_mem_csum_crc
+put_header = _impl.put_header
+udp_finish = _impl.udp_finish
+ack_match = _impl.ack_match

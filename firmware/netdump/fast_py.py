@@ -7,6 +7,7 @@
 # The *_mem functions read raw memory: ctypes on CPython, a uctypes window
 # (allocated per call) on MicroPython -- a reference implementation only; on
 # MicroPython fast.py uses the viper versions.
+import struct
 import sys
 
 from netdump import crc32
@@ -127,6 +128,23 @@ def copy_mem_csum(dst, doff, base, pos, n, acc):
     return csum(dst, doff, n, acc)
 
 
+def copy_mem_csum_crc(dst, doff, base, pos, n, state):
+    """copy_mem, feed the copy to the running CRC-32 in state (none if state is
+    empty) -> csum(dst, doff, n, 0)."""
+    if n <= 0:
+        return 0
+    copy_mem(dst, doff, base, pos, n)
+    if len(state):
+        crc32_update(state, dst, doff, n)
+    return csum(dst, doff, n, 0)
+
+
+def put_header(buf, off, mtype, seq, foff, n):
+    """Write a debugnet message header (wire.pack_header) at buf[off:off+24] -> its RFC 1071 sum."""
+    struct.pack_into(">IIIIII", buf, off, mtype, seq, 0, foff, n, 0)
+    return _fold(mtype + (seq >> 16) + (seq & 0xFFFF) + (foff >> 16) + (foff & 0xFFFF) + (n >> 16) + (n & 0xFFFF))
+
+
 # ---- CRC-32 (netdump/crc32.py) -------------------------------------------------
 
 _CRC_TABLE = crc32.table()
@@ -180,3 +198,57 @@ def crc32_zeros(state, n):
         k = n if n < 64 else 64
         crc32_update(state, _ZEROS, 0, k)
         n -= k
+
+
+# ---- UDP framing (udp.py, ether.py) ----------------------------------------------
+
+
+def udp_finish(frame, ip, u, n, s, ipsum, usum):
+    """Complete the frame of an n-byte UDP payload at frame[u+8:] with sum s
+    (lengths, checksums, padding; see fast_viper.udp_finish) -> the frame length."""
+    ulen = n + 8
+    if ipsum >= 0:
+        tot = ulen + 20
+        frame[ip + 2] = tot >> 8
+        frame[ip + 3] = tot & 0xFF
+        c = 0xFFFF ^ _fold(ipsum + tot)
+        frame[ip + 10] = c >> 8
+        frame[ip + 11] = c & 0xFF
+    else:
+        frame[ip + 4] = ulen >> 8
+        frame[ip + 5] = ulen & 0xFF
+    frame[u + 4] = ulen >> 8
+    frame[u + 5] = ulen & 0xFF
+    c = 0xFFFF ^ _fold(s + usum + ulen + ulen)
+    if c == 0:
+        c = 0xFFFF
+    frame[u + 6] = c >> 8
+    frame[u + 7] = c & 0xFF
+    f = u + ulen
+    while f < 60:
+        frame[f] = 0
+        f += 1
+    return f
+
+
+def ack_match(frame, n, ref, mask, m, ip, u, ack):
+    """1 if frame[0:n] is the expected ack (see fast_viper.ack_match), its 4 bytes copied to ack; else 0."""
+    if n < u + 12:
+        return 0
+    i = 0
+    while i < m:
+        if frame[i] & mask[i] != ref[i]:
+            return 0
+        i += 1
+    if ip >= 0 and csum(frame, ip, 20, 0) != 0xFFFF:
+        return 0
+    if frame[u + 6] | frame[u + 7] == 0:
+        if ip < 0:
+            return 0
+    elif csum(frame, u, 12, (ref[m] << 8) | ref[m + 1]) != 0xFFFF:
+        return 0
+    ack[0] = frame[u + 8]
+    ack[1] = frame[u + 9]
+    ack[2] = frame[u + 10]
+    ack[3] = frame[u + 11]
+    return 1

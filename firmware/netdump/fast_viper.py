@@ -20,6 +20,8 @@ from netdump import crc32
 # Largest number of 16-bit words summed into a 32-bit accumulator between two
 # folds: 0x8000 * 0xFFFF + 0x1FFFF < 2**32.
 _FOLD_EVERY = const(0x8000)
+# 32-bit words (two 16-bit halves each) summed between two folds: 0x4000 * 0x1FFFE + 0xFFFF < 2**32.
+_FOLD_WORDS = const(0x4000)
 
 
 @micropython.viper
@@ -172,6 +174,10 @@ def is_zero_mem(base, pos: int, n: int) -> int:
     p = ptr32(a)
     w = n >> 2
     i = 0
+    while i + 4 <= w:  # four words per test: a zero block is the common case
+        if (p[i] | p[i + 1] | p[i + 2] | p[i + 3]) != 0:
+            return 0
+        i += 4
     while i < w:
         if p[i] != 0:
             return 0
@@ -315,6 +321,35 @@ def crc32_update(state, buf, off: int, n: int):
 
 
 @micropython.viper
+def _zeros_op(out, nbytes: int):
+    # The running CRC-32 after nbytes zero bytes is a linear function of the
+    # running value before them (the table step c -> t0[c & 0xFF] ^ (c >> 8) has
+    # no constant term): out[k] (a u32) is its image of the value 1 << k, so the
+    # image of any value is the XOR of out[k] over its set bits k.
+    t0 = ptr32(uint(ptr8(_CRC_TABLE)))
+    t1 = ptr32(uint(ptr8(_CRC_TABLE)) + 1024)
+    t2 = ptr32(uint(ptr8(_CRC_TABLE)) + 2048)
+    t3 = ptr32(uint(ptr8(_CRC_TABLE)) + 3072)
+    o = ptr32(out)
+    k = 0
+    while k < 32:
+        c = uint(1) << uint(k)
+        i = nbytes >> 2
+        while i > 0:
+            c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+            i -= 1
+        o[k] = c
+        k += 1
+
+
+# The running value's image after ZBLOCK zero bytes (crc32_zeros of a skipped
+# zero block in a few hundred instructions instead of one table step per word).
+ZBLOCK = const(4096)
+_ZOP = bytearray(128)
+_zeros_op(_ZOP, ZBLOCK)
+
+
+@micropython.viper
 def crc32_zeros(state, n: int):
     """Feed n zero bytes to the running CRC-32 in state."""
     b = uint(ptr8(_CRC_TABLE))
@@ -322,8 +357,19 @@ def crc32_zeros(state, n: int):
     t1 = ptr32(b + 1024)
     t2 = ptr32(b + 2048)
     t3 = ptr32(b + 3072)
+    z = ptr32(_ZOP)
     s = ptr8(state)
     c = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
+    while n >= ZBLOCK:
+        r = uint(0)
+        k = 0
+        while c != uint(0):
+            if (c & 1) != uint(0):
+                r ^= uint(z[k])
+            c >>= 1
+            k += 1
+        c = r
+        n -= ZBLOCK
     while n >= 4:
         c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
         n -= 4
@@ -334,3 +380,186 @@ def crc32_zeros(state, n: int):
     s[1] = int((c >> 8) & 0xFF)
     s[2] = int((c >> 16) & 0xFF)
     s[3] = int(c >> 24)
+
+
+@micropython.viper
+def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
+    """Copy n bytes from memory address base+pos to dst[doff:], feed them to the
+    running CRC-32 in state (skipped when state is empty) -> their RFC 1071 sum
+    (folded, not inverted, pairs from the first byte), in one pass."""
+    if n <= 0:
+        return 0
+    d = uint(ptr8(dst)) + uint(doff)
+    a = uint(base) + uint(pos)
+    docrc = int(len(state))
+    sp = ptr8(state)
+    c = uint(0)
+    if docrc:
+        c = uint(sp[0]) | (uint(sp[1]) << 8) | (uint(sp[2]) << 16) | (uint(sp[3]) << 24)
+    b = uint(ptr8(_CRC_TABLE))
+    t0 = ptr32(b)
+    t1 = ptr32(b + 1024)
+    t2 = ptr32(b + 2048)
+    t3 = ptr32(b + 3072)
+    acc = uint(0)  # little-endian pairs, swapped at the end
+    i = 0
+    if int((d | a) & 3) == 0:
+        # both word-aligned: a word at a time (little-endian: the copy's
+        # RFC 1071 pairs are its halves, the CRC's bytes in order)
+        pd = ptr32(d)
+        ps = ptr32(a)
+        w = n >> 2
+        while i < w:
+            e = i + _FOLD_WORDS
+            if e > w:
+                e = w
+            if docrc:
+                while i < e:
+                    x = uint(ps[i])
+                    pd[i] = x
+                    acc += (x & 0xFFFF) + (x >> 16)
+                    c ^= x
+                    c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+                    i += 1
+            else:
+                while i < e:
+                    x = uint(ps[i])
+                    pd[i] = x
+                    acc += (x & 0xFFFF) + (x >> 16)
+                    i += 1
+            acc = (acc & 0xFFFF) + (acc >> 16)
+        i = w << 2
+    bd = ptr8(d)
+    bs = ptr8(a)
+    while i < n:  # the rest (all of it when unaligned), a byte at a time
+        x = uint(bs[i])
+        bd[i] = x
+        if (i & 1) != 0:
+            acc += x << 8
+        else:
+            acc += x
+        if docrc:
+            c = uint(t0[(c ^ x) & 0xFF]) ^ (c >> 8)
+        i += 1
+        if (i & 0x7FFF) == 0:
+            acc = (acc & 0xFFFF) + (acc >> 16)
+    if docrc:
+        sp[0] = int(c & 0xFF)
+        sp[1] = int((c >> 8) & 0xFF)
+        sp[2] = int((c >> 16) & 0xFF)
+        sp[3] = int(c >> 24)
+    acc = (acc & 0xFFFF) + (acc >> 16)
+    acc = (acc & 0xFFFF) + (acc >> 16)
+    return int(((acc & 0xFF) << 8) | (acc >> 8))
+
+
+@micropython.viper
+def put_header(buf, off: int, mtype: int, seq: int, foff: int, n: int) -> int:
+    """Write a debugnet message header (wire.pack_header) at buf[off:off+24]
+    -> its RFC 1071 sum (folded, not inverted)."""
+    p = ptr8(uint(ptr8(buf)) + uint(off))
+    i = 0
+    while i < 24:
+        p[i] = 0
+        i += 1
+    p[3] = mtype
+    p[4] = seq >> 24
+    p[5] = seq >> 16
+    p[6] = seq >> 8
+    p[7] = seq
+    p[12] = foff >> 24
+    p[13] = foff >> 16
+    p[14] = foff >> 8
+    p[15] = foff
+    p[16] = n >> 24
+    p[17] = n >> 16
+    p[18] = n >> 8
+    p[19] = n
+    s = mtype + (seq >> 16) + (seq & 0xFFFF) + (foff >> 16) + (foff & 0xFFFF) + (n >> 16) + (n & 0xFFFF)
+    s = (s & 0xFFFF) + (s >> 16)
+    return (s & 0xFFFF) + (s >> 16)
+
+
+@micropython.viper
+def udp_finish(frame, ip: int, u: int, n: int, s: int, ipsum: int, usum: int) -> int:
+    """Complete the frame of an n-byte UDP payload already at frame[u+8:] whose
+    RFC 1071 sum is s: the UDP length and checksum (usum: the pseudo-header
+    without the length, plus the ports), and at frame[ip:] the IPv4 total length
+    and header checksum (ipsum: the header's sum without them), or with ipsum < 0
+    the IPv6 payload length; zero padding up to 60 bytes -> the frame length."""
+    p = ptr8(frame)
+    ulen = n + 8
+    if ipsum >= 0:
+        tot = ulen + 20
+        p[ip + 2] = tot >> 8  # total length (RFC 791 section 3.1)
+        p[ip + 3] = tot
+        c = ipsum + tot
+        c = (c & 0xFFFF) + (c >> 16)
+        c = 0xFFFF ^ ((c & 0xFFFF) + (c >> 16))
+        p[ip + 10] = c >> 8
+        p[ip + 11] = c
+    else:
+        p[ip + 4] = ulen >> 8  # payload length (RFC 8200 section 3)
+        p[ip + 5] = ulen
+    p[u + 4] = ulen >> 8
+    p[u + 5] = ulen
+    # RFC 768 / RFC 8200 section 8.1: pseudo-header (addresses, length, protocol) + header + data
+    c = s + usum + ulen + ulen
+    c = (c & 0xFFFF) + (c >> 16)
+    c = (c & 0xFFFF) + (c >> 16)
+    c = 0xFFFF ^ ((c & 0xFFFF) + (c >> 16))
+    if c == 0:
+        c = 0xFFFF  # RFC 768: a computed zero is sent as all ones
+    p[u + 6] = c >> 8
+    p[u + 7] = c
+    f = u + ulen
+    while f < 60:  # IEEE 802.3 minimum frame without the FCS
+        p[f] = 0
+        f += 1
+    return f
+
+
+@micropython.viper
+def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int, ack) -> int:
+    """A debugnet ack as the endpoint expects it: frame[0:m] under mask equal to
+    ref, the IPv4 header at frame[ip:] (ip >= 0) with a good checksum, and at
+    frame[u:] a UDP datagram of 4 payload bytes whose checksum (zero allowed
+    only with IPv4) is good; ref[m:m+2] holds the pseudo-header sum (addresses,
+    protocol, length 12). -> 1 with the 4 bytes copied to ack[0:4], else 0."""
+    if n < u + 12:
+        return 0
+    f = ptr8(frame)
+    r = ptr8(ref)
+    k = ptr8(mask)
+    i = 0
+    while i < m:
+        if (f[i] & k[i]) != r[i]:
+            return 0
+        i += 1
+    s = 0
+    if ip >= 0:
+        i = ip
+        while i < ip + 20:
+            s += (f[i] << 8) | f[i + 1]
+            i += 2
+        s = (s & 0xFFFF) + (s >> 16)
+        if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
+            return 0
+    if (f[u + 6] | f[u + 7]) == 0:
+        if ip < 0:
+            return 0  # RFC 8200 section 8.1: a zero UDP checksum over IPv6 is invalid
+    else:
+        s = (r[m] << 8) | r[m + 1]
+        i = u
+        while i < u + 12:
+            s += (f[i] << 8) | f[i + 1]
+            i += 2
+        s = (s & 0xFFFF) + (s >> 16)
+        if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
+            return 0
+    a = ptr8(ack)
+    a[0] = f[u + 8]
+    a[1] = f[u + 9]
+    a[2] = f[u + 10]
+    a[3] = f[u + 11]
+    return 1
