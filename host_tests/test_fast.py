@@ -362,3 +362,133 @@ def test_crc32_no_allocation():
     if MICROPYTHON:  # the twin too (on CPython it is zlib)
         locked(fast_py.crc32_update, st, data, 0, 100)
         locked(fast_py.crc32_zeros, st, 10)
+
+
+def test_crc32_zeros_blocks_and_rest():
+    # whole 4096-byte blocks go through the zero operator, the rest a word/byte at a time
+    data = _pattern(64, 5)
+    for z in (4095, 4096, 4097, 8192, 8195, 12288 + 3):
+        assert _crc(fast.crc32_update, data, 0, 64, z) == _crc(fast_py.crc32_update, data, 0, 64, z), z
+    st = bytearray(4)
+    crc32.start(st)
+    fast.crc32_zeros(st, 8192)
+    ref = bytearray(4)
+    crc32.start(ref)
+    fast.crc32_update(ref, bytes(8192), 0, 8192)
+    assert st == ref
+
+
+# ---- the data path's fused helpers -----------------------------------------------
+
+
+def test_copy_mem_csum_crc():
+    src = _pattern(5000, 21)
+    a = fast.addr_of(src)
+    for pos in (0, 1, 2, 4):
+        for doff in (0, 1, 2, 68):
+            for n in (0, 1, 2, 3, 5, 8, 63, 1447, 1448, 4096):
+                dst = bytearray(4200)
+                st = bytearray(4)
+                crc32.start(st)
+                r = fast.copy_mem_csum_crc(dst, doff, a, pos, n, st)
+                assert dst[doff:doff + n] == src[pos:pos + n]
+                assert r == _ref_csum(src, pos, n, 0), (pos, doff, n)
+                want = bytearray(4)
+                crc32.start(want)
+                fast_py.crc32_update(want, src, pos, n)
+                assert st == want, (pos, doff, n)
+                # an empty state: no CRC, the same copy and sum
+                assert fast.copy_mem_csum_crc(dst, doff, a, pos, n, b"") == r
+                assert fast_py.copy_mem_csum_crc(dst, doff, a, pos, n, b"") == r
+    dst = bytearray(1600)
+    st = bytearray(4)
+    assert locked(fast.copy_mem_csum_crc, dst, 68, a, 0, 1448, st) == _ref_csum(src, 0, 1448, 0)
+    locked(fast.copy_mem_csum_crc, dst, 68, a, 0, 1448, b"")
+
+
+def test_put_header():
+    from netdump import wire
+
+    for args in ((wire.VMCORE, 2, 4096, 1448), (wire.FINISHED, 0x3FFFFFFF, 0, 0), (wire.KDH, 77, 0x3FFFF000, 512)):
+        b = bytearray(30)
+        want = bytearray(30)
+        wire.pack_header(want, 3, args[0], args[1], args[2], args[3])
+        s = fast.put_header(b, 3, args[0], args[1], args[2], args[3])
+        assert b == want and s == _ref_csum(want, 3, 24, 0), args
+        b2 = bytearray(30)
+        assert fast_py.put_header(b2, 3, args[0], args[1], args[2], args[3]) == s and b2 == want
+    assert locked(fast.put_header, b, 0, 3, 5, 6, 7) == _ref_csum(b, 0, 24, 0)
+
+
+def test_udp_finish_ipv4_and_ipv6():
+    from netdump import inet, inet6
+
+    cip = bytes([10, 0, 2, 15])
+    sip = bytes([10, 0, 2, 2])
+    for n in (0, 5, 18, 1472):
+        for impl in (fast, fast_py):
+            f = bytearray(1514)
+            for i in range(len(f)):
+                f[i] = 0xEE  # stale bytes: the padding must be zeroed
+            inet.eth_header(f, 0, b"\x02" * 6, b"\x04" * 6, inet.ETHERTYPE_IPV4)
+            inet.ipv4_header(f, 14, 0, inet.PROTO_UDP, cip, sip)
+            f[16] = f[17] = f[24] = f[25] = 0
+            inet.udp_header(f, 34, 20024, 40000, 0, 0)
+            pay = _pattern(n, n)
+            f[42:42 + n] = pay
+            ipsum = fast.csum(f, 14, 20, 0)
+            usum = inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 0) + 20024 + 40000
+            flen = locked(impl.udp_finish, f, 14, 34, n, fast.csum(pay, 0, n, 0), ipsum, usum)
+            assert flen == max(60, 42 + n)
+            assert inet.classify(f, 0, flen) == inet.KIND_UDP4
+            assert inet.udp4_payload_len(f, 0) == n and bytes(f[42 + n:flen]) == bytes(flen - 42 - n)
+    cip6 = unhex("fe80 0000 0000 0000 0000 0000 0000 0001")
+    sip6 = unhex("fe80 0000 0000 0000 0000 0000 0000 0002")
+    for n in (0, 30, 1452):
+        f = bytearray(1514)
+        inet.eth_header(f, 0, b"\x02" * 6, b"\x04" * 6, inet.ETHERTYPE_IPV6)
+        inet6.ipv6_header(f, 14, 0, inet.PROTO_UDP, 255, cip6, sip6)
+        inet.udp_header(f, 54, 20024, 40000, 0, 0)
+        pay = _pattern(n, 3)
+        f[62:62 + n] = pay
+        usum = inet6.pseudo6_sum(cip6, sip6, inet.PROTO_UDP, 0) + 20024 + 40000
+        flen = fast.udp_finish(f, 14, 54, n, fast.csum(pay, 0, n, 0), -1, usum)
+        assert flen == 62 + n and inet6.classify(f, 0, flen) == inet6.KIND_UDP6
+
+
+def test_ack_match():
+    from netdump import inet
+
+    cip = bytes([10, 0, 2, 15])
+    sip = bytes([10, 0, 2, 2])
+    mac = b"\x02\x00\x00\x00\x00\x15"
+    f = bytearray(60)
+    inet.udp4_frame(f, 0, mac, b"\x52" * 6, sip, cip, 40000, 20024, 4)
+    f[42:46] = b"\x00\x00\x01\x02"
+    inet.udp4_set_checksum(f, 34, sip, cip)
+    ref = bytearray(42)
+    mask = bytearray(b"\xff" * 40)
+    ref[0:40] = f[0:40]
+    for i in list(range(6, 12)) + [15, 18, 19, 22, 24, 25, 34, 35]:
+        ref[i] = 0
+        mask[i] = 0
+    s = inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 12)
+    ref[40] = s >> 8
+    ref[41] = s & 0xFF
+    for impl in (fast, fast_py):
+        ack = bytearray(4)
+        assert locked(impl.ack_match, f, 60, ref, mask, 40, 14, 34, ack) == 1 and ack == b"\x00\x00\x01\x02"
+        assert impl.ack_match(f, 45, ref, mask, 40, 14, 34, ack) == 0  # too short
+        g = bytearray(f)
+        g[45] ^= 1  # the UDP checksum no longer matches
+        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34, ack) == 0
+        g = bytearray(f)
+        g[40] = g[41] = 0  # no UDP checksum: allowed over IPv4
+        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34, ack) == 1
+        assert impl.ack_match(g, 60, ref, mask, 40, -1, 34, ack) == 0  # not over IPv6
+        g = bytearray(f)
+        g[22] = 7  # another TTL: masked, but the IPv4 header checksum fails
+        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34, ack) == 0
+        g = bytearray(f)
+        g[36] = 0  # another destination port
+        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34, ack) == 0
