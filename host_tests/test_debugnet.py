@@ -151,6 +151,14 @@ def pattern(n, k=0):
     return b
 
 
+def send_all(dn, mtype, src, offset, length):
+    """send() and, in window mode, flush(): the message is acked -> err."""
+    e = dn.send(mtype, src, offset, length)
+    if e:
+        return e
+    return dn.flush()
+
+
 def fast(ep, **kw):
     """A Debugnet with millisecond timers, for tests that lose acks."""
     args = {"rto_init_us": 3000, "rto_min_us": 1000, "rto_max_us": 20000, "npolls": 4, "poll_us": 500}
@@ -273,10 +281,11 @@ def test_window_limit():
     data = BufferSource(pattern(2 * 64 * 72))
     for win in (1, 8, 32, 64):
         ep = Fake(policy=hold_until(win), payload=False)
-        dn = fast(ep, window=win, mtu=124)
+        # timers far longer than filling a window takes: only the window limit is at work
+        dn = fast(ep, window=win, mtu=124, rto_init_us=500000, rto_min_us=500000, rto_max_us=1000000)
         dn.connect()
         size = 2 * win * dn.chunk  # whole windows: the policy never strands a tail
-        assert dn.send(wire.VMCORE, data, 0, size) == 0
+        assert send_all(dn, wire.VMCORE, data, 0, size) == 0
         assert ep.max_out == win, (win, ep.max_out)
         assert dn.stats[debugnet.ST_RETX] == 0
 
@@ -287,8 +296,10 @@ def test_window_fills_before_first_ack_and_freebsd_bursts_64():
         dn = Debugnet(ep, mode=mode, mtu=124)  # chunk 72
         dn.connect()
         ep.events = []
-        assert dn.send(wire.VMCORE, BufferSource(pattern(72 * 100)), 0, 72 * 100) == 0
+        assert send_all(dn, wire.VMCORE, BufferSource(pattern(72 * 100)), 0, 72 * 100) == 0
         kinds = [e[0] for e in ep.events]
+        if mode == debugnet.MODE_WINDOW:
+            burst = dn.poll_after  # window mode looks for acks once half the window is out
         assert kinds.index("ack") == burst, (mode, kinds.index("ack"))
         assert len([k for k in kinds if k == "send"]) == 100
 
@@ -309,7 +320,7 @@ def test_out_of_window_ack_is_ignored():
         assert dn.connect() == 0
         # FreeBSD mode: bursts are whole calls, so send chunk by chunk
         for i in range(6):
-            assert dn.send(wire.VMCORE, BufferSource(pattern(48)), i * 48, 48) == 0
+            assert send_all(dn, wire.VMCORE, BufferSource(pattern(48)), i * 48, 48) == 0
         assert ep.seen[5] == 2
         assert dn.stats[debugnet.ST_IGNORED] >= 1
 
@@ -323,7 +334,7 @@ def test_far_future_and_old_acks_are_counted_and_ignored():
     ep = Fake(policy=policy)
     dn = Debugnet(ep, window=4, mtu=100)
     dn.connect()
-    assert dn.send(wire.VMCORE, BufferSource(pattern(480)), 0, 480) == 0
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(480)), 0, 480) == 0
     st = dn.stats
     assert st[debugnet.ST_IGNORED] + st[debugnet.ST_DUPACKS] == 20
     assert st[debugnet.ST_RETX] == 0
@@ -341,7 +352,7 @@ def test_acks_of_2_30_and_more_are_ignored():
         ep = Fake(policy=policy)
         dn = fast(ep, mode=mode, mtu=100)
         dn.connect()
-        assert dn.send(wire.VMCORE, BufferSource(pattern(200)), 0, 200) == 0
+        assert send_all(dn, wire.VMCORE, BufferSource(pattern(200)), 0, 200) == 0
         assert ep.seen[3] == 2
         assert dn.stats[debugnet.ST_IGNORED] == 3
 
@@ -359,7 +370,7 @@ def test_lost_acks_are_retransmitted_selectively():
         dn = fast(ep, mode=mode, mtu=100, fast_thresh=0)
         dn.connect()
         src = pattern(48 * 12)
-        assert dn.send(wire.VMCORE, BufferSource(src), 0, len(src)) == 0
+        assert send_all(dn, wire.VMCORE, BufferSource(src), 0, len(src)) == 0
         for s in range(2, 14):
             assert ep.seen[s] == (2 if s in lose else 1), (mode, s, ep.seen[s])
         assert dn.stats[debugnet.ST_RETX] == 3
@@ -378,7 +389,7 @@ def test_fast_retransmit_before_the_timer():
     # an RTO far longer than the test: only fast retransmit can recover in time
     dn = Debugnet(ep, mtu=100, rto_init_us=5000000, rto_min_us=5000000, rto_max_us=5000000, deadline_ms=3000)
     dn.connect()
-    assert dn.send(wire.VMCORE, BufferSource(pattern(480)), 0, 480) == 0
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(480)), 0, 480) == 0
     st = dn.stats
     assert st[debugnet.ST_FAST] == 1 and st[debugnet.ST_RETX] == 1 and st[debugnet.ST_TIMEOUTS] == 0
     assert ep.seen[3] == 2
@@ -393,7 +404,7 @@ def test_karn_rtt_samples_and_rto_bounds():
     ep = Fake(policy=policy)
     dn = fast(ep, mtu=100, fast_thresh=0)
     dn.connect()
-    dn.send(wire.VMCORE, BufferSource(pattern(48 * 6)), 0, 48 * 6)
+    send_all(dn, wire.VMCORE, BufferSource(pattern(48 * 6)), 0, 48 * 6)
     st = dn.stats
     # Karn: chunk 0 (seq 2) was the timed datagram and was retransmitted, so the
     # data phase gave no sample at all; only the herald was timed
@@ -404,9 +415,10 @@ def test_karn_rtt_samples_and_rto_bounds():
     ep = Fake()
     dn = fast(ep, mtu=100, fast_thresh=0, window=4)
     dn.connect()
-    dn.send(wire.VMCORE, BufferSource(pattern(48 * 40)), 0, 48 * 40)
+    send_all(dn, wire.VMCORE, BufferSource(pattern(48 * 40)), 0, 48 * 40)
     n = dn.stats[debugnet.ST_RTT_SAMPLES]
-    assert 2 <= n <= 11, n  # herald + at most one per window of 4 (40 datagrams)
+    # herald + at most one per look for acks (every poll_after datagrams; 40 datagrams)
+    assert 2 <= n <= 1 + 40 // dn.poll_after, n
 
 
 def test_duplicated_and_reordered_acks():
@@ -430,10 +442,154 @@ def test_duplicated_and_reordered_acks():
     dn = fast(ep, mtu=100, window=4, fast_thresh=4)
     dn.connect()
     src = pattern(48 * 16)
-    assert dn.send(wire.VMCORE, BufferSource(src), 0, len(src)) == 0
+    assert send_all(dn, wire.VMCORE, BufferSource(src), 0, len(src)) == 0
     assert dn.stats[debugnet.ST_DUPACKS] == 16
     assert dn.stats[debugnet.ST_RETX] == 0
     assert b"".join([s[5] for s in ep.data(wire.VMCORE)]) == bytes(src)
+
+
+# ---- one window for the whole connection ------------------------------------------
+
+
+class CountingSource:
+    """A BufferSource that counts its reads per position (retransmissions read again)."""
+
+    def __init__(self, buf):
+        self.src = BufferSource(buf)
+        self.reads = {}
+
+    def readinto_at(self, dst, doff, pos, n):
+        self.reads[pos] = self.reads.get(pos, 0) + 1
+        return self.src.readinto_at(dst, doff, pos, n)
+
+
+def test_messages_share_one_window():
+    # acks are held until 6 datagrams are out: six one-datagram messages must all go
+    # out before any ack (FreeBSD mode: each send waits for its own ack)
+    hold = hold_until(6)
+
+    def policy(fake, mtype, seq, nth):
+        return hold(fake, mtype, seq, nth) if mtype == wire.VMCORE else [seq]
+
+    ep = Fake(policy=policy)
+    dn = fast(ep, window=8, poll_after=8, rto_init_us=500000, rto_min_us=500000, rto_max_us=1000000)
+    assert dn.connect() == 0
+    ep.events = []
+    for i in range(6):
+        assert dn.send(wire.VMCORE, BufferSource(pattern(100, i)), 100 * i, 100) == 0
+    assert [e[0] for e in ep.events] == ["send"] * 6  # no ack looked at yet
+    assert dn.flush() == 0
+    assert ep.max_out == 6 and dn.stats[debugnet.ST_RETX] == 0
+    assert dn.send(wire.KDH, BufferSource(pattern(512)), 0, 512) == 0
+    assert dn.finish() == 0
+    assert [s[2] for s in ep.sent] == list(range(1, 10))
+
+
+def test_sources_are_read_again_for_a_retransmission():
+    # datagram 3 (message 0's second chunk) loses its first ack; later messages' acks
+    # make it a fast retransmission, read again from message 0's source at its position
+    def policy(fake, mtype, seq, nth):
+        return [] if seq == 3 and nth == 1 else [seq]
+
+    ep = Fake(policy=policy)
+    dn = Debugnet(ep, mtu=100, rto_init_us=5000000, rto_min_us=5000000, rto_max_us=5000000, deadline_ms=3000)
+    assert dn.connect() == 0
+    srcs = [CountingSource(pattern(96, k)) for k in range(4)]
+    for k in range(4):
+        assert dn.send(wire.VMCORE, srcs[k], 96 * k, 96) == 0  # two chunks each
+    assert dn.flush() == 0
+    assert srcs[0].reads == {0: 1, 48: 2}
+    assert all(s.reads == {0: 1, 48: 1} for s in srcs[1:])
+    st = dn.stats
+    assert st[debugnet.ST_FAST] == 1 and st[debugnet.ST_TIMEOUTS] == 0
+    three = [x for x in ep.sent if x[2] == 3]
+    assert len(three) == 2 and three[0][3:] == three[1][3:] == (48, 48, bytes(pattern(96, 0)[48:]))
+
+
+def test_tail_loss_waits_for_the_timer_only_when_nothing_follows():
+    def policy(fake, mtype, seq, nth):
+        return [] if seq == 5 and nth == 1 else [seq]
+
+    ep = Fake(policy=policy)
+    dn = fast(ep, mtu=100, poll_after=1)
+    assert dn.connect() == 0
+    assert dn.send(wire.VMCORE, BufferSource(pattern(192)), 0, 192) == 0  # seqnos 2..5
+    assert dn.flush() == 0
+    assert dn.stats[debugnet.ST_TIMEOUTS] == 1 and dn.stats[debugnet.ST_FAST] == 0
+    assert ep.seen[5] == 2
+
+
+def test_message_with_a_position():
+    ep = Fake()
+    dn = Debugnet(ep, mtu=100)
+    dn.connect()
+    src = pattern(300)
+    assert dn.send(wire.VMCORE, BufferSource(src), 4096, 100, 150) == 0
+    assert dn.send(wire.VMCORE, BufferSource(src), 0, 1, 0x3FFFFFFF) == debugnet.ERR_TOO_BIG
+    assert dn.finish() == 0
+    v = ep.data(wire.VMCORE)
+    assert [(x[3], x[4]) for x in v] == [(4096, 48), (4144, 48), (4192, 4)]
+    assert b"".join([x[5] for x in v]) == bytes(src[150:250])
+
+
+class FakeFrame(Fake):
+    """A Fake whose datagrams debugnet builds in place (tx_buffer, xmit), checking the sums."""
+
+    def __init__(self, **kw):
+        Fake.__init__(self, **kw)
+        self.frame = bytearray(10 + 24 + 4096)
+        self.bad_sums = 0
+
+    def tx_buffer(self, n):
+        assert n <= len(self.frame) - 10
+        return self.frame, 10
+
+    def xmit(self, n, s):
+        if fast_csum(self.frame, 10, n, 0) != _fold(s):
+            self.bad_sums += 1
+        return Fake.send(self, memoryview(self.frame)[10:10 + n], n)
+
+
+def _fold(s):
+    while s > 0xFFFF:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def fast_csum(buf, off, n, acc):
+    from netdump import fast as f
+
+    return f.csum(buf, off, n, acc)
+
+
+def test_datagrams_built_in_the_endpoints_buffer():
+    for mode in (debugnet.MODE_WINDOW, debugnet.MODE_FREEBSD):
+        for lose in (0, 4):
+            ep = FakeFrame(policy=lambda f, t, s, nth: [] if s == lose and nth == 1 else [s])
+            dn = fast(ep, mode=mode)
+            src = pattern(5000, 3)
+            assert dn.connect() == 0
+            assert dn.send(wire.VMCORE, BufferSource(src), 8192, 5000) == 0
+            assert dn.send(wire.VMCORE, BufferSource(src), 0, 1) == 0
+            assert dn.finish() == 0
+            assert ep.bad_sums == 0 and dn.stats[debugnet.ST_RETX] == (1 if lose else 0)
+            by_seq = {}
+            for x in ep.data(wire.VMCORE):
+                assert by_seq.get(x[2], x) == x  # a retransmission: the same datagram again
+                by_seq[x[2]] = x
+            assert b"".join([by_seq[q][5] for q in sorted(by_seq) if by_seq[q][3] >= 8192]) == bytes(src)
+            assert ep.sent[0][5] == b"" and ep.sent[-1][1] == wire.FINISHED
+
+
+def test_a_failed_connection_keeps_its_error():
+    ep = Fake(policy=never_ack_from(2))
+    dn = fast(ep, retries=2, mtu=100)
+    assert dn.connect() == 0
+    assert dn.send(wire.VMCORE, BufferSource(pattern(48)), 0, 48) == 0  # queued
+    assert dn.finish() == debugnet.ERR_TIMEOUT  # its data was never acked: a failure
+    assert dn.send(wire.VMCORE, BufferSource(pattern(48)), 48, 48) == debugnet.ERR_TIMEOUT
+    assert dn.flush() == debugnet.ERR_TIMEOUT and dn.err == debugnet.ERR_TIMEOUT
+    assert [x[1] for x in ep.sent].count(wire.FINISHED) == 0
 
 
 # ---- giving up ------------------------------------------------------------------
@@ -451,7 +607,7 @@ def test_herald_timeout_and_lost_herald_ack():
     dn = fast(ep, retries=3)
     assert dn.connect() == debugnet.ERR_HERALD_TIMEOUT
     assert ep.seen[1] == 4 and all(s[0] == 0 for s in ep.sent)  # all to the herald port
-    assert dn.send(wire.VMCORE, BufferSource(b"x"), 0, 1) == debugnet.ERR_STATE
+    assert send_all(dn, wire.VMCORE, BufferSource(b"x"), 0, 1) == debugnet.ERR_STATE
 
     ep = Fake(policy=lambda f, t, s, nth: [] if nth == 1 else [s])
     dn = fast(ep)
@@ -462,10 +618,10 @@ def test_herald_timeout_and_lost_herald_ack():
 def test_window_retries_exhausted():
     ep = Fake(policy=never_ack_from(3))
     dn = fast(ep, retries=4, mtu=100)
-    err = dn.send(wire.VMCORE, BufferSource(b"x"), 0, 1)
+    err = send_all(dn, wire.VMCORE, BufferSource(b"x"), 0, 1)
     assert err == debugnet.ERR_STATE
     dn.connect()
-    assert dn.send(wire.VMCORE, BufferSource(pattern(200)), 0, 200) == debugnet.ERR_TIMEOUT
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(200)), 0, 200) == debugnet.ERR_TIMEOUT
     assert ep.seen[3] == 5  # first send + 4 retries
     assert dn.err == debugnet.ERR_TIMEOUT
 
@@ -474,7 +630,7 @@ def test_freebsd_retries_exhausted_counts_like_freebsd():
     ep = Fake(policy=never_ack_from(2))
     dn = fast(ep, mode=debugnet.MODE_FREEBSD, retries=3, mtu=100)
     dn.connect()
-    assert dn.send(wire.VMCORE, BufferSource(pattern(96)), 0, 96) == debugnet.ERR_TIMEOUT
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(96)), 0, 96) == debugnet.ERR_TIMEOUT
     # "if (retries++ > debugnet_nretries)": nretries + 2 transmissions in all
     assert ep.seen[2] == 5 and ep.seen[3] == 5
     assert dn.stats[debugnet.ST_TIMEOUTS] == 4
@@ -504,7 +660,7 @@ def test_deadline_bounds_a_silent_server():
         dn = fast(ep, mode=mode, retries=250, deadline_ms=300, rto_max_us=5000, mtu=100)
         assert dn.connect() == 0
         ep.silent = 1  # the server answers the herald, then nothing
-        err = dn.send(wire.VMCORE, BufferSource(pattern(480)), 0, 480)
+        err = send_all(dn, wire.VMCORE, BufferSource(pattern(480)), 0, 480)
         # the deadline ended it, not the 250 retries (those end in ERR_TIMEOUT / ERR_SEND)
         assert err == debugnet.ERR_DEADLINE, err
 
@@ -515,7 +671,7 @@ def test_send_failures_report_err_send():
         dn = fast(ep, mode=mode, retries=2)
         assert dn.connect() == 0
         ep.send_ok = 0
-        assert dn.send(wire.VMCORE, BufferSource(b"abc"), 0, 3) == debugnet.ERR_SEND
+        assert send_all(dn, wire.VMCORE, BufferSource(b"abc"), 0, 3) == debugnet.ERR_SEND
         assert dn.stats[debugnet.ST_SEND_ERR] >= 3
 
 
@@ -590,7 +746,7 @@ def dump_until_error(dn, ep, res):
         return
     ep.silent = ep.fail_mode  # the server goes silent, or the network goes away
     ep.send_ok = 0 if ep.fail_mode == 2 else 1
-    res[0] = dn.send(wire.VMCORE, ep.src, 0, 3000)
+    res[0] = send_all(dn, wire.VMCORE, ep.src, 0, 3000)
 
 
 def test_timeout_and_send_errors_locked():
@@ -643,6 +799,6 @@ def test_ack_flood_cannot_outlast_the_deadline():
         ep = Flood()
         dn = fast(ep, mtu=100, mode=mode, deadline_ms=200)
         assert dn.connect() == 0
-        err = locked(dn.send, wire.VMCORE, src, 0, 200)
+        err = locked(send_all, dn, wire.VMCORE, src, 0, 200)
         assert err in (debugnet.ERR_DEADLINE, debugnet.ERR_TIMEOUT), err
         assert ep.flood_acks > 0

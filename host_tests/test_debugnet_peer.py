@@ -29,7 +29,7 @@ def make(peer, mode=debugnet.MODE_WINDOW, **kw):
 
 
 def dump(dn, vmcore, kdh=pattern(512, 9), chunked=0):
-    """connect + VMCORE (in `chunked`-byte calls, or one) + KDH + FINISHED -> err."""
+    """connect + VMCORE (in `chunked`-byte calls, or one) + flush + KDH + FINISHED -> err."""
     e = dn.connect()
     if e:
         return e
@@ -40,6 +40,9 @@ def dump(dn, vmcore, kdh=pattern(512, 9), chunked=0):
         e = dn.send(wire.VMCORE, _Sub(src, off), off, n)
         if e:
             return e
+    e = dn.flush()  # all data acked before the KDH, as the dumper does
+    if e:
+        return e
     e = dn.send(wire.KDH, BufferSource(kdh), 0, len(kdh))
     if e:
         return e
@@ -53,7 +56,7 @@ class _Sub:
         self.src, self.base = src, base
 
     def readinto_at(self, dst, doff, pos, n):
-        self.src.readinto_at(dst, doff, self.base + pos, n)
+        return self.src.readinto_at(dst, doff, self.base + pos, n)
 
 
 def check_dump(peer, vmcore, kdh=pattern(512, 9)):
@@ -244,7 +247,7 @@ def test_silent_server_runs_out_of_retries(mode):
                 if err != debugnet.ERR_HERALD_TIMEOUT:
                     break
             assert err == 0
-            err = dn.send(wire.VMCORE, BufferSource(pattern(50000)), 0, 50000)
+            err = dn.send(wire.VMCORE, BufferSource(pattern(50000)), 0, 50000) or dn.flush()
         finally:
             ep.close()
         assert err == debugnet.ERR_TIMEOUT
@@ -313,6 +316,7 @@ def dump_losing_finished_ack(host, herald_port, vm, mode, **kw):
     try:
         assert dn.connect() == 0
         assert dn.send(wire.VMCORE, BufferSource(vm), 0, len(vm)) == 0
+        assert dn.flush() == 0
         hdr = kdh_host.build(dumplength=len(vm), hostname="losefin")
         assert dn.send(wire.KDH, BufferSource(hdr), 0, len(hdr)) == 0
         lossy.seq = dn._seq  # FINISHED's seqno: the last of the connection

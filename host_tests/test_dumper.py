@@ -1,8 +1,8 @@
 # dual-runtime
 # The dumper (firmware/netdump/dumper.py) over a scripted transport, heap
 # locked: progress at every 10% of the bytes sent within one large region,
-# each region's CRC-32 computed while sending (a retransmission does not count
-# twice) and sent again in the digest note, the deadline scaled at arm time,
+# each region's CRC-32 computed while sending (a retransmission, at once or
+# after later regions, does not count twice and reads the same bytes) and sent again in the digest note, the deadline scaled at arm time,
 # and a FINISHED whose ack never came reported as delivered, not failed.
 import struct
 
@@ -16,7 +16,9 @@ SPARSE = 40 * 1024  # zero blocks the dumper skips (holes in the file)
 
 class FakeNet:
     """A transport that copies every message into a file image, as a server would,
-    and reads the first chunk of each VMCORE message a second time (a retransmission)."""
+    reads the first chunk of each VMCORE message a second time at once (a
+    retransmission), and its last chunk once more at the next flush() (a late
+    retransmission: the window runs on across messages and regions)."""
 
     def __init__(self, size, finish_result=0):
         self.image = big_buffer(size, 1)  # outside the heap on the QEMU firmware
@@ -26,6 +28,10 @@ class FakeNet:
         self.d = None
         self.pkt = bytearray(CHUNK)
         self.kdh = bytearray(24 + kdh.SIZE)  # a datagram: the debugnet header, then the KDH
+        self.late = [None] * 256  # (src, pos, offset, length) of the late retransmissions
+        self.late_pos = [0] * (3 * 256)
+        self.nlate = 0
+        self.flushes = 0
 
     @property
     def sends(self):
@@ -35,7 +41,7 @@ class FakeNet:
     def connect(self):
         return 0
 
-    def send(self, mtype, src, off, n):
+    def send(self, mtype, src, off, n, pos=0):
         k = 4 * self.n
         self.log[k] = mtype
         self.log[k + 1] = off
@@ -47,16 +53,37 @@ class FakeNet:
             src.readinto_at(self.kdh, 24, 0, n)
         if mtype != wire.VMCORE:
             return 0
-        pos = 0
-        while pos < n:
-            k = n - pos
+        i = 0
+        while i < n:
+            k = n - i
             if k > CHUNK:
                 k = CHUNK
-            src.readinto_at(self.pkt, 0, pos, k)
-            if pos == 0:
-                src.readinto_at(self.pkt, 0, 0, k)  # a retransmission of the first chunk
-            fast.copy(self.image, off + pos, self.pkt, 0, k)
-            pos += k
+            s = src.readinto_at(self.pkt, 0, pos + i, k)
+            assert s == fast.csum(self.pkt, 0, k, 0)
+            if i == 0:
+                src.readinto_at(self.pkt, 0, pos, k)  # a retransmission of the first chunk
+            fast.copy(self.image, off + i, self.pkt, 0, k)
+            if i + k >= n:
+                self.late[self.nlate] = src
+                self.late_pos[3 * self.nlate] = pos + i
+                self.late_pos[3 * self.nlate + 1] = off + i
+                self.late_pos[3 * self.nlate + 2] = k
+                self.nlate += 1
+            i += k
+        return 0
+
+    def flush(self):
+        self.flushes += 1
+        j = 0
+        while j < self.nlate:  # read again long after it was first sent: the same bytes
+            p = 3 * j
+            self.late[j].readinto_at(self.pkt, 0, self.late_pos[p], self.late_pos[p + 2])
+            k = 0
+            while k < self.late_pos[p + 2]:
+                assert self.pkt[k] == self.image[self.late_pos[p + 1] + k]
+                k += 1
+            j += 1
+        self.nlate = 0
         return 0
 
     def finish(self):
@@ -127,6 +154,8 @@ def test_digests_computed_while_sending_and_sent_again():
     assert v0 == _crc(net.image, lay.offsets[0], BIG)
     assert v1 == _crc(net.image, lay.offsets[1], SPARSE)
     assert _equal(net.image, lay.offsets[1], bufs[1], SPARSE)
+    # the window waited for its acks twice: before the digest note, before the KDH
+    assert net.flushes == 2
     # a second dump starts over
     assert locked(d.dump, "again") == 0
     assert struct.unpack_from("<IIIII", lay.buf, lay.digest_off) == (1, 1, v0, 1, v1)
@@ -137,6 +166,7 @@ def test_digest_off_says_none():
     assert locked(d.dump, "p") == 0
     assert bytes(net.image[d.layout.digest_off:d.layout.digest_off + d.layout.digest_len]) == bytes(20)
     assert [t for (t, off, n, pct) in net.sends if off == d.layout.digest_off] == []
+    assert net.flushes == 1  # before the KDH
 
 
 def test_unconfirmed_finish_is_delivered():

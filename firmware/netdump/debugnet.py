@@ -6,17 +6,23 @@
 #   Debugnet(endpoint, mtu=1500, window=32, mode=MODE_WINDOW, path=None, ...)
 #       tunables (keyword, defaults in the _DEF_* block below): rto_init_us,
 #       rto_min_us, rto_max_us, retries, fast_thresh, npolls, poll_us,
-#       deadline_ms, verbose
+#       deadline_ms, poll_after, verbose
 #   .connect(path=None) -> err   herald (seqno 1) to the herald port, retried;
 #                                its ack's UDP source port becomes the session port.
 #                                path=None reuses the path given at construction;
 #                                a different path allocates (call before locking).
-#   .send(mtype, src, offset, length) -> err
-#                                one message of `length` bytes read from src,
-#                                file offset `offset`; returns when all is acked.
-#   .finish() -> err             FINISHED (empty message); closes the connection.
-#                                FIN_UNCONFIRMED (not a failure: everything before
-#                                was acked) when FINISHED itself was not acked.
+#   .send(mtype, src, offset, length, pos=0) -> err
+#                                one message of `length` bytes read from src at
+#                                positions pos.., file offset `offset`. Window
+#                                mode: returns once every datagram of it has been
+#                                handed to the endpoint (the window runs on across
+#                                messages; src must stay readable until flush());
+#                                FreeBSD mode: once every datagram is acked.
+#   .flush() -> err              wait until every datagram sent is acked
+#   .finish() -> err             flush, then FINISHED (empty message); closes the
+#                                connection. FIN_UNCONFIRMED (not a failure:
+#                                everything before was acked) when FINISHED
+#                                itself was not acked.
 #   .set_deadline(ms)            the whole connection's deadline (arm time)
 #   .chunk                       payload bytes per datagram
 #   .stats                       list of counters, indexes ST_*, names STAT_NAMES
@@ -24,10 +30,13 @@
 #   message(err) -> str          one-line text of an error code (ERR_NAMES too)
 #   BufferSource(buf)            a source over a bytes-like object
 #
-# Source protocol: src.readinto_at(dst, doff, pos, n) copies n bytes from
-# position pos of the message into dst[doff:]. Called again for retransmits.
+# Source protocol: src.readinto_at(dst, doff, pos, n) -> sum copies the n bytes
+# at position pos of the source into dst[doff:] and returns their RFC 1071 sum
+# (fast.csum(dst, doff, n, 0): folded, not inverted). It is called again, with
+# the same arguments, for a retransmission: the data is read from the source
+# again, not kept (each window slot keeps only the source and the position).
 #
-# Endpoint protocol (SocketEndpoint in endpoint.py; EtherEndpoint later):
+# Endpoint protocol (SocketEndpoint in endpoint.py, EtherEndpoint in ether.py):
 #   ep.overhead          IP + UDP header bytes per datagram (28 IPv4, 48 IPv6);
 #                        chunk = min(mtu - overhead - 24, 4096)
 #   ep.reset()           new connection: destination = the herald port again;
@@ -35,9 +44,14 @@
 #                        unknown) ends connect() at once with ERR_SEND (1 or
 #                        None: go on)
 #   ep.send(buf, n)      send buf[0:n] as one datagram -> 1 sent, 0 failed (a
-#                        failure is treated as a lost packet). Before a port is
-#                        adopted n == len(buf) (debugnet keeps the herald in its
-#                        own exact-size buffer).
+#                        failure is treated as a lost packet). Used for the
+#                        herald, always with n == len(buf).
+#   ep.tx_buffer(n) -> (buf, off)   arm time, optional: where debugnet builds
+#                        each datagram of up to n bytes in place (buf[off:]);
+#   ep.xmit(n, sum) -> 1/0  then sends the n-byte datagram at buf[off:] (sum:
+#                        its RFC 1071 sum, < 2**20, for the UDP checksum).
+#                        Without tx_buffer, debugnet builds datagrams in a
+#                        buffer of its own and hands them to ep.send(buf, n).
 #   ep.poll_ack(ack)     non-blocking: 1 if a 4-byte ack from the server was
 #                        copied into ack[0:4] (ep.ack_port = its UDP source
 #                        port), else 0; other datagrams are dropped.
@@ -49,23 +63,29 @@
 # per retransmission scan (at least once per RTO while the window runs).
 #
 # Modes:
-#   MODE_WINDOW   sliding window of up to `window` datagrams in flight within one
-#                 send call, per-datagram timers with an adaptive RTO
-#                 (Jacobson/Karels, RFC 6298, one datagram timed per round
-#                 trip as in section 3; Karn's rule: no RTT samples from
-#                 retransmitted datagrams; doubled on expiry), selective
+#   MODE_WINDOW   one sliding window of up to `window` datagrams in flight for
+#                 the whole connection: datagrams of successive messages follow
+#                 each other without waiting; only connect(), flush() and
+#                 finish() wait for the acks. Per-datagram timers with an
+#                 adaptive RTO (Jacobson/Karels, RFC 6298, one datagram timed
+#                 per round trip as in section 3; Karn's rule: no RTT samples
+#                 from retransmitted datagrams; doubled on expiry), selective
 #                 retransmission, fast retransmit after `fast_thresh` later
-#                 acks (RFC 5681 uses 3 duplicate acks).
+#                 acks (RFC 5681 uses 3 duplicate acks); a loss with nothing
+#                 sent after it waits for its timer. Acks are looked for once
+#                 `poll_after` datagrams are unacked (default: half the
+#                 window), so each look usually finds several.
 #   MODE_FREEBSD  debugnet_send() as written: bursts of up to 64 chunks, then
 #                 npolls x poll_us of polling; resend only what is unacked;
-#                 give up after the `retries++ > nretries` check.
+#                 give up after the `retries++ > nretries` check. Every send()
+#                 returns when its message is acked.
 #
 # Sequence numbers start at 1 (the herald) and run for the whole connection.
-# Every int stays below 2**30: acks >= 2**30 read as -1 and are ignored.
+# Every int stays below 2**30: acks >= 2**30 are ignored.
 from netdump import fast
 from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
 from netdump.feed import feed
-from netdump.wire import FINISHED, HDR_LEN, MAX_PAYLOAD, SMALL_LIMIT, ack_seqno, pack_header
+from netdump.wire import FINISHED, HDR_LEN, HERALD, MAX_PAYLOAD, SMALL_LIMIT, pack_header
 
 MODE_WINDOW = const(0)
 MODE_FREEBSD = const(1)
@@ -143,6 +163,7 @@ _RMASK = const(63)  # _MAX_WINDOW - 1
 _S_IDLE = const(0)
 _S_CONNECTED = const(1)
 _S_CLOSED = const(2)
+_S_FAILED = const(3)  # a transport error ended it: every call returns that error
 
 
 def delivered(err):
@@ -164,8 +185,8 @@ class BufferSource:
         self._buf = buf
 
     def readinto_at(self, dst, doff, pos, n):
-        """Copy n bytes at position pos of the buffer into dst[doff:]."""
-        fast.copy(dst, doff, self._buf, pos, n)
+        """Copy n bytes at position pos of the buffer into dst[doff:] -> their RFC 1071 sum."""
+        return fast.copy_csum(dst, doff, self._buf, pos, n, 0)
 
 
 class Debugnet:
@@ -174,7 +195,7 @@ class Debugnet:
     def __init__(self, endpoint, mtu=_DEF_MTU, window=_DEF_WINDOW, mode=MODE_WINDOW, path=None,
                  rto_init_us=_DEF_RTO_INIT_US, rto_min_us=_DEF_RTO_MIN_US, rto_max_us=_DEF_RTO_MAX_US,
                  retries=_DEF_RETRIES, fast_thresh=_DEF_FAST, npolls=_DEF_NPOLLS, poll_us=_DEF_POLL_US,
-                 deadline_ms=_DEF_DEADLINE_MS, verbose=False):
+                 deadline_ms=_DEF_DEADLINE_MS, poll_after=0, verbose=False):  # arm-time
         if not 1 <= window <= _MAX_WINDOW:
             raise ValueError("window must be 1..64")
         if mode != MODE_WINDOW and mode != MODE_FREEBSD:
@@ -185,6 +206,8 @@ class Debugnet:
             raise ValueError("need 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60 s")
         if not 0 < npolls * poll_us <= 60000000 or not 0 < deadline_ms < 0x20000000:
             raise ValueError("npolls * poll_us must be 1 us..60 s, deadline_ms 1..2**29")
+        if not 0 <= poll_after <= window:
+            raise ValueError("poll_after must be 0..window")
         ep_mtu = getattr(endpoint, "mtu", mtu)  # never build datagrams the endpoint cannot carry
         if ep_mtu < mtu:
             mtu = ep_mtu
@@ -196,18 +219,35 @@ class Debugnet:
         self.chunk = chunk
         self.mode = mode
         self.window = window
+        self.poll_after = poll_after or (window + 1) // 2
         self.err = 0
         self.stats = [0] * _NSTATS
         self._ep = endpoint
         self._ep_send = endpoint.send
         self._ep_poll = endpoint.poll_ack
         self._ep_wait = endpoint.wait
-        self._pkt = bytearray(HDR_LEN + chunk)
+        # where datagrams are built: in place in the endpoint's frame, or in a buffer of our own
+        txb = getattr(endpoint, "tx_buffer", None)
+        if txb is not None:
+            self._tx, self._txoff = txb(HDR_LEN + chunk)
+            self._emit = endpoint.xmit
+        else:
+            self._tx = bytearray(HDR_LEN + chunk)
+            self._txoff = 0
+            self._emit = self._send_own
+        self._put_header = fast.put_header
         self._ack = bytearray(4)
+        # the window: one slot per datagram in flight (seqno & _RMASK), each
+        # remembering how to build its datagram again
         self._flags = bytearray(_MAX_WINDOW)
         self._tries = bytearray(_MAX_WINDOW)
         self._dups = bytearray(_MAX_WINDOW)
         self._tsent = [0] * _MAX_WINDOW
+        self._stype = bytearray(_MAX_WINDOW)  # message type
+        self._ssrc = [None] * _MAX_WINDOW  # source
+        self._spos = [0] * _MAX_WINDOW  # position in the source
+        self._soff = [0] * _MAX_WINDOW  # file offset
+        self._slen = [0] * _MAX_WINDOW  # payload bytes
         self._rto_init = rto_init_us
         self._rto_min = rto_min_us
         self._rto_max = rto_max_us
@@ -216,31 +256,26 @@ class Debugnet:
         self._round_us = npolls * poll_us
         self._deadline_ms = deadline_ms
         self._verbose = verbose
-        # connection / current message (all created here, only reassigned later)
+        # connection state (all created here, only reassigned later)
         self._state = _S_IDLE
-        self._seq = 1
+        self._seq = 1  # next sequence number (window mode: the next datagram never sent)
+        self._lo = 1  # window mode: the oldest datagram not yet acked
         self._end = 0
         self._rto = rto_init_us
         self._srtt8 = 0
         self._rttvar4 = 0
         self._nsamples = 0
         self._next_scan = 0
-        self._timed = -1  # chunk whose round trip is being timed (window mode)
+        self._timed = -1  # seqno whose round trip is being timed (window mode)
         self._nacked = 0
-        self._herald = 0  # 1 while the herald is the message in flight
         self._hstate = 0  # 1 until a session port has been adopted
-        self._mtype = 0
-        self._src = None
-        self._moff = 0
-        self._mlen = 0
-        self._base = 0
         self._path = None
         self._hbuf = None
         self._hlen = 0
         self.set_path(path)
 
     # ---- herald ------------------------------------------------------------
-    def set_path(self, path):
+    def set_path(self, path):  # arm-time
         """Build the herald for this relative dump path (None: no path). Allocates."""
         self._path = path
         if path is None or len(path) == 0:
@@ -249,7 +284,7 @@ class Debugnet:
             if isinstance(path, str):
                 path = path.encode()
             plen = len(path) + 1  # NUL-terminated (netdump_client.c)
-        if HDR_LEN + plen > len(self._pkt):
+        if plen > self.chunk:
             raise ValueError("herald path longer than one chunk")
         hb = bytearray(HDR_LEN + plen)
         if plen:
@@ -280,12 +315,14 @@ class Debugnet:
         st[ST_RTO_US] = self._rto
         self._end = ticks_add(ticks_ms(), self._deadline_ms)
         self._seq = 1  # debugnet_connect(): the herald is seqno 1
-        pack_header(self._hbuf, 0, 1, 1, 0, self._hlen - HDR_LEN)  # type 1 = HERALD
-        self._herald = 1
+        self._lo = 1
+        self._timed = -1
+        pack_header(self._hbuf, 0, HERALD, 1, 0, self._hlen - HDR_LEN)
         self._hstate = 1
         self._state = _S_CONNECTED
-        err = self._message(1, None, 0, 0)
-        self._herald = 0
+        err = self._message(HERALD, None, 0, 0, 0)
+        if not err:
+            err = self._drain()
         if err:
             self._state = _S_IDLE
             if err == ERR_TIMEOUT:
@@ -294,23 +331,37 @@ class Debugnet:
         return err
 
     # ---- messages ----------------------------------------------------------
-    def send(self, mtype, src, offset, length):
-        """Send one message (type, data from src, file offset) -> err."""
+    def send(self, mtype, src, offset, length, pos=0):
+        """Send one message (type, `length` bytes of src from pos, at file offset `offset`) -> err."""
         if self._state != _S_CONNECTED:
-            self.err = ERR_STATE
-            return ERR_STATE
-        return self._message(mtype, src, offset, length)
+            return self._not_connected()
+        err = self._message(mtype, src, offset, length, pos)
+        if err and err != ERR_TOO_BIG:
+            self._state = _S_FAILED
+        return err
+
+    def flush(self):
+        """Wait until every datagram sent so far is acked -> err."""
+        if self._state != _S_CONNECTED:
+            return self._not_connected()
+        err = self._drain()
+        if err:
+            self.err = err
+            self._state = _S_FAILED
+        return err
 
     def finish(self):
-        """Send FINISHED and close the connection -> err."""
-        if self._state != _S_CONNECTED:
-            self.err = ERR_STATE
-            return ERR_STATE
-        err = self._message(FINISHED, None, 0, 0)
+        """Flush, send FINISHED and close the connection -> err."""
+        err = self.flush()
+        if err:
+            return err
+        err = self._message(FINISHED, None, 0, 0, 0)
+        if not err:
+            err = self._drain()
         self._state = _S_CLOSED
         if err == ERR_TIMEOUT or err == ERR_DEADLINE or err == ERR_SEND:
             err = FIN_UNCONFIRMED
-            self.err = err
+        self.err = err
         return err
 
     def set_deadline(self, ms):  # arm-time
@@ -319,58 +370,83 @@ class Debugnet:
             raise ValueError("deadline_ms must be 1..2**29-1")
         self._deadline_ms = ms
 
-    def _message(self, mtype, src, offset, length):
+    def _not_connected(self):
+        # a connection that failed keeps its error; otherwise there is none
+        if self._state == _S_FAILED:
+            return self.err
+        self.err = ERR_STATE
+        return ERR_STATE
+
+    def _send_own(self, n, s):
+        # endpoints without tx_buffer: the datagram is in our own buffer
+        return self._ep_send(self._tx, n)
+
+    def _message(self, mtype, src, offset, length, pos):
         feed()
-        if offset < 0 or length < 0 or length > SMALL_LIMIT - offset:
+        if offset < 0 or length < 0 or length > SMALL_LIMIT - offset or pos < 0 or length > SMALL_LIMIT - pos:
             self.err = ERR_TOO_BIG
             return ERR_TOO_BIG
         ch = self.chunk
         n = (length + ch - 1) // ch
         if n == 0:
             n = 1  # an empty message is still one datagram (debugnet_send)
-        base = self._seq
-        if n > SMALL_LIMIT - base:
+        if n > SMALL_LIMIT - self._seq:
             self.err = ERR_TOO_BIG
             return ERR_TOO_BIG
-        self._mtype = mtype
-        self._src = src
-        self._moff = offset
-        self._mlen = length
-        self._base = base
         if self.mode == MODE_FREEBSD:
             err = 0
-            done = 0
-            while done < n and not err:
-                cnt = n - done
+            while n and not err:
+                cnt = n
                 if cnt > _MAX_WINDOW:
                     cnt = _MAX_WINDOW
-                err = self._burst(done, cnt)
-                done += cnt
+                k = self._fill(self._seq, cnt, mtype, src, pos, offset, length)
+                err = self._burst(self._seq, cnt)
+                self._seq += cnt
+                pos += k
+                offset += k
+                length -= k
+                n -= cnt
         else:
-            err = self._window_run(n)
-        self._seq = base + n
-        self._src = None
+            err = self._window_send(mtype, src, pos, offset, length)
         if err:
             self.err = err
         return err
 
-    def _xmit(self, i):
-        """(Re)build chunk i of the current message and send it -> 1 if taken."""
-        st = self.stats
-        st[ST_SENT] += 1
-        if self._herald:
-            ok = self._ep_send(self._hbuf, self._hlen)
-        else:
-            pkt = self._pkt
-            ch = self.chunk
-            pos = i * ch
-            n = self._mlen - pos
+    def _fill(self, q, cnt, mtype, src, pos, offset, length):
+        """Slot records of cnt datagrams from seqno q on -> the bytes they carry."""
+        ch = self.chunk
+        total = 0
+        i = 0
+        while i < cnt:
+            n = length - total
             if n > ch:
                 n = ch
-            pack_header(pkt, 0, self._mtype, self._base + i, self._moff + pos, n)
-            if n > 0:
-                self._src.readinto_at(pkt, HDR_LEN, pos, n)
-            ok = self._ep_send(pkt, HDR_LEN + n)
+            s = (q + i) & _RMASK
+            self._stype[s] = mtype
+            self._ssrc[s] = src
+            self._spos[s] = pos + total
+            self._soff[s] = offset + total
+            self._slen[s] = n
+            total += n
+            i += 1
+        return total
+
+    def _xmit(self, q):
+        """(Re)build datagram q from its slot record and hand it to the endpoint -> 1 if taken."""
+        st = self.stats
+        st[ST_SENT] += 1
+        s = q & _RMASK
+        t = self._stype[s]
+        if t == HERALD:
+            ok = self._ep_send(self._hbuf, self._hlen)
+        else:
+            tx = self._tx
+            o = self._txoff
+            n = self._slen[s]
+            c = self._put_header(tx, o, t, q, self._soff[s], n)
+            if n:
+                c += self._ssrc[s].readinto_at(tx, o + HDR_LEN, self._spos[s], n)
+            ok = self._emit(HDR_LEN + n, c)
         if ok:
             return 1
         st[ST_SEND_ERR] += 1
@@ -422,109 +498,165 @@ class Debugnet:
         st[ST_RTO_US] = rto
 
     # ---- MODE_WINDOW -------------------------------------------------------
-    def _window_run(self, n):
-        """Send chunks 0..n-1 with a sliding window; return when all are acked."""
+    def _window_send(self, mtype, src, pos, offset, length):
+        """Hand the datagrams of one message to the endpoint, waiting only for room in the window."""
+        ch = self.chunk
+        win = self.window
+        after = self.poll_after
         flags = self._flags
         tries = self._tries
         dups = self._dups
         tsent = self._tsent
+        stype = self._stype
+        ssrc = self._ssrc
+        spos = self._spos
+        soff = self._soff
+        slen = self._slen
+        st = self.stats
+        tx = self._tx
+        o = self._txoff
+        d = o + HDR_LEN
+        put = self._put_header
+        emit = self._emit
+        end = pos + length
+        q = self._seq
+        while True:
+            while q - self._lo >= win:  # full: acks, timers, waiting
+                err = self._pump(1)
+                if err:
+                    return err
+            n = end - pos
+            if n > ch:
+                n = ch
+            s = q & _RMASK
+            stype[s] = mtype
+            ssrc[s] = src
+            spos[s] = pos
+            soff[s] = offset
+            slen[s] = n
+            tries[s] = 0
+            dups[s] = 0
+            # the first copy, built in place (_xmit builds retransmissions the same way)
+            st[ST_SENT] += 1
+            if mtype == HERALD:
+                ok = self._ep_send(self._hbuf, self._hlen)
+            else:
+                c = put(tx, o, mtype, q, offset, n)
+                if n:
+                    c += src.readinto_at(tx, d, pos, n)
+                ok = emit(HDR_LEN + n, c)
+            if ok:
+                flags[s] = _F_SENT
+            else:
+                flags[s] = 0
+                st[ST_SEND_ERR] += 1
+            t = ticks_us()
+            tsent[s] = t
+            if q == self._lo:  # the window was empty: the next timer is this one's
+                self._next_scan = ticks_add(t, self._rto)
+            if self._timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
+                self._timed = q
+            q += 1
+            self._seq = q
+            pos += n
+            offset += n
+            if q - self._lo >= after:
+                err = self._pump(0)
+                if err:
+                    return err
+            if pos >= end:
+                return 0
+
+    def _drain(self):
+        """Window mode: wait until every datagram sent is acked -> err."""
+        if self.mode == MODE_FREEBSD:
+            return 0  # every message waited for its acks
+        while self._lo < self._seq:
+            err = self._pump(1)
+            if err:
+                return err
+        return 0
+
+    def _pump(self, wait):
+        """Take the queued acks, run the timers, check the deadline; with wait,
+        block when nothing came (until the next timer, _IDLE_MAX_MS at most) -> err."""
+        flags = self._flags
         st = self.stats
         ack = self._ack
         poll = self._ep_poll
-        win = self.window
-        base = self._base
-        lo = 0  # first chunk not yet acked
-        hi = 0  # next chunk never sent
-        self._timed = -1
-        self._next_scan = ticks_us()
-        while True:
-            busy = 0
-            while hi < n and hi - lo < win:
-                s = hi & _RMASK
-                flags[s] = 0
-                tries[s] = 0
-                dups[s] = 0
-                if self._xmit(hi):
-                    flags[s] = _F_SENT
-                t = ticks_us()
-                tsent[s] = t
-                if self._timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
-                    self._timed = hi
-                t = ticks_add(t, self._rto)
-                if ticks_diff(self._next_scan, t) > 0:
-                    self._next_scan = t
-                hi += 1
-                busy = 1
-            k = 0
-            while k < _ACK_BATCH and poll(ack):  # bounded: a flood of acks cannot starve the deadline
-                k += 1
-                busy = 1
-                st[ST_ACKS] += 1
-                j = ack_seqno(ack, 0)
-                if j < 0:
-                    st[ST_IGNORED] += 1
-                    continue
-                if self._hstate and not self._adopt(j):
-                    st[ST_IGNORED] += 1
-                    continue
-                j -= base
-                if j < lo or j >= hi:
-                    if 0 <= j:
-                        st[ST_DUPACKS if j < lo else ST_IGNORED] += 1
-                    else:
-                        st[ST_IGNORED] += 1
-                    continue
-                s = j & _RMASK
-                f = flags[s]
-                if f & _F_ACKED:
-                    st[ST_DUPACKS] += 1
-                    continue
-                flags[s] = f | _F_ACKED
-                if j == self._timed:
-                    self._timed = -1
-                    if not f & _F_RETX:  # Karn: never time a retransmitted datagram
-                        self._sample(ticks_diff(ticks_us(), tsent[s]))
-                if j > lo and self._fast:
-                    err = self._fast_retx(lo, j)
-                    if err:
-                        return err
-            while lo < hi and flags[lo & _RMASK] & _F_ACKED:
+        lo = self._lo
+        hi = self._seq
+        got = 0
+        while got < _ACK_BATCH and poll(ack):  # bounded: a flood of acks cannot starve the deadline
+            got += 1
+            b = ack[0]
+            if b >= 0x40:  # 2**30 or more: never one of ours
+                st[ST_IGNORED] += 1
+                continue
+            a = (b << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
+            if self._hstate and not self._adopt(a):
+                st[ST_IGNORED] += 1
+                continue
+            if a < lo or a >= hi:
+                st[ST_DUPACKS if 0 < a < lo else ST_IGNORED] += 1
+                continue
+            s = a & _RMASK
+            f = flags[s]
+            if f & _F_ACKED:
+                st[ST_DUPACKS] += 1
+                continue
+            flags[s] = f | _F_ACKED
+            if a == self._timed:
+                self._timed = -1
+                if not f & _F_RETX:  # Karn: never time a retransmitted datagram
+                    self._sample(ticks_diff(ticks_us(), self._tsent[s]))
+            if a == lo:
                 lo += 1
-            if lo >= n:
-                return 0
+                while lo < hi and flags[lo & _RMASK] & _F_ACKED:
+                    lo += 1
+            elif self._fast:
+                err = self._fast_retx(lo, a)
+                if err:
+                    st[ST_ACKS] += got
+                    self._lo = lo
+                    return err
+        st[ST_ACKS] += got
+        self._lo = lo
+        if lo < hi:
             now = ticks_us()
             if ticks_diff(now, self._next_scan) >= 0:
                 err = self._scan(lo, hi, now)
                 if err:
                     return err
-            if ticks_diff(ticks_ms(), self._end) >= 0:
-                return ERR_DEADLINE
-            if not busy:  # window full or all sent: wait for an ack or a timer
-                ms = ticks_diff(self._next_scan, ticks_us()) // 1000
-                if ms > _IDLE_MAX_MS:
-                    ms = _IDLE_MAX_MS
-                if ms > 0:
-                    feed()
-                    self._ep_wait(ms)
+        if ticks_diff(ticks_ms(), self._end) >= 0:
+            return ERR_DEADLINE
+        if wait and not got:  # wait for an ack or the next timer
+            ms = ticks_diff(self._next_scan, ticks_us()) // 1000
+            if ms > _IDLE_MAX_MS:
+                ms = _IDLE_MAX_MS
+            if ms > 0:
+                feed()
+                self._ep_wait(ms)
+        return 0
 
-    def _retx(self, i):
-        """Retransmit chunk i -> 0, or an error once it has used up its retries."""
-        s = i & _RMASK
+    def _retx(self, q):
+        """Retransmit datagram q -> 0, or an error once it has used up its retries."""
+        s = q & _RMASK
         flags = self._flags
         t = self._tries[s]
         if t >= self._retries:
             return ERR_TIMEOUT if flags[s] & _F_SENT else ERR_SEND
         self._tries[s] = t + 1
         flags[s] |= _F_RETX
-        if self._xmit(i):
+        if self._xmit(q):
             flags[s] |= _F_SENT
         self._tsent[s] = ticks_us()
         self.stats[ST_RETX] += 1
         return 0
 
     def _fast_retx(self, lo, j):
-        """Chunk j was acked: count it against every older unacked chunk and
-        retransmit those that reach the threshold (once per chunk)."""
+        """Datagram j was acked: count it against every older unacked datagram and
+        retransmit those that reach the threshold (once per datagram)."""
         flags = self._flags
         dups = self._dups
         thresh = self._fast
@@ -545,7 +677,7 @@ class Debugnet:
         return 0
 
     def _scan(self, lo, hi, now):
-        """Retransmit every unacked chunk whose timer ran out; back the RTO off
+        """Retransmit every unacked datagram whose timer ran out; back the RTO off
         once per scan that found one; set the time of the next scan."""
         feed()
         flags = self._flags
@@ -579,31 +711,31 @@ class Debugnet:
         return 0
 
     # ---- MODE_FREEBSD ------------------------------------------------------
-    def _burst(self, first, cnt):
-        """debugnet_send(): send chunks first..first+cnt-1 back to back, poll
-        for ~npolls*poll_us, resend the unacked ones, at most nretries+1 times."""
+    def _burst(self, q0, cnt):
+        """debugnet_send(): send datagrams q0..q0+cnt-1 back to back, poll for
+        ~npolls*poll_us, resend the unacked ones, at most nretries+1 times."""
         flags = self._flags
         tsent = self._tsent
         st = self.stats
         ack = self._ack
         poll = self._ep_poll
-        seq0 = self._base + first  # pcb->dp_seqno for this burst
         i = 0
         while i < cnt:
-            flags[i] = 0
+            flags[(q0 + i) & _RMASK] = 0
             i += 1
         self._nacked = 0
         retries = 0
         while True:
             i = 0
             while i < cnt:
-                if not flags[i] & _F_ACKED:
+                s = (q0 + i) & _RMASK
+                if not flags[s] & _F_ACKED:
                     if retries:
-                        flags[i] |= _F_RETX
+                        flags[s] |= _F_RETX
                         st[ST_RETX] += 1
-                    if self._xmit(first + i):
-                        flags[i] |= _F_SENT
-                    tsent[i] = ticks_us()
+                    if self._xmit(q0 + i):
+                        flags[s] |= _F_SENT
+                    tsent[s] = ticks_us()
                 i += 1
             t0 = ticks_us()
             while True:
@@ -611,13 +743,14 @@ class Debugnet:
                 while k < _ACK_BATCH and poll(ack):  # bounded, as in window mode
                     k += 1
                     st[ST_ACKS] += 1
-                    a = ack_seqno(ack, 0)
+                    b = ack[0]
+                    a = -1 if b >= 0x40 else (b << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
                     if self._hstate:
                         self._adopt(a)
                     if a < 0:
                         st[ST_IGNORED] += 1
                         continue
-                    j = a - seq0
+                    j = a - q0
                     if j < 0 or j >= _MAX_WINDOW:
                         # older than this burst, or "ACK too far in future"
                         st[ST_IGNORED] += 1
@@ -627,14 +760,15 @@ class Debugnet:
                         # see rcvd == want); we just ignore it
                         st[ST_IGNORED] += 1
                         continue
-                    f = flags[j]
+                    s = a & _RMASK
+                    f = flags[s]
                     if f & _F_ACKED:
                         st[ST_DUPACKS] += 1
                         continue
-                    flags[j] = f | _F_ACKED
+                    flags[s] = f | _F_ACKED
                     self._nacked += 1
                     if not f & _F_RETX:
-                        self._sample(ticks_diff(ticks_us(), tsent[j]))
+                        self._sample(ticks_diff(ticks_us(), tsent[s]))
                 if self._nacked >= cnt:
                     return 0
                 if ticks_diff(ticks_us(), t0) > self._round_us:
@@ -646,7 +780,7 @@ class Debugnet:
             if retries > self._retries:  # "if (retries++ > debugnet_nretries)"
                 i = 0
                 while i < cnt:
-                    if not flags[i] & (_F_ACKED | _F_SENT):
+                    if not flags[(q0 + i) & _RMASK] & (_F_ACKED | _F_SENT):
                         return ERR_SEND
                     i += 1
                 return ERR_TIMEOUT

@@ -13,8 +13,14 @@
 # retransmission (the dumper's own stack, say) can fail the check.
 #
 # Progress: ".." and a percentage each time another 10% of the bytes to send
-# (the header and the non-zero blocks, over all regions) have been acked; runs
-# are cut at those marks so a large region reports as it goes.
+# (the header and the non-zero blocks, over all regions) have been handed to the
+# transport (window mode: at most a window ahead of the acks; FreeBSD mode:
+# acked); runs are cut at those marks so a large region reports as it goes.
+#
+# Window mode: one transport window spans the whole dump (debugnet.py); every
+# region has its own MemSource, so a datagram can be read again from memory for
+# a retransmission while later runs and regions are being sent. The dump waits
+# for every ack only before the digest note, the KDH and FINISHED.
 #
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
@@ -48,22 +54,27 @@ def auto_deadline_ms(total_size, freebsd):  # arm-time
     return min(s * 1000, (1 << 29) - 1)
 
 
-class MemSource:
-    """Message data read straight from memory at base + start + pos; the first
-    copy of each region position also feeds the region's running CRC-32."""
+_NO_CRC = b""  # copy_mem_csum_crc's "no CRC-32" state
 
-    def __init__(self):
-        self.base = 0
-        self.start = 0
-        self.crc = bytearray(4)  # the current region's running value (a view of Dumper.crcbuf)
+
+class MemSource:
+    """A region's bytes read straight from memory at base + pos; the first copy
+    of each position, in order, also feeds the region's running CRC-32."""
+
+    def __init__(self, base, crc):
+        self.base = base  # may be >= 2**30 on some ports: only ever handed to viper
+        self.crc = crc  # the region's running value (a view of Dumper.crcbuf)
         self.crc_pos = -1  # region offset the CRC covers up to (-1: no digest)
 
     def readinto_at(self, dst, doff, pos, n):
-        off = self.start + pos
-        fast.copy_mem(dst, doff, self.base, off, n)
-        if off == self.crc_pos:  # never for a retransmission: it covers an earlier position
-            fast.crc32_update(self.crc, dst, doff, n)
-            self.crc_pos = off + n
+        """Copy n bytes at region offset pos into dst[doff:] -> their RFC 1071 sum."""
+        if pos == self.crc_pos:  # never for a retransmission: it covers an earlier position
+            self.crc_pos = pos + n
+            return _copy_mem(dst, doff, self.base, pos, n, self.crc)
+        return _copy_mem(dst, doff, self.base, pos, n, _NO_CRC)
+
+
+_copy_mem = fast.copy_mem_csum_crc
 
 
 class KdhSource:
@@ -82,6 +93,7 @@ class KdhSource:
         d = self.d
         kdh.encode(dst, d.arch, d.archver, d.layout.total_size, self.time_hi, self.time_lo, d.hostname,
                    d.version, self.panic, panic_len=self.panic_len, off=doff)
+        return fast.csum(dst, doff, n, 0)  # the source protocol's sum (debugnet.py)
 
 
 class Dumper:
@@ -121,11 +133,11 @@ class Dumper:
             raise ValueError("mtu too small: the kerneldumpheader (512 bytes) goes in one datagram")
         self.hdr_src = debugnet.BufferSource(self.layout.buf)
         self.kdh_src = KdhSource(self)
-        self.mem = MemSource()
         self.digest = digest
         self.crcbuf = bytearray(4 * len(regions))
         mv = memoryview(self.crcbuf)
-        self.crcv = [mv[4 * i:4 * i + 4] for i in range(len(regions))]
+        # one source per region: the transport may read any of them again until the dump ends
+        self.mems = [MemSource(self.addrs[i], mv[4 * i:4 * i + 4]) for i in range(len(regions))]
         lay = self.layout
         self.digest_src = debugnet.BufferSource(memoryview(lay.buf)[lay.digest_off:lay.digest_off + lay.digest_len])
         # dump time = the RTC at arm (or at the fault: set_time) + the ticks since, as 16-bit
@@ -164,11 +176,9 @@ class Dumper:
         self.time_hi = (self.time_hi + (lo >> 16)) & 0xFFFF
         self.time_lo = lo & 0xFFFF
 
-    def _send_blocks(self, base, start, n, foff):
+    def _send_blocks(self, mem, start, n, foff):
         """Send region bytes [start, start+n) at file offset foff: in run_limit
         pieces, and cut at the next 10% mark so progress shows as it goes."""
-        mem = self.mem
-        mem.base = base
         lim = self.run_limit
         while n > 0:
             k = n
@@ -179,8 +189,7 @@ class Dumper:
                 room = (room + BLOCK - 1) // BLOCK * BLOCK  # offsets stay block-aligned
                 if room < k:
                     k = room
-            mem.start = start
-            err = self.net.send(wire.VMCORE, mem, foff, k)
+            err = self.net.send(wire.VMCORE, mem, foff, k, start)
             if err:
                 return err
             start += k
@@ -200,9 +209,8 @@ class Dumper:
             print("..", self.next_pct, "%", sep="", end="")
             self.next_at = self._mark(self.next_pct + 10) if self.next_pct < 100 else _NO_MARK
 
-    def _skip_zeros(self, pos, n):
+    def _skip_zeros(self, mem, pos, n):
         # a zero block not sent: the server's file keeps a hole, the digest counts zeros
-        mem = self.mem
         if mem.crc_pos == pos:
             fast.crc32_zeros(mem.crc, n)
             mem.crc_pos = pos + n
@@ -235,7 +243,7 @@ class Dumper:
         return total // 1024
 
     def _send_region(self, i):
-        base = self.addrs[i]
+        mem = self.mems[i]
         size = self.sizes[i]
         foff = self.offsets[i]
         zmap = self.zmap
@@ -249,16 +257,16 @@ class Dumper:
             b += 1
             if zmap[b - 1]:
                 if run >= 0:
-                    err = self._send_blocks(base, run, pos - run, foff + run)
+                    err = self._send_blocks(mem, run, pos - run, foff + run)
                     if err:
                         return err
                     run = -1
-                self._skip_zeros(pos, n)
+                self._skip_zeros(mem, pos, n)
             elif run < 0:
                 run = pos
             pos += n
         if run >= 0:
-            err = self._send_blocks(base, run, size - run, foff + run)
+            err = self._send_blocks(mem, run, size - run, foff + run)
             if err:
                 return err
         return 0
@@ -285,19 +293,25 @@ class Dumper:
             err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_len)  # the page's rest: a hole
             if not err:
                 self._sent(lay.header_size)
-        mem = self.mem
         i = 0
         while not err and i < self.nregions:
-            mem.crc = self.crcv[i]
+            mem = self.mems[i]
             crc32.start(mem.crc)
             mem.crc_pos = 0 if self.digest else -1
             err = self._send_region(i)
             if not err and mem.crc_pos == self.sizes[i]:
                 lay.set_digest(i, mem.crc)
+            mem.crc_pos = -1  # a retransmission reads it without the CRC
             i += 1
-        mem.crc_pos = -1
-        if not err and self.digest:  # the digest note again, now filled in
-            err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
+        if not err and self.digest:
+            # the digest note again, now filled in, once every earlier datagram is
+            # acked: no copy of the header sent before the digests were known is
+            # still in flight to overwrite it
+            err = self.net.flush()
+            if not err:
+                err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
+        if not err:
+            err = self.net.flush()  # the KDH ends the data (FreeBSD: the server may truncate the file there)
         if not err:
             self.tick()
             k = self.kdh_src
