@@ -188,6 +188,7 @@ class SocketEndpoint:
         self._ackread = _READ_MAX if st == _CPYTHON else 4
         self._hostv = None
         self._portv = None
+        self._tx = None  # where debugnet builds datagrams (tx_buffer)
         bind_host = client_ip or ("::" if v6 else "0.0.0.0")
         if st == _UNIX:  # struct sockaddr_in / sockaddr_in6 (ports/unix/modsocket.c)
             self._hsa = bytearray(first[-1])  # herald: sendto() from B
@@ -298,6 +299,28 @@ class SocketEndpoint:
                 r = self._bsend(buf, self._hsa)
             else:  # allocates; debugnet never does this
                 r = self._bsend(memoryview(buf)[:n], self._hsa)
+        except OSError:  # EAGAIN, ENOBUFS, ECONNREFUSED...: a lost packet
+            return 0
+        if r:
+            return 1
+        return 0
+
+    def tx_buffer(self, n):  # arm-time
+        """The buffer debugnet builds datagrams of up to n bytes in (offset 0), made once."""
+        if self._tx is None or len(self._tx) < n:
+            self._tx = bytearray(n)
+        return self._tx, 0
+
+    def xmit(self, n, s):
+        """Send the n-byte datagram in the tx_buffer to the session port -> 1, or 0
+        (s, its sum, is not needed: the stack computes the UDP checksum)."""
+        if not self._port:
+            return 0
+        try:
+            if self._write is not None:
+                r = self._write(self._tx, 0, n)
+            else:
+                r = self._a.send(memoryview(self._tx)[:n])
         except OSError:  # EAGAIN, ENOBUFS, ECONNREFUSED...: a lost packet
             return 0
         if r:
