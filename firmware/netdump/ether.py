@@ -54,7 +54,7 @@
 # counters in .stats (ES_*, link.py) say what happened.
 import sys
 
-from netdump import inet
+from netdump import fast, inet
 from netdump.compat import IS_MICROPYTHON, const, small, ticks_add, ticks_diff, ticks_ms
 from netdump.feed import feed
 from netdump.link import (ES_ACKS, ES_ARP_REPLIES, ES_CLAIMS, ES_DROP_ADDR, ES_DROP_BAD,  # noqa: F401
@@ -192,6 +192,7 @@ class EtherEndpoint:
             self.ip = fam.Udp6(link, cip, sip, client_port, mtu)
             self.nbr = nbr.Ndp(link, cip)
             self._classify = inet6.classify
+            self._pseudo6 = inet6.pseudo6_sum
             self._kind_udp = inet6.KIND_UDP6
             self._et = inet.ETHERTYPE_IPV6
             self._et_nbr = inet.ETHERTYPE_IPV6  # NDP rides on IPv6
@@ -199,6 +200,7 @@ class EtherEndpoint:
             self.ip = fam.Udp4(link, cip, sip, client_port, mtu)
             self.nbr = nbr.Arp(link, cip)
             self._classify = inet.classify
+            self._pseudo6 = None
             self._kind_udp = inet.KIND_UDP4
             self._et = inet.ETHERTYPE_IPV4
             self._et_nbr = inet.ETHERTYPE_ARP
@@ -208,8 +210,21 @@ class EtherEndpoint:
         self._u = fam.UDP
         self._alen = fam.ALEN
         self.ip.set_dport(herald_port)
-        # debugnet's per-datagram call goes straight to the framing (one call per datagram)
+        # debugnet's per-datagram calls go straight to the framing (one call per datagram),
+        # which it builds in place in the framing's frame buffer (tx_buffer)
         self.send = self.ip.send
+        self.xmit = self.ip.xmit
+        self.tx_buffer = self.ip.tx_buffer
+
+        # -- the ack fast path: what an ack from the server looks like, checked in one
+        # viper call (fast.ack_match) before the general receive path (_input)
+        self._match = fast.ack_match
+        self._am = fam.ACK_MATCH  # frame bytes compared under the mask
+        self._aip = -1 if v6 else inet.IP4_OFF  # IPv4: its header checksum is checked too
+        self._au = fam.UDP
+        self._aref = bytearray(self._am + 2)  # + the pseudo-header sum
+        self._amask = bytearray(self._am)
+        self._ack_template()
 
         # -- the console line "netdumping to <server>[ via <gateway>] (<MAC>)\n": built at
         # resolve time into one buffer and written a byte at a time through a 1-byte one (one
@@ -234,6 +249,7 @@ class EtherEndpoint:
         """New connection: destination = the herald port; take the NIC over; resolve the next hop -> 1 if known."""
         self.ack_port = 0
         self._port = 0
+        self._ack_port_match()
         self.ip.set_dport(self.herald_port)
         self.link.resolved = 0
         if self._nic_start is not None and self._nic_start():
@@ -247,12 +263,20 @@ class EtherEndpoint:
         server was copied into ack[0:4] (ack_port = its source port), else 0."""
         poll = self._nic_poll
         rxv = self._rxv
+        link = self.link
         k = 0
         while k < _POLL_MAX:
             k += 1
             n = poll(rxv)
             if not n:
                 return 0
+            if link.resolved and self._match(rxv, n, self._aref, self._amask, self._am, self._aip, self._au, ack):
+                st = self.stats
+                st[ES_RX] += 1
+                st[ES_ACKS] += 1
+                u = self._au
+                self.ack_port = (rxv[u] << 8) | rxv[u + 1]
+                return 1
             if self._input(n, ack):
                 return 1
         return 0
@@ -268,6 +292,7 @@ class EtherEndpoint:
             return 1
         self._port = port
         self.ip.set_dport(port)
+        self._ack_port_match()
         return 0
 
     def wait(self, ms):
@@ -306,6 +331,7 @@ class EtherEndpoint:
         self.ip.retarget(port)  # header and checksum shares from server_ip, to the herald port
         self._route(on_link)
         self.link.resolved = 0  # the next reset() resolves the next hop again
+        self._ack_template()
         return 0
 
     # ---- next hop ---------------------------------------------------------------
@@ -445,6 +471,68 @@ class EtherEndpoint:
         return 1
 
     # ---- helpers ----------------------------------------------------------------
+    def _ack_template(self):
+        """The ack fast path's reference and mask: the ack an Ethernet frame from the
+        server must be, byte for byte where it matters (a strict subset of what
+        _input accepts as an ack); allocates nothing."""
+        ref = self._aref
+        mask = self._amask
+        m = self._am
+        i = 0
+        while i < m:
+            ref[i] = 0
+            mask[i] = 0xFF
+            i += 1
+        fast.copy(ref, 0, self.mac, 0, 6)
+        i = 6
+        while i < 12:  # the source MAC is not checked (as _input)
+            mask[i] = 0
+            i += 1
+        ref[12] = self._et >> 8
+        ref[13] = self._et & 0xFF
+        p = inet.ETH_HLEN
+        if self.v6:
+            ref[p] = 0x60  # version 6; traffic class and flow label not checked
+            mask[p] = 0xF0
+            mask[p + 1] = 0
+            mask[p + 2] = 0
+            mask[p + 3] = 0
+            ref[p + 5] = inet.UDP_HLEN + _ACK_LEN  # payload length: the UDP datagram alone
+            ref[p + 6] = inet.PROTO_UDP  # next header: UDP, no extension header
+            mask[p + 7] = 0  # hop limit
+            s = self._pseudo6(self.client_ip, self.server_ip, inet.PROTO_UDP, inet.UDP_HLEN + _ACK_LEN)
+        else:
+            ref[p] = 0x45  # version 4, no options
+            mask[p + 1] = 0  # TOS
+            ref[p + 3] = inet.IP4_HLEN + inet.UDP_HLEN + _ACK_LEN  # total length
+            mask[p + 4] = 0  # ID
+            mask[p + 5] = 0
+            mask[p + 6] = 0x3F  # MF and the fragment offset must be 0; DF not checked
+            mask[p + 8] = 0  # TTL
+            ref[p + 9] = inet.PROTO_UDP
+            mask[p + 10] = 0  # header checksum: checked by ack_match
+            mask[p + 11] = 0
+            s = inet.pseudo4_sum(self.client_ip, self.server_ip, inet.PROTO_UDP, inet.UDP_HLEN + _ACK_LEN)
+        fast.copy(ref, self._src, self.server_ip, 0, self._alen)
+        fast.copy(ref, self._dst, self.client_ip, 0, self._alen)
+        u = self._au
+        ref[u + 2] = self.client_port >> 8
+        ref[u + 3] = self.client_port & 0xFF
+        ref[u + 5] = inet.UDP_HLEN + _ACK_LEN
+        ref[m] = s >> 8
+        ref[m + 1] = s & 0xFF
+        self._ack_port_match()
+
+    def _ack_port_match(self):
+        """The ack fast path takes any source port until a session port is adopted, then only it."""
+        u = self._au
+        p = self._port
+        self._aref[u] = p >> 8
+        self._aref[u + 1] = p & 0xFF
+        k = 0xFF if p else 0
+        self._amask[u] = k
+        self._amask[u + 1] = k
+
     def _route(self, on_link):
         """Next hops to try, in order (FreeBSD debugnet_arp_gw: the server
         first, then the gateway; an off-link server: the gateway only)."""

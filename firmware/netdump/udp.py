@@ -2,22 +2,29 @@
 # ip6.py (IPv6): one frame buffer with a template made at arm time (Ethernet,
 # the family's IP header, UDP with its checksum share), patched per datagram
 # with the lengths and the checksums. The family classes write their IP header
-# into the template; the per-datagram patch of that header is a two-way branch
-# here (IPv4: total length and header checksum; IPv6: payload length), so a
-# datagram costs one call either way and neither family needs the other's
-# module.
+# into the template; the per-datagram patch (IPv4: total length and header
+# checksum; IPv6: payload length; then the UDP length and checksum and the
+# padding) is one viper call (fast.udp_finish), so a datagram costs the same
+# either way and neither family needs the other's module.
 #
-#   .send(buf, n) -> 1/0      buf[0:n] as one datagram to the server; what
-#                             EtherEndpoint.send is (one call per datagram)
+# Zero copy: debugnet builds each datagram in place, at the UDP payload offset
+# of the frame buffer (tx_buffer), with the RFC 1071 sum of what it wrote, and
+# xmit() completes the frame around it and hands it to the NIC.
+#
+#   .tx_buffer(n) -> (tx, off)  arm time: the frame buffer and where a datagram
+#                             of up to n bytes goes in it
+#   .xmit(n, s) -> 1/0        the n-byte datagram at tx[off:] (sum s) to the server
+#   .send(buf, n) -> 1/0      buf[0:n] copied there, then xmit (the herald)
 #   .set_dport(port)          destination port (herald port, then the session's)
 #   .set_next_hop(mac)        Ethernet destination once resolved
 # Everything after the constructor allocates nothing.
 from netdump import fast, inet
 from netdump.compat import const
 from netdump.inet import fold
-from netdump.link import ES_TX, ES_TX_ERR, ETH_MIN, OFF
+from netdump.link import ES_TX, ES_TX_ERR, OFF
 
 _IP = const(16)  # OFF + the Ethernet header: the IP header in the buffer
+_IP_F = const(14)  # the same in the frame (tx from OFF on)
 
 
 class Udp:
@@ -33,10 +40,12 @@ class Udp:
         self.txv = memoryview(self.tx)[OFF:]
         self._u = _IP + overhead - inet.UDP_HLEN  # the UDP header in the buffer
         self._pay = _IP + overhead  # the payload
+        self._uf = self._u - OFF  # the UDP header in the frame
         self._ethertype = ethertype
-        self._v4 = v4
         self._copy_csum = fast.copy_csum
-        self._ip_sum = 0  # IPv4: header sum without total length and checksum
+        self._finish = fast.udp_finish
+        self._nic_send = link.nic.send
+        self._ip_sum = 0 if v4 else -1  # IPv4: header sum without total length and checksum; IPv6: -1
         self._pseudo = 0  # pseudo-header sum without the UDP length (the family sets it)
         self._usum = 0  # pseudo-header + ports
         self.dport = 0
@@ -54,41 +63,32 @@ class Udp:
         """Ethernet header of every datagram: to mac, from our MAC."""
         inet.eth_header(self.tx, OFF, mac, self.link.mac, self._ethertype)
 
+    def tx_buffer(self, n):  # arm-time
+        """The frame buffer and the offset in it where a datagram of up to n bytes is built."""
+        if n > self.maxpay:
+            raise ValueError("datagram larger than the MTU allows")
+        return self.tx, self._pay
+
     def send(self, buf, n):
         """Send buf[0:n] as one UDP datagram to the server -> 1, or 0 if it could not."""
+        if n > self.maxpay or n < 0:
+            self.link.stats[ES_TX_ERR] += 1
+            return 0
+        return self.xmit(n, self._copy_csum(self.tx, self._pay, buf, 0, n, 0))
+
+    def xmit(self, n, s):
+        """Send the n-byte datagram at tx[tx_buffer offset:] (RFC 1071 sum s) to the server -> 1/0."""
         link = self.link
         st = link.stats
         if not link.resolved or n > self.maxpay or n < 0:
             st[ES_TX_ERR] += 1
             return 0
-        tx = self.tx
-        s = self._copy_csum(tx, self._pay, buf, 0, n, 0)
-        ulen = n + inet.UDP_HLEN
-        if self._v4:
-            tot = ulen + inet.IP4_HLEN
-            tx[_IP + 2] = tot >> 8  # total length (RFC 791 section 3.1)
-            tx[_IP + 3] = tot & 0xFF
-            c = 0xFFFF ^ fold(self._ip_sum + tot)
-            tx[_IP + 10] = c >> 8
-            tx[_IP + 11] = c & 0xFF
-        else:
-            tx[_IP + 4] = ulen >> 8  # payload length (RFC 8200 section 3)
-            tx[_IP + 5] = ulen & 0xFF
-        u = self._u
-        tx[u + 4] = ulen >> 8
-        tx[u + 5] = ulen & 0xFF
-        # RFC 768 / RFC 8200 section 8.1: pseudo-header (addresses, length,
-        # protocol) + header + data
-        c = 0xFFFF ^ fold(fold(s + self._usum + ulen + ulen))
-        if c == 0:
-            c = 0xFFFF  # RFC 768: a computed zero is sent as all ones
-        tx[u + 6] = c >> 8
-        tx[u + 7] = c & 0xFF
-        flen = self._pay - OFF + n
-        while flen < ETH_MIN:
-            tx[OFF + flen] = 0
-            flen += 1
-        if link.xmit(self.txv, flen):
+        flen = self._finish(self.txv, _IP_F, self._uf, n, s, self._ip_sum, self._usum)
+        try:
+            r = self._nic_send(self.txv, flen)
+        except OSError:
+            r = 0
+        if r is None or r:
             st[ES_TX] += 1
             return 1
         st[ES_TX_ERR] += 1
