@@ -17,7 +17,12 @@ alone) is divided by the difference in packets, so start-up and arm-time
 work cancel out. The count does not depend on the
 machine's load.
 
-Usage: python bench/bench_dump.py [--mib 16] [--runs 1] [--count] [--no-digest]
+With --sparse it prints instead the table of issue 17: the same region size
+dumped twice per mode, pseudo-random and with three of every four 4 KiB blocks
+zero (the dumper skips them), to our netdumpd and to ack_peer, best of --runs,
+and the time of the sparse region as a fraction of the random one's.
+
+Usage: python bench/bench_dump.py [--mib 16] [--runs 1] [--count] [--no-digest] [--sparse]
 No root needed."""
 import argparse
 import os
@@ -45,10 +50,11 @@ def start(cmd, ready=None):
     return p
 
 
-def run_client(mode, mib, hport, cport, sport, phase="all", wrap=()):
+def run_client(mode, mib, hport, cport, sport, phase="all", wrap=(), fill="random"):
     # host_tests: mp_dump_bench.py fills its region with host_tests/mp/testram.py
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
-                                                        os.path.join(ROOT, "host_tests")]))
+                                                        os.path.join(ROOT, "host_tests")]),
+               NETDUMP_BENCH_FILL=fill)
     r = subprocess.run(list(wrap) + [micropython_exe(), "-X", "heapsize=%dM" % (mib + 16),
                                      os.path.join(ROOT, "bench", "mp_dump_bench.py"),
                                      "127.0.0.1", str(hport), str(cport), mode, str(mib), str(sport), phase],
@@ -65,21 +71,89 @@ def run_client(mode, mib, hport, cport, sport, phase="all", wrap=()):
     return vals
 
 
+def start_server(server, peer_bin, tmp, hport, cport):
+    """The peer for one dump: ack_peer or our netdumpd on the given ports."""
+    if server == "ack_peer":
+        return start([peer_bin, "127.0.0.1", str(hport), str(cport)], "ready")
+    dd = tempfile.mkdtemp(dir=tmp)
+    return start([sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1",
+                  "-d", dd, "-P", os.path.join(dd, "pid"), "--herald-port", str(hport),
+                  "--client-port", str(cport)])
+
+
+def best_dump(server, mode, mib, runs, peer_bin, sport, tmp, fill="random"):
+    """The fastest of `runs` dumps (the client's KEY value lines)."""
+    best = None
+    for _ in range(runs):
+        hport, cport = free_udp_port(), free_udp_port()
+        p = start_server(server, peer_bin, tmp, hport, cport)
+        try:
+            v = run_client(mode, mib, hport, cport, sport, fill=fill)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+        if best is None or int(v["DUMP_US"]) < int(best["DUMP_US"]):
+            best = v
+    return best
+
+
+def build_peer(tmp):
+    """Compile bench/ack_peer.c into tmp -> its path."""
+    peer_bin = os.path.join(tmp, "ack_peer")
+    subprocess.run(["gcc", "-O2", "-o", peer_bin, os.path.join(ROOT, "bench", "ack_peer.c")], check=True)
+    return peer_bin
+
+
+def sparse_table(mib=8, runs=3, servers=("netdumpd", "ack_peer"), modes=("window", "freebsd")):
+    """Random vs 75%-zero region, per server and mode -> rows (server, mode, random, sparse)
+    of the best runs' KEY values; prints the table."""
+    tmp = tempfile.mkdtemp(prefix="bench_dump.")
+    rows = []
+    try:
+        peer_bin = build_peer(tmp)
+        sport = free_udp_port()
+        sink = start([peer_bin, "127.0.0.1", str(sport), "0", "--sink"], "ready")
+        try:
+            for server in servers:
+                for mode in modes:
+                    r = best_dump(server, mode, mib, runs, peer_bin, sport, tmp)
+                    z = best_dump(server, mode, mib, runs, peer_bin, sport, tmp, "zero75")
+                    rows.append((server, mode, r, z))
+        finally:
+            sink.kill()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d MiB region, pseudo-random vs three of every four 4 KiB blocks zero (skipped); "
+          "MicroPython unix port, heap locked, loopback UDP, best of %d" % (mib, runs))
+    print("%-9s %-8s %14s %14s %14s %14s %9s" % ("peer", "mode", "random pkts", "random ms", "75%-zero pkts",
+                                                 "75%-zero ms", "zero/rnd"))
+    for server, mode, r, z in rows:
+        print("%-9s %-8s %14d %14.1f %14d %14.1f %9.2f" % (
+            server, mode, _sent(r), int(r["DUMP_US"]) / 1000, _sent(z), int(z["DUMP_US"]) / 1000,
+            int(z["DUMP_US"]) / int(r["DUMP_US"])))
+    return rows
+
+
+def _sent(v):
+    return dict(zip(v["STAT_NAMES"].split(), map(int, v["STATS"].split())))["sent"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mib", type=int, default=16, help="region size in MiB (default 16)")
     ap.add_argument("--runs", type=int, default=1, help="runs per row; the best is shown (default 1)")
     ap.add_argument("--count", action="store_true", help="also count instructions per packet with callgrind")
     ap.add_argument("--no-digest", action="store_true", help="arm without the per-region CRC-32 (arm(digest=False))")
+    ap.add_argument("--sparse", action="store_true",
+                    help="only the random vs 75%%-zero table (use --mib 8 --runs 3 for issue 17's)")
     args = ap.parse_args(argv)
     if args.no_digest:
         os.environ["NETDUMP_BENCH_DIGEST"] = "0"  # read by bench/mp_dump_bench.py
-    if os.geteuid() != 0:
-        print("bench_dump: needs root (SOCK_RAW)", file=sys.stderr)
-        return 1
+    if args.sparse:
+        sparse_table(args.mib, args.runs)
+        return 0
     tmp = tempfile.mkdtemp(prefix="bench_dump.")
-    peer_bin = os.path.join(tmp, "ack_peer")
-    subprocess.run(["gcc", "-O2", "-o", peer_bin, os.path.join(ROOT, "bench", "ack_peer.c")], check=True)
+    peer_bin = build_peer(tmp)
     rows = []
     procs = []
     try:
@@ -87,24 +161,7 @@ def main(argv=None):
         procs.append(start([peer_bin, "127.0.0.1", str(sport), "0", "--sink"], "ready"))
         for server in ("ack_peer", "netdumpd"):
             for mode in ("window", "freebsd"):
-                best = None
-                for _ in range(args.runs):
-                    hport, cport = free_udp_port(), free_udp_port()
-                    if server == "ack_peer":
-                        p = start([peer_bin, "127.0.0.1", str(hport), str(cport)], "ready")
-                    else:
-                        dd = tempfile.mkdtemp(dir=tmp)
-                        p = start([sys.executable, "-m", "netdump_tools.netdumpd", "-D", "-n", "-a", "127.0.0.1",
-                                   "-d", dd, "-P", os.path.join(dd, "pid"), "--herald-port", str(hport),
-                                   "--client-port", str(cport)])
-                    try:
-                        v = run_client(mode, args.mib, hport, cport, sport)
-                    finally:
-                        p.send_signal(signal.SIGTERM)
-                        p.wait(10)
-                    if best is None or int(v["DUMP_US"]) < int(best["DUMP_US"]):
-                        best = v
-                rows.append((server, mode, best))
+                rows.append((server, mode, best_dump(server, mode, args.mib, args.runs, peer_bin, sport, tmp)))
         counts = count_instructions(peer_bin, sport, tmp) if args.count else None
     finally:
         for p in procs:
@@ -164,11 +221,7 @@ def count_instructions(peer_bin, sport, tmp):
         d6, v6 = _callgrind_ir(peer_bin, sport, tmp, mode, "dump", 6)
         b2, w2 = _callgrind_ir(peer_bin, sport, tmp, mode, "base", 2)
         b6, w6 = _callgrind_ir(peer_bin, sport, tmp, mode, "base", 6)
-
-        def sent(v):
-            return dict(zip(v["STAT_NAMES"].split(), map(int, v["STATS"].split())))["sent"]
-
-        res[mode] = ((d6 - d2 - (s6 - s2)) / (sent(v6) - sent(v2)),
+        res[mode] = ((d6 - d2 - (s6 - s2)) / (_sent(v6) - _sent(v2)),
                      (b6 - b2 - (s6 - s2)) / (int(w6["BASE_PKTS"]) - int(w2["BASE_PKTS"])))
     return res
 

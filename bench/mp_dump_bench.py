@@ -2,6 +2,8 @@
 #   argv: server herald_port client_port mode mib sink_port [phase]
 #   phase: all (default), setup (arm only), dump (arm + dump), base (arm + baseline);
 #   bench_dump.py --count runs each phase under callgrind and subtracts setup.
+#   env: NETDUMP_BENCH_DIGEST=0 (arm without the CRC-32), NETDUMP_BENCH_FILL=zero75
+#   (three of every four 4 KiB blocks zero: the dumper skips them)
 import os
 import socket
 import sys
@@ -30,6 +32,11 @@ def main():
     mode = debugnet.MODE_FREEBSD if mode == "freebsd" else debugnet.MODE_WINDOW
     region = bytearray(int(mib) << 20)
     testram.xorshift_fill(region, len(region) // 4, 0x9E3779B9)  # no zero blocks: nothing is skipped
+    if os.getenv("NETDUMP_BENCH_FILL", "random") == "zero75":  # bench_dump.py --sparse
+        z = bytes(4096)
+        for b in range(len(region) // 4096):  # three of every four 4 KiB blocks zero
+            if b % 4:
+                region[4096 * b:4096 * b + 4096] = z
     digest = os.getenv("NETDUMP_BENCH_DIGEST", "1") != "0"  # bench_dump.py --no-digest
     d = panic.arm(server, [("ram", uctypes.addressof(region), len(region))], elfcore.EM_X86_64, 64, "amd64",
                   mode=mode, herald_port=int(hport), client_port=int(cport), client_ip=server, digest=digest)
@@ -46,6 +53,7 @@ def main():
     print("ERR", err)
     print("DUMP_US", us)
     print("DUMP_BYTES", d.layout.total_size)
+    print("SENT_BYTES", d.sent_bytes)
     print("CHUNK", d.net.chunk)
     print("STATS", " ".join([str(x) for x in st]))
     print("STAT_NAMES", " ".join(debugnet.STAT_NAMES))
