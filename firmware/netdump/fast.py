@@ -23,7 +23,11 @@
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it
 # is only ever added to inside viper. Regions must not overlap.
+#
+# On Cortex-M ports with the inline assembler, copy_mem_csum_crc (the data
+# path's loop: every payload byte goes through it) is fast_thumb's.
 IMPL = "python"  # which set is in use: "viper" or "python"
+THUMB = False  # copy_mem_csum_crc is fast_thumb's
 
 try:
     from netdump import fast_viper as _impl
@@ -51,3 +55,12 @@ copy_mem_csum_crc = _impl.copy_mem_csum_crc
 put_header = _impl.put_header
 udp_finish = _impl.udp_finish
 ack_match = _impl.ack_match
+
+if IMPL == "viper":
+    try:
+        from netdump import fast_thumb
+
+        copy_mem_csum_crc = fast_thumb.copy_mem_csum_crc
+        THUMB = True
+    except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
+        pass  # no inline assembler (x86, Xtensa, RISC-V): the viper loop

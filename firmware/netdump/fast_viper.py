@@ -277,23 +277,19 @@ def addr_of(buf):
     return uctypes.addressof(buf)
 
 
-# CRC-32 (netdump/crc32.py): four tables (4 KiB), 4-byte aligned as ptr32 needs (a heap block)
+# CRC-32 (netdump/crc32.py): four interleaved tables (4 KiB), 4-byte aligned as ptr32 needs (a heap block)
 _CRC_TABLE = crc32.table(4)
 
 
 @micropython.viper
 def crc32_update(state, buf, off: int, n: int):
     """Feed buf[off:off+n] to the running CRC-32 in state (4 bytes, see crc32.py)."""
-    b = uint(ptr8(_CRC_TABLE))
-    t0 = ptr32(b)  # one pointer per table: cheaper than offsets into one
-    t1 = ptr32(b + 1024)
-    t2 = ptr32(b + 2048)
-    t3 = ptr32(b + 3072)
+    t = ptr32(_CRC_TABLE)  # four interleaved tables: entry i of table k at word 4*i + k
     s = ptr8(state)
     c = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
     a = uint(ptr8(buf)) + uint(off)
     while n > 0 and int(a & 3) != 0:  # bytes up to a word boundary
-        c = uint(t0[(c ^ uint(ptr8(a)[0])) & 0xFF]) ^ (c >> 8)
+        c = uint(t[((c ^ uint(ptr8(a)[0])) & 0xFF) << 2]) ^ (c >> 8)
         a += 1
         n -= 1
     w = ptr32(a)
@@ -301,18 +297,18 @@ def crc32_update(state, buf, off: int, n: int):
     i = 0
     while i + 2 <= k:  # little-endian words, slicing by 4, two per turn
         c ^= uint(w[i])
-        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        c = uint(t[((c & 0xFF) << 2) | 3]) ^ uint(t[(((c >> 8) & 0xFF) << 2) | 2]) ^ uint(t[(((c >> 16) & 0xFF) << 2) | 1]) ^ uint(t[(c >> 24) << 2])
         c ^= uint(w[i + 1])
-        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        c = uint(t[((c & 0xFF) << 2) | 3]) ^ uint(t[(((c >> 8) & 0xFF) << 2) | 2]) ^ uint(t[(((c >> 16) & 0xFF) << 2) | 1]) ^ uint(t[(c >> 24) << 2])
         i += 2
     if i < k:
         c ^= uint(w[i])
-        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        c = uint(t[((c & 0xFF) << 2) | 3]) ^ uint(t[(((c >> 8) & 0xFF) << 2) | 2]) ^ uint(t[(((c >> 16) & 0xFF) << 2) | 1]) ^ uint(t[(c >> 24) << 2])
     p = ptr8(a + uint(k << 2))
     n -= k << 2
     i = 0
     while i < n:
-        c = uint(t0[(c ^ uint(p[i])) & 0xFF]) ^ (c >> 8)
+        c = uint(t[((c ^ uint(p[i])) & 0xFF) << 2]) ^ (c >> 8)
         i += 1
     s[0] = int(c & 0xFF)
     s[1] = int((c >> 8) & 0xFF)
@@ -323,20 +319,17 @@ def crc32_update(state, buf, off: int, n: int):
 @micropython.viper
 def _zeros_op(out, nbytes: int):
     # The running CRC-32 after nbytes zero bytes is a linear function of the
-    # running value before them (the table step c -> t0[c & 0xFF] ^ (c >> 8) has
+    # running value before them (the table step c -> table0[c & 0xFF] ^ (c >> 8) has
     # no constant term): out[k] (a u32) is its image of the value 1 << k, so the
     # image of any value is the XOR of out[k] over its set bits k.
-    t0 = ptr32(uint(ptr8(_CRC_TABLE)))
-    t1 = ptr32(uint(ptr8(_CRC_TABLE)) + 1024)
-    t2 = ptr32(uint(ptr8(_CRC_TABLE)) + 2048)
-    t3 = ptr32(uint(ptr8(_CRC_TABLE)) + 3072)
+    t = ptr32(_CRC_TABLE)
     o = ptr32(out)
     k = 0
     while k < 32:
         c = uint(1) << uint(k)
         i = nbytes >> 2
         while i > 0:
-            c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+            c = uint(t[((c & 0xFF) << 2) | 3]) ^ uint(t[(((c >> 8) & 0xFF) << 2) | 2]) ^ uint(t[(((c >> 16) & 0xFF) << 2) | 1]) ^ uint(t[(c >> 24) << 2])
             i -= 1
         o[k] = c
         k += 1
@@ -352,11 +345,7 @@ _zeros_op(_ZOP, ZBLOCK)
 @micropython.viper
 def crc32_zeros(state, n: int):
     """Feed n zero bytes to the running CRC-32 in state."""
-    b = uint(ptr8(_CRC_TABLE))
-    t0 = ptr32(b)
-    t1 = ptr32(b + 1024)
-    t2 = ptr32(b + 2048)
-    t3 = ptr32(b + 3072)
+    t = ptr32(_CRC_TABLE)
     z = ptr32(_ZOP)
     s = ptr8(state)
     c = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
@@ -371,10 +360,10 @@ def crc32_zeros(state, n: int):
         c = r
         n -= ZBLOCK
     while n >= 4:
-        c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+        c = uint(t[((c & 0xFF) << 2) | 3]) ^ uint(t[(((c >> 8) & 0xFF) << 2) | 2]) ^ uint(t[(((c >> 16) & 0xFF) << 2) | 1]) ^ uint(t[(c >> 24) << 2])
         n -= 4
     while n > 0:
-        c = uint(t0[c & 0xFF]) ^ (c >> 8)
+        c = uint(t[(c & 0xFF) << 2]) ^ (c >> 8)
         n -= 1
     s[0] = int(c & 0xFF)
     s[1] = int((c >> 8) & 0xFF)
@@ -396,11 +385,11 @@ def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
     c = uint(0)
     if docrc:
         c = uint(sp[0]) | (uint(sp[1]) << 8) | (uint(sp[2]) << 16) | (uint(sp[3]) << 24)
-    b = uint(ptr8(_CRC_TABLE))
+    b = uint(ptr8(_CRC_TABLE))  # interleaved: table k from byte 4*k on, entry i at word 4*i
     t0 = ptr32(b)
-    t1 = ptr32(b + 1024)
-    t2 = ptr32(b + 2048)
-    t3 = ptr32(b + 3072)
+    t1 = ptr32(b + 4)
+    t2 = ptr32(b + 8)
+    t3 = ptr32(b + 12)
     acc = uint(0)  # little-endian pairs, swapped at the end
     i = 0
     if int((d | a) & 3) == 0:
@@ -419,7 +408,7 @@ def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
                     pd[i] = x
                     acc += (x & 0xFFFF) + (x >> 16)
                     c ^= x
-                    c = uint(t3[c & 0xFF]) ^ uint(t2[(c >> 8) & 0xFF]) ^ uint(t1[(c >> 16) & 0xFF]) ^ uint(t0[c >> 24])
+                    c = uint(t3[(c & 0xFF) << 2]) ^ uint(t2[((c >> 8) & 0xFF) << 2]) ^ uint(t1[((c >> 16) & 0xFF) << 2]) ^ uint(t0[(c >> 24) << 2])
                     i += 1
             else:
                 while i < e:
@@ -439,7 +428,7 @@ def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
         else:
             acc += x
         if docrc:
-            c = uint(t0[(c ^ x) & 0xFF]) ^ (c >> 8)
+            c = uint(t0[((c ^ x) & 0xFF) << 2]) ^ (c >> 8)
         i += 1
         if (i & 0x7FFF) == 0:
             acc = (acc & 0xFFFF) + (acc >> 16)

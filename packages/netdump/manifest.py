@@ -8,6 +8,6 @@ metadata(description="netdump core: fault entry points, transport, ELF core, ker
 
 add_library("netdump", "..")
 package("netdump", files=["__init__.py", "compat.py", "wire.py", "kdh.py", "elfcore.py", "crc32.py", "fast.py",
-                          "fast_viper.py", "feed.py", "debugnet.py", "dumper.py", "fault.py", "console.py",
-                          "watchdog.py", "panic.py", "arming.py", "config.py", "addr.py", "board.py"],
+                          "fast_viper.py", "fast_thumb.py", "feed.py", "debugnet.py", "dumper.py", "fault.py",
+                          "console.py", "watchdog.py", "panic.py", "arming.py", "config.py", "addr.py", "board.py"],
         base_path="../../firmware")
