@@ -6,8 +6,8 @@
 #                      frame NIC that answers ARP and acks every debugnet datagram
 #                      with a prebuilt frame, at once
 #             socket - LoopEp, an endpoint with SocketEndpoint's shape (the
-#                      datagram built in its buffer, sent with one call) whose
-#                      "sending" queues the ack
+#                      datagram built in its buffer, sent with one call, acks
+#                      read with poll_seq) whose "sending" queues the ack
 #   MODE: window | freebsd    FILL: random | zero75    DIGEST: 1 | 0
 #   PHASE: setup (arm only) | dump (arm + dump) | nic (arm + the NIC alone: the
 #          same number of data frames sent and acks polled, nothing else)
@@ -124,17 +124,18 @@ class LoopEp:
         self._push(self.tx)
         return 1
 
-    def poll_ack(self, ack):
+    def poll_seq(self):
         if self.qh == self.qt:
-            return 0
+            return -1
         q = self.q
         i = (self.qh % _Q) * 4
         self.qh += 1
-        ack[0] = q[i]
-        ack[1] = q[i + 1]
-        ack[2] = q[i + 2]
-        ack[3] = q[i + 3]
-        return 1
+        if q[i] >= 0x40:
+            return -2
+        return (q[i] << 24) | (q[i + 1] << 16) | (q[i + 2] << 8) | q[i + 3]
+
+    def poll_ack(self, ack):
+        return 0  # debugnet uses poll_seq
 
     def adopt_port(self, port):
         return 0

@@ -289,6 +289,8 @@ def test_reconnect_after_a_dump():
 class LoseAck:
     """An endpoint that loses the first ack carrying seqno `seq` (set once known)."""
 
+    poll_seq = None  # debugnet reads acks through poll_ack below
+
     def __init__(self, ep):
         self.ep = ep
         self.seq = -1

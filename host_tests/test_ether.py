@@ -772,10 +772,10 @@ def _poll_one(ep, nic, frame, fast_path):
 
     def counting(*args):
         r = real(*args)
-        calls[0] += r
+        calls[0] += r != -1
         return r
 
-    ep._match = counting if fast_path else (lambda *args: 0)
+    ep._match = counting if fast_path else (lambda *args: -1)
     nic.queue(frame)
     a = bytearray(4)
     r = ep.poll_ack(a)

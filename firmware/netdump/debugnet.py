@@ -55,6 +55,9 @@
 #   ep.poll_ack(ack)     non-blocking: 1 if a 4-byte ack from the server was
 #                        copied into ack[0:4] (ep.ack_port = its UDP source
 #                        port), else 0; other datagrams are dropped.
+#   ep.poll_seq()        optional, the same as a number: the ack's seqno, -2
+#                        for one of 2**30 or more, -1 if none came (saves
+#                        parsing the 4 bytes on the fault path).
 #   ep.adopt_port(port)  send to server:port from now on (and accept acks only
 #                        from there) -> 0, or nonzero if it could not.
 #   ep.wait(ms)          block up to ms for something to read (may return early).
@@ -152,11 +155,17 @@ STAT_NAMES = (
     "rtt_samples", "rtt_last_us", "rtt_min_us", "rtt_max_us", "srtt_us", "rttvar_us", "rto_us",
 )
 
-# per-slot flags (bytearray ring of _MAX_WINDOW slots)
+# per-slot state (a list of _MAX_WINDOW small ints, slot = seqno & _RMASK):
+# flags in bits 0-3, retransmissions in bits 4-11, later acks counted against it
+# (fast retransmit) in bits 12-19; one store when a datagram is first sent
 _F_ACKED = const(1)
 _F_RETX = const(2)  # retransmitted: no RTT sample (Karn)
 _F_FAST = const(4)  # fast-retransmitted once already
 _F_SENT = const(8)  # the endpoint took at least one copy
+_TRY = const(0x10)  # one retransmission
+_TRY_SHIFT = const(4)
+_DUP = const(0x1000)  # one later ack
+_DUP_SHIFT = const(12)
 _RMASK = const(63)  # _MAX_WINDOW - 1
 
 # connection states
@@ -226,6 +235,8 @@ class Debugnet:
         self._ep_send = endpoint.send
         self._ep_poll = endpoint.poll_ack
         self._ep_wait = endpoint.wait
+        # the next ack's seqno: straight from the endpoint, or parsed from poll_ack's 4 bytes
+        self._poll = getattr(endpoint, "poll_seq", None) or self._poll_ack_seq
         # where datagrams are built: in place in the endpoint's frame, or in a buffer of our own
         txb = getattr(endpoint, "tx_buffer", None)
         if txb is not None:
@@ -237,17 +248,20 @@ class Debugnet:
             self._emit = self._send_own
         self._put_header = fast.put_header
         self._ack = bytearray(4)
-        # the window: one slot per datagram in flight (seqno & _RMASK), each
-        # remembering how to build its datagram again
-        self._flags = bytearray(_MAX_WINDOW)
-        self._tries = bytearray(_MAX_WINDOW)
-        self._dups = bytearray(_MAX_WINDOW)
+        # the window: one slot per datagram in flight (seqno & _RMASK): its state,
+        # when it was sent, and the message it belongs to. A message record says how
+        # to build any of its datagrams again: _MAX_WINDOW records are enough, since
+        # every message in flight has a datagram in the window
+        self._sst = [0] * _MAX_WINDOW
         self._tsent = [0] * _MAX_WINDOW
-        self._stype = bytearray(_MAX_WINDOW)  # message type
-        self._ssrc = [None] * _MAX_WINDOW  # source
-        self._spos = [0] * _MAX_WINDOW  # position in the source
-        self._soff = [0] * _MAX_WINDOW  # file offset
-        self._slen = [0] * _MAX_WINDOW  # payload bytes
+        self._smsg = bytearray(_MAX_WINDOW)
+        self._mtype = bytearray(_MAX_WINDOW)  # message type
+        self._msrc = [None] * _MAX_WINDOW  # source
+        self._mpos = [0] * _MAX_WINDOW  # position in the source
+        self._moff = [0] * _MAX_WINDOW  # file offset
+        self._mlen = [0] * _MAX_WINDOW  # bytes
+        self._mseq = [0] * _MAX_WINDOW  # seqno of its first datagram
+        self._mi = 0  # the last record used
         self._rto_init = rto_init_us
         self._rto_min = rto_min_us
         self._rto_max = rto_max_us
@@ -394,17 +408,20 @@ class Debugnet:
             self.err = ERR_TOO_BIG
             return ERR_TOO_BIG
         if self.mode == MODE_FREEBSD:
+            m = self._record(mtype, src, pos, offset, length, self._seq)
+            smsg = self._smsg
             err = 0
             while n and not err:
                 cnt = n
                 if cnt > _MAX_WINDOW:
                     cnt = _MAX_WINDOW
-                k = self._fill(self._seq, cnt, mtype, src, pos, offset, length)
-                err = self._burst(self._seq, cnt)
-                self._seq += cnt
-                pos += k
-                offset += k
-                length -= k
+                q = self._seq
+                i = 0
+                while i < cnt:
+                    smsg[(q + i) & _RMASK] = m
+                    i += 1
+                err = self._burst(q, cnt)
+                self._seq = q + cnt
                 n -= cnt
         else:
             err = self._window_send(mtype, src, pos, offset, length)
@@ -412,40 +429,47 @@ class Debugnet:
             self.err = err
         return err
 
-    def _fill(self, q, cnt, mtype, src, pos, offset, length):
-        """Slot records of cnt datagrams from seqno q on -> the bytes they carry."""
-        ch = self.chunk
-        total = 0
-        i = 0
-        while i < cnt:
-            n = length - total
-            if n > ch:
-                n = ch
-            s = (q + i) & _RMASK
-            self._stype[s] = mtype
-            self._ssrc[s] = src
-            self._spos[s] = pos + total
-            self._soff[s] = offset + total
-            self._slen[s] = n
-            total += n
-            i += 1
-        return total
+    def _record(self, mtype, src, pos, offset, length, q):
+        """The next message record: how to build the datagrams from seqno q on -> its index."""
+        m = (self._mi + 1) & _RMASK
+        self._mi = m
+        self._mtype[m] = mtype
+        self._msrc[m] = src
+        self._mpos[m] = pos
+        self._moff[m] = offset
+        self._mlen[m] = length
+        self._mseq[m] = q
+        return m
+
+    def _poll_ack_seq(self):
+        # endpoints without poll_seq: the seqno of poll_ack's 4 bytes, -2 if >= 2**30, -1 if none
+        ack = self._ack
+        if not self._ep_poll(ack):
+            return -1
+        b = ack[0]
+        if b >= 0x40:
+            return -2
+        return (b << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
 
     def _xmit(self, q):
-        """(Re)build datagram q from its slot record and hand it to the endpoint -> 1 if taken."""
+        """(Re)build datagram q from its message record and hand it to the endpoint -> 1 if taken."""
         st = self.stats
         st[ST_SENT] += 1
-        s = q & _RMASK
-        t = self._stype[s]
+        m = self._smsg[q & _RMASK]
+        t = self._mtype[m]
         if t == HERALD:
             ok = self._ep_send(self._hbuf, self._hlen)
         else:
             tx = self._tx
             o = self._txoff
-            n = self._slen[s]
-            c = self._put_header(tx, o, t, q, self._soff[s], n)
+            ch = self.chunk
+            k = (q - self._mseq[m]) * ch  # the datagram's place in its message
+            n = self._mlen[m] - k
+            if n > ch:
+                n = ch
+            c = self._put_header(tx, o, t, q, self._moff[m] + k, n)
             if n:
-                c += self._ssrc[s].readinto_at(tx, o + HDR_LEN, self._spos[s], n)
+                c += self._msrc[m].readinto_at(tx, o + HDR_LEN, self._mpos[m] + k, n)
             ok = self._emit(HDR_LEN + n, c)
         if ok:
             return 1
@@ -503,42 +527,42 @@ class Debugnet:
         ch = self.chunk
         win = self.window
         after = self.poll_after
-        flags = self._flags
-        tries = self._tries
-        dups = self._dups
+        sst = self._sst
         tsent = self._tsent
-        stype = self._stype
-        ssrc = self._ssrc
-        spos = self._spos
-        soff = self._soff
-        slen = self._slen
+        smsg = self._smsg
         st = self.stats
         tx = self._tx
         o = self._txoff
         d = o + HDR_LEN
         put = self._put_header
         emit = self._emit
+        herald = mtype == HERALD
         end = pos + length
         q = self._seq
+        q0 = q
+        lo = self._lo
+        m = -1
+        err = 0
         while True:
-            while q - self._lo >= win:  # full: acks, timers, waiting
-                err = self._pump(1)
+            if q - lo >= win:  # full: acks, timers, waiting
+                self._seq = q
+                while q - self._lo >= win:
+                    err = self._pump(1)
+                    if err:
+                        break
                 if err:
-                    return err
+                    break
+                lo = self._lo
+            if m < 0:
+                # the record now that there is room: the one it replaces is acked
+                m = self._record(mtype, src, pos, offset, length, q)
             n = end - pos
             if n > ch:
                 n = ch
             s = q & _RMASK
-            stype[s] = mtype
-            ssrc[s] = src
-            spos[s] = pos
-            soff[s] = offset
-            slen[s] = n
-            tries[s] = 0
-            dups[s] = 0
+            smsg[s] = m
             # the first copy, built in place (_xmit builds retransmissions the same way)
-            st[ST_SENT] += 1
-            if mtype == HERALD:
+            if herald:
                 ok = self._ep_send(self._hbuf, self._hlen)
             else:
                 c = put(tx, o, mtype, q, offset, n)
@@ -546,26 +570,30 @@ class Debugnet:
                     c += src.readinto_at(tx, d, pos, n)
                 ok = emit(HDR_LEN + n, c)
             if ok:
-                flags[s] = _F_SENT
+                sst[s] = _F_SENT
             else:
-                flags[s] = 0
+                sst[s] = 0
                 st[ST_SEND_ERR] += 1
             t = ticks_us()
             tsent[s] = t
-            if q == self._lo:  # the window was empty: the next timer is this one's
+            if q == lo:  # the window was empty: the next timer is this one's
                 self._next_scan = ticks_add(t, self._rto)
             if self._timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
                 self._timed = q
             q += 1
-            self._seq = q
             pos += n
             offset += n
-            if q - self._lo >= after:
+            if q - lo >= after:
+                self._seq = q
                 err = self._pump(0)
                 if err:
-                    return err
+                    break
+                lo = self._lo
             if pos >= end:
-                return 0
+                break
+        self._seq = q
+        st[ST_SENT] += q - q0
+        return err
 
     def _drain(self):
         """Window mode: wait until every datagram sent is acked -> err."""
@@ -580,20 +608,21 @@ class Debugnet:
     def _pump(self, wait):
         """Take the queued acks, run the timers, check the deadline; with wait,
         block when nothing came (until the next timer, _IDLE_MAX_MS at most) -> err."""
-        flags = self._flags
+        sst = self._sst
         st = self.stats
-        ack = self._ack
-        poll = self._ep_poll
+        poll = self._poll
         lo = self._lo
         hi = self._seq
         got = 0
-        while got < _ACK_BATCH and poll(ack):  # bounded: a flood of acks cannot starve the deadline
+        err = 0
+        while got < _ACK_BATCH:  # bounded: a flood of acks cannot starve the deadline
+            a = poll()
+            if a == -1:
+                break
             got += 1
-            b = ack[0]
-            if b >= 0x40:  # 2**30 or more: never one of ours
+            if a < 0:  # 2**30 or more: never one of ours
                 st[ST_IGNORED] += 1
                 continue
-            a = (b << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
             if self._hstate and not self._adopt(a):
                 st[ST_IGNORED] += 1
                 continue
@@ -601,27 +630,27 @@ class Debugnet:
                 st[ST_DUPACKS if 0 < a < lo else ST_IGNORED] += 1
                 continue
             s = a & _RMASK
-            f = flags[s]
+            f = sst[s]
             if f & _F_ACKED:
                 st[ST_DUPACKS] += 1
                 continue
-            flags[s] = f | _F_ACKED
+            sst[s] = f | _F_ACKED
             if a == self._timed:
                 self._timed = -1
                 if not f & _F_RETX:  # Karn: never time a retransmitted datagram
                     self._sample(ticks_diff(ticks_us(), self._tsent[s]))
             if a == lo:
                 lo += 1
-                while lo < hi and flags[lo & _RMASK] & _F_ACKED:
+                while lo < hi and sst[lo & _RMASK] & _F_ACKED:
                     lo += 1
             elif self._fast:
                 err = self._fast_retx(lo, a)
                 if err:
-                    st[ST_ACKS] += got
-                    self._lo = lo
-                    return err
+                    break
         st[ST_ACKS] += got
         self._lo = lo
+        if err:
+            return err
         if lo < hi:
             now = ticks_us()
             if ticks_diff(now, self._next_scan) >= 0:
@@ -642,14 +671,15 @@ class Debugnet:
     def _retx(self, q):
         """Retransmit datagram q -> 0, or an error once it has used up its retries."""
         s = q & _RMASK
-        flags = self._flags
-        t = self._tries[s]
-        if t >= self._retries:
-            return ERR_TIMEOUT if flags[s] & _F_SENT else ERR_SEND
-        self._tries[s] = t + 1
-        flags[s] |= _F_RETX
+        sst = self._sst
+        f = sst[s]
+        if (f >> _TRY_SHIFT) & 0xFF >= self._retries:
+            return ERR_TIMEOUT if f & _F_SENT else ERR_SEND
+        f += _TRY
+        f |= _F_RETX
         if self._xmit(q):
-            flags[s] |= _F_SENT
+            f |= _F_SENT
+        sst[s] = f
         self._tsent[s] = ticks_us()
         self.stats[ST_RETX] += 1
         return 0
@@ -657,22 +687,22 @@ class Debugnet:
     def _fast_retx(self, lo, j):
         """Datagram j was acked: count it against every older unacked datagram and
         retransmit those that reach the threshold (once per datagram)."""
-        flags = self._flags
-        dups = self._dups
+        sst = self._sst
         thresh = self._fast
         i = lo
         while i < j:
             s = i & _RMASK
-            f = flags[s]
+            f = sst[s]
             if not f & (_F_ACKED | _F_FAST):
-                d = dups[s] + 1
-                dups[s] = d
-                if d >= thresh:
-                    flags[s] = f | _F_FAST
+                f += _DUP
+                if (f >> _DUP_SHIFT) & 0xFF >= thresh:
+                    sst[s] = f | _F_FAST
                     err = self._retx(i)
                     if err:
                         return err
                     self.stats[ST_FAST] += 1
+                else:
+                    sst[s] = f
             i += 1
         return 0
 
@@ -680,7 +710,7 @@ class Debugnet:
         """Retransmit every unacked datagram whose timer ran out; back the RTO off
         once per scan that found one; set the time of the next scan."""
         feed()
-        flags = self._flags
+        sst = self._sst
         tsent = self._tsent
         rto = self._rto
         nxt = ticks_add(now, rto)
@@ -688,7 +718,7 @@ class Debugnet:
         i = lo
         while i < hi:
             s = i & _RMASK
-            if not flags[s] & _F_ACKED:
+            if not sst[s] & _F_ACKED:
                 if ticks_diff(now, tsent[s]) >= rto:
                     err = self._retx(i)
                     if err:
@@ -714,14 +744,13 @@ class Debugnet:
     def _burst(self, q0, cnt):
         """debugnet_send(): send datagrams q0..q0+cnt-1 back to back, poll for
         ~npolls*poll_us, resend the unacked ones, at most nretries+1 times."""
-        flags = self._flags
+        sst = self._sst
         tsent = self._tsent
         st = self.stats
-        ack = self._ack
-        poll = self._ep_poll
+        poll = self._poll
         i = 0
         while i < cnt:
-            flags[(q0 + i) & _RMASK] = 0
+            sst[(q0 + i) & _RMASK] = 0
             i += 1
         self._nacked = 0
         retries = 0
@@ -729,22 +758,23 @@ class Debugnet:
             i = 0
             while i < cnt:
                 s = (q0 + i) & _RMASK
-                if not flags[s] & _F_ACKED:
+                if not sst[s] & _F_ACKED:
                     if retries:
-                        flags[s] |= _F_RETX
+                        sst[s] |= _F_RETX
                         st[ST_RETX] += 1
                     if self._xmit(q0 + i):
-                        flags[s] |= _F_SENT
+                        sst[s] |= _F_SENT
                     tsent[s] = ticks_us()
                 i += 1
             t0 = ticks_us()
             while True:
                 k = 0
-                while k < _ACK_BATCH and poll(ack):  # bounded, as in window mode
+                while k < _ACK_BATCH:  # bounded, as in window mode
+                    a = poll()
+                    if a == -1:
+                        break
                     k += 1
                     st[ST_ACKS] += 1
-                    b = ack[0]
-                    a = -1 if b >= 0x40 else (b << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
                     if self._hstate:
                         self._adopt(a)
                     if a < 0:
@@ -761,11 +791,11 @@ class Debugnet:
                         st[ST_IGNORED] += 1
                         continue
                     s = a & _RMASK
-                    f = flags[s]
+                    f = sst[s]
                     if f & _F_ACKED:
                         st[ST_DUPACKS] += 1
                         continue
-                    flags[s] = f | _F_ACKED
+                    sst[s] = f | _F_ACKED
                     self._nacked += 1
                     if not f & _F_RETX:
                         self._sample(ticks_diff(ticks_us(), tsent[s]))
@@ -780,7 +810,7 @@ class Debugnet:
             if retries > self._retries:  # "if (retries++ > debugnet_nretries)"
                 i = 0
                 while i < cnt:
-                    if not flags[(q0 + i) & _RMASK] & (_F_ACKED | _F_SENT):
+                    if not sst[(q0 + i) & _RMASK] & (_F_ACKED | _F_SENT):
                         return ERR_SEND
                     i += 1
                 return ERR_TIMEOUT

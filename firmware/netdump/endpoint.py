@@ -189,6 +189,7 @@ class SocketEndpoint:
         self._hostv = None
         self._portv = None
         self._tx = None  # where debugnet builds datagrams (tx_buffer)
+        self._ack4 = bytearray(4)  # the last ack's bytes
         bind_host = client_ip or ("::" if v6 else "0.0.0.0")
         if st == _UNIX:  # struct sockaddr_in / sockaddr_in6 (ports/unix/modsocket.c)
             self._hsa = bytearray(first[-1])  # herald: sendto() from B
@@ -327,8 +328,9 @@ class SocketEndpoint:
             return 1
         return 0
 
-    def poll_ack(self, ack):
-        """Copy the next 4-byte ack from the server into ack[0:4] -> 1, else 0."""
+    def poll_seq(self):
+        """The seqno of the next 4-byte ack from the server, -2 if it is 2**30 or
+        more, -1 if none came (its 4 bytes stay in _ack4 for poll_ack)."""
         rd = self._ard
         buf = self._scratch
         k = 0
@@ -341,19 +343,38 @@ class SocketEndpoint:
             if r is None:  # nothing queued (MicroPython)
                 break
             if r == 4:  # from A's peer: the session port, or (herald state) whatever A is connected to
+                self.ack_port = self._peer
+                ack = self._ack4
                 ack[0] = buf[0]
                 ack[1] = buf[1]
                 ack[2] = buf[2]
                 ack[3] = buf[3]
-                self.ack_port = self._peer
-                return 1
+                if buf[0] >= 0x40:
+                    return -2
+                return (buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]
             if r == 0 and self._st == _ESP32:
                 self._revive_a()
         if self._port:
-            return 0
+            return -1
         for _ in self._bready():
-            return self._learn(ack)
-        return 0
+            ack = self._ack4
+            if not self._learn(ack):
+                return -1
+            if ack[0] >= 0x40:
+                return -2
+            return (ack[0] << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
+        return -1
+
+    def poll_ack(self, ack):
+        """Copy the next 4-byte ack from the server into ack[0:4] -> 1, else 0."""
+        if self.poll_seq() == -1:
+            return 0
+        a = self._ack4
+        ack[0] = a[0]
+        ack[1] = a[1]
+        ack[2] = a[2]
+        ack[3] = a[3]
+        return 1
 
     def adopt_port(self, port):
         """Send to server:port from now on -> 0, or 1 if connect() failed."""

@@ -15,8 +15,12 @@
 #       (default 64). With a netmask, an off-link server is reached through the
 #       gateway (required then). Without one, as FreeBSD: ARP the server, and
 #       if it does not answer, the gateway.
-# Everything is allocated in the constructor; reset/send/poll_ack/adopt_port/
-# wait (debugnet's endpoint protocol, see debugnet.py) allocate nothing.
+# Everything is allocated in the constructor; reset/send/xmit/poll_seq/poll_ack/
+# adopt_port/wait (debugnet's endpoint protocol, see debugnet.py) allocate
+# nothing. debugnet builds each datagram in place in the framing's frame buffer
+# (tx_buffer), and an ack from the server is recognised by one viper call
+# against a template of the frame it must be (fast.ack_match) before the
+# general receive path below looks at anything else.
 #
 # The layers below (docs/modules.md): link.py (the NIC, our MAC, the next hop,
 # the counters), ip4.py / ip6.py over udp.py (IP/UDP framing: .send is the
@@ -73,7 +77,7 @@ except ImportError:  # CPython
 
 _DEF_ARP_RETRIES = const(3)  # debugnet_arp_nretries (debugnet_inet.c)
 _DEF_ARP_TIMEOUT_MS = const(1000)  # debugnet_npolls 2000 x DELAY(500) per request
-_POLL_MAX = const(64)  # frames handled per poll_ack() call (bounded work)
+_POLL_MAX = const(64)  # frames handled per poll_seq() call (bounded work)
 _POLL_US = const(500)  # wait() without nic.wait: one DELAY(500), as debugnet's poll loop
 _ACK_LEN = const(4)  # struct debugnet_ack (docs/protocol.md#acks)
 _MSG_PRE = const(14)  # len("netdumping to "): where the server text starts in the console line
@@ -223,6 +227,7 @@ class EtherEndpoint:
         self._aip = -1 if v6 else inet.IP4_OFF  # IPv4: its header checksum is checked too
         self._au = fam.UDP
         self._aref = bytearray(self._am + 2)  # + the pseudo-header sum
+        self._ack4 = bytearray(4)  # an ack the general receive path took
         self._amask = bytearray(self._am)
         self._ack_template()
 
@@ -258,9 +263,10 @@ class EtherEndpoint:
             return 0
         return self._resolve()
 
-    def poll_ack(self, ack):
-        """Handle queued frames (answering ARP/NS for us); 1 when an ack from the
-        server was copied into ack[0:4] (ack_port = its source port), else 0."""
+    def poll_seq(self):
+        """Handle queued frames (answering ARP/NS for us) up to the first ack from the
+        server -> its seqno (ack_port = its source port), -2 if that is 2**30 or
+        more, -1 if none came."""
         poll = self._nic_poll
         rxv = self._rxv
         link = self.link
@@ -269,17 +275,34 @@ class EtherEndpoint:
             k += 1
             n = poll(rxv)
             if not n:
-                return 0
-            if link.resolved and self._match(rxv, n, self._aref, self._amask, self._am, self._aip, self._au, ack):
-                st = self.stats
-                st[ES_RX] += 1
-                st[ES_ACKS] += 1
-                u = self._au
-                self.ack_port = (rxv[u] << 8) | rxv[u + 1]
-                return 1
+                return -1
+            if link.resolved:
+                a = self._match(rxv, n, self._aref, self._amask, self._am, self._aip, self._au)
+                if a != -1:
+                    st = self.stats
+                    st[ES_RX] += 1
+                    st[ES_ACKS] += 1
+                    u = self._au
+                    self.ack_port = (rxv[u] << 8) | rxv[u + 1]
+                    return a
+            ack = self._ack4
             if self._input(n, ack):
-                return 1
-        return 0
+                if ack[0] >= 0x40:
+                    return -2
+                return (ack[0] << 24) | (ack[1] << 16) | (ack[2] << 8) | ack[3]
+        return -1
+
+    def poll_ack(self, ack):
+        """As poll_seq: 1 when an ack from the server was copied into ack[0:4], else 0."""
+        if self.poll_seq() == -1:
+            return 0
+        p = self._au + inet.UDP_HLEN  # the ack's 4 bytes, still in the frame whichever path took it
+        rxv = self._rxv
+        ack[0] = rxv[p]
+        ack[1] = rxv[p + 1]
+        ack[2] = rxv[p + 2]
+        ack[3] = rxv[p + 3]
+        return 1
 
     def release(self):
         """After a dump that carries on: give the NIC back to the firmware (nic.stop())."""

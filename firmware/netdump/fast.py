@@ -18,7 +18,8 @@
 #   put_header(buf, off, mtype, seq, foff, n) -> csum   a debugnet header (wire.py), its sum
 #   udp_finish(frame, ip, u, n, s, ipsum, usum) -> len  lengths, checksums and padding of a
 #                                            UDP frame whose payload is in place (udp.py)
-#   ack_match(frame, n, ref, mask, m, ip, u, ack) -> 0/1  the ack a template expects (ether.py)
+#   ack_match(frame, n, ref, mask, m, ip, u) -> seqno  of the ack a template expects, -2 for
+#                                            one of 2**30 or more, -1 for another frame (ether.py)
 #
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it

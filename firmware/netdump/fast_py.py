@@ -231,24 +231,24 @@ def udp_finish(frame, ip, u, n, s, ipsum, usum):
     return f
 
 
-def ack_match(frame, n, ref, mask, m, ip, u, ack):
-    """1 if frame[0:n] is the expected ack (see fast_viper.ack_match), its 4 bytes copied to ack; else 0."""
+def ack_match(frame, n, ref, mask, m, ip, u):
+    """The seqno of frame[0:n] if it is the expected ack (see fast_viper.ack_match),
+    -2 if that is 2**30 or more, else -1."""
     if n < u + 12:
-        return 0
+        return -1
     i = 0
     while i < m:
         if frame[i] & mask[i] != ref[i]:
-            return 0
+            return -1
         i += 1
     if ip >= 0 and csum(frame, ip, 20, 0) != 0xFFFF:
-        return 0
+        return -1
     if frame[u + 6] | frame[u + 7] == 0:
         if ip < 0:
-            return 0
+            return -1
     elif csum(frame, u, 12, (ref[m] << 8) | ref[m + 1]) != 0xFFFF:
-        return 0
-    ack[0] = frame[u + 8]
-    ack[1] = frame[u + 9]
-    ack[2] = frame[u + 10]
-    ack[3] = frame[u + 11]
-    return 1
+        return -1
+    b = frame[u + 8]
+    if b >= 0x40:
+        return -2
+    return (b << 24) | (frame[u + 9] << 16) | (frame[u + 10] << 8) | frame[u + 11]

@@ -509,21 +509,22 @@ def udp_finish(frame, ip: int, u: int, n: int, s: int, ipsum: int, usum: int) ->
 
 
 @micropython.viper
-def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int, ack) -> int:
+def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int) -> int:
     """A debugnet ack as the endpoint expects it: frame[0:m] under mask equal to
     ref, the IPv4 header at frame[ip:] (ip >= 0) with a good checksum, and at
     frame[u:] a UDP datagram of 4 payload bytes whose checksum (zero allowed
     only with IPv4) is good; ref[m:m+2] holds the pseudo-header sum (addresses,
-    protocol, length 12). -> 1 with the 4 bytes copied to ack[0:4], else 0."""
+    protocol, length 12). -> the ack's seqno, -2 if it is 2**30 or more, -1 if
+    the frame is not such an ack."""
     if n < u + 12:
-        return 0
+        return -1
     f = ptr8(frame)
     r = ptr8(ref)
     k = ptr8(mask)
     i = 0
     while i < m:
         if (f[i] & k[i]) != r[i]:
-            return 0
+            return -1
         i += 1
     s = 0
     if ip >= 0:
@@ -533,10 +534,10 @@ def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int, ack) -> int:
             i += 2
         s = (s & 0xFFFF) + (s >> 16)
         if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
-            return 0
+            return -1
     if (f[u + 6] | f[u + 7]) == 0:
         if ip < 0:
-            return 0  # RFC 8200 section 8.1: a zero UDP checksum over IPv6 is invalid
+            return -1  # RFC 8200 section 8.1: a zero UDP checksum over IPv6 is invalid
     else:
         s = (r[m] << 8) | r[m + 1]
         i = u
@@ -545,10 +546,8 @@ def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int, ack) -> int:
             i += 2
         s = (s & 0xFFFF) + (s >> 16)
         if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
-            return 0
-    a = ptr8(ack)
-    a[0] = f[u + 8]
-    a[1] = f[u + 9]
-    a[2] = f[u + 10]
-    a[3] = f[u + 11]
-    return 1
+            return -1
+    b = f[u + 8]
+    if b >= 0x40:
+        return -2
+    return (b << 24) | (f[u + 9] << 16) | (f[u + 10] << 8) | f[u + 11]

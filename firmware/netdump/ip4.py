@@ -9,7 +9,8 @@
 # Everything after the constructor allocates nothing.
 #
 # Where EtherEndpoint finds a received datagram's fields, for its checks: the
-# frame offsets SRC, DST (ALEN bytes each) and UDP.
+# frame offsets SRC, DST (ALEN bytes each) and UDP; ACK_MATCH, how many frame
+# bytes its ack template covers.
 from netdump import fast, inet
 from netdump.compat import const
 from netdump.udp import Udp
