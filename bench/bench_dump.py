@@ -116,8 +116,15 @@ def sparse_table(mib=8, runs=3, servers=("netdumpd", "ack_peer"), modes=("window
         try:
             for server in servers:
                 for mode in modes:
-                    r = best_dump(server, mode, mib, runs, peer_bin, sport, tmp)
-                    z = best_dump(server, mode, mib, runs, peer_bin, sport, tmp, "zero75")
+                    # the two regions in turns, so a change in the machine's load falls on both
+                    r = z = None
+                    for _ in range(runs):
+                        v = best_dump(server, mode, mib, 1, peer_bin, sport, tmp)
+                        if r is None or int(v["DUMP_US"]) < int(r["DUMP_US"]):
+                            r = v
+                        v = best_dump(server, mode, mib, 1, peer_bin, sport, tmp, "zero75")
+                        if z is None or int(v["DUMP_US"]) < int(z["DUMP_US"]):
+                            z = v
                     rows.append((server, mode, r, z))
         finally:
             sink.kill()

@@ -519,6 +519,22 @@ def test_tail_loss_waits_for_the_timer_only_when_nothing_follows():
     assert ep.seen[5] == 2
 
 
+def test_flush_upto_a_seqno():
+    def policy(fake, mtype, seq, nth):
+        return [] if seq == 6 and nth == 1 else [seq]
+
+    ep = Fake(policy=policy)
+    dn = fast(ep, mtu=100, poll_after=1, fast_thresh=0)
+    assert dn.connect() == 0
+    assert dn.send(wire.VMCORE, BufferSource(pattern(192)), 0, 192) == 0  # seqnos 2..5
+    upto = dn.next_seq()
+    assert upto == 6
+    assert dn.send(wire.VMCORE, BufferSource(pattern(48)), 192, 48) == 0  # seqno 6, its ack lost
+    assert dn.flush(upto) == 0 and ep.seen[6] == 1  # 2..5 acked: no wait for 6
+    assert dn.flush() == 0 and ep.seen[6] == 2  # 6 waited for its timer
+    assert dn.finish() == 0
+
+
 def test_message_with_a_position():
     ep = Fake()
     dn = Debugnet(ep, mtu=100)

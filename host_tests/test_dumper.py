@@ -72,7 +72,10 @@ class FakeNet:
             i += k
         return 0
 
-    def flush(self):
+    def next_seq(self):
+        return self.n + 1
+
+    def flush(self, upto=0):
         self.flushes += 1
         j = 0
         while j < self.nlate:  # read again long after it was first sent: the same bytes
@@ -154,7 +157,8 @@ def test_digests_computed_while_sending_and_sent_again():
     assert v0 == _crc(net.image, lay.offsets[0], BIG)
     assert v1 == _crc(net.image, lay.offsets[1], SPARSE)
     assert _equal(net.image, lay.offsets[1], bufs[1], SPARSE)
-    # the window waited for its acks twice: before the digest note, before the KDH
+    # the window waited for its acks twice: for the header's before the digest note, for
+    # all before the KDH
     assert net.flushes == 2
     # a second dump starts over
     assert locked(d.dump, "again") == 0

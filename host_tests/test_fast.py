@@ -497,3 +497,27 @@ def test_ack_match():
         g[42] = 0x40  # a seqno of 2**30 or more (checksum fixed below)
         inet.udp4_set_checksum(g, 34, sip, cip)
         assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == -2
+
+
+def test_zero_map_and_span():
+    region = bytearray(4096 * 5 + 100)
+    region[4096 + 7] = 1  # block 1 not zero
+    region[4096 * 4 + 4095] = 2  # block 4's last byte
+    region[4096 * 5 + 99] = 3  # the short last block
+    for base_off in (0, 1):  # word-aligned, and not
+        buf = bytearray(len(region) + 4)
+        buf[base_off:base_off + len(region)] = region
+        a = fast.addr_of(buf) + base_off
+        for impl in (fast, fast_py):
+            zmap = bytearray(8)
+            # fast_py's raw-memory reads allocate on MicroPython (a reference only)
+            run = locked if impl is fast or not MICROPYTHON else (lambda f, *args: f(*args))
+            assert run(impl.zero_map, zmap, 1, a, len(region)) == 4096 * 2 + 100
+            assert bytes(zmap) == bytes([0, 1, 0, 1, 1, 0, 0, 0])
+            zmap = bytearray(8)
+            assert impl.zero_map(zmap, 0, a, 4096 * 5 + 50) == 4096 * 2  # the short block is zero here
+            assert bytes(zmap[0:6]) == bytes([1, 0, 1, 1, 0, 1])
+    z = bytes([1, 1, 0, 0, 0, 1, 0])
+    for impl in (fast, fast_py):
+        assert [locked(impl.span, z, i, 7) for i in range(8)] == [2, 2, 5, 5, 5, 6, 7, 7]
+        assert impl.span(z, 2, 4) == 4

@@ -107,6 +107,11 @@ _DEF_POLL_US = const(500)  # DELAY(500) per poll (debugnet.c)
 _DEF_DEADLINE_MS = const(300000)  # whole connection, herald to FINISHED
 _IDLE_MAX_MS = const(20)  # longest single ep.wait() (deadline checks between)
 _ACK_BATCH = const(128)  # acks handled before the timers and the deadline are looked at again
+# send()'s quick check that a window-mode message keeps every int small: offsets and
+# positions below _SEND_MAX, and sequence numbers (at most one per byte, or one for an
+# empty message) below SMALL_LIMIT
+_SEND_MAX = const(0x1FFFFFFF)
+_SEQ_MAX = const(0x1FFFFFFF)
 
 # ---- error codes ----------------------------------------------------------
 ERR_OK = const(0)
@@ -262,6 +267,10 @@ class Debugnet:
         self._mlen = [0] * _MAX_WINDOW  # bytes
         self._mseq = [0] * _MAX_WINDOW  # seqno of its first datagram
         self._mi = 0  # the last record used
+        # what every _window_send call needs, in one tuple: unpacking it is cheaper than
+        # a dozen attribute look-ups per message (a sparse region sends many small ones)
+        self._wconst = (chunk, window, self.poll_after, self._sst, self._tsent, self._smsg, self.stats, self._tx,
+                        self._txoff, self._put_header, self._emit)
         self._rto_init = rto_init_us
         self._rto_min = rto_min_us
         self._rto_max = rto_max_us
@@ -349,20 +358,31 @@ class Debugnet:
         """Send one message (type, `length` bytes of src from pos, at file offset `offset`) -> err."""
         if self._state != _S_CONNECTED:
             return self._not_connected()
-        err = self._message(mtype, src, offset, length, pos)
-        if err and err != ERR_TOO_BIG:
-            self._state = _S_FAILED
+        if self.mode == MODE_WINDOW and 0 <= offset and 0 <= pos and 0 <= length < _SEND_MAX - offset \
+                and length < _SEND_MAX - pos and self._seq < _SEQ_MAX:
+            err = self._window_send(mtype, src, pos, offset, length)  # the common case: one call less
+        else:
+            err = self._message(mtype, src, offset, length, pos)
+        if err:
+            self.err = err
+            if err != ERR_TOO_BIG:
+                self._state = _S_FAILED
         return err
 
-    def flush(self):
-        """Wait until every datagram sent so far is acked -> err."""
+    def flush(self, upto=0):
+        """Wait until every datagram sent so far (upto > 0: every one before seqno
+        upto) is acked -> err."""
         if self._state != _S_CONNECTED:
             return self._not_connected()
-        err = self._drain()
+        err = self._drain(upto)
         if err:
             self.err = err
             self._state = _S_FAILED
         return err
+
+    def next_seq(self):
+        """The sequence number the next datagram will carry (for flush(upto))."""
+        return self._seq
 
     def finish(self):
         """Flush, send FINISHED and close the connection -> err."""
@@ -395,18 +415,23 @@ class Debugnet:
         # endpoints without tx_buffer: the datagram is in our own buffer
         return self._ep_send(self._tx, n)
 
+    def _fits(self, offset, length, pos):
+        """1 if a message's offsets, positions and sequence numbers all stay small ints."""
+        if offset < 0 or length < 0 or length > SMALL_LIMIT - offset or pos < 0 or length > SMALL_LIMIT - pos:
+            return 0
+        ch = self.chunk
+        # an empty message is still one datagram (debugnet_send)
+        return 1 if (length + ch - 1) // ch < SMALL_LIMIT - self._seq else 0
+
     def _message(self, mtype, src, offset, length, pos):
         feed()
-        if offset < 0 or length < 0 or length > SMALL_LIMIT - offset or pos < 0 or length > SMALL_LIMIT - pos:
+        if not self._fits(offset, length, pos):
             self.err = ERR_TOO_BIG
             return ERR_TOO_BIG
         ch = self.chunk
         n = (length + ch - 1) // ch
         if n == 0:
-            n = 1  # an empty message is still one datagram (debugnet_send)
-        if n > SMALL_LIMIT - self._seq:
-            self.err = ERR_TOO_BIG
-            return ERR_TOO_BIG
+            n = 1
         if self.mode == MODE_FREEBSD:
             m = self._record(mtype, src, pos, offset, length, self._seq)
             smsg = self._smsg
@@ -524,18 +549,8 @@ class Debugnet:
     # ---- MODE_WINDOW -------------------------------------------------------
     def _window_send(self, mtype, src, pos, offset, length):
         """Hand the datagrams of one message to the endpoint, waiting only for room in the window."""
-        ch = self.chunk
-        win = self.window
-        after = self.poll_after
-        sst = self._sst
-        tsent = self._tsent
-        smsg = self._smsg
-        st = self.stats
-        tx = self._tx
-        o = self._txoff
+        ch, win, after, sst, tsent, smsg, st, tx, o, put, emit = self._wconst
         d = o + HDR_LEN
-        put = self._put_header
-        emit = self._emit
         herald = mtype == HERALD
         end = pos + length
         q = self._seq
@@ -595,11 +610,13 @@ class Debugnet:
         st[ST_SENT] += q - q0
         return err
 
-    def _drain(self):
-        """Window mode: wait until every datagram sent is acked -> err."""
+    def _drain(self, upto=0):
+        """Window mode: wait until every datagram sent (before upto) is acked -> err."""
         if self.mode == MODE_FREEBSD:
             return 0  # every message waited for its acks
-        while self._lo < self._seq:
+        if upto <= 0 or upto > self._seq:
+            upto = self._seq
+        while self._lo < upto:
             err = self._pump(1)
             if err:
                 return err
@@ -608,6 +625,7 @@ class Debugnet:
     def _pump(self, wait):
         """Take the queued acks, run the timers, check the deadline; with wait,
         block when nothing came (until the next timer, _IDLE_MAX_MS at most) -> err."""
+        feed()
         sst = self._sst
         st = self.stats
         poll = self._poll

@@ -195,7 +195,9 @@ class Dumper:
             start += k
             foff += k
             n -= k
-            self._sent(k)
+            self.sent_bytes += k
+            if self.sent_bytes >= self.next_at:
+                self._progress()
         return 0
 
     def _mark(self, pct):
@@ -204,42 +206,37 @@ class Dumper:
 
     def _sent(self, nbytes):
         self.sent_bytes += nbytes
+        self._progress()
+
+    def _progress(self):
+        # print every 10% mark sent_bytes has reached
         while self.next_pct < 100 and self.sent_bytes >= self.next_at:
             self.next_pct += 10
             print("..", self.next_pct, "%", sep="", end="")
             self.next_at = self._mark(self.next_pct + 10) if self.next_pct < 100 else _NO_MARK
 
-    def _skip_zeros(self, mem, pos, n):
-        # a zero block not sent: the server's file keeps a hole, the digest counts zeros
-        if mem.crc_pos == pos:
-            fast.crc32_zeros(mem.crc, n)
-            mem.crc_pos = pos + n
-
-    def _zero_block(self, i, pos, n, last):
-        # the file's last block is always sent so the file has its full length
-        if not self.skip_zero or (last and pos + n >= self.sizes[i]):
-            return 0
-        return fast.is_zero_mem(self.addrs[i], pos, n)
-
     def _count_kb(self):
-        # one zero scan per block: the result is kept in zmap for _send_region
+        # one zero scan per block, kept in zmap for _send_region; without
+        # skip_zero no block counts as zero
         total = 0
-        b = 0
         zmap = self.zmap
+        last = self.nregions - 1
         for i in range(self.nregions):
             size = self.sizes[i]
-            last = i == self.nregions - 1
-            pos = 0
-            while pos < size:
-                n = size - pos
-                if n > BLOCK:
-                    n = BLOCK
-                z = self._zero_block(i, pos, n, last)
-                zmap[b] = z
-                b += 1
-                if not z:
-                    total += n
-                pos += n
+            b = self.block0[i]
+            if self.skip_zero:
+                total += fast.zero_map(zmap, b, self.addrs[i], size)
+            else:
+                j = b + (size + BLOCK - 1) // BLOCK
+                while b < j:
+                    zmap[b] = 0
+                    b += 1
+                total += size
+        # the file's last block is always sent so the file has its full length
+        b = len(zmap) - 1
+        if zmap[b]:
+            zmap[b] = 0
+            total += self.sizes[last] - (len(zmap) - 1 - self.block0[last]) * BLOCK
         return total // 1024
 
     def _send_region(self, i):
@@ -247,28 +244,26 @@ class Dumper:
         size = self.sizes[i]
         foff = self.offsets[i]
         zmap = self.zmap
-        b = self.block0[i]  # this region's first entry in zmap (filled by _count_kb)
-        run = -1  # start of the pending run of non-zero blocks
-        pos = 0
-        while pos < size:
-            n = size - pos
-            if n > BLOCK:
-                n = BLOCK
-            b += 1
-            if zmap[b - 1]:
-                if run >= 0:
-                    err = self._send_blocks(mem, run, pos - run, foff + run)
-                    if err:
-                        return err
-                    run = -1
-                self._skip_zeros(mem, pos, n)
-            elif run < 0:
-                run = pos
-            pos += n
-        if run >= 0:
-            err = self._send_blocks(mem, run, size - run, foff + run)
-            if err:
-                return err
+        b0 = self.block0[i]  # this region's first entry in zmap (filled by _count_kb)
+        nb = (size + BLOCK - 1) // BLOCK
+        k = 0
+        while k < nb:  # one step per run of zero or non-zero blocks
+            j = fast.span(zmap, b0 + k, b0 + nb) - b0
+            pos = k * BLOCK
+            n = j * BLOCK
+            if n > size:
+                n = size
+            n -= pos
+            if zmap[b0 + k]:
+                # zero blocks not sent: the server's file keeps a hole, the digest counts zeros
+                if mem.crc_pos == pos:
+                    fast.crc32_zeros(mem.crc, n)
+                    mem.crc_pos = pos + n
+            else:
+                err = self._send_blocks(mem, pos, n, foff + pos)
+                if err:
+                    return err
+            k = j
         return 0
 
     def dump(self, panic, tb=None, tb_len=-1, panic_len=-1):
@@ -285,12 +280,14 @@ class Dumper:
         lay.clear_digests(elfcore.DIGEST_CRC32 if self.digest else elfcore.DIGEST_NONE)
         self.next_pct = 0
         self.sent_bytes = 0
+        hdr_end = 0
         err = self.net.connect()  # an Ethernet endpoint prints "netdumping to ..."
         if not err:
             self.total_kb = self._count_kb() + lay.header_size // 1024
             self.next_at = self._mark(10)
             print("Dumping", self.total_kb, "out of", lay.total_size // 1024, "KB:", end="")
             err = self.net.send(wire.VMCORE, self.hdr_src, 0, lay.header_len)  # the page's rest: a hole
+            hdr_end = self.net.next_seq()
             if not err:
                 self._sent(lay.header_size)
         i = 0
@@ -304,10 +301,10 @@ class Dumper:
             mem.crc_pos = -1  # a retransmission reads it without the CRC
             i += 1
         if not err and self.digest:
-            # the digest note again, now filled in, once every earlier datagram is
-            # acked: no copy of the header sent before the digests were known is
-            # still in flight to overwrite it
-            err = self.net.flush()
+            # the digest note again, now filled in, once the header's datagrams are
+            # acked (long since, but for a tiny dump): no copy of the header sent
+            # before the digests were known is still in flight to overwrite it
+            err = self.net.flush(hdr_end)
             if not err:
                 err = self.net.send(wire.VMCORE, self.digest_src, lay.digest_off, lay.digest_len)
         if not err:

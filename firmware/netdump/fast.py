@@ -18,6 +18,9 @@
 #   put_header(buf, off, mtype, seq, foff, n) -> csum   a debugnet header (wire.py), its sum
 #   udp_finish(frame, ip, u, n, s, ipsum, usum) -> len  lengths, checksums and padding of a
 #                                            UDP frame whose payload is in place (udp.py)
+#   zero_map(zmap, b, base, size) -> bytes   zmap[b+k] = 1 per all-zero 4096-byte block
+#                                            at base; the bytes of the others
+#   span(buf, i, end) -> j                   first j in [i, end) with buf[j] != buf[i]
 #   ack_match(frame, n, ref, mask, m, ip, u) -> seqno  of the ack a template expects, -2 for
 #                                            one of 2**30 or more, -1 for another frame (ether.py)
 #
@@ -56,6 +59,8 @@ copy_mem_csum_crc = _impl.copy_mem_csum_crc
 put_header = _impl.put_header
 udp_finish = _impl.udp_finish
 ack_match = _impl.ack_match
+zero_map = _impl.zero_map
+span = _impl.span
 
 if IMPL == "viper":
     try:

@@ -252,3 +252,35 @@ def ack_match(frame, n, ref, mask, m, ip, u):
     if b >= 0x40:
         return -2
     return (b << 24) | (frame[u + 9] << 16) | (frame[u + 10] << 8) | frame[u + 11]
+
+
+# ---- zero blocks (dumper.py) --------------------------------------------------------
+
+
+def zero_map(zmap, b, base, size):
+    """zmap[b + k] = 1 for each all-zero 4096-byte block at base (see fast_viper.zero_map)
+    -> the bytes of the blocks that are not all zero."""
+    total = 0
+    pos = 0
+    while pos < size:
+        n = size - pos
+        if n > 4096:
+            n = 4096
+        z = is_zero_mem(base, pos, n)
+        zmap[b] = z
+        if not z:
+            total += n
+        b += 1
+        pos += n
+    return total
+
+
+def span(buf, i, end):
+    """The first index j in [i, end) with buf[j] != buf[i], else end."""
+    if i >= end:
+        return end
+    v = buf[i]
+    i += 1
+    while i < end and buf[i] == v:
+        i += 1
+    return i
