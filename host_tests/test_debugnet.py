@@ -395,6 +395,41 @@ def test_fast_retransmit_before_the_timer():
     assert ep.seen[3] == 2
 
 
+def test_a_lost_retransmission_is_found_by_later_acks():
+    # seqno 3 loses its first two copies: the second fast retransmission follows
+    # the first once datagrams sent after it are acked, well before any timer
+    def policy(fake, mtype, seq, nth):
+        if seq == 3 and nth <= 2:
+            return []
+        return [seq]
+
+    ep = Fake(policy=policy)
+    dn = Debugnet(ep, mtu=100, window=8, poll_after=1, rto_init_us=5000000, rto_min_us=5000000,
+                  rto_max_us=5000000, deadline_ms=3000)
+    dn.connect()
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(48 * 20)), 0, 48 * 20) == 0
+    st = dn.stats
+    assert ep.seen[3] == 3 and st[debugnet.ST_FAST] == 2 and st[debugnet.ST_TIMEOUTS] == 0
+
+
+def test_window_counts_datagrams_in_flight_not_the_span():
+    # seqno 3's first ack is lost and nothing but its timer retransmits it
+    # (fast_thresh 0): the window of 4 counts unacked datagrams, so all the later
+    # ones still go out before that timer, far beyond seqno 3 + 4
+    def policy(fake, mtype, seq, nth):
+        return [] if seq == 3 and nth == 1 else [seq]
+
+    ep = Fake(policy=policy)
+    dn = fast(ep, mtu=100, window=4, poll_after=1, fast_thresh=0, rto_init_us=300000, rto_min_us=300000,
+              rto_max_us=600000)
+    dn.connect()
+    assert send_all(dn, wire.VMCORE, BufferSource(pattern(48 * 40)), 0, 48 * 40) == 0
+    sends = [e[1] for e in ep.events if e[0] == "send"]
+    assert sends.index(41) < len(sends) - 1 - sends[::-1].index(3)  # 41 went before 3's resend
+    assert ep.max_out <= 4 and ep.seen[3] == 2
+    assert dn.stats[debugnet.ST_TIMEOUTS] == 1
+
+
 def test_karn_rtt_samples_and_rto_bounds():
     def policy(fake, mtype, seq, nth):
         if seq in (2, 4) and nth == 1:

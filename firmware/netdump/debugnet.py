@@ -73,10 +73,15 @@
 #                 adaptive RTO (Jacobson/Karels, RFC 6298, one datagram timed
 #                 per round trip as in section 3; Karn's rule: no RTT samples
 #                 from retransmitted datagrams; doubled on expiry), selective
-#                 retransmission, fast retransmit after `fast_thresh` later
-#                 acks (RFC 5681 uses 3 duplicate acks); a loss with nothing
-#                 sent after it waits for its timer. Acks are looked for once
-#                 `poll_after` datagrams are unacked (default: half the
+#                 retransmission, fast retransmit after `fast_thresh` acks of
+#                 datagrams sent after its last copy (RFC 5681 uses 3
+#                 duplicate acks; counting from the last copy, as RFC 8985's
+#                 time order, finds a lost retransmission the same way); a loss
+#                 with nothing sent after it waits for its timer. The window
+#                 counts datagrams in flight (sent, not acked), not the span
+#                 from the oldest unacked one: a loss does not stop new
+#                 datagrams (up to a span of 256). Acks are looked for after
+#                 every `poll_after` datagrams sent (default: an eighth of the
 #                 window), so each look usually finds several.
 #   MODE_FREEBSD  debugnet_send() as written: bursts of up to 64 chunks, then
 #                 npolls x poll_us of polling; resend only what is unacked;
@@ -95,8 +100,11 @@ MODE_FREEBSD = const(1)
 
 # ---- tunables: every default in one place ---------------------------------
 _DEF_MTU = const(1500)  # Ethernet
-_DEF_WINDOW = const(32)
-_MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h)
+_DEF_WINDOW = const(64)
+_MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h): FreeBSD's bursts, our most in flight
+# window mode: the oldest unacked datagram to the newest sent may span this many
+# seqnos (slots and message records): losses do not stop new datagrams until then
+_RING = const(256)
 _DEF_RTO_INIT_US = const(200000)  # before the first RTT sample
 _DEF_RTO_MIN_US = const(10000)  # above a LAN's RTT plus queueing: no spurious resends
 _DEF_RTO_MAX_US = const(1000000)
@@ -160,18 +168,16 @@ STAT_NAMES = (
     "rtt_samples", "rtt_last_us", "rtt_min_us", "rtt_max_us", "srtt_us", "rttvar_us", "rto_us",
 )
 
-# per-slot state (a list of _MAX_WINDOW small ints, slot = seqno & _RMASK):
-# flags in bits 0-3, retransmissions in bits 4-11, later acks counted against it
-# (fast retransmit) in bits 12-19; one store when a datagram is first sent
+# per-slot state (a list of _RING small ints, slot = seqno & _RMASK): flags in
+# bits 0-3, retransmissions in bits 4-11; one store when a datagram is first sent
 _F_ACKED = const(1)
 _F_RETX = const(2)  # retransmitted: no RTT sample (Karn)
-_F_FAST = const(4)  # fast-retransmitted once already
+_F_FAST = const(4)  # fast-retransmitted at least once
 _F_SENT = const(8)  # the endpoint took at least one copy
 _TRY = const(0x10)  # one retransmission
 _TRY_SHIFT = const(4)
-_DUP = const(0x1000)  # one later ack
-_DUP_SHIFT = const(12)
-_RMASK = const(63)  # _MAX_WINDOW - 1
+_MAX_FAST = const(16)  # largest fast_thresh
+_RMASK = const(255)  # _RING - 1
 
 # connection states
 _S_IDLE = const(0)
@@ -214,8 +220,8 @@ class Debugnet:
             raise ValueError("window must be 1..64")
         if mode != MODE_WINDOW and mode != MODE_FREEBSD:
             raise ValueError("mode must be MODE_WINDOW or MODE_FREEBSD")
-        if not 0 <= retries <= 250 or not 0 <= fast_thresh <= 250:
-            raise ValueError("retries and fast_thresh must be 0..250")
+        if not 0 <= retries <= 250 or not 0 <= fast_thresh <= _MAX_FAST:
+            raise ValueError("retries must be 0..250, fast_thresh 0..16")
         if not 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60000000:
             raise ValueError("need 0 < rto_min_us <= rto_init_us <= rto_max_us <= 60 s")
         if not 0 < npolls * poll_us <= 60000000 or not 0 < deadline_ms < 0x20000000:
@@ -233,7 +239,7 @@ class Debugnet:
         self.chunk = chunk
         self.mode = mode
         self.window = window
-        self.poll_after = poll_after or (window + 1) // 2
+        self.poll_after = poll_after or (window + 7) // 8
         self.err = 0
         self.stats = [0] * _NSTATS
         self._ep = endpoint
@@ -255,17 +261,25 @@ class Debugnet:
         self._ack = bytearray(4)
         # the window: one slot per datagram in flight (seqno & _RMASK): its state,
         # when it was sent, and the message it belongs to. A message record says how
-        # to build any of its datagrams again: _MAX_WINDOW records are enough, since
-        # every message in flight has a datagram in the window
-        self._sst = [0] * _MAX_WINDOW
-        self._tsent = [0] * _MAX_WINDOW
-        self._smsg = bytearray(_MAX_WINDOW)
-        self._mtype = bytearray(_MAX_WINDOW)  # message type
-        self._msrc = [None] * _MAX_WINDOW  # source
-        self._mpos = [0] * _MAX_WINDOW  # position in the source
-        self._moff = [0] * _MAX_WINDOW  # file offset
-        self._mlen = [0] * _MAX_WINDOW  # bytes
-        self._mseq = [0] * _MAX_WINDOW  # seqno of its first datagram
+        # to build any of its datagrams again: _RING records are enough, since every
+        # message in flight has a datagram in the window
+        self._sst = [0] * _RING
+        self._tsent = [0] * _RING
+        self._smsg = bytearray(_RING)
+        self._mtype = bytearray(_RING)  # message type
+        self._msrc = [None] * _RING  # source
+        self._mpos = [0] * _RING  # position in the source
+        self._moff = [0] * _RING  # file offset
+        self._mlen = [0] * _RING  # bytes
+        self._mseq = [0] * _RING  # seqno of its first datagram
+        self._inflight = 0  # datagrams sent and not acked (window mode)
+        self._pq = 1  # _seq when acks were last looked for
+        self._top = 1  # one past the highest seqno acked
+        # loss detection (window mode): the send times of the fast_thresh latest-sent
+        # datagrams acked while an older one was not, oldest first (_late[0])
+        self._late = [0] * (fast_thresh or 1)
+        self._nlate = 0
+        self._check = 0  # 1 when new acks may show a loss
         self._mi = 0  # the last record used
         # what every _window_send call needs, in one tuple: unpacking it is cheaper than
         # a dozen attribute look-ups per message (a sparse region sends many small ones)
@@ -339,6 +353,11 @@ class Debugnet:
         self._end = ticks_add(ticks_ms(), self._deadline_ms)
         self._seq = 1  # debugnet_connect(): the herald is seqno 1
         self._lo = 1
+        self._top = 1
+        self._inflight = 0
+        self._pq = 1
+        self._nlate = 0
+        self._check = 0
         self._timed = -1
         pack_header(self._hbuf, 0, HERALD, 1, 0, self._hlen - HDR_LEN)
         self._hstate = 1
@@ -559,9 +578,9 @@ class Debugnet:
         m = -1
         err = 0
         while True:
-            if q - lo >= win:  # full: acks, timers, waiting
+            if self._inflight >= win or q - lo >= _RING:  # full: acks, timers, waiting
                 self._seq = q
-                while q - self._lo >= win:
+                while self._inflight >= win or q - self._lo >= _RING:
                     err = self._pump(1)
                     if err:
                         break
@@ -598,7 +617,8 @@ class Debugnet:
             q += 1
             pos += n
             offset += n
-            if q - lo >= after:
+            self._inflight += 1
+            if q - self._pq >= after:  # every poll_after datagrams: look for acks
                 self._seq = q
                 err = self._pump(0)
                 if err:
@@ -623,16 +643,17 @@ class Debugnet:
         return 0
 
     def _pump(self, wait):
-        """Take the queued acks, run the timers, check the deadline; with wait,
-        block when nothing came (until the next timer, _IDLE_MAX_MS at most) -> err."""
+        """Take the queued acks, find losses, run the timers, check the deadline; with
+        wait, block when nothing came (until the next timer, _IDLE_MAX_MS at most) -> err."""
         feed()
         sst = self._sst
         st = self.stats
         poll = self._poll
         lo = self._lo
         hi = self._seq
+        self._pq = hi
         got = 0
-        err = 0
+        new = 0
         while got < _ACK_BATCH:  # bounded: a flood of acks cannot starve the deadline
             a = poll()
             if a == -1:
@@ -653,6 +674,9 @@ class Debugnet:
                 st[ST_DUPACKS] += 1
                 continue
             sst[s] = f | _F_ACKED
+            new += 1
+            if a >= self._top:
+                self._top = a + 1
             if a == self._timed:
                 self._timed = -1
                 if not f & _F_RETX:  # Karn: never time a retransmitted datagram
@@ -661,14 +685,15 @@ class Debugnet:
                 lo += 1
                 while lo < hi and sst[lo & _RMASK] & _F_ACKED:
                     lo += 1
-            elif self._fast:
-                err = self._fast_retx(lo, a)
-                if err:
-                    break
+            if lo < self._top and self._fast:  # older datagrams unacked: a loss, or reordering
+                self._acked_late(self._tsent[s])
         st[ST_ACKS] += got
+        self._inflight -= new
         self._lo = lo
-        if err:
-            return err
+        if self._check:
+            err = self._losses(lo)
+            if err:
+                return err
         if lo < hi:
             now = ticks_us()
             if ticks_diff(now, self._next_scan) >= 0:
@@ -686,6 +711,52 @@ class Debugnet:
                 self._ep_wait(ms)
         return 0
 
+    def _acked_late(self, t):
+        """An ack while an older datagram is not acked: keep the send time t among the
+        fast_thresh latest of such acks (sorted, oldest first)."""
+        late = self._late
+        k = self._nlate
+        n = len(late)
+        if k < n:
+            self._nlate = k + 1
+        elif ticks_diff(t, late[0]) <= 0:
+            return  # older than all kept: counts for nothing they do not
+        else:
+            k = n - 1
+            i = 0
+            while i < k:  # drop the oldest
+                late[i] = late[i + 1]
+                i += 1
+        while k > 0 and ticks_diff(late[k - 1], t) > 0:  # insert in order
+            late[k] = late[k - 1]
+            k -= 1
+        late[k] = t
+        if self._nlate == n:
+            self._check = 1
+
+    def _losses(self, lo):
+        """Retransmit every unacked datagram older than the acked ones: fast_thresh
+        datagrams sent after its last copy have been acked (RFC 5681's three
+        duplicate acks, counted in the time order of RFC 8985 RACK, so a lost
+        retransmission is found the same way; a tie counts: a needless resend
+        costs less than waiting for a timer) -> err."""
+        self._check = 0
+        sst = self._sst
+        tsent = self._tsent
+        t = self._late[0]
+        i = lo
+        top = self._top
+        while i < top:
+            s = i & _RMASK
+            if not sst[s] & _F_ACKED and ticks_diff(t, tsent[s]) >= 0:
+                sst[s] |= _F_FAST
+                err = self._retx(i)
+                if err:
+                    return err
+                self.stats[ST_FAST] += 1
+            i += 1
+        return 0
+
     def _retx(self, q):
         """Retransmit datagram q -> 0, or an error once it has used up its retries."""
         s = q & _RMASK
@@ -700,28 +771,6 @@ class Debugnet:
         sst[s] = f
         self._tsent[s] = ticks_us()
         self.stats[ST_RETX] += 1
-        return 0
-
-    def _fast_retx(self, lo, j):
-        """Datagram j was acked: count it against every older unacked datagram and
-        retransmit those that reach the threshold (once per datagram)."""
-        sst = self._sst
-        thresh = self._fast
-        i = lo
-        while i < j:
-            s = i & _RMASK
-            f = sst[s]
-            if not f & (_F_ACKED | _F_FAST):
-                f += _DUP
-                if (f >> _DUP_SHIFT) & 0xFF >= thresh:
-                    sst[s] = f | _F_FAST
-                    err = self._retx(i)
-                    if err:
-                        return err
-                    self.stats[ST_FAST] += 1
-                else:
-                    sst[s] = f
-            i += 1
         return 0
 
     def _scan(self, lo, hi, now):
