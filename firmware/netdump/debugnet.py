@@ -62,8 +62,9 @@
 #                        from there) -> 0, or nonzero if it could not.
 #   ep.wait(ms)          block up to ms for something to read (may return early).
 #
-# The hardware watchdog (netdump/feed.py) is fed once per message, per wait and
-# per retransmission scan (at least once per RTO while the window runs).
+# The hardware watchdog (netdump/feed.py) is fed at every look for acks (window
+# mode: every poll_after datagrams, every wait), once per message, and per wait
+# and retransmission scan (FreeBSD mode).
 #
 # Modes:
 #   MODE_WINDOW   one sliding window of up to `window` datagrams in flight for
