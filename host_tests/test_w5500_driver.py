@@ -272,10 +272,58 @@ def test_corrupt_rx_record_resyncs():
     assert nic.poll(rb) == rx_len(2) and rb[: rx_len(2)] == rx_frame(2)
 
 
+def test_queued_acks_read_in_one_burst():
+    # eight ack-sized frames queued: the first poll reads them all in one transaction
+    # (status, records, RX_RD, RECV), the next seven touch the chip not at all, the
+    # ninth finds nothing with one status read
+    chip, nic, _ = direct()
+    frames = [netutil.rx_frame(i, OUR_MAC, 60) for i in range(8)]
+    for f in frames:
+        assert chip.receive_frame(f) == 0
+    rb = bytearray(1514)
+    per_poll = []
+    for f in frames:
+        t = chip.stats["transactions"]
+        assert nic.poll(rb) == 60 and rb[:60] == f
+        per_poll.append(chip.stats["transactions"] - t)
+    t = chip.stats["transactions"]
+    assert nic.poll(rb) == 0
+    assert per_poll == [4, 0, 0, 0, 0, 0, 0, 0] and chip.stats["transactions"] - t == 1
+
+
+def test_records_longer_than_one_read():
+    # 2 KiB are read at a time: a record cut at that end is read again, whole, by the next poll
+    chip, nic, _ = direct()
+    frames = [netutil.rx_frame(i, OUR_MAC, n) for i, n in enumerate((1514, 1514, 700, 1514))]
+    for f in frames:
+        assert chip.receive_frame(f) == 0
+    rb = bytearray(1514)
+    for f in frames:
+        assert nic.poll(rb) == len(f) and rb[:len(f)] == f
+    assert nic.poll(rb) == 0 and nic.rx_errors == 0
+
+
+def test_corrupt_record_after_good_ones():
+    # the good records before a bad length come out; then everything queued is dropped
+    chip, nic, _ = direct()
+    for i in range(3):
+        chip.receive_frame(rx_frame(i))
+    bad = (rx_len(0) + 2) + (rx_len(1) + 2)  # where the third record starts
+    chip.rx_mem[bad] = 0x7F  # the third record's length header
+    rb = bytearray(1514)
+    assert nic.poll(rb) == rx_len(0) and rb[:rx_len(0)] == rx_frame(0)
+    assert nic.poll(rb) == rx_len(1) and rb[:rx_len(1)] == rx_frame(1)
+    assert nic.poll(rb) == 0 and nic.rx_errors == 1
+    assert chip.sockets[0].rx_rd == chip.sockets[0].rx_wr
+    chip.receive_frame(rx_frame(5))
+    assert nic.poll(rb) == rx_len(5) and rb[:rx_len(5)] == rx_frame(5)
+
+
 @pytest.mark.parametrize("delay", [2, 4])
 def test_slow_command_acceptance(delay):
-    # Sn_CR stays busy for `delay` transactions after each command: the driver reads it back
-    # after every one, so none is written over a pending one (DS 4.2 Sn_CR; lost_cmds)
+    # Sn_CR stays busy for `delay` transactions after each command: every send() and
+    # poll() begins with a status read that waits for Sn_CR 0, so no command is written
+    # over a pending one (DS 4.2 Sn_CR; lost_cmds)
     chip, nic, out = direct(cmd_delay=delay)
     rb = bytearray(1514)
     for i in range(30):

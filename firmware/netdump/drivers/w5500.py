@@ -32,18 +32,25 @@
 #   3. if the chip answers (VERSIONR 0x04), re-opens socket 0 in MACRAW without
 #      a reset, so the PHY keeps its link; otherwise resets it and waits for the
 #      link (bounded);
-#   4. waits for Sn_CR to read 0 after every command (DS 4.2 Sn_CR), bounded.
+#   4. waits for Sn_CR to read 0 after every command of the takeover (DS 4.2
+#      Sn_CR), bounded; on the packet path, a SEND or RECV is checked for
+#      acceptance by the status read that starts the next send() or poll()
+#      (below), before any other command is written.
 # takeover=False skips 1 and 2 (a test hook: the firmware's poller then steals
 # frames and corrupts transactions).
 #
 # send/poll/link/start/stop do not allocate and keep every int below 2**30.
 #
 # Facts: WIZnet W5500 datasheet v1.0.9 ("DS"), summarised with the other sources
-# in docs/w5500.md. SPI cost per frame (VDM, DS 2.2):
-#   send: 1 status read (9 B) + data (3 + n rounded up to 32) + TX_WR (5) + SEND (4)
-#         + Sn_CR read back (4)
-#   poll: 1 status read (9 B); with a frame: + data (3 + 64, or 2 reads for
-#         frames over 62 bytes) + RX_RD (5) + RECV (4) + Sn_CR read back (4)
+# in docs/w5500.md. SPI transactions per frame (VDM, DS 2.2):
+#   status read: Sn_CR through Sn_RX_WR in one burst (3 + 43 bytes): the last
+#         command accepted (Sn_CR 0), the TX and the RX pointers
+#   send: status read + the frame (3 + n; from a buffer up to 32 bytes longer
+#         than n it is written whole, bytes past n land in free TX memory,
+#         unsent; else copied first) + TX_WR (5) + SEND (4)
+#   poll: status read; when frames are queued, every whole MACRAW record of up
+#         to 2 KiB in one read, then RX_RD (5) + RECV (4): later polls hand out
+#         the records read without touching the chip until they are used up
 from netdump import fast
 from netdump.compat import const, ticks_diff, ticks_ms
 from netdump.feed import feed
@@ -100,16 +107,18 @@ _CTL_S0_RX_R = const(0x18)  # socket 0 RX buffer (BSB 00011)
 _MEM = const(16384)  # all TX (and all RX) memory for socket 0 (DS 3.3)
 _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#macraw-framing)
 _MIN_FRAME = const(14)
-# A burst of an exact length n would need a view made per frame, which allocates. TX:
-# send() writes the caller's whole buffer after the 3-byte header, in one transaction;
-# the bytes past n land in free TX memory and are never sent (send() waits until all
-# of it is free, and TX_WR advances by n). A dump's data frames fill their buffer, so
-# only its few short frames (herald, last datagram of a region, FINISHED, ARP) carry
-# extra SPI bytes, and no staging copy is needed. RX: acks and ARP replies fit the
-# first read; longer frames are read on in 256-byte steps (7 pre-made views), the bytes
-# past the record never consumed (RX_RD advances by the record's length).
-_RX_FIRST = const(64)  # first RX read: 2-byte length + a minimum 60-byte frame + 2
-_RX_GRAN = const(256)
+_GRAN = const(32)  # TX burst rounding: bytes past n land in free TX memory, unsent
+_RX_GRAN = const(64)  # RX burst rounding (reading past RX_WR reads stale memory, not used)
+_STAGE = const(2048)  # RX records read at once: room for the largest record (1516)
+# the status read (DS 4.2): Sn_CR (0x01) through Sn_RX_WR (0x2B); offsets in its response
+_ST_LEN = const(43)
+_ST_CR = const(3)
+_ST_TX_FSR = const(34)
+_ST_TX_RD = const(36)
+_ST_TX_WR = const(38)
+_ST_RX_RSR = const(40)
+_ST_RX_RD = const(42)
+_ST_RX_WR = const(44)
 _CMD_MS = const(100)  # longest wait for Sn_CR to read 0, or Sn_SR to change
 
 # error codes returned by start() (Linux errno numbers)
@@ -227,16 +236,22 @@ class W5500:
         # index n: header + n data bytes (n = 1, 2, 6)
         self._co = [None, c[0:4], c[0:5], None, None, None, c[0:9]]
         self._ro = [None, r[0:4], r[0:5], None, None, None, r[0:9]]
-        # RX staging: 2-byte length + frame; first read _RX_FIRST, rest in _RX_GRAN steps, up to
-        # rx_cap bytes of a frame (poll() cuts longer ones: an endpoint that takes in only
-        # short frames, netdump.link.RX_MAX, needs no room for a full one)
-        if rx_cap < _RX_FIRST or rx_cap > _MAX_FRAME:
-            raise ValueError("rx_cap must be %d..%d" % (_RX_FIRST, _MAX_FRAME))
-        nrest = (rx_cap + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
-        self._rx = bytearray(_RX_FIRST + _RX_GRAN * nrest)
+        # TX staging: header + frame, views rounded up to _GRAN
+        self._tx = bytearray(3 + _GRAN * ((_MAX_FRAME + _GRAN - 1) // _GRAN))
+        t = memoryview(self._tx)
+        self._txv = [t[0 : 3 + _GRAN * k] for k in range((_MAX_FRAME + _GRAN - 1) // _GRAN + 1)]
+        # RX staging: whole MACRAW records read at once, views in _RX_GRAN steps;
+        # records [_rxo, _rxe) not handed out yet
+        self._rx = bytearray(_STAGE)
         x = memoryview(self._rx)
-        self._rx0 = x[0:_RX_FIRST]
-        self._rxv = [x[_RX_FIRST : _RX_FIRST + _RX_GRAN * k] for k in range(nrest + 1)]
+        self._rxv = [x[0:_RX_GRAN * k] for k in range(_STAGE // _RX_GRAN + 1)]
+        self._rxo = 0
+        self._rxe = 0
+        # the status read: a fixed header, then dummy bytes
+        self._scmd = bytearray(3 + _ST_LEN)
+        self._scmd[1] = _SN_CR
+        self._scmd[2] = _CTL_S0_R
+        self._srsp = bytearray(3 + _ST_LEN)
         # cached bound methods (creating one allocates; calling a cached one does not)
         self._wr = spi.write
         self._rd = spi.readinto
@@ -333,14 +348,33 @@ class W5500:
         self._write(ctl, addr, 2)
 
     def _command(self, cmd):
-        # Sn_CR: written, then read back until the chip took it (0), bounded (DS 4.2 Sn_CR)
+        # Sn_CR: once the last command was taken (a SEND or RECV of the packet path is
+        # not waited for there), written, then read back until the chip took it (0),
+        # bounded (DS 4.2 Sn_CR: a command written before then would replace it)
+        if not self._cr_idle():
+            return 0
         self._write1(_CTL_S0_W, _SN_CR, cmd)
+        return self._cr_idle()
+
+    def _cr_idle(self):
+        # Sn_CR read until 0 -> 1, or 0 (counted) after _CMD_MS
         t0 = ticks_ms()
         while self._read1(_CTL_S0_R, _SN_CR):
             if ticks_diff(ticks_ms(), t0) > _CMD_MS:
                 self.cmd_timeouts += 1
                 return 0
         return 1
+
+    def _status(self):
+        # one transaction: Sn_CR .. Sn_RX_WR into _srsp (offsets _ST_*)
+        off = self._irq_off
+        if off is not None:
+            self._irq_state = off()
+        self._csv(0)
+        self._xfer(self._scmd, self._srsp)
+        self._csv(1)
+        if off is not None:
+            self._irq_on(self._irq_state)
 
     # ---- the takeover (dump time, allocation-free) ----
     def start(self):
@@ -407,6 +441,8 @@ class W5500:
         # socket 0 closed, every interrupt masked, all memory to socket 0, our MAC,
         # MACRAW (+MFEN unless multicast is needed) open -> 0 or an errno
         self.why = WHY_SPI
+        self._rxo = 0  # records staged before are gone with the socket's memory
+        self._rxe = 0
         # no interrupts: nothing may pull INTn and wake another driver (DS 4.1 IMR/SIMR, 4.2 Sn_IMR)
         self._write1(_CTL_COMMON_W, _SIMR, 0)
         self._write1(_CTL_COMMON_W, _IMR, 0)
@@ -499,81 +535,109 @@ class W5500:
         return self._read1(_CTL_COMMON_R, _PHYCFGR) & _PHY_LNK
 
     def send(self, buf, n):
-        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0
-        (all of buf goes over SPI: keep it short, at most the chip's 16 KiB of TX memory)."""
-        if n < _MIN_FRAME or n > _MAX_FRAME or len(buf) > _MEM:
+        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0."""
+        if n < _MIN_FRAME or n > _MAX_FRAME:
             return 0
-        r = self._rsp
-        # TX_FSR, TX_RD, TX_WR in one burst. FSR is not latched (DS 4.2 note): it is
-        # accepted when it agrees with the pointers read with it and the previous
-        # SEND has finished (TX_RD caught up with TX_WR, DS Sn_TX_RD) -- this is also
-        # where the completion of the previous SEND is awaited, with a deadline.
+        r = self._srsp
+        # the previous command taken (Sn_CR 0) and the previous SEND finished (TX_RD
+        # caught up with TX_WR, DS Sn_TX_RD); FSR is not latched (DS 4.2 note): it is
+        # accepted when it agrees with the pointers read with it. Bounded.
         t0 = ticks_ms()
         while 1:
-            self._read(_CTL_S0_R, _SN_TX_FSR, 6)
-            rd = (r[5] << 8) | r[6]
-            wr = (r[7] << 8) | r[8]
-            if rd == wr and ((r[3] << 8) | r[4]) == _MEM:
+            self._status()
+            wr = (r[_ST_TX_WR] << 8) | r[_ST_TX_WR + 1]
+            if r[_ST_CR] == 0 and ((r[_ST_TX_RD] << 8) | r[_ST_TX_RD + 1]) == wr and \
+                    ((r[_ST_TX_FSR] << 8) | r[_ST_TX_FSR + 1]) == _MEM:
                 break
             if ticks_diff(ticks_ms(), t0) > self.tx_timeout_ms:
                 # the chip never finished: count it, reopen the socket, drop this frame
                 self.tx_timeouts += 1
                 self._setup()
                 return 0
-        # the frame at TX_WR in one burst (the bytes of buf past n with it, unsent); the
-        # chip wraps it inside socket 0's block
+        # the frame at TX_WR in one burst; the chip wraps it inside socket 0's block
         c = self._cmd
-        c[0] = wr >> 8
-        c[1] = wr & 0xFF
-        c[2] = _CTL_S0_TX_W
-        self._burst(self._h3, buf, 0)
+        if n <= len(buf) < n + _GRAN:
+            # the caller's buffer as it is (EtherEndpoint's frame view: a data frame fills it)
+            c[0] = wr >> 8
+            c[1] = wr & 0xFF
+            c[2] = _CTL_S0_TX_W
+            self._burst(self._h3, buf, 0)
+        else:
+            t = self._tx
+            t[0] = wr >> 8
+            t[1] = wr & 0xFF
+            t[2] = _CTL_S0_TX_W
+            self._copy(t, 3, buf, 0, n)
+            off = self._irq_off
+            if off is not None:
+                self._irq_state = off()
+            self._csv(0)
+            self._wr(self._txv[(n + _GRAN - 1) // _GRAN])
+            self._csv(1)
+            if off is not None:
+                self._irq_on(self._irq_state)
         self._write2(_CTL_S0_W, _SN_TX_WR, (wr + n) & 0xFFFF)
-        return self._command(_CR_SEND)
+        self._write1(_CTL_S0_W, _SN_CR, _CR_SEND)  # taken: seen by the next status read
+        return 1
 
     def poll(self, buf):
         """Copy one received frame into buf and return its length (truncated to len(buf)); 0 if none."""
-        r = self._rsp
-        # RX_RSR, RX_RD, RX_WR in one burst: RSR is accepted when it equals
-        # RX_WR - RX_RD read with it (RSR is not latched, DS 4.2 note)
+        if self._rxo < self._rxe:
+            return self._hand(buf)
+        r = self._srsp
+        # RX_RSR, RX_RD, RX_WR: RSR is accepted when it equals RX_WR - RX_RD read with
+        # it (RSR is not latched, DS 4.2 note), once the last command was taken
         tries = 0
         while 1:
-            self._read(_CTL_S0_R, _SN_RX_RSR, 6)
-            rsr = (r[3] << 8) | r[4]
-            rd = (r[5] << 8) | r[6]
-            if rsr == 0:
-                return 0
-            if rsr == ((((r[7] << 8) | r[8]) - rd) & 0xFFFF):
-                break
+            self._status()
+            rsr = (r[_ST_RX_RSR] << 8) | r[_ST_RX_RSR + 1]
+            rd = (r[_ST_RX_RD] << 8) | r[_ST_RX_RD + 1]
+            if r[_ST_CR] == 0:
+                if rsr == 0:
+                    return 0
+                if rsr == ((((r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1]) - rd) & 0xFFFF):
+                    break
             tries += 1
             if tries > 3:
                 return 0
-        x = self._rx
+        k = rsr if rsr < _STAGE else _STAGE
         c = self._cmd
         c[0] = rd >> 8
         c[1] = rd & 0xFF
         c[2] = _CTL_S0_RX_R
-        self._burst(self._h3, self._rx0, 1)
-        # MACRAW record: 2-byte big-endian length that counts itself, then the frame (docs/w5500.md#macraw-framing)
-        ln = (x[0] << 8) | x[1]
-        if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2 or ln > rsr:
-            # not a record boundary: drop everything queued and start again at RX_WR
+        self._burst(self._h3, self._rxv[(k + _RX_GRAN - 1) // _RX_GRAN], 1)
+        # the whole MACRAW records in what was read: each a 2-byte big-endian length that
+        # counts itself, then the frame (docs/w5500.md#macraw-framing)
+        x = self._rx
+        e = 0
+        while e + 2 <= k:
+            ln = (x[e] << 8) | x[e + 1]
+            if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2:
+                break  # not a record boundary: found again by the next poll, when it is the first
+            if e + ln > k:
+                break  # read in part: the next poll reads it again
+            e += ln
+        if e == 0:
+            # not a record boundary (or a record longer than what is queued): drop
+            # everything queued and start again at RX_WR
             self.rx_errors += 1
-            self._write2(_CTL_S0_W, _SN_RX_RD, (r[7] << 8) | r[8])
-            self._command(_CR_RECV)
+            self._write2(_CTL_S0_W, _SN_RX_RD, (r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1])
+            self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)
             return 0
+        self._write2(_CTL_S0_W, _SN_RX_RD, (rd + e) & 0xFFFF)
+        self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)  # taken: seen by the next status read
+        self._rxo = 0
+        self._rxe = e
+        return self._hand(buf)
+
+    def _hand(self, buf):
+        # the next staged record's frame into buf (truncated to len(buf)) -> its length
+        x = self._rx
+        o = self._rxo
+        ln = (x[o] << 8) | x[o + 1]
+        self._rxo = o + ln
         n = ln - 2
         if n > len(buf):
             n = len(buf)
-        if n + 2 > _RX_FIRST:
-            k = (n + 2 - _RX_FIRST + _RX_GRAN - 1) // _RX_GRAN
-            if k >= len(self._rxv):  # longer than rx_cap: cut to it
-                k = len(self._rxv) - 1
-                n = len(x) - 2
-            a = (rd + _RX_FIRST) & 0xFFFF
-            c[0] = a >> 8
-            c[1] = a & 0xFF
-            self._burst(self._h3, self._rxv[k], 1)
-        self._copy(buf, 0, x, 2, n)
-        self._write2(_CTL_S0_W, _SN_RX_RD, (rd + ln) & 0xFFFF)
-        self._command(_CR_RECV)
+        self._copy(buf, 0, x, o + 2, n)
         return n
