@@ -152,25 +152,7 @@ def test_copy_csum_fused():
         assert r == _ref_csum(src, soff, n, 0x77)
 
 
-def test_is_zero():
-    b = bytearray(300)
-    assert fast.is_zero(b, 0, 300) == 1
-    assert fast.is_zero(b, 0, 0) == 1
-    assert fast.is_zero(b, 5, -1) == 1
-    for pos in (0, 1, 2, 3, 4, 7, 8, 100, 253, 254, 255, 299):
-        b[pos] = 0x80
-        for off in (0, 1, 3):
-            for n in (1, 2, 3, 4, 5, 9, 64, 200, 255):
-                if off + n > 300:
-                    continue
-                inside = off <= pos < off + n
-                assert fast.is_zero(b, off, n) == (0 if inside else 1), (pos, off, n)
-        b[pos] = 0
-    assert fast.is_zero(b"\x00\x00\x01", 0, 2) == 1
-    assert fast.is_zero(b"\x00\x00\x01", 0, 3) == 0
-
-
-def test_addr_of_and_copy_mem_real_buffer():
+def test_addr_of_and_raw_memory_reads():
     region = _pattern(777, 21)
     a = fast.addr_of(region)
     assert a > 0
@@ -180,34 +162,13 @@ def test_addr_of_and_copy_mem_real_buffer():
                 continue
             for doff in (0, 1, 2):
                 dst = bytearray(n + 3)
-                fast.copy_mem(dst, doff, a, pos, n)
+                r = fast.copy_mem_csum_crc(dst, doff, a, pos, n, b"")
                 assert dst[doff : doff + n] == region[pos : pos + n], (pos, n, doff)
+                assert r == _ref_csum(region, pos, n, 0)
     # base and pos may split the address any way
     dst = bytearray(10)
-    fast.copy_mem(dst, 0, a - 500, 510, 10)
+    fast.copy_mem_csum_crc(dst, 0, a - 500, 510, 10, b"")
     assert dst == region[10:20]
-
-
-def test_is_zero_mem_real_buffer():
-    region = bytearray(500)
-    a = fast.addr_of(region)
-    assert fast.is_zero_mem(a, 0, 500) == 1
-    region[333] = 1
-    assert fast.is_zero_mem(a, 0, 500) == 0
-    assert fast.is_zero_mem(a, 0, 333) == 1
-    assert fast.is_zero_mem(a, 334, 166) == 1
-    assert fast.is_zero_mem(a, 333, 1) == 0
-    assert fast.is_zero_mem(a - 3, 336, 1) == 0
-    assert fast.is_zero_mem(a, 10, 0) == 1
-
-
-def test_copy_mem_csum():
-    region = _pattern(300, 2)
-    a = fast.addr_of(region)
-    dst = bytearray(300)
-    r = fast.copy_mem_csum(dst, 1, a, 3, 257, 0)
-    assert dst[1:258] == region[3:260]
-    assert r == _ref_csum(region, 3, 257, 0)
 
 
 def test_twins_equal_viper():
@@ -229,22 +190,19 @@ def test_twins_equal_viper():
                 assert d1 == d2, (soff, doff, n)
                 for acc in (0, 0xFFFF, 0x2BCD):
                     assert fv.csum(src, soff, n, acc) == fast_py.csum(src, soff, n, acc), (soff, n, acc)
-                z = bytearray(n + 4)
-                if n:
-                    z[doff + n - 1] = 1
-                assert fv.is_zero(z, doff, n) == fast_py.is_zero(z, doff, n)
-                assert fv.is_zero(z, 0, doff) == fast_py.is_zero(z, 0, doff)
     # raw-memory twins read the same bytes
     a = uctypes.addressof(src)
     for pos in (0, 1, 2, 5):
         for n in (0, 1, 7, 64, 333):
             d1 = bytearray(n + 2)
             d2 = bytearray(n + 2)
-            fv.copy_mem(d1, 1, a, pos, n)
-            fast_py.copy_mem(d2, 1, a, pos, n)
-            assert d1 == d2
-            assert fv.is_zero_mem(a, pos, n) == fast_py.is_zero_mem(a, pos, n)
-            assert fv.copy_mem_csum(d1, 0, a, pos, n, 3) == fast_py.copy_mem_csum(d2, 0, a, pos, n, 3)
+            s1 = bytearray(4)
+            s2 = bytearray(4)
+            assert fv.copy_mem_csum_crc(d1, 1, a, pos, n, s1) == fast_py.copy_mem_csum_crc(d2, 1, a, pos, n, s2)
+            assert d1 == d2 and s1 == s2
+            z1 = bytearray(2)
+            z2 = bytearray(2)
+            assert fv.zero_map(z1, 0, a, n) == fast_py.zero_map(z2, 0, a, n) and z1 == z2
     # the big-endian byte-at-a-time checksum agrees with the little-endian one
     for off in (0, 1):
         for n in (0, 1, 2, 3, 100, 101):
@@ -263,9 +221,10 @@ def test_viper_base_as_big_int_object():
     region = _pattern(64, 4)
     big = fast.addr_of(region) + (1 << 64)
     dst = bytearray(64)
-    fast.copy_mem(dst, 0, big, 0, 64)
+    fast.copy_mem_csum_crc(dst, 0, big, 0, 64, b"")
     assert dst == region
-    assert fast.is_zero_mem(big, 0, 64) == 0
+    z = bytearray(1)
+    assert fast.zero_map(z, 0, big, 64) == 64 and z[0] == 0
 
 
 def test_no_allocation_under_heap_lock():
@@ -274,21 +233,19 @@ def test_no_allocation_under_heap_lock():
     mv = memoryview(dst)
     a = fast.addr_of(src)
     s = "a str source"
+    zmap = bytearray(1)
     for n in (0, 1, 3, 1448):
         locked(fast.copy, dst, 2, src, 1, n)
         locked(fast.copy, mv, 3, src, 0, n)
-        locked(fast.copy_mem, dst, 0, a, 5, n)
-        assert locked(fast.is_zero, src, 0, n) in (0, 1)
-        assert locked(fast.is_zero_mem, a, 1, n) in (0, 1)
         assert locked(fast.csum, src, 1, n, 0xFFFF) == _ref_csum(src, 1, n, 0xFFFF)
         assert locked(fast.copy_csum, dst, 0, src, 2, n, 0) == _ref_csum(src, 2, n, 0)
-        assert locked(fast.copy_mem_csum, dst, 2, a, 2, n, 0) == _ref_csum(src, 2, n, 0)
+        assert locked(fast.copy_mem_csum_crc, dst, 2, a, 2, n, b"") == _ref_csum(src, 2, n, 0)
+        assert locked(fast.zero_map, zmap, 0, a, n) == n
     locked(fast.copy, dst, 0, s, 2, 5)
     assert bytes(dst[0:5]) == b"str s"
     # the pure-Python twins are allocation-free too (for bytes-like sources)
     locked(fast_py.copy, dst, 2, src, 1, 100)
     assert locked(fast_py.csum, src, 1, 101, 0x3FFFFFFF) == _ref_csum(src, 1, 101, 0x3FFFFFFF)
-    assert locked(fast_py.is_zero, src, 0, 100) == 0
 
 
 # ---- CRC-32 (netdump/crc32.py) -------------------------------------------------
@@ -411,14 +368,16 @@ def test_copy_mem_csum_crc():
 def test_put_header():
     from netdump import wire
 
-    for args in ((wire.VMCORE, 2, 4096, 1448), (wire.FINISHED, 0x3FFFFFFF, 0, 0), (wire.KDH, 77, 0x3FFFF000, 512)):
-        b = bytearray(30)
-        want = bytearray(30)
-        wire.pack_header(want, 3, args[0], args[1], args[2], args[3])
-        s = fast.put_header(b, 3, args[0], args[1], args[2], args[3])
-        assert b == want and s == _ref_csum(want, 3, 24, 0), args
-        b2 = bytearray(30)
-        assert fast_py.put_header(b2, 3, args[0], args[1], args[2], args[3]) == s and b2 == want
+    for args in ((wire.VMCORE, 2, 4096, 1448), (wire.FINISHED, 0x3FFFFFFF, 0, 0), (wire.KDH, 77, 0x3FFFF000, 512),
+                 (wire.VMCORE, 0x12345678 >> 3, 0x2ABCDEF0 >> 1, 4096)):
+        for off in (0, 3, 4):  # word stores when aligned, byte stores else
+            b = bytearray(b"\xee" * 30)  # stale bytes: every header byte is written
+            want = bytearray(b"\xee" * 30)
+            wire.pack_header(want, off, args[0], args[1], args[2], args[3])
+            s = fast.put_header(b, off, args[0], args[1], args[2], args[3])
+            assert b == want and s == _ref_csum(want, off, 24, 0), (args, off)
+            b2 = bytearray(b"\xee" * 30)
+            assert fast_py.put_header(b2, off, args[0], args[1], args[2], args[3]) == s and b2 == want
     assert locked(fast.put_header, b, 0, 3, 5, 6, 7) == _ref_csum(b, 0, 24, 0)
 
 

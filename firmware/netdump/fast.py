@@ -1,20 +1,18 @@
-# Fast byte paths for the dump: copy, copy from a raw address, zero scans and
-# the RFC 1071 Internet checksum. On MicroPython these are the
+# Fast byte paths for the dump: copies (from a buffer or a raw address, with
+# the RFC 1071 Internet checksum and the CRC-32 on the way), zero scans, the
+# debugnet header and UDP frame fields. On MicroPython these are the
 # @micropython.viper versions (fast_viper.py); on CPython, or a MicroPython
 # built without viper, the pure-Python twins (fast_py.py) with identical results.
 #
 #   copy(dst, doff, src, soff, n)            src[soff:soff+n] -> dst[doff:]
-#   copy_mem(dst, doff, base, pos, n)        memory at base+pos -> dst[doff:]
-#   is_zero(buf, off, n) -> 0/1              all n bytes zero?
-#   is_zero_mem(base, pos, n) -> 0/1         same, at a raw address
 #   csum(buf, off, n, acc) -> 0..0xFFFF      RFC 1071 folded sum, not inverted
-#   copy_csum(dst, doff, src, soff, n, acc)  copy, then csum of the copy (fused)
-#   copy_mem_csum(dst, doff, base, pos, n, acc)  copy_mem, then csum (fused)
+#   copy_csum(dst, doff, src, soff, n, acc)  copy, then csum of the copy
 #   addr_of(buf) -> int                      address of a bytearray's data
 #   crc32_update(state, buf, off, n)         feed buf[off:off+n] to a running CRC-32
 #   crc32_zeros(state, n)                    feed n zero bytes (state: 4 bytes, crc32.py)
-#   copy_mem_csum_crc(dst, doff, base, pos, n, state) -> csum  copy_mem, its csum and
-#                                            (state not empty) its CRC-32, in one pass
+#   copy_mem_csum_crc(dst, doff, base, pos, n, state) -> csum  the n bytes at memory
+#                                            address base+pos into dst[doff:], their csum
+#                                            and (state not empty) their CRC-32, one pass
 #   put_header(buf, off, mtype, seq, foff, n) -> csum   a debugnet header (wire.py), its sum
 #   udp_finish(frame, ip, u, n, s, ipsum, usum) -> len  lengths, checksums and padding of a
 #                                            UDP frame whose payload is in place (udp.py)
@@ -29,7 +27,9 @@
 # is only ever added to inside viper. Regions must not overlap.
 #
 # On Cortex-M ports with the inline assembler, copy_mem_csum_crc (the data
-# path's loop: every payload byte goes through it) is fast_thumb's.
+# path's loop: every payload byte goes through it) is fast_thumb's, and
+# fifo_out (a frame into a memory-mapped transmit FIFO, drivers/lan9118.py) is
+# there too (None elsewhere).
 IMPL = "python"  # which set is in use: "viper" or "python"
 THUMB = False  # copy_mem_csum_crc is fast_thumb's
 
@@ -46,12 +46,8 @@ except (ImportError, SyntaxError, NameError, AttributeError, ValueError) as e:
         raise ImportError("netdump: no viper here (%s) and fast_py is not installed" % (e,))
 
 copy = _impl.copy
-copy_mem = _impl.copy_mem
-is_zero = _impl.is_zero
-is_zero_mem = _impl.is_zero_mem
 csum = _impl.csum
 copy_csum = _impl.copy_csum
-copy_mem_csum = _impl.copy_mem_csum
 addr_of = _impl.addr_of
 crc32_update = _impl.crc32_update
 crc32_zeros = _impl.crc32_zeros
@@ -62,11 +58,27 @@ ack_match = _impl.ack_match
 zero_map = _impl.zero_map
 span = _impl.span
 
-if IMPL == "viper":
+fifo_out = None  # fast_thumb.fifo_out where the inline assembler is (a transmit FIFO's frame)
+
+
+def _thumb_cpu():  # arm-time
+    # the native code architecture in sys.implementation._mpy, bits 10-13: ARMv6-M (4) to
+    # ARMv7E-M with double float (8) run Thumb (py/persistentcode.h MP_NATIVE_ARCH_*); only
+    # there is fast_thumb compiled (elsewhere the attempt would leave its garbage behind)
+    try:
+        import sys
+
+        return 4 <= (sys.implementation._mpy >> 10) & 0xF <= 8
+    except (ImportError, AttributeError):
+        return False
+
+
+if IMPL == "viper" and _thumb_cpu():
     try:
         from netdump import fast_thumb
 
         copy_mem_csum_crc = fast_thumb.copy_mem_csum_crc
+        fifo_out = fast_thumb.fifo_out
         THUMB = True
     except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
         pass  # no inline assembler (x86, Xtensa, RISC-V): the viper loop

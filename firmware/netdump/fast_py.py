@@ -1,12 +1,13 @@
-# Pure-Python twins of the viper fast paths in fast_viper.py: byte copies,
-# zero scans and the RFC 1071 Internet checksum. Same arguments, same results;
-# they run on CPython and MicroPython. fast.py picks which set to export.
+# Pure-Python twins of the viper fast paths in fast_viper.py (fast.py lists
+# them): byte copies, zero scans, the RFC 1071 Internet checksum, the CRC-32,
+# the debugnet header and UDP frame fields. Same arguments, same results; they
+# run on CPython and MicroPython. fast.py picks which set to export.
 #
-# Allocation: copy/is_zero/csum/copy_csum index buffers one byte at a time and
-# do not allocate on MicroPython (a str source is encoded first, which does).
-# The *_mem functions read raw memory: ctypes on CPython, a uctypes window
-# (allocated per call) on MicroPython -- a reference implementation only; on
-# MicroPython fast.py uses the viper versions.
+# Allocation: the functions over buffers index them one byte at a time and do
+# not allocate on MicroPython (a str source is encoded first, which does).
+# Those that read raw memory (copy_mem_csum_crc, zero_map) use ctypes on
+# CPython, a uctypes window (allocated per call) on MicroPython -- a reference
+# implementation only; on MicroPython fast.py uses the viper versions.
 import struct
 import sys
 
@@ -39,17 +40,6 @@ def copy(dst, doff, src, soff, n):
     while i < n:
         dst[doff + i] = src[soff + i]
         i += 1
-
-
-def is_zero(buf, off, n):
-    """1 if buf[off:off+n] is all zero bytes (or n <= 0), else 0."""
-    i = off
-    end = off + n
-    while i < end:
-        if buf[i]:
-            return 0
-        i += 1
-    return 1
 
 
 def csum(buf, off, n, acc):
@@ -89,13 +79,13 @@ if _ctypes is not None:
             return 0
         return _ctypes.addressof((_ctypes.c_char * n).from_buffer(buf))
 
-    def copy_mem(dst, doff, base, pos, n):
+    def _copy_mem(dst, doff, base, pos, n):
         """Copy n bytes from memory address base+pos into dst[doff:]."""
         if n <= 0:
             return
         dst[doff : doff + n] = _ctypes.string_at(base + pos, n)
 
-    def is_zero_mem(base, pos, n):
+    def _is_zero_mem(base, pos, n):
         """1 if the n bytes at memory address base+pos are all zero, else 0."""
         if n <= 0:
             return 1
@@ -108,32 +98,32 @@ else:
         """Address of the first byte of a bytearray (or writable buffer); bytes too."""
         return _uctypes.addressof(buf)
 
-    def copy_mem(dst, doff, base, pos, n):
+    def _copy_mem(dst, doff, base, pos, n):
         """Copy n bytes from memory address base+pos into dst[doff:]."""
         if n <= 0:
             return
         w = _uctypes.bytearray_at(base + pos, n)
         copy(dst, doff, w, 0, n)
 
-    def is_zero_mem(base, pos, n):
+    def _is_zero_mem(base, pos, n):
         """1 if the n bytes at memory address base+pos are all zero, else 0."""
         if n <= 0:
             return 1
-        return is_zero(_uctypes.bytearray_at(base + pos, n), 0, n)
-
-
-def copy_mem_csum(dst, doff, base, pos, n, acc):
-    """copy_mem(dst, doff, base, pos, n) then return csum(dst, doff, n, acc)."""
-    copy_mem(dst, doff, base, pos, n)
-    return csum(dst, doff, n, acc)
+        w = _uctypes.bytearray_at(base + pos, n)
+        i = 0
+        while i < n:
+            if w[i]:
+                return 0
+            i += 1
+        return 1
 
 
 def copy_mem_csum_crc(dst, doff, base, pos, n, state):
-    """copy_mem, feed the copy to the running CRC-32 in state (none if state is
-    empty) -> csum(dst, doff, n, 0)."""
+    """The n bytes at memory address base+pos into dst[doff:], fed to the running
+    CRC-32 in state (none if state is empty) -> csum(dst, doff, n, 0)."""
     if n <= 0:
         return 0
-    copy_mem(dst, doff, base, pos, n)
+    _copy_mem(dst, doff, base, pos, n)
     if len(state):
         crc32_update(state, dst, doff, n)
     return csum(dst, doff, n, 0)
@@ -266,7 +256,7 @@ def zero_map(zmap, b, base, size):
         n = size - pos
         if n > 4096:
             n = 4096
-        z = is_zero_mem(base, pos, n)
+        z = _is_zero_mem(base, pos, n)
         zmap[b] = z
         if not z:
             total += n

@@ -80,119 +80,6 @@ def copy(dst, doff: int, src, soff: int, n: int):
 
 
 @micropython.viper
-def copy_mem(dst, doff: int, base, pos: int, n: int):
-    """Copy n bytes from memory address base+pos (base may be >= 2**30) to dst[doff:]."""
-    if n <= 0:
-        return
-    d = uint(ptr8(dst)) + uint(doff)
-    s = uint(base) + uint(pos)
-    if int((d ^ s) & 3) == 0:
-        while n > 0 and int(d & 3) != 0:
-            ptr8(d)[0] = ptr8(s)[0]
-            d += 1
-            s += 1
-            n -= 1
-        pd = ptr32(d)
-        ps = ptr32(s)
-        w = n >> 2
-        i = 0
-        while i + 4 <= w:
-            pd[i] = ps[i]
-            pd[i + 1] = ps[i + 1]
-            pd[i + 2] = ps[i + 2]
-            pd[i + 3] = ps[i + 3]
-            i += 4
-        while i < w:
-            pd[i] = ps[i]
-            i += 1
-        d += uint(w << 2)
-        s += uint(w << 2)
-        n -= w << 2
-    elif int((d ^ s) & 1) == 0:
-        if n > 0 and int(d & 1) != 0:
-            ptr8(d)[0] = ptr8(s)[0]
-            d += 1
-            s += 1
-            n -= 1
-        qd = ptr16(d)
-        qs = ptr16(s)
-        h = n >> 1
-        i = 0
-        while i < h:
-            qd[i] = qs[i]
-            i += 1
-        d += uint(h << 1)
-        s += uint(h << 1)
-        n -= h << 1
-    bd = ptr8(d)
-    bs = ptr8(s)
-    i = 0
-    while i < n:
-        bd[i] = bs[i]
-        i += 1
-
-
-@micropython.viper
-def is_zero(buf, off: int, n: int) -> int:
-    """1 if buf[off:off+n] is all zero bytes (or n <= 0), else 0."""
-    if n <= 0:
-        return 1
-    a = uint(ptr8(buf)) + uint(off)
-    while n > 0 and int(a & 3) != 0:
-        if ptr8(a)[0] != 0:
-            return 0
-        a += 1
-        n -= 1
-    p = ptr32(a)
-    w = n >> 2
-    i = 0
-    while i < w:
-        if p[i] != 0:
-            return 0
-        i += 1
-    b = ptr8(a + uint(w << 2))
-    n -= w << 2
-    i = 0
-    while i < n:
-        if b[i] != 0:
-            return 0
-        i += 1
-    return 1
-
-
-@micropython.viper
-def is_zero_mem(base, pos: int, n: int) -> int:
-    """1 if the n bytes at memory address base+pos are all zero, else 0."""
-    if n <= 0:
-        return 1
-    a = uint(base) + uint(pos)
-    while n > 0 and int(a & 3) != 0:
-        if ptr8(a)[0] != 0:
-            return 0
-        a += 1
-        n -= 1
-    p = ptr32(a)
-    w = n >> 2
-    i = 0
-    while i + 4 <= w:  # four words per test: a zero block is the common case
-        if (p[i] | p[i + 1] | p[i + 2] | p[i + 3]) != 0:
-            return 0
-        i += 4
-    while i < w:
-        if p[i] != 0:
-            return 0
-        i += 1
-    b = ptr8(a + uint(w << 2))
-    n -= w << 2
-    i = 0
-    while i < n:
-        if b[i] != 0:
-            return 0
-        i += 1
-    return 1
-
-
-@micropython.viper
 def _csum_le(buf, off: int, n: int, acc: int) -> int:
     # RFC 1071 section 2(B): the sum is byte-order independent up to a final
     # byte swap, so sum native little-endian 16-bit words. From an even
@@ -263,12 +150,6 @@ def copy_csum(dst, doff, src, soff, n, acc):
     """copy(dst, doff, src, soff, n) then return csum(dst, doff, n, acc)."""
     # Two viper passes: measured as fast as a fused loop (docs/allocation.md#speed).
     copy(dst, doff, src, soff, n)
-    return csum(dst, doff, n, acc)
-
-
-def copy_mem_csum(dst, doff, base, pos, n, acc):
-    """copy_mem(dst, doff, base, pos, n) then return csum(dst, doff, n, acc)."""
-    copy_mem(dst, doff, base, pos, n)
     return csum(dst, doff, n, acc)
 
 
@@ -449,24 +330,42 @@ def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
 def put_header(buf, off: int, mtype: int, seq: int, foff: int, n: int) -> int:
     """Write a debugnet message header (wire.pack_header) at buf[off:off+24]
     -> its RFC 1071 sum (folded, not inverted)."""
-    p = ptr8(uint(ptr8(buf)) + uint(off))
-    i = 0
-    while i < 24:
-        p[i] = 0
-        i += 1
-    p[3] = mtype
-    p[4] = seq >> 24
-    p[5] = seq >> 16
-    p[6] = seq >> 8
-    p[7] = seq
-    p[12] = foff >> 24
-    p[13] = foff >> 16
-    p[14] = foff >> 8
-    p[15] = foff
-    p[16] = n >> 24
-    p[17] = n >> 16
-    p[18] = n >> 8
-    p[19] = n
+    a = uint(ptr8(buf)) + uint(off)
+    if int(a & 3) == 0:
+        # six little-endian word stores of the big-endian fields (byte-swapped)
+        w = ptr32(a)
+        w[0] = mtype << 24
+        w[1] = ((seq & 0xFF) << 24) | ((seq & 0xFF00) << 8) | ((seq >> 8) & 0xFF00) | (seq >> 24)
+        w[2] = 0
+        w[3] = ((foff & 0xFF) << 24) | ((foff & 0xFF00) << 8) | ((foff >> 8) & 0xFF00) | (foff >> 24)
+        w[4] = ((n & 0xFF) << 24) | ((n & 0xFF00) << 8) | ((n >> 8) & 0xFF00) | (n >> 24)
+        w[5] = 0
+    else:
+        p = ptr8(a)
+        p[0] = 0
+        p[1] = 0
+        p[2] = 0
+        p[3] = mtype
+        p[4] = seq >> 24
+        p[5] = seq >> 16
+        p[6] = seq >> 8
+        p[7] = seq
+        p[8] = 0
+        p[9] = 0
+        p[10] = 0
+        p[11] = 0
+        p[12] = foff >> 24
+        p[13] = foff >> 16
+        p[14] = foff >> 8
+        p[15] = foff
+        p[16] = n >> 24
+        p[17] = n >> 16
+        p[18] = n >> 8
+        p[19] = n
+        p[20] = 0
+        p[21] = 0
+        p[22] = 0
+        p[23] = 0
     s = mtype + (seq >> 16) + (seq & 0xFFFF) + (foff >> 16) + (foff & 0xFFFF) + (n >> 16) + (n & 0xFFFF)
     s = (s & 0xFFFF) + (s >> 16)
     return (s & 0xFFFF) + (s >> 16)
