@@ -29,6 +29,7 @@
 # 3.12, RX path 3.13).
 import micropython
 
+from netdump import fast
 from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
 from netdump.feed import feed
 
@@ -183,8 +184,13 @@ def _set_mac(hi: uint, mac) -> int:
 
 
 @micropython.viper
-def _tx_drain(hi: uint) -> int:
-    """Pop the TX status FIFO (DS 3.12.3) -> number of words with the error bit (15)."""
+def _tx_start(hi: uint, buf, n: int, tag: int) -> int:
+    """send() in one call: pop the TX status FIFO (DS 3.12.3), and when TDFREE has room
+    for the frame, its two command words (DS 3.12.1-3.12.2) -> (words with the error
+    bit 15) << 16 | the number of data words that follow (0: no room yet). The words
+    are read from the 4-byte aligned address at or below buf; the Data Start Offset
+    in command 'A' tells the chip to skip the bytes before buf (up to 3, inside the
+    same word), and the last word's extra bytes are beyond Buffer Size and not sent."""
     r = ptr32(hi << 16)
     errs = 0
     k = 0
@@ -192,31 +198,20 @@ def _tx_drain(hi: uint) -> int:
         if (uint(r[_TX_STATUS]) & uint(0x8000)) != uint(0):
             errs += 1
         k += 1
-    return errs
-
-
-@micropython.viper
-def _tx_room(hi: uint, need: int) -> int:
-    """1 if TX_FIFO_INF TDFREE (bytes) >= need."""
-    r = ptr32(hi << 16)
-    return 1 if int(uint(r[_TX_FIFO_INF]) & uint(0xFFFF)) >= need else 0
-
-
-@micropython.viper
-def _tx_frame(hi: uint, buf, n: int, tag: int):
-    """Write buf[0:n] into the TX data FIFO as one frame (DS 3.12.1-3.12.2).
-
-    The words are read from the 4-byte aligned address at or below buf; the
-    Data Start Offset in command 'A' tells the chip to skip the bytes before
-    buf (up to 3, inside the same word), and the last word's extra bytes are
-    beyond Buffer Size and not sent."""
-    r = ptr32(hi << 16)
-    a = uint(ptr8(buf))
-    off = a & uint(3)
-    p = ptr32(a - off)
+    # two command words + a word of alignment slack (DS 3.12.5)
+    if int(uint(r[_TX_FIFO_INF]) & uint(0xFFFF)) < n + 12:
+        return errs << 16
+    off = uint(ptr8(buf)) & uint(3)
     r[_TX_DATA] = (off << 16) | uint(_CMD_A_FS_LS) | uint(n)  # command 'A'
     r[_TX_DATA] = (uint(tag) << 16) | uint(n)  # command 'B': packet tag, packet length
-    words = (int(off) + n + 3) >> 2
+    return (errs << 16) | ((int(off) + n + 3) >> 2)
+
+
+@micropython.viper
+def _tx_words(hi: uint, buf, words: int):
+    """The data words of a frame _tx_start began (the fast_thumb.fifo_out loop in viper)."""
+    r = ptr32(hi << 16)
+    p = ptr32(uint(ptr8(buf)) & uint(0xFFFFFFFC))
     i = 0
     while i + 4 <= words:
         r[_TX_DATA] = p[i]
@@ -301,6 +296,8 @@ class LAN9118:
         self.stats = [0] * _NSTATS
         self.idle_us = 0
         self._tag = 1
+        self._fifo = fast.fifo_out  # None where there is no inline assembler
+        self._txreg = (base_hi << 16) + 4 * _TX_DATA  # the TX data FIFO port's address
 
     # ---- dump time: nothing below allocates ----
 
@@ -358,17 +355,22 @@ class LAN9118:
         if n < 14 or n > _MAX_FRAME:
             st[LS_TX_FULL] += 1
             return 0
-        e = _tx_drain(hi)
-        if e:
-            st[LS_TX_ERR] += e
-        need = n + 12  # two command words + a word of alignment slack (DS 3.12.5)
-        if not _tx_room(hi, need):
+        v = _tx_start(hi, buf, n, self._tag)  # status popped, room checked, commands written
+        if v & 0xFFFF == 0:
             end = ticks_add(ticks_ms(), _TX_ROOM_MS)
-            while not _tx_room(hi, need):
+            while v & 0xFFFF == 0:
+                if v >> 16:
+                    st[LS_TX_ERR] += v >> 16
                 if ticks_diff(end, ticks_ms()) <= 0:
                     st[LS_TX_FULL] += 1
                     return 0
-        _tx_frame(hi, buf, n, self._tag)
+                v = _tx_start(hi, buf, n, self._tag)
+        if v >> 16:
+            st[LS_TX_ERR] += v >> 16
+        if self._fifo is not None:  # the data words in Thumb code (fast_thumb.fifo_out)
+            self._fifo(self._txreg, buf, v & 0xFFFF)
+        else:
+            _tx_words(hi, buf, v & 0xFFFF)
         self._tag = (self._tag + 1) & 0xFFFF
         st[LS_TX] += 1
         return 1
