@@ -430,6 +430,27 @@ def test_window_counts_datagrams_in_flight_not_the_span():
     assert dn.stats[debugnet.ST_TIMEOUTS] == 1
 
 
+def test_message_records_are_reused_only_once_acked():
+    # 70 one-datagram messages; seqno 2's first ack is lost and only its timer resends
+    # it: the message that would reuse its record (64 records, taken in turn) waits
+    # until it is acked, and the resent datagram carries message 1's bytes
+    def policy(fake, mtype, seq, nth):
+        return [] if seq == 2 and nth == 1 else [seq]
+
+    ep = Fake(policy=policy)
+    dn = fast(ep, mtu=100, window=64, fast_thresh=0, rto_init_us=100000, rto_min_us=100000, rto_max_us=200000)
+    dn.connect()
+    for k in range(70):
+        assert dn.send(wire.VMCORE, BufferSource(pattern(40, k)), 40 * k, 40) == 0
+    assert dn.flush() == 0
+    two = [x for x in ep.sent if x[2] == 2]
+    assert len(two) == 2 and two[0][3:] == two[1][3:] == (0, 40, bytes(pattern(40, 0)))
+    sends = [e[1] for e in ep.events if e[0] == "send"]
+    resend = len(sends) - 1 - sends[::-1].index(2)
+    assert sends.index(66) > resend  # record 66's message waited for seqno 2's
+    assert sends.index(65) < resend  # the one before did not
+
+
 def test_karn_rtt_samples_and_rto_bounds():
     def policy(fake, mtype, seq, nth):
         if seq in (2, 4) and nth == 1:

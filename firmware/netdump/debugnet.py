@@ -81,7 +81,7 @@
 #                 with nothing sent after it waits for its timer. The window
 #                 counts datagrams in flight (sent, not acked), not the span
 #                 from the oldest unacked one: a loss does not stop new
-#                 datagrams (up to a span of 256). Acks are looked for after
+#                 datagrams (up to a span of 128). Acks are looked for after
 #                 every `poll_after` datagrams sent (default: an eighth of the
 #                 window), so each look usually finds several.
 #   MODE_FREEBSD  debugnet_send() as written: bursts of up to 64 chunks, then
@@ -104,8 +104,10 @@ _DEF_MTU = const(1500)  # Ethernet
 _DEF_WINDOW = const(64)
 _MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h): FreeBSD's bursts, our most in flight
 # window mode: the oldest unacked datagram to the newest sent may span this many
-# seqnos (slots and message records): losses do not stop new datagrams until then
-_RING = const(256)
+# seqnos (slots): losses do not stop new datagrams until then
+_RING = const(128)
+_NREC = const(64)  # message records: reused in turn once all of a record's datagrams are acked
+_MMASK = const(63)  # _NREC - 1
 _DEF_RTO_INIT_US = const(200000)  # before the first RTT sample
 _DEF_RTO_MIN_US = const(10000)  # above a LAN's RTT plus queueing: no spurious resends
 _DEF_RTO_MAX_US = const(1000000)
@@ -178,7 +180,7 @@ _F_SENT = const(8)  # the endpoint took at least one copy
 _TRY = const(0x10)  # one retransmission
 _TRY_SHIFT = const(4)
 _MAX_FAST = const(16)  # largest fast_thresh
-_RMASK = const(255)  # _RING - 1
+_RMASK = const(127)  # _RING - 1
 
 # connection states
 _S_IDLE = const(0)
@@ -262,17 +264,17 @@ class Debugnet:
         self._ack = bytearray(4)
         # the window: one slot per datagram in flight (seqno & _RMASK): its state,
         # when it was sent, and the message it belongs to. A message record says how
-        # to build any of its datagrams again: _RING records are enough, since every
-        # message in flight has a datagram in the window
+        # to build any of its datagrams again; records are used in turn, and one is
+        # reused only once every datagram of its message is acked
         self._sst = [0] * _RING
         self._tsent = [0] * _RING
         self._smsg = bytearray(_RING)
-        self._mtype = bytearray(_RING)  # message type
-        self._msrc = [None] * _RING  # source
-        self._mpos = [0] * _RING  # position in the source
-        self._moff = [0] * _RING  # file offset
-        self._mlen = [0] * _RING  # bytes
-        self._mseq = [0] * _RING  # seqno of its first datagram
+        self._mtype = bytearray(_NREC)  # message type
+        self._msrc = [None] * _NREC  # source
+        self._mpos = [0] * _NREC  # position in the source
+        self._moff = [0] * _NREC  # file offset
+        self._mlen = [0] * _NREC  # bytes
+        self._mseq = [0] * _NREC  # seqno of its first datagram
         self._inflight = 0  # datagrams sent and not acked (window mode)
         self._pq = 1  # _seq when acks were last looked for
         self._top = 1  # one past the highest seqno acked
@@ -476,7 +478,7 @@ class Debugnet:
 
     def _record(self, mtype, src, pos, offset, length, q):
         """The next message record: how to build the datagrams from seqno q on -> its index."""
-        m = (self._mi + 1) & _RMASK
+        m = (self._mi + 1) & _MMASK
         self._mi = m
         self._mtype[m] = mtype
         self._msrc[m] = src
@@ -485,6 +487,13 @@ class Debugnet:
         self._mlen[m] = length
         self._mseq[m] = q
         return m
+
+    def _record_busy(self):
+        """1 while a datagram of the message whose record is used next is not acked."""
+        m = (self._mi + 1) & _MMASK
+        ch = self.chunk
+        n = (self._mlen[m] + ch - 1) // ch
+        return 1 if self._mseq[m] + (n or 1) > self._lo else 0
 
     def _poll_ack_seq(self):
         # endpoints without poll_seq: the seqno of poll_ack's 4 bytes, -2 if >= 2**30, -1 if none
@@ -589,7 +598,16 @@ class Debugnet:
                     break
                 lo = self._lo
             if m < 0:
-                # the record now that there is room: the one it replaces is acked
+                # the message's record, once the one it replaces is free (all acked)
+                if self._record_busy():
+                    self._seq = q
+                    while self._record_busy():
+                        err = self._pump(1)
+                        if err:
+                            break
+                    if err:
+                        break
+                    lo = self._lo
                 m = self._record(mtype, src, pos, offset, length, q)
             n = end - pos
             if n > ch:
