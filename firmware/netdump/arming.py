@@ -55,7 +55,8 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     kw = dict(transport_opts)
     if mode is not None:
         kw["mode"] = mode
-    wmax = getattr(endpoint, "window_max", 0)  # lwIP sockets queue 4 datagrams (endpoint.py)
+    # lwIP sockets queue 4 datagrams (endpoint.py); a frame NIC may hold few frames (ether.py)
+    wmax = getattr(endpoint, "window_max", 0)
     if wmax and (window is None or window > wmax):
         window = wmax
     if window is not None:

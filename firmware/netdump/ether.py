@@ -120,6 +120,10 @@ class EtherEndpoint:
         client_port = small(client_port)
         self.mtu = mtu
         self.nic = nic
+        # a NIC that holds few received frames (docs/frame-nic.md): fewer datagrams in flight
+        # than it can queue acks for (panic.arm caps the transport's window)
+        rxf = getattr(nic, "rx_frames", 0)
+        self.window_max = rxf - 1 if rxf > 1 else (1 if rxf else 0)
         link = Link(nic, verbose)
         self.link = link
         self.mac = link.mac

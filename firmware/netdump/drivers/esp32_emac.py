@@ -282,6 +282,7 @@ class EMAC:
 
         # ---- the arena: RX descriptors, TX descriptors, RX buffers, TX buffers ----
         self._nrx = nrx
+        self.rx_frames = nrx  # frames held until polled (docs/frame-nic.md): the window is kept below it
         self._ntx = ntx
         self._rbs = rx_buf
         size = _DESC * (nrx + ntx) + nrx * rx_buf + ntx * _TX_BUF
