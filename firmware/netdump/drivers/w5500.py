@@ -49,7 +49,7 @@
 #         than n it is written whole, bytes past n land in free TX memory,
 #         unsent; else copied first) + TX_WR (5) + SEND (4)
 #   poll: status read; when frames are queued, every whole MACRAW record of up
-#         to 2 KiB in one read, then RX_RD (5) + RECV (4): later polls hand out
+#         to 1600 bytes in one read, then RX_RD (5) + RECV (4): later polls hand out
 #         the records read without touching the chip until they are used up
 from netdump import fast
 from netdump.compat import const, ticks_diff, ticks_ms
@@ -109,7 +109,7 @@ _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#
 _MIN_FRAME = const(14)
 _GRAN = const(32)  # TX burst rounding: bytes past n land in free TX memory, unsent
 _RX_GRAN = const(64)  # RX burst rounding (reading past RX_WR reads stale memory, not used)
-_STAGE = const(2048)  # RX records read at once: room for the largest record (1516)
+_STAGE = const(1600)  # RX records read at once: room for the largest record (1516), or 25 acks
 # the status read (DS 4.2): Sn_CR (0x01) through Sn_RX_WR (0x2B); offsets in its response
 _ST_LEN = const(43)
 _ST_CR = const(3)
