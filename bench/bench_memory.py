@@ -225,6 +225,7 @@ class Result:
         self.mods = []  # modules loaded by the boot line
         self.qstrs = {}  # tag -> {"n_qstr": .., "n_str_data_bytes": .., "n_total_bytes": ..}
         self.errors = []
+        self.skipped = []  # modules this port cannot import (fast_thumb without the Thumb assembler)
         tag = None
         for ln in out.splitlines():
             p = ln.split()
@@ -237,6 +238,8 @@ class Result:
             elif ln.startswith("qstr pool:") and tag is not None:
                 self.qstrs[tag] = dict((k, int(v)) for k, v in (kv.split("=") for kv in ln[10:].replace(",", "").split()))
                 tag = None
+            elif ln.startswith("@@SKIP"):
+                self.skipped.append(p[1])
             elif ln.startswith("@@ERR"):
                 self.errors.append(ln[6:])
         if self.errors or not self.mems:
@@ -336,6 +339,8 @@ def modules_table(runner, tmp):
     rows = {}
     for m in order:
         r = measure(runner, {"case": "import", "modules": [m]}, cwd)
+        if m in r.skipped:
+            continue
         rows[m] = (r.value(m), seq.value(m), seq.qstr_delta("before " + m, "after " + m, "n_qstr"),
                    seq.qstr_delta("before " + m, "after " + m, "n_str_data_bytes"))
     return order, rows
@@ -428,7 +433,10 @@ def print_modules(tables, forms):
         ln = "  %-24s" % m
         for form in forms:
             rows = tables[form][1]
-            alone, adds, nq, text = rows.get(m, (0, 0, 0, 0))
+            if m not in rows:
+                ln += " %31s" % "(not on this port)"
+                continue
+            alone, adds, nq, text = rows[m]
             ln += " %8d %8d %6d %6d" % (alone, adds, nq, text)
             sums[form][0] += adds
             sums[form][1] += nq
