@@ -584,30 +584,45 @@ class Debugnet:
         end = pos + length
         q = self._seq
         q0 = q
+        # the window's state in locals between looks for acks (_pump reads and
+        # changes the attributes: they are written before each call and read after)
         lo = self._lo
+        inflight = self._inflight
+        pq = self._pq
+        timed = self._timed
         m = -1
         err = 0
         while True:
-            if self._inflight >= win or q - lo >= _RING:  # full: acks, timers, waiting
+            if inflight >= win or q - lo >= _RING:  # full: acks, timers, waiting
                 self._seq = q
+                self._inflight = inflight
+                self._timed = timed
                 while self._inflight >= win or q - self._lo >= _RING:
                     err = self._pump(1)
                     if err:
                         break
+                lo = self._lo
+                inflight = self._inflight
+                pq = self._pq
+                timed = self._timed
                 if err:
                     break
-                lo = self._lo
             if m < 0:
                 # the message's record, once the one it replaces is free (all acked)
                 if self._record_busy():
                     self._seq = q
+                    self._inflight = inflight
+                    self._timed = timed
                     while self._record_busy():
                         err = self._pump(1)
                         if err:
                             break
+                    lo = self._lo
+                    inflight = self._inflight
+                    pq = self._pq
+                    timed = self._timed
                     if err:
                         break
-                    lo = self._lo
                 m = self._record(mtype, src, pos, offset, length, q)
             n = end - pos
             if n > ch:
@@ -631,21 +646,28 @@ class Debugnet:
             tsent[s] = t
             if q == lo:  # the window was empty: the next timer is this one's
                 self._next_scan = ticks_add(t, self._rto)
-            if self._timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
-                self._timed = q
+            if timed < 0:  # time one datagram per round trip (RFC 6298 section 3)
+                timed = q
             q += 1
             pos += n
             offset += n
-            self._inflight += 1
-            if q - self._pq >= after:  # every poll_after datagrams: look for acks
+            inflight += 1
+            if q - pq >= after:  # every poll_after datagrams: look for acks
                 self._seq = q
+                self._inflight = inflight
+                self._timed = timed
                 err = self._pump(0)
+                lo = self._lo
+                inflight = self._inflight
+                pq = self._pq
+                timed = self._timed
                 if err:
                     break
-                lo = self._lo
             if pos >= end:
                 break
         self._seq = q
+        self._inflight = inflight
+        self._timed = timed
         st[ST_SENT] += q - q0
         return err
 
@@ -670,6 +692,9 @@ class Debugnet:
         poll = self._poll
         lo = self._lo
         hi = self._seq
+        top = self._top
+        timed = self._timed
+        fast = self._fast
         self._pq = hi
         got = 0
         new = 0
@@ -694,20 +719,22 @@ class Debugnet:
                 continue
             sst[s] = f | _F_ACKED
             new += 1
-            if a >= self._top:
-                self._top = a + 1
-            if a == self._timed:
-                self._timed = -1
+            if a >= top:
+                top = a + 1
+            if a == timed:
+                timed = -1
                 if not f & _F_RETX:  # Karn: never time a retransmitted datagram
                     self._sample(ticks_diff(ticks_us(), self._tsent[s]))
             if a == lo:
                 lo += 1
                 while lo < hi and sst[lo & _RMASK] & _F_ACKED:
                     lo += 1
-            if lo < self._top and self._fast:  # older datagrams unacked: a loss, or reordering
+            if lo < top and fast:  # older datagrams unacked: a loss, or reordering
                 self._acked_late(self._tsent[s])
         st[ST_ACKS] += got
         self._inflight -= new
+        self._top = top
+        self._timed = timed
         self._lo = lo
         if self._check:
             err = self._losses(lo)
