@@ -275,7 +275,7 @@ HPORT2 = 20111
 
 def _state(ep):
     # everything set_server may change (test side; allocates)
-    return (bytes(ep.server_ip), ep.ip._ip_sum, ep.ip._pseudo, ep.ip._usum, ep.herald_port, ep.ip.dport, ep._port,
+    return (bytes(ep.server_ip), ep.ip._ip_sum, ep.ip._pseudo, bytes(ep.ip._fp), ep.herald_port, ep.ip.dport, ep._port,
             ep.link.resolved, ep.on_link, ep._ntargets, [None if t is None else bytes(t) for t in ep._targets],
             bytes(ep.ip.tx[0:60]), _line(ep, 0), _line(ep, 1))
 

@@ -398,8 +398,9 @@ def test_udp_finish_ipv4_and_ipv6():
             pay = _pattern(n, n)
             f[42:42 + n] = pay
             ipsum = fast.csum(f, 14, 20, 0)
-            usum = inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 0) + 20024 + 40000
-            flen = locked(impl.udp_finish, f, 14, 34, n, fast.csum(pay, 0, n, 0), ipsum, usum)
+            usum = fast_py._fold(inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 0) + 20024 + 40000)
+            prm = bytes([14, 34, 1, 0, ipsum >> 8, ipsum & 0xFF, usum >> 8, usum & 0xFF])
+            flen = locked(impl.udp_finish, f, n, fast.csum(pay, 0, n, 0), prm)
             assert flen == max(60, 42 + n)
             assert inet.classify(f, 0, flen) == inet.KIND_UDP4
             assert inet.udp4_payload_len(f, 0) == n and bytes(f[42 + n:flen]) == bytes(flen - 42 - n)
@@ -412,8 +413,9 @@ def test_udp_finish_ipv4_and_ipv6():
         inet.udp_header(f, 54, 20024, 40000, 0, 0)
         pay = _pattern(n, 3)
         f[62:62 + n] = pay
-        usum = inet6.pseudo6_sum(cip6, sip6, inet.PROTO_UDP, 0) + 20024 + 40000
-        flen = fast.udp_finish(f, 14, 54, n, fast.csum(pay, 0, n, 0), -1, usum)
+        usum = fast_py._fold(inet6.pseudo6_sum(cip6, sip6, inet.PROTO_UDP, 0) + 20024 + 40000)
+        prm = bytes([14, 54, 0, 0, 0, 0, usum >> 8, usum & 0xFF])
+        flen = fast.udp_finish(f, n, fast.csum(pay, 0, n, 0), prm)
         assert flen == 62 + n and inet6.classify(f, 0, flen) == inet6.KIND_UDP6
 
 
@@ -423,55 +425,88 @@ def test_ack_match():
     cip = bytes([10, 0, 2, 15])
     sip = bytes([10, 0, 2, 2])
     mac = b"\x02\x00\x00\x00\x00\x15"
-    f = bytearray(60)
-    inet.udp4_frame(f, 0, mac, b"\x52" * 6, sip, cip, 40000, 20024, 4)
-    f[42:46] = b"\x00\x00\x01\x02"
-    inet.udp4_set_checksum(f, 34, sip, cip)
-    ref = bytearray(42)
-    mask = bytearray(b"\xff" * 40)
-    ref[0:40] = f[0:40]
-    for i in list(range(6, 12)) + [15, 18, 19, 22, 24, 25, 34, 35]:
-        ref[i] = 0
-        mask[i] = 0
+    f0 = bytearray(60)
+    inet.udp4_frame(f0, 0, mac, b"\x52" * 6, sip, cip, 40000, 20024, 4)
+    f0[42:46] = b"\x00\x00\x01\x02"
+    inet.udp4_set_checksum(f0, 34, sip, cip)
+    t = bytearray(fast.ACK_TEMPLATE)
+    t[0] = 42
+    t[1] = 14
+    t[2] = 34
+    t[6:48] = f0[0:42]
+    t[70:112] = b"\xff" * 42
+    for i in list(range(6, 12)) + [15, 18, 19, 22, 24, 25, 34, 35, 40, 41]:
+        t[6 + i] = 0
+        t[70 + i] = 0
     s = inet.pseudo4_sum(cip, sip, inet.PROTO_UDP, 12)
-    ref[40] = s >> 8
-    ref[41] = s & 0xFF
+    t[4] = s >> 8
+    t[5] = s & 0xFF
+    t6 = bytearray(t)
+    t6[1] = 0xFF  # as over IPv6: no IPv4 header checksum, a UDP checksum required
+    buf = bytearray(72)  # frames at 2 mod 4 (the word path) and at 1 mod 4 (the byte path)
     for impl in (fast, fast_py):
-        assert locked(impl.ack_match, f, 60, ref, mask, 40, 14, 34) == 0x102
-        assert impl.ack_match(f, 45, ref, mask, 40, 14, 34) == -1  # too short
-        g = bytearray(f)
-        g[45] ^= 1  # the UDP checksum no longer matches
-        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == -1
-        g = bytearray(f)
-        g[40] = g[41] = 0  # no UDP checksum: allowed over IPv4
-        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == 0x102
-        assert impl.ack_match(g, 60, ref, mask, 40, -1, 34) == -1  # not over IPv6
-        g = bytearray(f)
-        g[22] = 7  # another TTL: masked, but the IPv4 header checksum fails
-        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == -1
-        g = bytearray(f)
-        g[36] = 0  # another destination port
-        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == -1
-        g = bytearray(f)
-        g[42] = 0x40  # a seqno of 2**30 or more (checksum fixed below)
-        inet.udp4_set_checksum(g, 34, sip, cip)
-        assert impl.ack_match(g, 60, ref, mask, 40, 14, 34) == -2
+        for off in (2, 1):
+            def check(frame, n, tmpl=t):
+                buf[off:off + 60] = frame
+                return impl.ack_match(memoryview(buf)[off:], n, tmpl)
+
+            assert check(f0, 60) == 0x102, (impl, off)
+            assert locked(impl.ack_match, memoryview(buf)[off:], 60, t) == 0x102
+            assert check(f0, 45) == -1  # too short
+            g = bytearray(f0)
+            g[45] ^= 1  # the UDP checksum no longer matches
+            assert check(g, 60) == -1
+            g = bytearray(f0)
+            g[40] = g[41] = 0  # no UDP checksum: allowed over IPv4
+            assert check(g, 60) == 0x102
+            assert check(g, 60, t6) == -1  # not over IPv6
+            g = bytearray(f0)
+            g[22] = 7  # another TTL: masked, but the IPv4 header checksum fails
+            assert check(g, 60) == -1
+            g = bytearray(f0)
+            g[36] = 0  # another destination port
+            assert check(g, 60) == -1
+            g = bytearray(f0)
+            g[1] = 0x77  # another destination MAC (in the bytes before the words)
+            assert check(g, 60) == -1
+            g = bytearray(f0)
+            g[42] = 0x40  # a seqno of 2**30 or more (checksum fixed below)
+            inet.udp4_set_checksum(g, 34, sip, cip)
+            assert check(g, 60) == -2
+    # every byte of the frame, and bytes of the template's sum, reference and mask,
+    # changed in turn: fast (fast_thumb's on Cortex-M) and fast_py agree
+    cases = [(j, -1) for j in range(46)] + [(-1, k) for k in (4, 5, 9, 46, 73, 110)]
+    tt = bytearray(len(t))
+    for off in (2, 1, 3):
+        mv = memoryview(buf)[off:]
+        for tm in (t, t6):
+            for j, k in cases:
+                for x in (1, 0x80):
+                    buf[off:off + 60] = f0
+                    tt[:] = tm
+                    if j >= 0:
+                        buf[off + j] ^= x
+                    else:
+                        tt[k] ^= x
+                    for n in (60, 46):
+                        assert fast.ack_match(mv, n, tt) == fast_py.ack_match(mv, n, tt), (off, j, k, x, n)
 
 
 def test_zero_map_and_span():
-    region = bytearray(4096 * 5 + 100)
-    region[4096 + 7] = 1  # block 1 not zero
-    region[4096 * 4 + 4095] = 2  # block 4's last byte
-    region[4096 * 5 + 99] = 3  # the short last block
+    size = 4096 * 5 + 100
+    buf = bytearray(size + 4)  # one buffer: the board's heap is small and fragments
+    # not zero: a byte of block 1, block 4's last byte, a byte of the short last block
+    marks = ((4096 + 7, 1), (4096 * 4 + 4095, 2), (4096 * 5 + 99, 3))
     for base_off in (0, 1):  # word-aligned, and not
-        buf = bytearray(len(region) + 4)
-        buf[base_off:base_off + len(region)] = region
+        for i, v in marks:
+            buf[i + 1 - base_off] = 0  # the previous round's mark
+            buf[i + base_off] = v
         a = fast.addr_of(buf) + base_off
         for impl in (fast, fast_py):
             zmap = bytearray(8)
             # fast_py's raw-memory reads allocate on MicroPython (a reference only)
             run = locked if impl is fast or not MICROPYTHON else (lambda f, *args: f(*args))
-            assert run(impl.zero_map, zmap, 1, a, len(region)) == 4096 * 2 + 100
+            assert run(impl.zero_map, zmap, 1, a, size) == 4096 * 2 + 100
             assert bytes(zmap) == bytes([0, 1, 0, 1, 1, 0, 0, 0])
             zmap = bytearray(8)
             assert impl.zero_map(zmap, 0, a, 4096 * 5 + 50) == 4096 * 2  # the short block is zero here
@@ -480,3 +515,55 @@ def test_zero_map_and_span():
     for impl in (fast, fast_py):
         assert [locked(impl.span, z, i, 7) for i in range(8)] == [2, 2, 5, 5, 5, 6, 7, 7]
         assert impl.span(z, 2, 4) == 4
+
+
+def test_mem_read_where_there_is_one():
+    # fast.mem_read (Thumb CPUs): fast_viper's copy_mem_csum_crc in one call, or 0x10000
+    # and nothing done (no bytes, an address not word-aligned)
+    if fast.mem_read is None:
+        assert not fast.THUMB
+        return
+    import struct
+
+    from netdump import fast_viper
+
+    src = _pattern(4200, 23)
+    a = fast.addr_of(src)
+    tbl = fast.addr_of(fast.CRC_TABLE)
+    st = bytearray(8)
+    dst = bytearray(4200)
+    want_st = bytearray(4)
+    want_dst = bytearray(4200)
+    zero = bytes(4200)
+    for pos in (0, 1, 4):
+        for doff in (0, 2, 68):
+            for n in (0, 1, 2, 3, 4, 5, 7, 8, 12, 20, 1447, 1448, 1449, 1200, 4096):
+                crc32.start(st)
+                struct.pack_into("<I", st, 4, tbl)
+                dst[:] = zero
+                want_dst[:] = zero
+                r = fast.mem_read(dst, doff | (n << 16), a + pos, st)
+                if n == 0 or (a + pos) & 3 or (fast.addr_of(dst) + doff) & 3:
+                    assert r == 0x10000 and dst == zero, (pos, doff, n)
+                    continue
+                crc32.start(want_st)
+                want = fast_viper.copy_mem_csum_crc(want_dst, doff, a, pos, n, want_st)
+                assert r == want and dst == want_dst and st[0:4] == want_st, (pos, doff, n)
+                assert fast.mem_read(dst, doff | (n << 16), a + pos, None) == want  # no CRC
+                assert st[4:8] == struct.pack("<I", tbl)
+    struct.pack_into("<I", st, 4, tbl)
+    assert locked(fast.mem_read, dst, 68 | (1448 << 16), a, st) < 0x10000
+
+
+def test_thumb_where_the_assembler_is():
+    # where the inline Thumb assembler compiles a function, fast_thumb must have compiled too
+    # (a fast_thumb the assembler rejects would leave the port on the slower viper loop unseen)
+    try:
+        ns = {}
+        exec("@micropython.asm_thumb\ndef f(r0):\n    add(r0, r0, 1)\n", ns)
+        have = ns["f"](1) == 2
+    except Exception:
+        have = False
+    assert fast.THUMB == (have and fast.IMPL == "viper" and fast._thumb_cpu())
+    if fast.THUMB:
+        assert fast.mem_read is not None and fast.ack_match is not fast_py.ack_match

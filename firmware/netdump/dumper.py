@@ -24,6 +24,8 @@
 #
 # Dumper(...) is built at arm time and allocates everything; Dumper.dump()
 # runs with the heap locked and allocates nothing.
+import struct
+
 from netdump import crc32, debugnet, elfcore, fast, kdh, wire
 from netdump.compat import const, small, ticks_add, ticks_ms, ticks_since, uptime_s
 
@@ -61,20 +63,29 @@ class MemSource:
     """A region's bytes read straight from memory at base + pos; the first copy
     of each position, in order, also feeds the region's running CRC-32."""
 
-    def __init__(self, base, crc):
+    def __init__(self, base, crc):  # arm-time
         self.base = base  # may be >= 2**30 on some ports: only ever handed to viper
         self.crc = crc  # the region's running value (a view of Dumper.crcbuf)
         self.crc_pos = -1  # region offset the CRC covers up to (-1: no digest)
+        # on a Thumb CPU, a base that is a small int (all of a Cortex-M's RAM) is read by
+        # fast.mem_read in one call (crc followed by the tables' address in crcbuf)
+        self.addr = base if _mem_read is not None and 0 <= base < 0x40000000 else -1
 
     def readinto_at(self, dst, doff, pos, n):
         """Copy n bytes at region offset pos into dst[doff:] -> their RFC 1071 sum."""
+        st = None
         if pos == self.crc_pos:  # never for a retransmission: it covers an earlier position
             self.crc_pos = pos + n
-            return _copy_mem(dst, doff, self.base, pos, n, self.crc)
-        return _copy_mem(dst, doff, self.base, pos, n, _NO_CRC)
+            st = self.crc
+        if self.addr >= 0:
+            s = _mem_read(dst, doff | (n << 16), self.addr + pos, st)
+            if s < 0x10000:
+                return s
+        return _copy_mem(dst, doff, self.base, pos, n, st or _NO_CRC)
 
 
 _copy_mem = fast.copy_mem_csum_crc
+_mem_read = fast.mem_read
 
 
 class KdhSource:
@@ -134,10 +145,15 @@ class Dumper:
         self.hdr_src = debugnet.BufferSource(self.layout.buf)
         self.kdh_src = KdhSource(self)
         self.digest = digest
-        self.crcbuf = bytearray(4 * len(regions))
+        # each region's running CRC-32, and after it the CRC tables' address (fast.mem_read)
+        self.crcbuf = bytearray(8 * len(regions))
+        if fast.mem_read is not None:
+            t = fast.addr_of(fast.CRC_TABLE)
+            for i in range(len(regions)):
+                struct.pack_into("<I", self.crcbuf, 8 * i + 4, t)
         mv = memoryview(self.crcbuf)
         # one source per region: the transport may read any of them again until the dump ends
-        self.mems = [MemSource(self.addrs[i], mv[4 * i:4 * i + 4]) for i in range(len(regions))]
+        self.mems = [MemSource(self.addrs[i], mv[8 * i:8 * i + 4]) for i in range(len(regions))]
         lay = self.layout
         self.digest_src = debugnet.BufferSource(memoryview(lay.buf)[lay.digest_off:lay.digest_off + lay.digest_len])
         # dump time = the RTC at arm (or at the fault: set_time) + the ticks since, as 16-bit

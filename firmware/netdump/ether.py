@@ -228,11 +228,18 @@ class EtherEndpoint:
         # viper call (fast.ack_match) before the general receive path (_input)
         self._match = fast.ack_match
         self._am = fam.ACK_MATCH  # frame bytes compared under the mask
-        self._aip = -1 if v6 else inet.IP4_OFF  # IPv4: its header checksum is checked too
         self._au = fam.UDP
-        self._aref = bytearray(self._am + 2)  # + the pseudo-header sum
+        # fast.ack_match's template: its parameters, the reference bytes and the mask
+        # (frame byte j at 6 + j and 70 + j: word-aligned where the frame is)
+        t = bytearray(fast.ACK_TEMPLATE)
+        t[0] = self._am
+        t[1] = 0xFF if v6 else inet.IP4_OFF  # IPv4: its header checksum is checked too
+        t[2] = self._au
+        self._tmpl = t
+        tv = memoryview(t)
+        self._aref = tv[6:70]
+        self._amask = tv[70:134]
         self._ack4 = bytearray(4)  # an ack the general receive path took
-        self._amask = bytearray(self._am)
         self._ack_template()
 
         # -- the console line "netdumping to <server>[ via <gateway>] (<MAC>)\n": built at
@@ -281,13 +288,14 @@ class EtherEndpoint:
             if not n:
                 return -1
             if link.resolved:
-                a = self._match(rxv, n, self._aref, self._amask, self._am, self._aip, self._au)
+                a = self._match(rxv, n, self._tmpl)
                 if a != -1:
                     st = self.stats
                     st[ES_RX] += 1
                     st[ES_ACKS] += 1
-                    u = self._au
-                    self.ack_port = (rxv[u] << 8) | rxv[u + 1]
+                    if not self._port:  # else it is that port (the template checked it)
+                        u = self._au
+                        self.ack_port = (rxv[u] << 8) | rxv[u + 1]
                     return a
             ack = self._ack4
             if self._input(n, ack):
@@ -318,6 +326,7 @@ class EtherEndpoint:
         if not 0 < port < 65536:
             return 1
         self._port = port
+        self.ack_port = port
         self.ip.set_dport(port)
         self._ack_port_match()
         return 0
@@ -546,8 +555,11 @@ class EtherEndpoint:
         ref[u + 2] = self.client_port >> 8
         ref[u + 3] = self.client_port & 0xFF
         ref[u + 5] = inet.UDP_HLEN + _ACK_LEN
-        ref[m] = s >> 8
-        ref[m + 1] = s & 0xFF
+        mask[u + 6] = 0  # the UDP checksum: checked by ack_match
+        mask[u + 7] = 0
+        t = self._tmpl
+        t[4] = s >> 8  # the pseudo-header sum
+        t[5] = s & 0xFF
         self._ack_port_match()
 
     def _ack_port_match(self):

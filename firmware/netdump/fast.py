@@ -14,24 +14,24 @@
 #                                            address base+pos into dst[doff:], their csum
 #                                            and (state not empty) their CRC-32, one pass
 #   put_header(buf, off, mtype, seq, foff, n) -> csum   a debugnet header (wire.py), its sum
-#   udp_finish(frame, ip, u, n, s, ipsum, usum) -> len  lengths, checksums and padding of a
-#                                            UDP frame whose payload is in place (udp.py)
+#   udp_finish(frame, n, s, prm) -> len     lengths, checksums and padding of a UDP frame
+#                                            whose payload is in place (prm: udp.py's 8 bytes)
 #   zero_map(zmap, b, base, size) -> bytes   zmap[b+k] = 1 per all-zero 4096-byte block
 #                                            at base; the bytes of the others
 #   span(buf, i, end) -> j                   first j in [i, end) with buf[j] != buf[i]
-#   ack_match(frame, n, ref, mask, m, ip, u) -> seqno  of the ack a template expects, -2 for
-#                                            one of 2**30 or more, -1 for another frame (ether.py)
+#   ack_match(frame, n, tmpl) -> seqno       of the ack a template (ACK_TEMPLATE bytes)
+#                                            describes, -2 for one of 2**30 or more, -1 for
+#                                            another frame (ether.py)
 #
 # None of them allocate on MicroPython (except addr_of on ports whose heap
 # sits at or above 2**30) and all return small ints. base may be >= 2**30: it
 # is only ever added to inside viper. Regions must not overlap.
 #
-# On Cortex-M ports with the inline assembler, copy_mem_csum_crc (the data
-# path's loop: every payload byte goes through it) is fast_thumb's, and
-# fifo_out (a frame into a memory-mapped transmit FIFO, drivers/lan9118.py) is
-# there too (None elsewhere).
+# On Cortex-M ports with the inline assembler, ack_match (every ack) is
+# fast_thumb's, and mem_read (copy_mem_csum_crc in one call: dumper.py reads
+# every payload byte with it) is there (None elsewhere).
 IMPL = "python"  # which set is in use: "viper" or "python"
-THUMB = False  # copy_mem_csum_crc is fast_thumb's
+THUMB = False  # ack_match and mem_read are fast_thumb's
 
 try:
     from netdump import fast_viper as _impl
@@ -55,10 +55,12 @@ copy_mem_csum_crc = _impl.copy_mem_csum_crc
 put_header = _impl.put_header
 udp_finish = _impl.udp_finish
 ack_match = _impl.ack_match
+ACK_TEMPLATE = _impl.ACK_TEMPLATE
 zero_map = _impl.zero_map
 span = _impl.span
 
-fifo_out = None  # fast_thumb.fifo_out where the inline assembler is (a transmit FIFO's frame)
+mem_read = None  # fast_thumb.mem_read there: copy_mem_csum_crc in one call (dumper.py)
+CRC_TABLE = getattr(_impl, "_CRC_TABLE", None)  # the viper CRC tables (mem_read's crc word names them)
 
 
 def _thumb_cpu():  # arm-time
@@ -77,8 +79,20 @@ if IMPL == "viper" and _thumb_cpu():
     try:
         from netdump import fast_thumb
 
-        copy_mem_csum_crc = fast_thumb.copy_mem_csum_crc
-        fifo_out = fast_thumb.fifo_out
+        ack_match = fast_thumb.ack_match
+        mem_read = fast_thumb.mem_read
         THUMB = True
+        del fast_thumb
     except (ImportError, SyntaxError, NameError, AttributeError, ValueError):
-        pass  # no inline assembler (x86, Xtensa, RISC-V): the viper loop
+        pass  # no inline assembler (x86, Xtensa, RISC-V): the viper code
+    # forget the module (its functions live on): its assembler text goes with it
+    import sys
+
+    import netdump
+
+    sys.modules.pop("netdump.fast_thumb", None)
+    try:
+        delattr(netdump, "fast_thumb")
+    except AttributeError:
+        pass
+    del sys, netdump

@@ -193,15 +193,17 @@ def crc32_zeros(state, n):
 # ---- UDP framing (udp.py, ether.py) ----------------------------------------------
 
 
-def udp_finish(frame, ip, u, n, s, ipsum, usum):
-    """Complete the frame of an n-byte UDP payload at frame[u+8:] with sum s
+def udp_finish(frame, n, s, prm):
+    """Complete the frame of an n-byte UDP payload with sum s as prm describes it
     (lengths, checksums, padding; see fast_viper.udp_finish) -> the frame length."""
+    ip = prm[0]
+    u = prm[1]
     ulen = n + 8
-    if ipsum >= 0:
+    if prm[2]:
         tot = ulen + 20
         frame[ip + 2] = tot >> 8
         frame[ip + 3] = tot & 0xFF
-        c = 0xFFFF ^ _fold(ipsum + tot)
+        c = 0xFFFF ^ _fold(((prm[4] << 8) | prm[5]) + tot)
         frame[ip + 10] = c >> 8
         frame[ip + 11] = c & 0xFF
     else:
@@ -209,7 +211,7 @@ def udp_finish(frame, ip, u, n, s, ipsum, usum):
         frame[ip + 5] = ulen & 0xFF
     frame[u + 4] = ulen >> 8
     frame[u + 5] = ulen & 0xFF
-    c = 0xFFFF ^ _fold(s + usum + ulen + ulen)
+    c = 0xFFFF ^ _fold(s + ((prm[6] << 8) | prm[7]) + ulen + ulen)
     if c == 0:
         c = 0xFFFF
     frame[u + 6] = c >> 8
@@ -221,22 +223,28 @@ def udp_finish(frame, ip, u, n, s, ipsum, usum):
     return f
 
 
-def ack_match(frame, n, ref, mask, m, ip, u):
-    """The seqno of frame[0:n] if it is the expected ack (see fast_viper.ack_match),
-    -2 if that is 2**30 or more, else -1."""
+ACK_TEMPLATE = 136  # bytes of an ack_match template (fast_viper.ack_match)
+
+
+def ack_match(frame, n, tmpl):
+    """The seqno of frame[0:n] if it is the ack tmpl describes (see
+    fast_viper.ack_match), -2 if that is 2**30 or more, else -1."""
+    m = tmpl[0]
+    ip = tmpl[1]
+    u = tmpl[2]
     if n < u + 12:
         return -1
     i = 0
     while i < m:
-        if frame[i] & mask[i] != ref[i]:
+        if frame[i] & tmpl[70 + i] != tmpl[6 + i]:
             return -1
         i += 1
-    if ip >= 0 and csum(frame, ip, 20, 0) != 0xFFFF:
+    if ip != 0xFF and csum(frame, ip, 20, 0) != 0xFFFF:
         return -1
     if frame[u + 6] | frame[u + 7] == 0:
-        if ip < 0:
+        if ip == 0xFF:
             return -1
-    elif csum(frame, u, 12, (ref[m] << 8) | ref[m + 1]) != 0xFFFF:
+    elif csum(frame, u, 12, (tmpl[4] << 8) | tmpl[5]) != 0xFFFF:
         return -1
     b = frame[u + 8]
     if b >= 0x40:

@@ -1,246 +1,416 @@
 # The data path's hottest loops in Thumb code, for Cortex-M ports whose
 # MicroPython has the inline assembler (@micropython.asm_thumb: rp2, qemu,
 # stm32): copy a datagram's payload from memory, sum it (RFC 1071) and feed it
-# to the region's CRC-32; and write a frame into a memory-mapped transmit FIFO.
-# fast.py uses the first instead of fast_viper's copy_mem_csum_crc when this
-# module imports; results are identical (the twins are compared in
+# to the region's CRC-32; and recognise an ack. fast.py uses them (instead of
+# fast_viper's copy_mem_csum_crc through dumper.py, and its ack_match) when
+# this module imports; results are identical (compared in
 # host_tests/test_fast.py on the firmware beds).
 #
-#   copy_mem_csum_crc(dst, doff, base, pos, n, state) -> sum   as fast_viper's
-#   fifo_out(reg, buf, nwords)   nwords 32-bit words from the word-aligned
-#                                address at or below buf's data, each stored
-#                                at register address reg (< 2**30)
+#   mem_read(dst, doff | n << 16, addr, crc) -> sum   copy_mem_csum_crc in one
+#                       call: the n bytes (1 <= n < 2**14) at address addr (a
+#                       small int: below 2**30) into dst[doff:], their RFC 1071
+#                       sum; crc: the running CRC-32 word followed by the
+#                       tables' address (dumper.py lays them out), or None.
+#                       0x10000 (nothing done) when n is 0 or an address is
+#                       not word-aligned
+#   ack_match(frame, n, tmpl) -> seqno   as fast_viper's (about 2000
+#                       instructions there for an ack, some 250 here)
 #
 # Why: the native emitter keeps at most two or three locals in registers and
 # moves every other value through the stack, about 110 Thumb instructions per
-# 32-bit word for this loop in viper (mpy-cross -march=armv7m, disassembled);
-# here the copy and the sum take 5 instructions per word and the CRC 22.5
-# (slicing by 4 over crc32.py's interleaved tables: entry i of table k at
-# 16*i + 4*k, so one base register reaches all four; two words a turn, the
-# CRC in two registers by turns).
+# 32-bit word for the copy loop in viper (mpy-cross -march=armv7m,
+# disassembled); here the copy and the sum take 5 instructions per word and
+# the CRC 22.5 (slicing by 4 over crc32.py's interleaved tables: entry i of
+# table k at 16*i + 4*k, so one base register reaches all four; two words a
+# turn, the CRC in two registers by turns).
 #
 # Only ARMv6-M instructions (the RP2040's Cortex-M0+), low registers r0-r7
-# (r4-r7 are saved by the assembler's own entry and exit). The Thumb code is
-# compiled on the board at import (about 300 bytes of heap). The viper wrapper
-# does the address arithmetic (a base address may be >= 2**30) and the odd
-# bytes, and hands the loop a parameter block: nothing is boxed, nothing
-# allocates. Little-endian only (every Cortex-M port MicroPython has).
-import micropython
+# (r4-r7 are saved by the assembler's own entry and exit). Little-endian only
+# (every Cortex-M port MicroPython has). Nothing allocates at dump time.
+#
+# The code is compiled on the board at import by exec() of _ASM: a module
+# holding @micropython.asm_thumb code would not cross-compile (mpy-cross,
+# freezing) for other CPUs, this one does; where the port has no inline
+# assembler, exec() raises SyntaxError and fast.py keeps the viper code. The
+# text carries no comments (loaded from a file, it is in the heap until fast.py
+# lets go of this module); they are here, by label:
+#
+# mem_read: r0 dst + doff, r1 n, r2 source, r3 the CRC state (0: none).
+#   fail: 0x10000. go: the last n & 3 bytes first (copied, and as a partial
+#   little-endian word the sum's start), then the words, four a turn (m_c4)
+#   and one (m_c1): r4 the 32-bit sum, r5 its carries, r6 zero, r7 the word.
+#   m_sum: the sum and its carries folded to 16 bits, then byte-swapped (the
+#   words were little-endian, RFC 1071 pairs are big-endian, section 2(B)).
+#   The CRC (m_crc2: two words a turn, r2 and r5 the CRC by turns, r4
+#   scratch, r6 the tables, r7 the mask 0xFF0, a byte times 16; m_cr an odd
+#   last word; m_tb the tail bytes through table 0) reads the copy; the dst
+#   start, n and the state were pushed before it.
+# ack_match: r0 the frame, r1 its length, r2 the template (m at [0], the IPv4
+#   header's offset or 0xFF at [1], u at [2], the pseudo-header sum at [4:6],
+#   reference bytes from 6, mask bytes from 70). a_b: bytes one at a time (all
+#   m, or the first 2 when frame + 2 and the template are word-aligned, then
+#   words, a_w); r5 the reference, r6 the mask. a_fail sits mid-way: a
+#   conditional branch reaches 256 bytes at most. a_ip: the IPv4 header
+#   checksum, the high and the low bytes of its 10 pairs summed apart, folded
+#   twice, + 1 >> 16 is 1 when the sum was 0xFFFF; a_udp: a zero UDP checksum
+#   is allowed over IPv4 only (RFC 8200 section 8.1), else a_u sums the
+#   pseudo-header and the 6 pairs of header and payload; a_seq: the 4 payload
+#   bytes, big-endian.
+#
+# fast.py takes the two functions and then forgets this module (sys.modules,
+# the package's attribute): nothing refers to it any more, and the text of
+# _ASM, a constant of the module, is collected with it on ports that load it
+# from a file. So nothing else may be defined here.
+import micropython  # noqa: F401 (the decorator's name, for exec)
 
-from netdump import fast_viper
-
-_viper = fast_viper.copy_mem_csum_crc
-_TABLE = fast_viper._CRC_TABLE  # crc32.table(4): interleaved
-# the loop's parameter block, 32-bit words: 0 destination, 1 source, 2 words (>= 1),
-# 3 running CRC (in and out), 4 table, 5 sum (out), 6 carries out of it (out), 7 CRC on/off
-_PB = bytearray(32)
-
-
-# The loop, compiled at import by exec(): a module holding @micropython.asm_thumb
-# code would not cross-compile (mpy-cross, freezing) for other CPUs, this one
-# does; where the port has no inline assembler, exec() raises SyntaxError and
-# fast.py keeps the viper loop.
 _ASM = """
 @micropython.asm_thumb
-def _words(r0):
-    # copy and sum, four words a turn: r1 source, r2 destination, r3 words left,
-    # r4 32-bit sum, r5 carries out of it (the end-around carries, added back by
-    # the caller), r6 zero, r7 the word
-    ldr(r1, [r0, 4])
-    ldr(r2, [r0, 0])
-    ldr(r3, [r0, 8])
-    mov(r4, 0)
-    mov(r5, 0)
-    mov(r6, 0)
-    sub(r3, 4)
-    blt(copy_rest)
-    label(copy4)
-    ldr(r7, [r1, 0])
-    str(r7, [r2, 0])
-    add(r4, r4, r7)
-    adc(r5, r6)
-    ldr(r7, [r1, 4])
-    str(r7, [r2, 4])
-    add(r4, r4, r7)
-    adc(r5, r6)
-    ldr(r7, [r1, 8])
-    str(r7, [r2, 8])
-    add(r4, r4, r7)
-    adc(r5, r6)
-    ldr(r7, [r1, 12])
-    str(r7, [r2, 12])
-    add(r4, r4, r7)
-    adc(r5, r6)
-    add(r1, 16)
-    add(r2, 16)
-    sub(r3, 4)
-    bge(copy4)
-    label(copy_rest)
-    add(r3, 4)
-    beq(copied)
-    label(copy1)
-    ldr(r7, [r1, 0])
-    str(r7, [r2, 0])
-    add(r4, r4, r7)
-    adc(r5, r6)
-    add(r1, 4)
-    add(r2, 4)
-    sub(r3, 1)
-    bne(copy1)
-    label(copied)
-    str(r4, [r0, 20])
-    str(r5, [r0, 24])
-    ldr(r7, [r0, 28])
-    cmp(r7, 0)
-    beq(done)
-    # CRC-32 of the copy, two words a turn: r1 pointer, r2 and r5 the CRC in
-    # turns, r3 words left, r4 scratch, r6 the tables, r7 the mask 0xFF0 (a
-    # byte times 16, the interleaved entry size); entry i of table k at 16*i + 4*k
-    ldr(r1, [r0, 0])
-    ldr(r3, [r0, 8])
-    ldr(r2, [r0, 12])
-    ldr(r6, [r0, 16])
-    mov(r7, 0xFF)
-    lsl(r7, r7, 4)
-    sub(r3, 2)
-    blt(crc_rest)
-    label(crc2)
-    ldr(r4, [r1, 0])  # word 1: CRC r2 -> r5
-    eor(r2, r4)
-    lsl(r5, r2, 24)  # table 3, byte 0
-    lsr(r5, r5, 20)
-    add(r5, r5, r6)
-    ldr(r5, [r5, 12])
-    lsr(r4, r2, 4)  # table 2, byte 1
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 8])
-    eor(r5, r4)
-    lsr(r4, r2, 12)  # table 1, byte 2
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 4])
-    eor(r5, r4)
-    lsr(r4, r2, 20)  # table 0, byte 3
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 0])
-    eor(r5, r4)
-    ldr(r4, [r1, 4])  # word 2: CRC r5 -> r2
-    eor(r5, r4)
-    lsl(r2, r5, 24)
-    lsr(r2, r2, 20)
-    add(r2, r2, r6)
-    ldr(r2, [r2, 12])
-    lsr(r4, r5, 4)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 8])
-    eor(r2, r4)
-    lsr(r4, r5, 12)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 4])
-    eor(r2, r4)
-    lsr(r4, r5, 20)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 0])
-    eor(r2, r4)
-    add(r1, 8)
-    sub(r3, 2)
-    bge(crc2)
-    label(crc_rest)
-    add(r3, 2)
-    beq(crc_end)
-    ldr(r4, [r1, 0])  # the last word
-    eor(r2, r4)
-    lsl(r5, r2, 24)
-    lsr(r5, r5, 20)
-    add(r5, r5, r6)
-    ldr(r5, [r5, 12])
-    lsr(r4, r2, 4)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 8])
-    eor(r5, r4)
-    lsr(r4, r2, 12)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 4])
-    eor(r5, r4)
-    lsr(r4, r2, 20)
-    and_(r4, r7)
-    add(r4, r4, r6)
-    ldr(r4, [r4, 0])
-    eor(r5, r4)
-    mov(r2, r5)
-    label(crc_end)
-    str(r2, [r0, 12])
-    label(done)
-    mov(r0, 0)
-
-
+def mem_read(r0, r1, r2, r3):
+ lsl(r4,r1,16)
+ lsr(r4,r4,16)
+ add(r0,r0,r4)
+ lsr(r1,r1,16)
+ beq(fail)
+ mov(r5,r0)
+ orr(r5,r2)
+ mov(r4,3)
+ and_(r5,r4)
+ beq(go)
+ label(fail)
+ mov(r0,1)
+ lsl(r0,r0,16)
+ b(m_end)
+ label(go)
+ push({r0,r1,r3})
+ mov(r4,0)
+ mov(r5,0)
+ mov(r6,0)
+ mov(r3,3)
+ and_(r3,r1)
+ beq(m_w)
+ lsr(r1,r1,2)
+ lsl(r1,r1,2)
+ add(r2,r2,r1)
+ add(r0,r0,r1)
+ ldrb(r4,[r2,0])
+ strb(r4,[r0,0])
+ sub(r3,1)
+ beq(m_td)
+ ldrb(r7,[r2,1])
+ strb(r7,[r0,1])
+ lsl(r7,r7,8)
+ orr(r4,r7)
+ sub(r3,1)
+ beq(m_td)
+ ldrb(r7,[r2,2])
+ strb(r7,[r0,2])
+ lsl(r7,r7,16)
+ orr(r4,r7)
+ label(m_td)
+ sub(r2,r2,r1)
+ sub(r0,r0,r1)
+ label(m_w)
+ lsr(r1,r1,2)
+ sub(r1,4)
+ blt(m_r)
+ label(m_c4)
+ ldr(r7,[r2,0])
+ str(r7,[r0,0])
+ add(r4,r4,r7)
+ adc(r5,r6)
+ ldr(r7,[r2,4])
+ str(r7,[r0,4])
+ add(r4,r4,r7)
+ adc(r5,r6)
+ ldr(r7,[r2,8])
+ str(r7,[r0,8])
+ add(r4,r4,r7)
+ adc(r5,r6)
+ ldr(r7,[r2,12])
+ str(r7,[r0,12])
+ add(r4,r4,r7)
+ adc(r5,r6)
+ add(r2,16)
+ add(r0,16)
+ sub(r1,4)
+ bge(m_c4)
+ label(m_r)
+ add(r1,4)
+ beq(m_sum)
+ label(m_c1)
+ ldr(r7,[r2,0])
+ str(r7,[r0,0])
+ add(r4,r4,r7)
+ adc(r5,r6)
+ add(r2,4)
+ add(r0,4)
+ sub(r1,1)
+ bne(m_c1)
+ label(m_sum)
+ lsr(r7,r4,16)
+ lsl(r4,r4,16)
+ lsr(r4,r4,16)
+ add(r4,r4,r7)
+ add(r4,r4,r5)
+ lsr(r7,r4,16)
+ lsl(r4,r4,16)
+ lsr(r4,r4,16)
+ add(r4,r4,r7)
+ lsr(r7,r4,16)
+ lsl(r4,r4,16)
+ lsr(r4,r4,16)
+ add(r4,r4,r7)
+ lsl(r7,r4,24)
+ lsr(r7,r7,16)
+ lsr(r4,r4,8)
+ orr(r4,r7)
+ pop({r0,r1,r3})
+ cmp(r3,0)
+ beq(m_done)
+ push({r3,r4})
+ ldr(r2,[r3,0])
+ ldr(r6,[r3,4])
+ mov(r7,0xFF)
+ lsl(r7,r7,4)
+ lsl(r3,r1,30)
+ lsr(r3,r3,30)
+ lsr(r1,r1,2)
+ sub(r1,2)
+ blt(m_cr)
+ label(m_crc2)
+ ldr(r4,[r0,0])
+ eor(r2,r4)
+ lsl(r5,r2,24)
+ lsr(r5,r5,20)
+ add(r5,r5,r6)
+ ldr(r5,[r5,12])
+ lsr(r4,r2,4)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,8])
+ eor(r5,r4)
+ lsr(r4,r2,12)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,4])
+ eor(r5,r4)
+ lsr(r4,r2,20)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,0])
+ eor(r5,r4)
+ ldr(r4,[r0,4])
+ eor(r5,r4)
+ lsl(r2,r5,24)
+ lsr(r2,r2,20)
+ add(r2,r2,r6)
+ ldr(r2,[r2,12])
+ lsr(r4,r5,4)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,8])
+ eor(r2,r4)
+ lsr(r4,r5,12)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,4])
+ eor(r2,r4)
+ lsr(r4,r5,20)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,0])
+ eor(r2,r4)
+ add(r0,8)
+ sub(r1,2)
+ bge(m_crc2)
+ label(m_cr)
+ add(r1,2)
+ beq(m_t)
+ ldr(r4,[r0,0])
+ eor(r2,r4)
+ lsl(r5,r2,24)
+ lsr(r5,r5,20)
+ add(r5,r5,r6)
+ ldr(r5,[r5,12])
+ lsr(r4,r2,4)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,8])
+ eor(r5,r4)
+ lsr(r4,r2,12)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,4])
+ eor(r5,r4)
+ lsr(r4,r2,20)
+ and_(r4,r7)
+ add(r4,r4,r6)
+ ldr(r4,[r4,0])
+ eor(r5,r4)
+ mov(r2,r5)
+ add(r0,4)
+ label(m_t)
+ cmp(r3,0)
+ beq(m_ce)
+ label(m_tb)
+ ldrb(r4,[r0,0])
+ eor(r4,r2)
+ lsl(r4,r4,24)
+ lsr(r4,r4,20)
+ add(r4,r4,r6)
+ ldr(r4,[r4,0])
+ lsr(r2,r2,8)
+ eor(r2,r4)
+ add(r0,1)
+ sub(r3,1)
+ bne(m_tb)
+ label(m_ce)
+ pop({r3,r4})
+ str(r2,[r3,0])
+ label(m_done)
+ mov(r0,r4)
+ label(m_end)
 @micropython.asm_thumb
-def fifo_out(r0, r1, r2):
-    # r2 words from the word-aligned address at or below buffer r1 stored, one by
-    # one, at the register address r0 (a NIC's transmit FIFO)
-    cmp(r2, 0)
-    beq(end)
-    mov(r3, 3)
-    bic(r1, r3)
-    label(loop)
-    ldr(r3, [r1, 0])
-    str(r3, [r0, 0])
-    add(r1, 4)
-    sub(r2, 1)
-    bne(loop)
-    label(end)
-    mov(r0, 0)
+def ack_match(r0, r1, r2):
+ ldrb(r3,[r2,2])
+ add(r3,12)
+ cmp(r1,r3)
+ blt(a_fail)
+ ldrb(r1,[r2,0])
+ mov(r5,r2)
+ add(r5,6)
+ mov(r6,r5)
+ add(r6,64)
+ mov(r4,r0)
+ add(r4,2)
+ orr(r4,r2)
+ lsl(r4,r4,30)
+ bne(a_all)
+ mov(r3,2)
+ b(a_b)
+ label(a_all)
+ mov(r3,r1)
+ label(a_b)
+ ldrb(r4,[r0,0])
+ ldrb(r7,[r6,0])
+ and_(r4,r7)
+ ldrb(r7,[r5,0])
+ cmp(r4,r7)
+ bne(a_fail)
+ add(r0,1)
+ add(r5,1)
+ add(r6,1)
+ sub(r3,1)
+ bne(a_b)
+ mov(r4,r0)
+ orr(r4,r5)
+ lsl(r4,r4,30)
+ bne(a_cmp)
+ mov(r3,r1)
+ sub(r3,2)
+ lsr(r3,r3,2)
+ label(a_w)
+ ldr(r4,[r0,0])
+ ldr(r7,[r6,0])
+ and_(r4,r7)
+ ldr(r7,[r5,0])
+ cmp(r4,r7)
+ bne(a_fail)
+ add(r0,4)
+ add(r5,4)
+ add(r6,4)
+ sub(r3,1)
+ bne(a_w)
+ b(a_cmp)
+ label(a_fail)
+ mov(r0,1)
+ neg(r0,r0)
+ b(a_end)
+ label(a_cmp)
+ sub(r0,r0,r1)
+ ldrb(r4,[r2,1])
+ cmp(r4,0xFF)
+ beq(a_udp)
+ add(r4,r4,r0)
+ mov(r3,0)
+ mov(r5,0)
+ mov(r6,10)
+ label(a_ip)
+ ldrb(r7,[r4,0])
+ add(r3,r3,r7)
+ ldrb(r7,[r4,1])
+ add(r5,r5,r7)
+ add(r4,2)
+ sub(r6,1)
+ bne(a_ip)
+ lsl(r3,r3,8)
+ add(r3,r3,r5)
+ lsr(r5,r3,16)
+ lsl(r3,r3,16)
+ lsr(r3,r3,16)
+ add(r3,r3,r5)
+ lsr(r5,r3,16)
+ lsl(r3,r3,16)
+ lsr(r3,r3,16)
+ add(r3,r3,r5)
+ add(r3,1)
+ lsr(r3,r3,16)
+ beq(a_fail)
+ label(a_udp)
+ ldrb(r3,[r2,2])
+ add(r4,r0,r3)
+ ldrb(r5,[r4,6])
+ ldrb(r6,[r4,7])
+ orr(r5,r6)
+ bne(a_us)
+ ldrb(r5,[r2,1])
+ cmp(r5,0xFF)
+ beq(a_fail)
+ b(a_seq)
+ label(a_us)
+ ldrb(r3,[r2,4])
+ ldrb(r5,[r2,5])
+ mov(r6,6)
+ label(a_u)
+ ldrb(r7,[r4,0])
+ add(r3,r3,r7)
+ ldrb(r7,[r4,1])
+ add(r5,r5,r7)
+ add(r4,2)
+ sub(r6,1)
+ bne(a_u)
+ sub(r4,12)
+ lsl(r3,r3,8)
+ add(r3,r3,r5)
+ lsr(r5,r3,16)
+ lsl(r3,r3,16)
+ lsr(r3,r3,16)
+ add(r3,r3,r5)
+ lsr(r5,r3,16)
+ lsl(r3,r3,16)
+ lsr(r3,r3,16)
+ add(r3,r3,r5)
+ add(r3,1)
+ lsr(r3,r3,16)
+ beq(a_fail)
+ label(a_seq)
+ ldrb(r0,[r4,8])
+ cmp(r0,0x40)
+ bge(a_big)
+ lsl(r0,r0,24)
+ ldrb(r5,[r4,9])
+ lsl(r5,r5,16)
+ orr(r0,r5)
+ ldrb(r5,[r4,10])
+ lsl(r5,r5,8)
+ orr(r0,r5)
+ ldrb(r5,[r4,11])
+ orr(r0,r5)
+ b(a_end)
+ label(a_big)
+ mov(r0,2)
+ neg(r0,r0)
+ label(a_end)
 """
 exec(_ASM)
-
-
-@micropython.viper
-def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
-    """fast_viper.copy_mem_csum_crc with its word loop in Thumb code."""
-    d = uint(ptr8(dst)) + uint(doff)
-    a = uint(base) + uint(pos)
-    w = n >> 2
-    if w <= 0 or int((d | a) & 3) != 0:
-        return int(_viper(dst, doff, base, pos, n, state))  # short or unaligned: rare
-    docrc = int(len(state))
-    s = ptr8(state)
-    p = ptr32(_PB)
-    p[0] = d
-    p[1] = a
-    p[2] = w
-    if docrc:
-        p[3] = uint(s[0]) | (uint(s[1]) << 8) | (uint(s[2]) << 16) | (uint(s[3]) << 24)
-    p[4] = uint(ptr8(_TABLE))
-    p[7] = docrc
-    _words(_PB)
-    c = uint(p[3])
-    acc = (uint(p[5]) & 0xFFFF) + (uint(p[5]) >> 16) + uint(p[6])  # little-endian pairs
-    t = ptr32(_TABLE)
-    bd = ptr8(d)
-    bs = ptr8(a)
-    i = w << 2
-    while i < n:  # the last 1..3 bytes
-        x = uint(bs[i])
-        bd[i] = x
-        if (i & 1) != 0:
-            acc += x << 8
-        else:
-            acc += x
-        if docrc:
-            c = uint(t[((c ^ x) & 0xFF) << 2]) ^ (c >> 8)
-        i += 1
-    if docrc:
-        s[0] = int(c & 0xFF)
-        s[1] = int((c >> 8) & 0xFF)
-        s[2] = int((c >> 16) & 0xFF)
-        s[3] = int(c >> 24)
-    acc = (acc & 0xFFFF) + (acc >> 16)
-    acc = (acc & 0xFFFF) + (acc >> 16)
-    return int(((acc & 0xFF) << 8) | (acc >> 8))
+del _ASM

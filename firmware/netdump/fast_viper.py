@@ -372,19 +372,24 @@ def put_header(buf, off: int, mtype: int, seq: int, foff: int, n: int) -> int:
 
 
 @micropython.viper
-def udp_finish(frame, ip: int, u: int, n: int, s: int, ipsum: int, usum: int) -> int:
-    """Complete the frame of an n-byte UDP payload already at frame[u+8:] whose
-    RFC 1071 sum is s: the UDP length and checksum (usum: the pseudo-header
-    without the length, plus the ports), and at frame[ip:] the IPv4 total length
-    and header checksum (ipsum: the header's sum without them), or with ipsum < 0
-    the IPv6 payload length; zero padding up to 60 bytes -> the frame length."""
+def udp_finish(frame, n: int, s: int, prm) -> int:
+    """Complete the frame of an n-byte UDP payload whose RFC 1071 sum is s, in place
+    after its headers, as prm (8 bytes) describes it: [0] the IP header's offset,
+    [1] the UDP header's offset u, [2] 1 for IPv4, [4:6] the IPv4 header's sum
+    without its total length and checksum, [6:8] the UDP pseudo-header's sum
+    without the length, plus the ports (both big-endian). Writes the UDP length
+    and checksum, the IPv4 total length and header checksum or the IPv6 payload
+    length, zeros up to 60 bytes -> the frame length."""
     p = ptr8(frame)
+    q = ptr8(prm)
+    ip = q[0]
+    u = q[1]
     ulen = n + 8
-    if ipsum >= 0:
+    if q[2]:
         tot = ulen + 20
         p[ip + 2] = tot >> 8  # total length (RFC 791 section 3.1)
         p[ip + 3] = tot
-        c = ipsum + tot
+        c = ((q[4] << 8) | q[5]) + tot
         c = (c & 0xFFFF) + (c >> 16)
         c = 0xFFFF ^ ((c & 0xFFFF) + (c >> 16))
         p[ip + 10] = c >> 8
@@ -395,7 +400,7 @@ def udp_finish(frame, ip: int, u: int, n: int, s: int, ipsum: int, usum: int) ->
     p[u + 4] = ulen >> 8
     p[u + 5] = ulen
     # RFC 768 / RFC 8200 section 8.1: pseudo-header (addresses, length, protocol) + header + data
-    c = s + usum + ulen + ulen
+    c = s + ((q[6] << 8) | q[7]) + ulen + ulen
     c = (c & 0xFFFF) + (c >> 16)
     c = (c & 0xFFFF) + (c >> 16)
     c = 0xFFFF ^ ((c & 0xFFFF) + (c >> 16))
@@ -410,26 +415,50 @@ def udp_finish(frame, ip: int, u: int, n: int, s: int, ipsum: int, usum: int) ->
     return f
 
 
+ACK_TEMPLATE = const(136)  # bytes of an ack_match template (below)
+
+
 @micropython.viper
-def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int) -> int:
-    """A debugnet ack as the endpoint expects it: frame[0:m] under mask equal to
-    ref, the IPv4 header at frame[ip:] (ip >= 0) with a good checksum, and at
-    frame[u:] a UDP datagram of 4 payload bytes whose checksum (zero allowed
-    only with IPv4) is good; ref[m:m+2] holds the pseudo-header sum (addresses,
-    protocol, length 12). -> the ack's seqno, -2 if it is 2**30 or more, -1 if
-    the frame is not such an ack."""
+def ack_match(frame, n: int, tmpl) -> int:
+    """A debugnet ack as an endpoint expects it, described by tmpl (ACK_TEMPLATE
+    bytes): [0] m, the frame bytes compared; [1] the IPv4 header's offset, or
+    0xFF (IPv6); [2] the UDP header's offset u; [4:6] the pseudo-header sum
+    (addresses, protocol, length 12), big-endian; frame byte j is compared under
+    the mask byte at 70 + j with the byte at 6 + j (m <= 64, m - 2 a multiple of
+    4). Frame and IPv4 header checksums (the UDP one: zero allowed only over
+    IPv4) good, 4 payload bytes -> the ack's seqno, -2 if it is 2**30 or more,
+    -1 if the frame is not that ack."""
+    t = ptr8(tmpl)
+    m = t[0]
+    ip = t[1]
+    u = t[2]
     if n < u + 12:
         return -1
     f = ptr8(frame)
-    r = ptr8(ref)
-    k = ptr8(mask)
-    i = 0
-    while i < m:
-        if (f[i] & k[i]) != r[i]:
+    a = uint(f)
+    b = uint(t)
+    if int((a + 2) & 3) == 0 and int(b & 3) == 0:
+        # frame bytes 2.. are word-aligned (the endpoints' buffers put frames at 2 mod 4),
+        # and the template's reference and mask for them too: a word at a time
+        if (f[0] & t[70]) != t[6] or (f[1] & t[71]) != t[7]:
             return -1
-        i += 1
+        fw = ptr32(a + 2)
+        rw = ptr32(b + 8)
+        mw = ptr32(b + 72)
+        k = (m - 2) >> 2
+        i = 0
+        while i < k:
+            if (uint(fw[i]) & uint(mw[i])) != uint(rw[i]):
+                return -1
+            i += 1
+    else:
+        i = 0
+        while i < m:
+            if (f[i] & t[70 + i]) != t[6 + i]:
+                return -1
+            i += 1
     s = 0
-    if ip >= 0:
+    if ip != 0xFF:
         i = ip
         while i < ip + 20:
             s += (f[i] << 8) | f[i + 1]
@@ -438,10 +467,10 @@ def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int) -> int:
         if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
             return -1
     if (f[u + 6] | f[u + 7]) == 0:
-        if ip < 0:
+        if ip == 0xFF:
             return -1  # RFC 8200 section 8.1: a zero UDP checksum over IPv6 is invalid
     else:
-        s = (r[m] << 8) | r[m + 1]
+        s = (t[4] << 8) | t[5]
         i = u
         while i < u + 12:
             s += (f[i] << 8) | f[i + 1]
@@ -449,12 +478,10 @@ def ack_match(frame, n: int, ref, mask, m: int, ip: int, u: int) -> int:
         s = (s & 0xFFFF) + (s >> 16)
         if ((s & 0xFFFF) + (s >> 16)) != 0xFFFF:
             return -1
-    b = f[u + 8]
-    if b >= 0x40:
+    c = f[u + 8]
+    if c >= 0x40:
         return -2
-    return (b << 24) | (f[u + 9] << 16) | (f[u + 10] << 8) | f[u + 11]
-
-
+    return (c << 24) | (f[u + 9] << 16) | (f[u + 10] << 8) | f[u + 11]
 @micropython.viper
 def zero_map(zmap, b: int, base, size: int) -> int:
     """For each 4096-byte block of the size bytes at memory address base (the last

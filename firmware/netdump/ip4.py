@@ -20,7 +20,7 @@ ALEN = const(4)
 SRC = const(26)  # inet.IP4_OFF + inet.IP4_SRC
 DST = const(30)  # inet.IP4_OFF + inet.IP4_DST
 UDP = const(34)  # inet.UDP4_OFF
-ACK_MATCH = const(40)  # UDP + 6: the frame bytes an ack is compared on (up to the UDP length)
+ACK_MATCH = const(42)  # UDP + 8: the frame bytes an ack is compared on (its UDP header)
 MTU_MIN = const(576)  # RFC 791 section 3.1: every host takes 576-byte datagrams
 
 _IP = const(16)  # the IPv4 header in the buffer (link.OFF + inet.IP4_OFF)

@@ -14,7 +14,7 @@ ALEN = const(16)
 SRC = const(22)  # inet6.IP6_OFF + inet6.IP6_SRC
 DST = const(38)  # inet6.IP6_OFF + inet6.IP6_DST
 UDP = const(54)  # inet6.UDP6_OFF
-ACK_MATCH = const(60)  # UDP + 6: the frame bytes an ack is compared on (up to the UDP length)
+ACK_MATCH = const(62)  # UDP + 8: the frame bytes an ack is compared on (its UDP header)
 MTU_MIN = const(1280)  # RFC 8200 section 5
 
 _IP = const(16)  # the IPv6 header in the buffer (link.OFF + inet6.IP6_OFF)

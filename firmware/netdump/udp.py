@@ -40,14 +40,19 @@ class Udp:
         self.txv = memoryview(self.tx)[OFF:]
         self._u = _IP + overhead - inet.UDP_HLEN  # the UDP header in the buffer
         self._pay = _IP + overhead  # the payload
-        self._uf = self._u - OFF  # the UDP header in the frame
         self._ethertype = ethertype
         self._copy_csum = fast.copy_csum
         self._finish = fast.udp_finish
         self._nic_send = link.nic.send
-        self._ip_sum = 0 if v4 else -1  # IPv4: header sum without total length and checksum; IPv6: -1
+        self._ip_sum = 0  # IPv4: header sum without total length and checksum (ip4.py sets it)
         self._pseudo = 0  # pseudo-header sum without the UDP length (the family sets it)
-        self._usum = 0  # pseudo-header + ports
+        # fast.udp_finish's parameters: the IP and UDP headers in the frame, IPv4 or not,
+        # and the two checksum shares (written by set_dport)
+        fp = bytearray(8)
+        fp[0] = _IP_F
+        fp[1] = self._u - OFF
+        fp[2] = v4
+        self._fp = fp
         self.dport = 0
         inet.udp_header(self.tx, self._u, client_port, 0, 0, 0)
 
@@ -57,7 +62,12 @@ class Udp:
         u = self._u
         self.tx[u + 2] = port >> 8
         self.tx[u + 3] = port & 0xFF
-        self._usum = fold(self._pseudo + self.client_port + port)
+        u = fold(self._pseudo + self.client_port + port)  # pseudo-header + ports
+        fp = self._fp
+        fp[4] = self._ip_sum >> 8
+        fp[5] = self._ip_sum & 0xFF
+        fp[6] = u >> 8
+        fp[7] = u & 0xFF
 
     def set_next_hop(self, mac):
         """Ethernet header of every datagram: to mac, from our MAC."""
@@ -83,9 +93,10 @@ class Udp:
         if not link.resolved or n > self.maxpay or n < 0:
             st[ES_TX_ERR] += 1
             return 0
-        flen = self._finish(self.txv, _IP_F, self._uf, n, s, self._ip_sum, self._usum)
+        txv = self.txv
+        flen = self._finish(txv, n, s, self._fp)
         try:
-            r = self._nic_send(self.txv, flen)
+            r = self._nic_send(txv, flen)
         except OSError:
             r = 0
         if r is None or r:
