@@ -77,7 +77,7 @@ def test_arm_touches_nothing_and_takes_the_firmware_mac():
     assert b.fw.netif_up and b.fw.trigger == fw_wiznet5k.FALL
 
 
-@pytest.mark.parametrize("every", [0, 1, 2, 3, 5, 7])
+@pytest.mark.parametrize("every", [0, 1, 2, 3, 5, 7, 9, 12, 17])
 def test_frames_intact_with_the_firmware_poller_running(every):
     b = Board(every, takeover=True)
     assert b.nic.start() == 0, b.nic.why
@@ -101,17 +101,26 @@ def test_without_takeover_the_timer_poll_steals_frames():
     b = Board(every=0, takeover=False)
     assert b.nic.start() == 0
     frames, got, sent = b.exchange()
-    assert len(b.fw.frames) == 3 and len(got) == 3 and got != frames
+    # how many: one record per poll lost 3 of 6; reading up to 1600 bytes of records at once
+    # (docs/w5500.md) takes the first frames before the timer fires and loses fewer
+    assert b.fw.frames and len(got) + len(b.fw.frames) == len(frames) and got != frames
+    assert sorted(got + b.fw.frames) == sorted(frames)
 
 
 def test_without_takeover_an_old_read_pointer_comes_back():
     # a poll between two of our receive steps: we write back RX_RD from before it, and the
-    # frames it took are received again (here by the firmware's own next poll)
-    b = Board(every=3, takeover=False)
-    assert b.nic.start() == 0
-    frames, got, sent = b.exchange()
-    assert len(b.fw.frames) + len(got) > len(frames)
-    assert len(set(b.fw.frames + got)) < len(b.fw.frames + got)  # the same frame taken twice
+    # frames it took are received again (here by the firmware's own next poll). Which
+    # schedule lands there depends on how many transactions a receive takes (one status
+    # read, one burst of records, the RX_RD write and RECV): some of these do
+    seen = []
+    for every in range(2, 20):
+        b = Board(every=every, takeover=False)
+        assert b.nic.start() == 0
+        frames, got, sent = b.exchange()
+        if len(set(b.fw.frames + got)) < len(b.fw.frames + got):  # the same frame taken twice
+            assert len(b.fw.frames) + len(got) > len(frames)
+            seen.append(every)
+    assert seen
 
 
 def test_without_takeover_a_poll_inside_our_send_corrupts_it():
@@ -179,7 +188,9 @@ def test_mp_locked_dump_with_the_firmware_driver_running(tmp_path, takeover):
         assert fw.frames == [f]
     else:
         assert not ("RESULT 0" in out and identical), out  # the poller bites
-        assert fw.frames and fw.stats["polls"] > 0
+        # how: frames it took, or its accesses inside our transactions (which of them
+        # depends on how many transactions a send or a receive takes)
+        assert fw.stats["polls"] > 0 and (fw.frames or fw.stats["polls_inside"] > 0)
 
 
 @pytest.mark.parametrize("takeover", [True, False])
