@@ -482,6 +482,8 @@ def ack_match(frame, n: int, tmpl) -> int:
     if c >= 0x40:
         return -2
     return (c << 24) | (f[u + 9] << 16) | (f[u + 10] << 8) | f[u + 11]
+
+
 @micropython.viper
 def zero_map(zmap, b: int, base, size: int) -> int:
     """For each 4096-byte block of the size bytes at memory address base (the last
