@@ -35,6 +35,12 @@
 # (fast.csum(dst, doff, n, 0): folded, not inverted). It is called again, with
 # the same arguments, for a retransmission: the data is read from the source
 # again, not kept (each window slot keeps only the source and the position).
+# A source in memory may also say where: src.mem >= 0, its bytes at pos are at
+# address mem + pos (word-aligned, below 2**30); then, where fast.mem_read
+# exists, window mode reads a message's datagrams with one mem_read call each
+# (no method call) after one src.first(pos, length) -> the CRC-32 state those
+# first copies feed, or None (dumper.MemSource); retransmissions still call
+# readinto_at. Sources without `mem` are read through readinto_at only.
 #
 # Endpoint protocol (SocketEndpoint in endpoint.py, EtherEndpoint in ether.py):
 #   ep.overhead          IP + UDP header bytes per datagram (28 IPv4, 48 IPv6);
@@ -288,6 +294,12 @@ class Debugnet:
         # a dozen attribute look-ups per message (a sparse region sends many small ones)
         self._wconst = (chunk, window, self.poll_after, self._sst, self._tsent, self._smsg, self.stats, self._tx,
                         self._txoff, self._put_header, self._emit)
+        # mem_read for sources in memory (see the source protocol): only where the
+        # payload lands word-aligned and every datagram's position stays aligned
+        mr = fast.mem_read
+        if mr is not None and (chunk & 3 or (fast.addr_of(self._tx) + self._txoff + HDR_LEN) & 3):
+            mr = None
+        self._mem_read = mr
         self._rto_init = rto_init_us
         self._rto_min = rto_min_us
         self._rto_max = rto_max_us
@@ -592,6 +604,14 @@ class Debugnet:
         timed = self._timed
         m = -1
         err = 0
+        # a source in memory: each datagram read by one mem_read call (source protocol)
+        ma = -1
+        mr = self._mem_read
+        crc = None
+        if mr is not None and length and not herald and not pos & 3:
+            ma = getattr(src, "mem", -1)
+            if ma >= 0:
+                crc = src.first(pos, length)
         while True:
             if inflight >= win or q - lo >= _RING:  # full: acks, timers, waiting
                 self._seq = q
@@ -634,7 +654,9 @@ class Debugnet:
                 ok = self._ep_send(self._hbuf, self._hlen)
             else:
                 c = put(tx, o, mtype, q, offset, n)
-                if n:
+                if ma >= 0:
+                    c += mr(tx, d | (n << 16), ma + pos, crc)
+                elif n:
                     c += src.readinto_at(tx, d, pos, n)
                 ok = emit(HDR_LEN + n, c)
             if ok:

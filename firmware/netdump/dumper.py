@@ -67,9 +67,19 @@ class MemSource:
         self.base = base  # may be >= 2**30 on some ports: only ever handed to viper
         self.crc = crc  # the region's running value (a view of Dumper.crcbuf)
         self.crc_pos = -1  # region offset the CRC covers up to (-1: no digest)
-        # on a Thumb CPU, a base that is a small int (all of a Cortex-M's RAM) is read by
-        # fast.mem_read in one call (crc followed by the tables' address in crcbuf)
-        self.addr = base if _mem_read is not None and 0 <= base < 0x40000000 else -1
+        # on a Thumb CPU, a word-aligned base that is a small int (all of a Cortex-M's
+        # RAM) is read by fast.mem_read in one call (crc followed by the tables'
+        # address in crcbuf); debugnet does that itself for a message's first copies
+        # (the source protocol's `mem` and first())
+        self.mem = base if _mem_read is not None and 0 <= base < 0x40000000 and not base & 3 else -1
+
+    def first(self, pos, length):
+        """debugnet's source protocol: the first copies of [pos, pos + length) are read
+        next -> the CRC state they feed, or None when they are not the CRC's next bytes."""
+        if pos != self.crc_pos:
+            return None
+        self.crc_pos = pos + length
+        return self.crc
 
     def readinto_at(self, dst, doff, pos, n):
         """Copy n bytes at region offset pos into dst[doff:] -> their RFC 1071 sum."""
@@ -77,8 +87,8 @@ class MemSource:
         if pos == self.crc_pos:  # never for a retransmission: it covers an earlier position
             self.crc_pos = pos + n
             st = self.crc
-        if self.addr >= 0:
-            s = _mem_read(dst, doff | (n << 16), self.addr + pos, st)
+        if self.mem >= 0:
+            s = _mem_read(dst, doff | (n << 16), self.mem + pos, st)
             if s < 0x10000:
                 return s
         return _copy_mem(dst, doff, self.base, pos, n, st or _NO_CRC)

@@ -92,6 +92,9 @@ def test_testdump_sram_equals_the_emulators_snapshot(pico, net):
     assert (r.vaddr, r.size) == (rp2board.SRAM_BASE, 264 * 1024)
     assert core.board == BOARD and "Raspberry Pi Pico with RP2040" in core.firmware
     assert core.panic == "netdump test dump"
+    # the CRC-32 the board computed while sending (fast_thumb's mem_read on the
+    # Cortex-M0+) matches the bytes netdumpd stored
+    assert core.check_digest(r)[0] == "ok", core.check_digest(r)
     dumped = core.read_region("sram")
     new = pico.spi.snapshots[snaps:]
     assert [s[0] for s in new] == [rp2board.SNAP_HERALD, rp2board.SNAP_FINISHED], new
