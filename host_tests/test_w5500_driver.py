@@ -127,6 +127,25 @@ def test_mp_chip_absent_clear_error(fill):
     assert "W5500 not found" in proc.stdout
 
 
+@pytest.mark.parametrize("version", ["driver", "branching"])
+def test_mp_no_callback_inside_a_transaction(version):
+    # review M2: a callback that reschedules itself runs at every jump of the VM; with
+    # the driver's straight-line transactions it never finds chip select low or the
+    # interrupt mask held. "branching" puts the old `if off is not None` / two-piece
+    # burst jumps back into the register access, and the probe sees callbacks inside.
+    proc = run_micropython(["mp_w5500/sched_probe.py", version, "200"], timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    res = netutil.parse_results(proc.stdout)
+    assert int(res["runs"]) > 200 * 5 and res["got"] == "400", res  # callbacks ran between transactions
+    assert res["cs"] == "1" and res["mask"] == "0", res
+    if version == "driver":
+        assert res["cs_low"] == "0" and res["masked"] == "0", res
+        # a transfer that raises leaves chip select high and the mask released
+        assert res["raised"] == "2" and res["cs_after"] == "1" and res["mask_after"] == "0", res
+    else:
+        assert int(res["cs_low"]) >= 200 and int(res["masked"]) >= 400, res
+
+
 def test_mp_send_stall_times_out_locked(bench_factory):
     b = bench_factory()
     res, proc = b.mp("stall", b.spi_path)

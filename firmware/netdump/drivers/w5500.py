@@ -45,9 +45,9 @@
 # in docs/w5500.md. SPI transactions per frame (VDM, DS 2.2):
 #   status read: Sn_CR through Sn_RX_WR in one burst (3 + 43 bytes): the last
 #         command accepted (Sn_CR 0), the TX and the RX pointers
-#   send: status read + the frame (3 + n; from a buffer up to 32 bytes longer
-#         than n it is written whole, bytes past n land in free TX memory,
-#         unsent; else copied first) + TX_WR (5) + SEND (4)
+#   send: status read + the frame (3 + len(buf): the caller's buffer whole, the
+#         bytes past n land in free TX memory, unsent) + TX_WR (5) + SEND (4),
+#         those three under one hold of the interrupt mask
 #   poll: status read; when frames are queued, every whole MACRAW record of up
 #         to 1600 bytes in one read, then RX_RD (5) + RECV (4): later polls hand out
 #         the records read without touching the chip until they are used up
@@ -107,7 +107,6 @@ _CTL_S0_RX_R = const(0x18)  # socket 0 RX buffer (BSB 00011)
 _MEM = const(16384)  # all TX (and all RX) memory for socket 0 (DS 3.3)
 _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#macraw-framing)
 _MIN_FRAME = const(14)
-_GRAN = const(32)  # TX burst rounding: bytes past n land in free TX memory, unsent
 _RX_GRAN = const(64)  # RX burst rounding (reading past RX_WR reads stale memory, not used)
 _STAGE = const(1600)  # RX records read at once: room for the largest record (1516), or 25 acks
 # the status read (DS 4.2): Sn_CR (0x01) through Sn_RX_WR (0x2B); offsets in its response
@@ -135,6 +134,24 @@ WHY_OPEN = "W5500 socket 0 did not open in MACRAW mode"
 WHY_LINK = "W5500 no link: Ethernet cable unplugged or PHY down"
 
 AUTO = "auto"  # atomic=AUTO: mask interrupts around transactions where the port allows it
+
+_SEND = bytes((0, _SN_CR, _CTL_S0_W, _CR_SEND))  # Sn_CR = SEND, one transaction
+_RECV = bytes((0, _SN_CR, _CTL_S0_W, _CR_RECV))
+
+
+def _records(x, k):
+    """The bytes of the whole MACRAW records at the start of x[0:k] (each a 2-byte
+    big-endian length that counts itself, then a frame of 14..1514 bytes); 0 if the
+    first is not one (docs/w5500.md#macraw-framing)."""
+    e = 0
+    while e + 2 <= k:
+        ln = (x[e] << 8) | x[e + 1]
+        if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2:
+            break  # not a record boundary: found again by the next poll, when it is the first
+        if e + ln > k:
+            break  # read in part: the next poll reads it again
+        e += ln
+    return e
 
 
 def local_mac(uid):
@@ -201,9 +218,10 @@ class W5500:
         self.takeover = takeover
         if atomic == AUTO:
             atomic = _auto_atomic() if takeover else None
-        self._irq_off = atomic[0] if atomic else None
-        self._irq_on = atomic[1] if atomic else None
-        self._irq_state = 0
+        # the interrupt mask around each transaction; without one, int() and int(s):
+        # C calls that return at once, so every transaction runs the same bytecode
+        self._irq_off = atomic[0] if atomic else int
+        self._irq_on = atomic[1] if atomic else int
         self.link_timeout_ms = link_timeout_ms
         self.reset_timeout_ms = reset_timeout_ms
         self.tx_timeout_ms = tx_timeout_ms
@@ -232,14 +250,9 @@ class W5500:
         self._rsp = bytearray(11)
         c = memoryview(self._cmd)
         r = memoryview(self._rsp)
-        self._h3 = c[0:3]
         # index n: header + n data bytes (n = 1, 2, 6)
         self._co = [None, c[0:4], c[0:5], None, None, None, c[0:9]]
         self._ro = [None, r[0:4], r[0:5], None, None, None, r[0:9]]
-        # TX staging: header + frame, views rounded up to _GRAN
-        self._tx = bytearray(3 + _GRAN * ((_MAX_FRAME + _GRAN - 1) // _GRAN))
-        t = memoryview(self._tx)
-        self._txv = [t[0 : 3 + _GRAN * k] for k in range((_MAX_FRAME + _GRAN - 1) // _GRAN + 1)]
         # RX staging: whole MACRAW records read at once, views in _RX_GRAN steps;
         # records [_rxo, _rxe) not handed out yet
         self._rx = bytearray(_STAGE)
@@ -247,6 +260,14 @@ class W5500:
         self._rxv = [x[0:_RX_GRAN * k] for k in range(_STAGE // _RX_GRAN + 1)]
         self._rxo = 0
         self._rxe = 0
+        # the packet path's fixed transactions: the TX buffer header (its address set per
+        # frame), Sn_TX_WR and Sn_RX_RD writes (their values set), SEND and RECV (_SEND, _RECV)
+        self._txh = bytearray(3)
+        self._txh[2] = _CTL_S0_TX_W
+        self._rxh = bytearray(3)
+        self._rxh[2] = _CTL_S0_RX_R
+        self._txwr = bytearray((0, _SN_TX_WR, _CTL_S0_W, 0, 0))
+        self._rxrd = bytearray((0, _SN_RX_RD, _CTL_S0_W, 0, 0))
         # the status read: a fixed header, then dummy bytes
         self._scmd = bytearray(3 + _ST_LEN)
         self._scmd[1] = _SN_CR
@@ -287,21 +308,27 @@ class W5500:
 
     # ---- register access (allocation-free) ----
     # Every transaction is chip select low .. high; with `atomic`, interrupts are
-    # masked from before CS falls until after it rises (docs/w5500.md#interrupts).
+    # masked from before CS falls until after it rises (docs/w5500.md#interrupts),
+    # and without it _irq_off/_irq_on are int() (a C call that returns 0). The span
+    # from the mask to the unmask is branch-free bytecode: MicroPython runs scheduled
+    # callbacks and raises pending exceptions (KeyboardInterrupt) only at a jump
+    # (py/vm.c pending_exception_check), so none runs with CS low or interrupts
+    # masked; a try/finally (no jump on its normal path) raises CS and restores the
+    # mask when a transfer raises.
     def _read(self, ctl, addr, n):
         # one SPI transaction: header + n dummy bytes; the data lands in _rsp[3:3+n]
         c = self._cmd
         c[0] = addr >> 8
         c[1] = addr & 0xFF
         c[2] = ctl
-        off = self._irq_off
-        if off is not None:
-            self._irq_state = off()
-        self._csv(0)
-        self._xfer(self._co[n], self._ro[n])
-        self._csv(1)
-        if off is not None:
-            self._irq_on(self._irq_state)
+        csv = self._csv
+        s = self._irq_off()
+        try:
+            csv(0)
+            self._xfer(self._co[n], self._ro[n])
+        finally:
+            csv(1)
+            self._irq_on(s)
 
     def _write(self, ctl, addr, n):
         # one SPI transaction: header + the n bytes already in _cmd[3:3+n]
@@ -309,30 +336,14 @@ class W5500:
         c[0] = addr >> 8
         c[1] = addr & 0xFF
         c[2] = ctl
-        off = self._irq_off
-        if off is not None:
-            self._irq_state = off()
-        self._csv(0)
-        self._wr(self._co[n])
-        self._csv(1)
-        if off is not None:
-            self._irq_on(self._irq_state)
-
-    def _burst(self, first, second, into):
-        # one SPI transaction of two pieces: first written, then second written
-        # (into=0) or read into (into=1)
-        off = self._irq_off
-        if off is not None:
-            self._irq_state = off()
-        self._csv(0)
-        self._wr(first)
-        if into:
-            self._rd(second)
-        else:
-            self._wr(second)
-        self._csv(1)
-        if off is not None:
-            self._irq_on(self._irq_state)
+        csv = self._csv
+        s = self._irq_off()
+        try:
+            csv(0)
+            self._wr(self._co[n])
+        finally:
+            csv(1)
+            self._irq_on(s)
 
     def _read1(self, ctl, addr):
         self._read(ctl, addr, 1)
@@ -364,17 +375,6 @@ class W5500:
                 self.cmd_timeouts += 1
                 return 0
         return 1
-
-    def _status(self):
-        # one transaction: Sn_CR .. Sn_RX_WR into _srsp (offsets _ST_*)
-        off = self._irq_off
-        if off is not None:
-            self._irq_state = off()
-        self._csv(0)
-        self._xfer(self._scmd, self._srsp)
-        self._csv(1)
-        if off is not None:
-            self._irq_on(self._irq_state)
 
     # ---- the takeover (dump time, allocation-free) ----
     def start(self):
@@ -535,61 +535,93 @@ class W5500:
         return self._read1(_CTL_COMMON_R, _PHYCFGR) & _PHY_LNK
 
     def send(self, buf, n):
-        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0."""
-        if n < _MIN_FRAME or n > _MAX_FRAME:
+        """Send the first n bytes of buf as one Ethernet frame; 1 if handed to the chip, else 0
+        (all of buf goes over SPI: keep it short, at most the chip's 16 KiB of TX memory)."""
+        if n < _MIN_FRAME or n > _MAX_FRAME or len(buf) > _MEM:
             return 0
+        # transactions inline (a method call costs more than a short transaction's bytes
+        # on an RP2040), each masked span branch-free (see "register access")
         r = self._srsp
+        csv = self._csv
+        off = self._irq_off
+        on = self._irq_on
+        t0 = -1
         # the previous command taken (Sn_CR 0) and the previous SEND finished (TX_RD
         # caught up with TX_WR, DS Sn_TX_RD); FSR is not latched (DS 4.2 note): it is
         # accepted when it agrees with the pointers read with it. Bounded.
-        t0 = ticks_ms()
         while 1:
-            self._status()
-            wr = (r[_ST_TX_WR] << 8) | r[_ST_TX_WR + 1]
-            if r[_ST_CR] == 0 and ((r[_ST_TX_RD] << 8) | r[_ST_TX_RD + 1]) == wr and \
+            s = off()
+            try:
+                csv(0)
+                self._xfer(self._scmd, r)
+            finally:
+                csv(1)
+                on(s)
+            p = (r[_ST_TX_WR] << 8) | r[_ST_TX_WR + 1]
+            if r[_ST_CR] == 0 and ((r[_ST_TX_RD] << 8) | r[_ST_TX_RD + 1]) == p and \
                     ((r[_ST_TX_FSR] << 8) | r[_ST_TX_FSR + 1]) == _MEM:
                 break
-            if ticks_diff(ticks_ms(), t0) > self.tx_timeout_ms:
+            if t0 < 0:
+                t0 = ticks_ms()
+            elif ticks_diff(ticks_ms(), t0) > self.tx_timeout_ms:
                 # the chip never finished: count it, reopen the socket, drop this frame
                 self.tx_timeouts += 1
                 self._setup()
                 return 0
-        # the frame at TX_WR in one burst; the chip wraps it inside socket 0's block
-        c = self._cmd
-        if n <= len(buf) < n + _GRAN:
-            # the caller's buffer as it is (EtherEndpoint's frame view: a data frame fills it)
-            c[0] = wr >> 8
-            c[1] = wr & 0xFF
-            c[2] = _CTL_S0_TX_W
-            self._burst(self._h3, buf, 0)
-        else:
-            t = self._tx
-            t[0] = wr >> 8
-            t[1] = wr & 0xFF
-            t[2] = _CTL_S0_TX_W
-            self._copy(t, 3, buf, 0, n)
-            off = self._irq_off
-            if off is not None:
-                self._irq_state = off()
-            self._csv(0)
-            self._wr(self._txv[(n + _GRAN - 1) // _GRAN])
-            self._csv(1)
-            if off is not None:
-                self._irq_on(self._irq_state)
-        self._write2(_CTL_S0_W, _SN_TX_WR, (wr + n) & 0xFFFF)
-        self._write1(_CTL_S0_W, _SN_CR, _CR_SEND)  # taken: seen by the next status read
+        # the frame at TX_WR in one burst, the bytes of buf past n with it (they land in
+        # free TX memory, unsent: a dump's data frames fill their buffer); the chip wraps
+        # it inside socket 0's block. Then TX_WR + n and SEND, in the same masked span.
+        h = self._txh
+        h[0] = p >> 8
+        h[1] = p & 0xFF
+        p = (p + n) & 0xFFFF
+        w = self._txwr
+        w[3] = p >> 8
+        w[4] = p & 0xFF
+        wr = self._wr
+        s = off()
+        try:
+            csv(0)
+            wr(h)
+            wr(buf)
+            csv(1)
+            csv(0)
+            wr(w)
+            csv(1)
+            csv(0)
+            wr(_SEND)  # taken: seen by the next status read
+        finally:
+            csv(1)
+            on(s)
         return 1
 
     def poll(self, buf):
         """Copy one received frame into buf and return its length (truncated to len(buf)); 0 if none."""
-        if self._rxo < self._rxe:
-            return self._hand(buf)
+        o = self._rxo
+        if o < self._rxe:  # the next record read before (as _hand, inline: most acks come here)
+            x = self._rx
+            ln = (x[o] << 8) | x[o + 1]
+            self._rxo = o + ln
+            n = ln - 2
+            if n > len(buf):
+                n = len(buf)
+            self._copy(buf, 0, x, o + 2, n)
+            return n
         r = self._srsp
+        csv = self._csv
+        off = self._irq_off
+        on = self._irq_on
         # RX_RSR, RX_RD, RX_WR: RSR is accepted when it equals RX_WR - RX_RD read with
         # it (RSR is not latched, DS 4.2 note), once the last command was taken
         tries = 0
         while 1:
-            self._status()
+            s = off()
+            try:
+                csv(0)
+                self._xfer(self._scmd, r)
+            finally:
+                csv(1)
+                on(s)
             rsr = (r[_ST_RX_RSR] << 8) | r[_ST_RX_RSR + 1]
             rd = (r[_ST_RX_RD] << 8) | r[_ST_RX_RD + 1]
             if r[_ST_CR] == 0:
@@ -600,32 +632,43 @@ class W5500:
             tries += 1
             if tries > 3:
                 return 0
+        # every whole MACRAW record queued, up to _STAGE bytes, in one read
         k = rsr if rsr < _STAGE else _STAGE
-        c = self._cmd
-        c[0] = rd >> 8
-        c[1] = rd & 0xFF
-        c[2] = _CTL_S0_RX_R
-        self._burst(self._h3, self._rxv[(k + _RX_GRAN - 1) // _RX_GRAN], 1)
-        # the whole MACRAW records in what was read: each a 2-byte big-endian length that
-        # counts itself, then the frame (docs/w5500.md#macraw-framing)
-        x = self._rx
-        e = 0
-        while e + 2 <= k:
-            ln = (x[e] << 8) | x[e + 1]
-            if ln < _MIN_FRAME + 2 or ln > _MAX_FRAME + 2:
-                break  # not a record boundary: found again by the next poll, when it is the first
-            if e + ln > k:
-                break  # read in part: the next poll reads it again
-            e += ln
+        h = self._rxh
+        h[0] = rd >> 8
+        h[1] = rd & 0xFF
+        v = self._rxv[(k + _RX_GRAN - 1) // _RX_GRAN]
+        s = off()
+        try:
+            csv(0)
+            self._wr(h)
+            self._rd(v)
+        finally:
+            csv(1)
+            on(s)
+        e = _records(self._rx, k)
         if e == 0:
             # not a record boundary (or a record longer than what is queued): drop
             # everything queued and start again at RX_WR
             self.rx_errors += 1
-            self._write2(_CTL_S0_W, _SN_RX_RD, (r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1])
-            self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)
+            rd = (r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1]
+        else:
+            rd = (rd + e) & 0xFFFF
+        w = self._rxrd
+        w[3] = rd >> 8
+        w[4] = rd & 0xFF
+        s = off()
+        try:
+            csv(0)
+            self._wr(w)
+            csv(1)
+            csv(0)
+            self._wr(_RECV)  # taken: seen by the next status read
+        finally:
+            csv(1)
+            on(s)
+        if e == 0:
             return 0
-        self._write2(_CTL_S0_W, _SN_RX_RD, (rd + e) & 0xFFFF)
-        self._write1(_CTL_S0_W, _SN_CR, _CR_RECV)  # taken: seen by the next status read
         self._rxo = 0
         self._rxe = e
         return self._hand(buf)
