@@ -55,6 +55,8 @@ class Udp:
         self._fp = fp
         self.dport = 0
         inet.udp_header(self.tx, self._u, client_port, 0, 0, 0)
+        # what xmit() reads per datagram, fixed from here on: one attribute load
+        self._xp = (link, link.stats, self.maxpay, self.txv, self._finish, fp, self._nic_send)
 
     def set_dport(self, port):
         """Destination port of the UDP template and its checksum share."""
@@ -88,15 +90,13 @@ class Udp:
 
     def xmit(self, n, s):
         """Send the n-byte datagram at tx[tx_buffer offset:] (RFC 1071 sum s) to the server -> 1/0."""
-        link = self.link
-        st = link.stats
-        if not link.resolved or n > self.maxpay or n < 0:
+        link, st, maxpay, txv, finish, fp, nic_send = self._xp
+        if not link.resolved or n > maxpay or n < 0:
             st[ES_TX_ERR] += 1
             return 0
-        txv = self.txv
-        flen = self._finish(txv, n, s, self._fp)
+        flen = finish(txv, n, s, fp)
         try:
-            r = self._nic_send(txv, flen)
+            r = nic_send(txv, flen)
         except OSError:
             r = 0
         if r is None or r:
