@@ -338,16 +338,39 @@ def test_corrupt_record_after_good_ones():
     assert nic.poll(rb) == rx_len(5) and rb[:rx_len(5)] == rx_frame(5)
 
 
-@pytest.mark.parametrize("delay", [2, 4])
-def test_slow_command_acceptance(delay):
-    # Sn_CR stays busy for `delay` transactions after each command: every send() and
-    # poll() begins with a status read that waits for Sn_CR 0, so no command is written
-    # over a pending one (DS 4.2 Sn_CR; lost_cmds)
-    chip, nic, out = direct(cmd_delay=delay)
+class NoCrRead(W5500):
+    """The driver with Sn_CR read before no command of the packet path (`_sent` held at
+    `value`: 1, send() never reads it; 0, poll() never does), to show the test failing."""
+
+    def __init__(self, *a, value=0, **kw):
+        self._hold = value
+        super().__init__(*a, **kw)
+
+    @property
+    def _sent(self):
+        return self._hold
+
+    @_sent.setter
+    def _sent(self, v):
+        pass
+
+
+@pytest.mark.parametrize("delay,careless", [(2, None), (4, None), (4, "send"), (4, "poll")])
+def test_slow_command_acceptance(delay, careless):
+    # Sn_CR stays busy for `delay` transactions after each command: a send() after a
+    # RECV and a poll() after a SEND begin with reading it, so no command is written
+    # over a pending one (DS 4.2 Sn_CR; lost_cmds). careless: without that read
+    # before SEND ("send") or RECV ("poll") commands are lost.
+    chip, nic, out = direct(cmd_delay=delay, start=False)
+    if careless:
+        nic = NoCrRead(nic.spi, nic.cs, mac=OUR_MAC, value=1 if careless == "send" else 0)
+        assert nic.start() == 0
+    else:
+        assert nic.start() == 0, nic.why
     rb = bytearray(1514)
     for i in range(30):
         f = tx_frame(i)
-        assert nic.send(f, len(f)) == 1
+        sent = nic.send(f, len(f))
         chip.receive_frame(rx_frame(i))
         chip.receive_frame(rx_frame(i + 100))
         n = 0
@@ -355,12 +378,18 @@ def test_slow_command_acceptance(delay):
             n = nic.poll(rb)
             if n:
                 break
+        if careless:
+            continue
+        assert sent == 1
         assert n == rx_len(i) and rb[:n] == rx_frame(i)
         for _ in range(10):
             n = nic.poll(rb)
             if n:
                 break
         assert n == rx_len(i + 100)
+    if careless:
+        assert chip.stats["lost_cmds"] > 0
+        return
     assert len(out) == 30 and out == [tx_frame(i) for i in range(30)]
     assert chip.stats["lost_cmds"] == 0 and chip.stats["rx_rd_errors"] == 0
 

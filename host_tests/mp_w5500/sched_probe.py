@@ -13,13 +13,13 @@ import micropython
 
 from netdump.drivers.w5500 import W5500
 
-# the chip's answer to a status read (Sn_CR .. Sn_RX_WR after the 3 header bytes):
-# the last command taken, TX_FSR 16 KiB with TX_RD = TX_WR, 62 bytes queued at RX
-# (RSR 62, RX_RD 0, RX_WR 62), so send() and poll() take their whole paths
-STATUS = bytearray(46)
-STATUS[34] = 0x40
-STATUS[41] = 62
-STATUS[45] = 62
+# the socket 0 registers by address: the last command taken (Sn_CR 0), TX_FSR 16 KiB
+# with TX_RD = TX_WR, 62 bytes queued at RX (RSR 62, RX_RD 0, RX_WR 62), so send()
+# and poll() take their whole paths
+REGS = bytearray(64)
+REGS[0x20] = 0x40
+REGS[0x27] = 62
+REGS[0x2B] = 62
 # one MACRAW record: the 2-byte length (62, counting itself) and a 60-byte frame
 RECORD = bytearray(62)
 RECORD[1] = 62
@@ -42,8 +42,9 @@ class SPI:
         b[0:62] = RECORD
 
     def write_readinto(self, a, b):
-        n = len(b)  # the status read (46 bytes), or a register read (4..9)
-        b[0:n] = STATUS[0:n]
+        # a register read (header + 1..6 bytes): the registers from the header's address
+        n = len(b)
+        b[3:n] = REGS[a[1] : a[1] + n - 3]
 
 
 class FailingSPI(SPI):

@@ -35,7 +35,7 @@
 #   4. waits for Sn_CR to read 0 after every command of the takeover (DS 4.2
 #      Sn_CR), bounded; on the packet path, a SEND or RECV is checked for
 #      acceptance by the status read that starts the next send() or poll()
-#      (below), before any other command is written.
+#      (below), before a command that could replace it is written.
 # takeover=False skips 1 and 2 (a test hook: the firmware's poller then steals
 # frames and corrupts transactions).
 #
@@ -43,8 +43,14 @@
 #
 # Facts: WIZnet W5500 datasheet v1.0.9 ("DS"), summarised with the other sources
 # in docs/w5500.md. SPI transactions per frame (VDM, DS 2.2):
-#   status read: Sn_CR through Sn_RX_WR in one burst (3 + 43 bytes): the last
-#         command accepted (Sn_CR 0), the TX and the RX pointers
+#   status read: Sn_CR (4 bytes: the last command accepted, Sn_CR 0) and the TX
+#         pointers (FSR, TX_RD, TX_WR: 9) for send(), the RX pointers (RSR, RX_RD,
+#         RX_WR: 9) for poll(), under one hold of the interrupt mask. Sn_CR only
+#         where a command could be lost: before a SEND that follows a RECV, and
+#         before a RECV that follows a SEND (a SEND taken shows as TX_RD reaching
+#         TX_WR; a RECV written over our own RECV repeats it). Each transaction
+#         stays under 32 bytes: rp2's machine.SPI moves longer ones by DMA, whose
+#         setup costs more than reading Sn_CR..Sn_RX_WR whole would save
 #   send: status read + the frame (3 + len(buf): the caller's buffer whole, the
 #         bytes past n land in free TX memory, unsent) + TX_WR (5) + SEND (4),
 #         those three under one hold of the interrupt mask
@@ -109,7 +115,8 @@ _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#
 _MIN_FRAME = const(14)
 _RX_GRAN = const(64)  # RX burst rounding (reading past RX_WR reads stale memory, not used)
 _STAGE = const(1600)  # RX records read at once: room for the largest record (1516), or 25 acks
-# the status read (DS 4.2): Sn_CR (0x01) through Sn_RX_WR (0x2B); offsets in its response
+# the status reads (DS 4.2): Sn_CR (0x01), Sn_TX_FSR..Sn_TX_WR (0x20..0x25) and
+# Sn_RX_RSR..Sn_RX_WR (0x26..0x2B); their offsets in _srsp (as in one read of 0x01..0x2B)
 _ST_LEN = const(43)
 _ST_CR = const(3)
 _ST_TX_FSR = const(34)
@@ -260,6 +267,7 @@ class W5500:
         self._rxv = [x[0:_RX_GRAN * k] for k in range(_STAGE // _RX_GRAN + 1)]
         self._rxo = 0
         self._rxe = 0
+        self._sent = 0  # 1: the last command written to Sn_CR was send()'s SEND
         # the packet path's fixed transactions: the TX buffer header (its address set per
         # frame), Sn_TX_WR and Sn_RX_RD writes (their values set), SEND and RECV (_SEND, _RECV)
         self._txh = bytearray(3)
@@ -268,17 +276,26 @@ class W5500:
         self._rxh[2] = _CTL_S0_RX_R
         self._txwr = bytearray((0, _SN_TX_WR, _CTL_S0_W, 0, 0))
         self._rxrd = bytearray((0, _SN_RX_RD, _CTL_S0_W, 0, 0))
-        # the status read: a fixed header, then dummy bytes
-        self._scmd = bytearray(3 + _ST_LEN)
-        self._scmd[1] = _SN_CR
-        self._scmd[2] = _CTL_S0_R
+        # the status reads (module comment): Sn_CR (4 bytes), the TX or the RX pointers
+        # (9), each answer landing in _srsp at its register's offset from Sn_CR (_ST_*)
         self._srsp = bytearray(3 + _ST_LEN)
+        sr = memoryview(self._srsp)
+        self._crc = bytes((0, _SN_CR, _CTL_S0_R, 0))
+        self._crr = sr[0:4]
+        self._txc = bytes((0, _SN_TX_FSR, _CTL_S0_R, 0, 0, 0, 0, 0, 0))
+        self._txr = sr[_ST_TX_FSR - 3 : _ST_TX_FSR + 6]
+        self._rxc = bytes((0, _SN_RX_RSR, _CTL_S0_R, 0, 0, 0, 0, 0, 0))
+        self._rxr = sr[_ST_RX_RSR - 3 : _ST_RX_RSR + 6]
         # cached bound methods (creating one allocates; calling a cached one does not)
         self._wr = spi.write
         self._rd = spi.readinto
         self._xfer = spi.write_readinto
         self._csv = cs.value
         self._copy = fast.copy
+        # the packet path's bus methods and status buffers: one attribute load, not ten
+        b = (self._csv, self._wr, self._xfer, self._irq_off, self._irq_on, self._crc, self._crr)
+        self._txbus = b + (self._txc, self._txr, self._srsp)
+        self._rxbus = b + (self._rxc, self._rxr, self._srsp)
 
     def _fw_mac(self):  # arm-time
         # the running firmware driver's MAC (config('mac'), extmod/network_wiznet5k.c), else None
@@ -364,6 +381,7 @@ class W5500:
         # bounded (DS 4.2 Sn_CR: a command written before then would replace it)
         if not self._cr_idle():
             return 0
+        self._sent = 0
         self._write1(_CTL_S0_W, _SN_CR, cmd)
         return self._cr_idle()
 
@@ -443,6 +461,7 @@ class W5500:
         self.why = WHY_SPI
         self._rxo = 0  # records staged before are gone with the socket's memory
         self._rxe = 0
+        self._sent = 0
         # no interrupts: nothing may pull INTn and wake another driver (DS 4.1 IMR/SIMR, 4.2 Sn_IMR)
         self._write1(_CTL_COMMON_W, _SIMR, 0)
         self._write1(_CTL_COMMON_W, _IMR, 0)
@@ -541,25 +560,36 @@ class W5500:
             return 0
         # transactions inline (a method call costs more than a short transaction's bytes
         # on an RP2040), each masked span branch-free (see "register access")
-        r = self._srsp
-        csv = self._csv
-        off = self._irq_off
-        on = self._irq_on
+        csv, wr, xfer, off, on, cc, cr, pc, pr, r = self._txbus
         t0 = -1
         # the previous command taken (Sn_CR 0) and the previous SEND finished (TX_RD
         # caught up with TX_WR, DS Sn_TX_RD); FSR is not latched (DS 4.2 note): it is
-        # accepted when it agrees with the pointers read with it. Bounded.
+        # accepted when it agrees with the pointers read with it. Bounded. When the last
+        # command was our SEND, Sn_CR is not read: TX_RD moves only when a SEND runs,
+        # so TX_RD at TX_WR (n > 0 past where it was) says that SEND was taken.
         while 1:
-            s = off()
-            try:
-                csv(0)
-                self._xfer(self._scmd, r)
-            finally:
-                csv(1)
-                on(s)
-            p = (r[_ST_TX_WR] << 8) | r[_ST_TX_WR + 1]
-            if r[_ST_CR] == 0 and ((r[_ST_TX_RD] << 8) | r[_ST_TX_RD + 1]) == p and \
-                    ((r[_ST_TX_FSR] << 8) | r[_ST_TX_FSR + 1]) == _MEM:
+            if self._sent:
+                r[_ST_CR] = 0
+                s = off()
+                try:
+                    csv(0)
+                    xfer(pc, pr)
+                finally:
+                    csv(1)
+                    on(s)
+            else:
+                s = off()
+                try:
+                    csv(0)
+                    xfer(cc, cr)
+                    csv(1)
+                    csv(0)
+                    xfer(pc, pr)
+                finally:
+                    csv(1)
+                    on(s)
+            if r[_ST_CR] == 0 and r[_ST_TX_RD] == r[_ST_TX_WR] and r[_ST_TX_RD + 1] == r[_ST_TX_WR + 1] and \
+                    r[_ST_TX_FSR] == _MEM >> 8 and r[_ST_TX_FSR + 1] == 0:
                 break
             if t0 < 0:
                 t0 = ticks_ms()
@@ -572,13 +602,12 @@ class W5500:
         # free TX memory, unsent: a dump's data frames fill their buffer); the chip wraps
         # it inside socket 0's block. Then TX_WR + n and SEND, in the same masked span.
         h = self._txh
-        h[0] = p >> 8
-        h[1] = p & 0xFF
-        p = (p + n) & 0xFFFF
+        h[0] = r[_ST_TX_WR]
+        h[1] = r[_ST_TX_WR + 1]
+        p = (((r[_ST_TX_WR] << 8) | r[_ST_TX_WR + 1]) + n) & 0xFFFF
         w = self._txwr
         w[3] = p >> 8
         w[4] = p & 0xFF
-        wr = self._wr
         s = off()
         try:
             csv(0)
@@ -593,6 +622,7 @@ class W5500:
         finally:
             csv(1)
             on(s)
+        self._sent = 1
         return 1
 
     def poll(self, buf):
@@ -607,21 +637,33 @@ class W5500:
                 n = len(buf)
             self._copy(buf, 0, x, o + 2, n)
             return n
-        r = self._srsp
-        csv = self._csv
-        off = self._irq_off
-        on = self._irq_on
+        csv, wr, xfer, off, on, cc, cr, pc, pr, r = self._rxbus
         # RX_RSR, RX_RD, RX_WR: RSR is accepted when it equals RX_WR - RX_RD read with
-        # it (RSR is not latched, DS 4.2 note), once the last command was taken
+        # it (RSR is not latched, DS 4.2 note), once the last command was taken. Sn_CR
+        # is read only after a SEND (a RECV written over it would lose it); a RECV
+        # written over our own last RECV only repeats it (both take RX_RD as it is).
         tries = 0
         while 1:
-            s = off()
-            try:
-                csv(0)
-                self._xfer(self._scmd, r)
-            finally:
-                csv(1)
-                on(s)
+            if self._sent:
+                s = off()
+                try:
+                    csv(0)
+                    xfer(cc, cr)
+                    csv(1)
+                    csv(0)
+                    xfer(pc, pr)
+                finally:
+                    csv(1)
+                    on(s)
+            else:
+                r[_ST_CR] = 0
+                s = off()
+                try:
+                    csv(0)
+                    xfer(pc, pr)
+                finally:
+                    csv(1)
+                    on(s)
             rsr = (r[_ST_RX_RSR] << 8) | r[_ST_RX_RSR + 1]
             rd = (r[_ST_RX_RD] << 8) | r[_ST_RX_RD + 1]
             if r[_ST_CR] == 0:
@@ -641,7 +683,7 @@ class W5500:
         s = off()
         try:
             csv(0)
-            self._wr(h)
+            wr(h)
             self._rd(v)
         finally:
             csv(1)
@@ -660,13 +702,14 @@ class W5500:
         s = off()
         try:
             csv(0)
-            self._wr(w)
+            wr(w)
             csv(1)
             csv(0)
-            self._wr(_RECV)  # taken: seen by the next status read
+            wr(_RECV)  # taken: seen by the next status read
         finally:
             csv(1)
             on(s)
+        self._sent = 0
         if e == 0:
             return 0
         self._rxo = 0
