@@ -24,7 +24,12 @@ the mask costs.
 The frozen form needs a firmware build (pico-sdk, TinyUSB, mbedtls sources):
 it is measured on the QEMU bed instead.
 
+With --profile, after the first form's dumps: the packet path's pieces on the armed
+board (CS, the interrupt mask, SPI transfers short and long, nic.send, nic.poll,
+EtherEndpoint.send), simulated microseconds per call.
+
 Usage: RP2_FIRMWARE_DIR=... python bench/bench_rp2.py [--runs N] [--forms py,mpy] [--fast-spi HZ] [--no-mask-row]
+       [--profile]
 """
 import argparse
 import os
@@ -63,7 +68,45 @@ def free(dev, code, resume):
     return int(m.group(1)), int(m.group(1)) + int(m.group(2))
 
 
-def run_form(form, runs, spi_hz, work, mask=True):
+# --profile: the packet path's pieces on the armed board (after the dumps: the W5500 is
+# ours), each timed over N calls in simulated microseconds, heap locked, less the loop
+PROFILE = """import time, micropython
+from netdump import fault, wire
+d = fault.armed[0]
+ep = d.net._ep
+nic = ep.nic
+spi = nic.spi
+f = ep.ip.txv
+rx = bytearray(256)
+pkt = bytearray(wire.HDR_LEN + d.net.chunk)
+wire.pack_header(pkt, 0, wire.VMCORE, 1, 0, d.net.chunk)
+csv, off, on, xfer = nic._csv, nic._irq_off, nic._irq_on, nic._xfer
+h3 = bytearray(3)
+N = 50
+def run(fn):
+    micropython.heap_lock()
+    t0 = time.ticks_us()
+    i = 0
+    while i < N:
+        fn()
+        i += 1
+    t = time.ticks_diff(time.ticks_us(), t0)
+    micropython.heap_unlock()
+    return t
+nic.start()
+base = run(lambda: None)
+for name, fn in (('cs.value(1)', lambda: csv(1)), ('interrupt mask and unmask', lambda: on(off())),
+                 ('spi.write, 3 bytes', lambda: spi.write(h3)), ('spi.write, 1514 bytes', lambda: spi.write(f)),
+                 ('spi.write_readinto, 9 bytes', lambda: xfer(nic._txc, nic._txr)),
+                 ('spi.write_readinto, 46 bytes', lambda: xfer(nic._srsp, nic._srsp)),
+                 ('nic.poll(), nothing queued', lambda: nic.poll(rx)), ('nic.send(frame, 1514)', lambda: nic.send(f, 1514)),
+                 ('EtherEndpoint.send(), 1448 + 12 bytes', lambda: ep.send(pkt, len(pkt)))):
+    print('PROFILE', (run(fn) - base) / N, name)
+"""
+TARGET_S = 0.35  # issue 17: the 264 KiB dump in at most 0.35 s simulated at the board's SPI clock
+
+
+def run_form(form, runs, spi_hz, work, mask=True, profile=False):
     """-> (ram dict, [(sim ms, frames, KB sent)], spi Hz)"""
     eth, vnet = rp2board.start_vnet()
     nd = NetdumpdProc(work, os.path.join(work, "crash"), timeout=600)
@@ -93,6 +136,10 @@ def run_form(form, runs, spi_hz, work, mask=True):
             dumps.append(((t1 - t0) / 1e6, board.chip.stats["frames_tx"] - tx0,
                           int(re.search(r"Dumping (\d+) out of", out).group(1))))
             assert cores and reader.Vmcore.open(os.path.join(nd.dumpdir, cores[-1])).region("sram").size == 270336
+        if profile:
+            out = sh([os.path.join(BIN, "mpremote"), "connect", dev, "resume", "exec", PROFILE])
+            ram["profile"] = [(float(ln.split()[1]), ln.split(None, 2)[2]) for ln in out.splitlines()
+                              if ln.startswith("PROFILE ")]
         return ram, dumps, board.stats()["spi_hz"]
     finally:
         board.stop()
@@ -109,6 +156,8 @@ def main(argv=None):
                     help="SCK of the extra .mpy run (default 24000000; 0 = no extra run)")
     ap.add_argument("--no-mask-row", action="store_true",
                     help="skip the .mpy run without the driver's per-transaction interrupt mask")
+    ap.add_argument("--profile", action="store_true",
+                    help="after the first form's dumps, time the packet path's pieces (simulated us per call)")
     a = ap.parse_args(argv)
     why = rp2board.missing()
     if why:
@@ -120,19 +169,26 @@ def main(argv=None):
         plan += [("mpy", a.fast_spi, True)] if a.fast_spi else []
         plan += [] if a.no_mask_row else [("mpy", 0, False)]
     results = []
-    for form, spi_hz, mask in plan:
+    for k, (form, spi_hz, mask) in enumerate(plan):
         with tempfile.TemporaryDirectory(prefix="bench-rp2-") as work:
-            results.append((form, spi_hz) + run_form(form, a.runs, spi_hz, work, mask) + (mask,))
+            results.append((form, spi_hz) + run_form(form, a.runs, spi_hz, work, mask, a.profile and k == 0) +
+                           (mask,))
     hz = results[0][4]
     print("RPI_PICO firmware v1.28.0 on rp2040js, W5500 emulator on SPI0 at %.3f MHz (the board's 20 MHz on "
           "the firmware's clk_peri), dump of SRAM (264 KiB; zero pages skipped)" % (hz / 1e6))
-    print("%-5s %-9s %-5s %4s %12s %7s %8s %9s %10s" % ("form", "SPI MHz", "mask", "run", "sim dump ms", "frames",
-                                                        "KB sent", "frames/s", "us/frame"))
+    print("%-5s %-9s %-5s %4s %12s %7s %8s %9s %10s  %s" % ("form", "SPI MHz", "mask", "run", "sim dump ms",
+                                                            "frames", "KB sent", "frames/s", "us/frame",
+                                                            "target <= %.0f ms" % (TARGET_S * 1000)))
     for form, spi_hz, _, dumps, _, mask in results:
         for i, (ms, frames, kb) in enumerate(dumps):
-            print("%-5s %-9.3f %-5s %4d %12.1f %7d %8d %9.0f %10.0f" % (form, (spi_hz or hz) / 1e6,
-                                                                       "on" if mask else "off", i + 1, ms, frames,
-                                                                       kb, frames / ms * 1000, ms * 1000 / frames))
+            # the target is at the board's clock with the driver as it is; other rows compare
+            tgt = "-"
+            if not spi_hz and mask:
+                tgt = "%.2fx %s" % (ms / (TARGET_S * 1000), "met" if ms <= TARGET_S * 1000 else "NOT met")
+            print("%-5s %-9.3f %-5s %4d %12.1f %7d %8d %9.0f %10.0f  %s" % (form, (spi_hz or hz) / 1e6,
+                                                                           "on" if mask else "off", i + 1, ms,
+                                                                           frames, kb, frames / ms * 1000,
+                                                                           ms * 1000 / frames, tgt))
     print()
     print("RAM: gc.mem_free() in bytes, after gc.collect() (GC heap %d bytes)" % results[0][2]["heap"])
     print("%-7s %8s %8s %8s %12s %10s" % ("form", "boot", "import", "arm", "import cost", "arm cost"))
@@ -141,6 +197,12 @@ def main(argv=None):
             print("%-7s %8d %8d %8d %12d %10d" % (form, ram["boot"], ram["import"], ram["arm"],
                                                   ram["boot"] - ram["import"], ram["import"] - ram["arm"]))
     print("%-7s %8s   (not on this bed: measured on the QEMU bed)" % ("frozen", "-"))
+    prof = results[0][2].get("profile")
+    if prof:
+        print()
+        print("packet path pieces on the armed board (%s, heap locked), simulated us per call:" % results[0][0])
+        for us, name in prof:
+            print("  %8.1f  %s" % (us, name))
     return 0
 
 

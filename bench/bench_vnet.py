@@ -73,6 +73,9 @@ def one_run(tmp, mode, loss, args, k):
     return ms[0], retx, ok
 
 
+LOSS5_TARGET = 1.5  # issue 17: ours at 5 % loss in at most 1.5x ours at 0 %
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,6 +128,20 @@ def main():
         both = "window" in cell and "freebsd" in cell
         print("| %g %% | %s | %s | %s |" % (loss, out[0], out[1], "%.1fx" % (cell["freebsd"][0] / max(
             cell["window"][0], 1)) if both else "-"))
+    # issue 17's targets, for our transport: within 1.5x of the lossless time at 5 %,
+    # and a dump that completes at 20 % (a failed dump stops this script with its output)
+    print()
+    for loss, cell in rows:
+        if "window" not in cell:
+            continue
+        t = cell["window"][0]
+        if loss == 5:
+            x = t / max(base["window"], 1)
+            print("target: ours at 5 %% loss <= %.1fx ours at 0 %%: %.2fx, %s" % (LOSS5_TARGET, x,
+                                                                               "met" if x <= LOSS5_TARGET
+                                                                               else "NOT met"))
+        elif loss == 20:
+            print("target: a 20 %% loss dump completes: %.2f s, met" % (t / 1000.0))
 
 
 if __name__ == "__main__":
