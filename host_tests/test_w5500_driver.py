@@ -311,7 +311,8 @@ def test_queued_acks_read_in_one_burst():
 
 
 def test_records_longer_than_one_read():
-    # 1600 bytes are read at a time: a record cut at that end is read again, whole, by the next poll
+    # a stage (1516 bytes by default) is read at a time: a record cut at its end is read again,
+    # whole, by the next poll
     chip, nic, _ = direct()
     frames = [netutil.rx_frame(i, OUR_MAC, n) for i, n in enumerate((1514, 1514, 700, 1514))]
     for f in frames:

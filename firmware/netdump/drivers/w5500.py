@@ -54,9 +54,11 @@
 #   send: status read + the frame (3 + len(buf): the caller's buffer whole, the
 #         bytes past n land in free TX memory, unsent) + TX_WR (5) + SEND (4),
 #         those three under one hold of the interrupt mask
-#   poll: status read; when frames are queued, every whole MACRAW record of up
-#         to 1600 bytes in one read, then RX_RD (5) + RECV (4): later polls hand out
-#         the records read without touching the chip until they are used up
+#   poll: status read; when frames are queued, every whole MACRAW record that
+#         fits the stage (rx_cap + 2 bytes, at least 496: eight acks) in one read,
+#         then RX_RD (5) + RECV (4): later polls hand out the records read without
+#         touching the chip until they are used up; a record longer than the stage
+#         is cut to it
 from netdump import fast
 from netdump.compat import const, ticks_diff, ticks_ms
 from netdump.feed import feed
@@ -114,7 +116,10 @@ _MEM = const(16384)  # all TX (and all RX) memory for socket 0 (DS 3.3)
 _MAX_FRAME = const(1514)  # no FCS; what MACRAW stores and sends (docs/w5500.md#macraw-framing)
 _MIN_FRAME = const(14)
 _RX_GRAN = const(64)  # RX burst rounding (reading past RX_WR reads stale memory, not used)
-_STAGE = const(1600)  # RX records read at once: room for the largest record (1516), or 25 acks
+# RX staging (whole MACRAW records read at once): rx_cap + 2 bytes, at least _STAGE_MIN,
+# the eight ack-sized records (2 + 60 bytes) debugnet looks for at a time (poll_after)
+_STAGE_MIN = const(496)
+_RX_CAP_MIN = const(64)
 # the status reads (DS 4.2): Sn_CR (0x01), Sn_TX_FSR..Sn_TX_WR (0x20..0x25) and
 # Sn_RX_RSR..Sn_RX_WR (0x26..0x2B); their offsets in _srsp (as in one read of 0x01..0x2B)
 _ST_LEN = const(43)
@@ -260,11 +265,17 @@ class W5500:
         # index n: header + n data bytes (n = 1, 2, 6)
         self._co = [None, c[0:4], c[0:5], None, None, None, c[0:9]]
         self._ro = [None, r[0:4], r[0:5], None, None, None, r[0:9]]
-        # RX staging: whole MACRAW records read at once, views in _RX_GRAN steps;
-        # records [_rxo, _rxe) not handed out yet
-        self._rx = bytearray(_STAGE)
+        # RX staging: whole MACRAW records read at once, views in _RX_GRAN steps (the last
+        # the whole stage); records [_rxo, _rxe) not handed out yet. A frame longer than
+        # rx_cap may be cut to it (at least): an endpoint that takes in only short frames
+        # (netdump.link.RX_MAX) needs no room for a full one.
+        if rx_cap < _RX_CAP_MIN or rx_cap > _MAX_FRAME:
+            raise ValueError("rx_cap must be %d..%d" % (_RX_CAP_MIN, _MAX_FRAME))
+        st = rx_cap + 2 if rx_cap + 2 > _STAGE_MIN else _STAGE_MIN
+        self._stage = st
+        self._rx = bytearray(st)
         x = memoryview(self._rx)
-        self._rxv = [x[0:_RX_GRAN * k] for k in range(_STAGE // _RX_GRAN + 1)]
+        self._rxv = [x[0:min(_RX_GRAN * k, st)] for k in range((st + _RX_GRAN - 1) // _RX_GRAN + 1)]
         self._rxo = 0
         self._rxe = 0
         self._sent = 0  # 1: the last command written to Sn_CR was send()'s SEND
@@ -674,8 +685,9 @@ class W5500:
             tries += 1
             if tries > 3:
                 return 0
-        # every whole MACRAW record queued, up to _STAGE bytes, in one read
-        k = rsr if rsr < _STAGE else _STAGE
+        # every whole MACRAW record queued, up to the stage's size, in one read
+        st = self._stage
+        k = rsr if rsr < st else st
         h = self._rxh
         h[0] = rd >> 8
         h[1] = rd & 0xFF
@@ -688,12 +700,22 @@ class W5500:
         finally:
             csv(1)
             on(s)
-        e = _records(self._rx, k)
+        x = self._rx
+        e = _records(x, k)
         if e == 0:
-            # not a record boundary (or a record longer than what is queued): drop
-            # everything queued and start again at RX_WR
-            self.rx_errors += 1
-            rd = (r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1]
+            ln = (x[0] << 8) | x[1]
+            if k == st and st < ln <= _MAX_FRAME + 2 and ln <= rsr:
+                # a whole record longer than the stage (rx_cap): its first st bytes are
+                # handed out as the record, the chip moves past all of it
+                x[0] = st >> 8
+                x[1] = st & 0xFF
+                e = st
+                rd = (rd + ln) & 0xFFFF
+            else:
+                # not a record boundary (or a record longer than what is queued): drop
+                # everything queued and start again at RX_WR
+                self.rx_errors += 1
+                rd = (r[_ST_RX_WR] << 8) | r[_ST_RX_WR + 1]
         else:
             rd = (rd + e) & 0xFFFF
         w = self._rxrd
