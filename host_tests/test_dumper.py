@@ -63,7 +63,7 @@ class FakeNet:
             if i == 0:
                 src.readinto_at(self.pkt, 0, pos, k)  # a retransmission of the first chunk
             fast.copy(self.image, off + i, self.pkt, 0, k)
-            if i + k >= n:
+            if i + k >= n and src is not self.d.hdr_src:  # (the header's digest note is filled in later)
                 self.late[self.nlate] = src
                 self.late_pos[3 * self.nlate] = pos + i
                 self.late_pos[3 * self.nlate + 1] = off + i

@@ -26,8 +26,9 @@ from test_vboard import board  # noqa: F401  (fixture: the virtual board)
 # netdump's Ethernet stack for IPv4, the W5500 driver and the board's data
 W5500_CHAIN = sorted(
     ["netdump/%s.py" % m for m in ("__init__", "compat", "wire", "kdh", "elfcore", "crc32", "fast", "fast_viper",
-                                   "feed", "debugnet", "dumper", "fault", "console", "watchdog", "panic", "arming", "config",
-                                   "addr", "board", "dumpon", "ether", "inet", "link", "udp", "arp", "ip4")]
+                                   "fast_thumb", "feed", "debugnet", "dumper", "fault", "console", "watchdog", "panic",
+                                   "arming", "config", "addr", "board", "dumpon", "ether", "inet", "link", "udp", "arp",
+                                   "ip4")]
     + ["netdump/drivers/__init__.py", "netdump/drivers/w5500.py", "w5500_evb_pico.py"])
 
 # imports inside functions that reach a module a board may not carry (docs/packages.md):
