@@ -432,7 +432,7 @@ def test_window_counts_datagrams_in_flight_not_the_span():
 
 def test_message_records_are_reused_only_once_acked():
     # 70 one-datagram messages; seqno 2's first ack is lost and only its timer resends
-    # it: the message that would reuse its record (64 records, taken in turn) waits
+    # it: the message that would reuse its record (32 records, taken in turn) waits
     # until it is acked, and the resent datagram carries message 1's bytes
     def policy(fake, mtype, seq, nth):
         return [] if seq == 2 and nth == 1 else [seq]
@@ -447,8 +447,8 @@ def test_message_records_are_reused_only_once_acked():
     assert len(two) == 2 and two[0][3:] == two[1][3:] == (0, 40, bytes(pattern(40, 0)))
     sends = [e[1] for e in ep.events if e[0] == "send"]
     resend = len(sends) - 1 - sends[::-1].index(2)
-    assert sends.index(66) > resend  # record 66's message waited for seqno 2's
-    assert sends.index(65) < resend  # the one before did not
+    assert sends.index(34) > resend  # seqno 34's message reuses seqno 2's record: it waited
+    assert sends.index(33) < resend  # the one before did not
 
 
 def test_karn_rtt_samples_and_rto_bounds():

@@ -112,8 +112,8 @@ _MAX_WINDOW = const(64)  # DEBUGNET_MAX_IN_FLIGHT (debugnet.h): FreeBSD's bursts
 # window mode: the oldest unacked datagram to the newest sent may span this many
 # seqnos (slots): losses do not stop new datagrams until then
 _RING = const(128)
-_NREC = const(64)  # message records: reused in turn once all of a record's datagrams are acked
-_MMASK = const(63)  # _NREC - 1
+_NREC = const(32)  # message records: reused in turn once all of a record's datagrams are acked
+_MMASK = const(31)  # _NREC - 1
 _DEF_RTO_INIT_US = const(200000)  # before the first RTT sample
 _DEF_RTO_MIN_US = const(10000)  # above a LAN's RTT plus queueing: no spurious resends
 _DEF_RTO_MAX_US = const(1000000)
