@@ -4,6 +4,7 @@
 # reference checksum, twins == viper on MicroPython, raw-address access, and
 # no allocation under micropython.heap_lock().
 from dualtest import MICROPYTHON, big_buffer, locked, micropython_only, unhex
+import frames
 from netdump import fast, fast_py
 
 # RFC 1071 section 3, "Numerical Examples": these 8 bytes sum to 0xDDF2.
@@ -403,7 +404,7 @@ def test_udp_finish_ipv4_and_ipv6():
             flen = locked(impl.udp_finish, f, n, fast.csum(pay, 0, n, 0), prm)
             assert flen == max(60, 42 + n)
             assert inet.classify(f, 0, flen) == inet.KIND_UDP4
-            assert inet.udp4_payload_len(f, 0) == n and bytes(f[42 + n:flen]) == bytes(flen - 42 - n)
+            assert frames.udp4_payload_len(f, 0) == n and bytes(f[42 + n:flen]) == bytes(flen - 42 - n)
     cip6 = unhex("fe80 0000 0000 0000 0000 0000 0000 0001")
     sip6 = unhex("fe80 0000 0000 0000 0000 0000 0000 0002")
     for n in (0, 30, 1452):
@@ -426,9 +427,9 @@ def test_ack_match():
     sip = bytes([10, 0, 2, 2])
     mac = b"\x02\x00\x00\x00\x00\x15"
     f0 = bytearray(60)
-    inet.udp4_frame(f0, 0, mac, b"\x52" * 6, sip, cip, 40000, 20024, 4)
+    frames.udp4_frame(f0, 0, mac, b"\x52" * 6, sip, cip, 40000, 20024, 4)
     f0[42:46] = b"\x00\x00\x01\x02"
-    inet.udp4_set_checksum(f0, 34, sip, cip)
+    frames.udp4_set_checksum(f0, 34, sip, cip)
     t = bytearray(fast.ACK_TEMPLATE)
     t[0] = 42
     t[1] = 14
@@ -471,7 +472,7 @@ def test_ack_match():
             assert check(g, 60) == -1
             g = bytearray(f0)
             g[42] = 0x40  # a seqno of 2**30 or more (checksum fixed below)
-            inet.udp4_set_checksum(g, 34, sip, cip)
+            frames.udp4_set_checksum(g, 34, sip, cip)
             assert check(g, 60) == -2
     # every byte of the frame, and bytes of the template's sum, reference and mask,
     # changed in turn: fast (fast_thumb's on Cortex-M) and fast_py agree
