@@ -17,7 +17,8 @@ import sys
 import micropython
 import uctypes
 
-from mp import testram  # host_tests/mp/testram.py (host_tests is on MICROPYPATH)
+import frames  # host_tests/frames.py (host_tests is on MICROPYPATH)
+from mp import testram  # host_tests/mp/testram.py
 from netdump import debugnet, elfcore, fast, inet, panic, wire
 from netdump.ether import EtherEndpoint
 
@@ -40,7 +41,7 @@ class LoopNic:
         inet.eth_header(self.arp, 0, MAC, PEER, inet.ETHERTYPE_ARP)
         inet.arp_packet(self.arp, inet.ARP_OFF, inet.ARP_REPLY, PEER, SIP, MAC, CIP)
         self.ackf = bytearray(60)
-        inet.udp4_frame(self.ackf, 0, MAC, PEER, SIP, CIP, SPORT, CPORT, 4)
+        frames.udp4_frame(self.ackf, 0, MAC, PEER, SIP, CIP, SPORT, CPORT, 4)
         self.usum = inet.pseudo4_sum(SIP, CIP, inet.PROTO_UDP, 12) + SPORT + CPORT + 12
         self.q = bytearray(4 * _Q)  # seqnos to ack, 4 bytes each
         self.qh = 0
