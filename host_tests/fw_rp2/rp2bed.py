@@ -146,6 +146,12 @@ def diff_ranges(a, b):
     return out
 
 
+# The firmware's statics any dump writes while it runs: the interpreter state and TinyUSB's
+# CDC state (console output while dumping)
+CONSOLE_STATICS = ("mp_state_ctx", "_cdcd_itf", "_cdcd_epbuf", "_cdcd_fifo", "_usbd_qdef", "_usbd_qdef_buf",
+                   "_usbd_dev")
+
+
 def sram_areas(elf, statics):
     """[(name, lo, hi), ...]: the C stack, the GC heap and each named static of the firmware ELF
     (the areas a dump may legitimately differ from SRAM at its HERALD)."""

@@ -227,9 +227,9 @@ def test_dump_beside_active_wiznet5k(evb, net, echo):
 # the firmware's timers beside the dump: the soft timer heap, the 64 ms network timer and lwIP's
 # timeout list (sys_check_timeouts keeps running; the takeover keeps WIZNET5K off the chip, not
 # off its clock; nd6_tmr_rs_reduction is one of IPv6's timers). Measured on this bed.
-STATIC_OK = ("mp_state_ctx", "_cdcd_itf", "_cdcd_epbuf", "_cdcd_fifo", "_usbd_qdef", "_usbd_qdef_buf",
-             "_usbd_dev", "soft_timer_heap", "timer_callbacks_pending", "mp_network_soft_timer",
-             "next_timeout", "current_timeout_due_time", "memp_memory_SYS_TIMEOUT_base", "nd6_tmr_rs_reduction")
+STATIC_OK = rp2bed.CONSOLE_STATICS + ("soft_timer_heap", "timer_callbacks_pending", "mp_network_soft_timer",
+                                      "next_timeout", "current_timeout_due_time", "memp_memory_SYS_TIMEOUT_base",
+                                      "nd6_tmr_rs_reduction")
 BOUND_STACK = 4096
 BOUND_HEAP = 4096
 BOUND_STATIC = 512

@@ -27,7 +27,7 @@ BOUND_STACK = 4096  # C stack: the dump's own calls
 BOUND_HEAP = 3072  # GC heap: the armed dump's buffers and counters (frame, block, SPI staging)
 BOUND_STATIC = 256  # interpreter state and TinyUSB's CDC state (console output while dumping)
 BOUND_TOTAL = 6144  # < 2.3 % of SRAM
-STATIC_OK = ("mp_state_ctx", "_cdcd_itf", "_cdcd_epbuf", "_cdcd_fifo", "_usbd_qdef", "_usbd_qdef_buf", "_usbd_dev")
+STATIC_OK = rp2bed.CONSOLE_STATICS
 
 
 @pytest.fixture(scope="module")
