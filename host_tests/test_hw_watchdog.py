@@ -38,6 +38,15 @@ def wait_for(vb, text, timeout):
     return text in vb.output
 
 
+def _run_dump(vb, end_s):
+    """Start the board and wait for its test dump (DUMP START, then DUMP END within end_s of host
+    time) -> (whether it ended, the console so far)."""
+    vb.start()
+    assert wait_for(vb, b"DUMP START", 60), bytes(vb.output)
+    done = wait_for(vb, b"DUMP END", end_s)
+    return done, bytes(vb.output).decode(errors="replace")
+
+
 @pytest.mark.parametrize("feed", [True, False])
 def test_slow_dump_and_the_hardware_watchdog(tmp_path, feed):
     import test_vnet as tv  # the vnet/netdumpd harness of host_tests/test_vnet.py
@@ -69,10 +78,7 @@ def test_slow_dump_and_the_hardware_watchdog(tmp_path, feed):
     vb = vboard.VBoard(str(bdir), heapsize="4M", once=True, log_path=str(tmp_path / "console.log"),
                        env={"NETDUMP_VNET_PORT": str(br.nic_port)})
     try:
-        vb.start()
-        assert wait_for(vb, b"DUMP START", 60), bytes(vb.output)
-        done = wait_for(vb, b"DUMP END", 240)
-        out = bytes(vb.output).decode(errors="replace")
+        done, out = _run_dump(vb, 240)
     finally:
         vb.stop()
         st = br.stop()
@@ -135,10 +141,7 @@ def test_emac_link_wait_feeds_a_short_watchdog(tmp_path, feed):
         "    time.sleep_ms(100)\n")
     vb = vboard.VBoard(str(bdir), heapsize="4M", once=True, log_path=str(tmp_path / "console.log"))
     try:
-        vb.start()
-        assert wait_for(vb, b"DUMP START", 60), bytes(vb.output)
-        done = wait_for(vb, b"DUMP END", 120)
-        out = bytes(vb.output).decode(errors="replace")
+        done, out = _run_dump(vb, 120)
     finally:
         vb.stop()
         st = srv.stats()
