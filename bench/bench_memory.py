@@ -513,7 +513,7 @@ def firmware_main(a, runner_class):
                 runner = runner_class(name, form, tmp)
                 try:
                     results += board_configs(runner, [name], tmp)
-                    if not a.no_modules and form == "mpy":
+                    if not a.no_modules and form in ("mpy", "frozen"):
                         tables.setdefault(form, {})[name] = modules_table(runner, tmp)
                 finally:
                     runner.close()
@@ -526,10 +526,11 @@ def firmware_main(a, runner_class):
             print()
         print_budgets(summary)
         for name in a.config:
-            if "mpy" in tables and name in tables["mpy"]:
-                print()
-                print("configuration %s:" % name)
-                print_modules({"mpy": tables["mpy"][name]}, ["mpy"])
+            for form in ("mpy", "frozen"):
+                if form in tables and name in tables[form]:
+                    print()
+                    print("configuration %s:" % name)
+                    print_modules({form: tables[form][name]}, [form])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -4,7 +4,7 @@
 # dual-runtime
 import time
 
-from dualtest import MICROPYTHON, locked
+from dualtest import MICROPYTHON, locked, micropython_only
 
 from netdump import console, fault, panic, watchdog
 
@@ -94,6 +94,32 @@ def test_traceback_is_held_once_in_the_core_note():
     locked(lay.set_traceback, f.tb, f.tb_n)
     assert bytes(lay.buf[off:off + 35]) == b"Traceback (most recent call last):\n"
     assert lay.buf[off - 4] == f.tb_n & 255 and lay.buf[off - 3] == f.tb_n >> 8
+
+
+def test_traceback_capture_holds_no_buffer_of_its_own():
+    # arm makes the capture's stream (fault.TracebackSink) without a traceback-sized buffer:
+    # the text goes straight into the ELF core's note, so a 4 KiB tb_cap costs the Fault
+    # nothing beyond a 64-byte one (an io.BytesIO staging buffer would cost tb_cap bytes)
+    micropython_only()
+    import gc
+
+    from netdump import elfcore
+
+    def fault_bytes(cap):
+        class D:
+            layout = elfcore.CoreLayout([("r", 4096, 16)], elfcore.EM_ARM, tb_cap=cap)
+
+        gc.collect()
+        free = gc.mem_free()
+        f = fault.Fault(D, None, cap, panic.ACT_CONTINUE, 0, None, "test")
+        gc.collect()
+        used = free - gc.mem_free()
+        assert f.tbsink is not None
+        return used
+
+    small = fault_bytes(64)
+    big = fault_bytes(4096)
+    assert big - small < 256, (small, big)
 
 
 def test_capture_truncates_long_traceback():

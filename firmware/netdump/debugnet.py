@@ -97,6 +97,8 @@
 #
 # Sequence numbers start at 1 (the herald) and run for the whole connection.
 # Every int stays below 2**30: acks >= 2**30 are ignored.
+from array import array
+
 from netdump import fast
 from netdump.compat import const, ticks_add, ticks_diff, ticks_ms, ticks_us
 from netdump.feed import feed
@@ -177,7 +179,7 @@ STAT_NAMES = (
     "rtt_samples", "rtt_last_us", "rtt_min_us", "rtt_max_us", "srtt_us", "rttvar_us", "rto_us",
 )
 
-# per-slot state (a list of _RING small ints, slot = seqno & _RMASK): flags in
+# per-slot state (an array of _RING 16-bit words, slot = seqno & _RMASK): flags in
 # bits 0-3, retransmissions in bits 4-11; one store when a datagram is first sent
 _F_ACKED = const(1)
 _F_RETX = const(2)  # retransmitted: no RTT sample (Karn)
@@ -272,7 +274,7 @@ class Debugnet:
         # when it was sent, and the message it belongs to. A message record says how
         # to build any of its datagrams again; records are used in turn, and one is
         # reused only once every datagram of its message is acked
-        self._sst = [0] * _RING
+        self._sst = array("H", bytes(2 * _RING))
         self._tsent = [0] * _RING
         self._smsg = bytearray(_RING)
         self._mtype = bytearray(_NREC)  # message type

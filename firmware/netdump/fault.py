@@ -32,7 +32,7 @@
 import sys
 import time
 
-from netdump import dumper
+from netdump import dumper, fast
 from netdump.compat import CTRL_C, IS_MICROPYTHON, heap_lock, heap_unlock, kbd_intr, rtc_seconds, uptime_s
 from netdump.feed import feed
 
@@ -99,23 +99,21 @@ class Fault:
     """Everything the fault paths touch, made at arm time."""
 
     def __init__(self, d, endpoint, tb_cap, action, console_s, reset_fn, board):
-        import io
-
         self.d = d
         self.ep = endpoint
         self.action = action
         self.console_s = console_s
         self.reset_fn = reset_fn
         self.board = board if isinstance(board, str) else getattr(board, "NAME", "")
-        # the traceback is held once: guard() prints it into tbio and reads it from there
-        # straight into the ELF core's traceback note (elfcore.CoreLayout.traceback_view)
+        # the traceback is held once: guard() prints it through tbsink straight into the ELF
+        # core's traceback note (elfcore.CoreLayout.traceback_view)
         lay = getattr(d, "layout", None)
         if lay is not None and lay.tb_cap == tb_cap:
             self.tb = lay.traceback_view()
         else:
             self.tb = bytearray(tb_cap)
         self.tb_n = 0
-        self.tbio = io.BytesIO(tb_cap + 64) if IS_MICROPYTHON else None
+        self.tbsink = TracebackSink(self.tb) if IS_MICROPYTHON else None
         self.msg = bytearray(MSG_CAP)  # guard()'s panic message: its first msg_n bytes
         self.msg_n = 0
         self.last_msg = "netdump"  # message of the last fault dump, for console retries
@@ -125,6 +123,33 @@ class Fault:
         self.ip4 = bytearray(4)  # console scratch: a parsed server address
         self.con = None
         self.release = getattr(endpoint, "release", None)
+
+
+if IS_MICROPYTHON:
+    import io
+
+    class TracebackSink(io.IOBase):
+        """The stream guard() prints a traceback into: its text lands in buf (the ELF core's
+        traceback note) and what does not fit is dropped. sys.print_exception() needs a stream
+        with a C write; io.IOBase gives a Python class one, calling write() with the text in a
+        bytearray that lives on the C stack (py/modio.c), so no copy is held anywhere else."""
+
+        def __init__(self, buf):  # arm-time
+            self.buf = buf
+            self.n = 0  # bytes in buf
+
+        def write(self, b):
+            n = self.n
+            k = len(self.buf) - n
+            if k > len(b):
+                k = len(b)
+            if k > 0:
+                _copy(self.buf, n, b, 0, k)
+                self.n = n + k
+            return len(b)  # all of it taken: the stream does not ask again
+
+    _copy = fast.copy
+    del io
 
 
 def stamp():

@@ -30,11 +30,11 @@
 # ends its process and tools/vboard.py starts it again), ACT_HALT (idle loop,
 # state kept for a debugger), ACT_CONTINUE (return to the caller).
 #
-# Tracebacks: sys.print_exception(e, stream) needs a real stream object (a
-# Python class with write() does not count, and io.IOBase subclasses allocate
-# per write), so arm() makes an io.BytesIO with its capacity preallocated;
-# printing into it under heap_lock() allocates nothing while the text fits.
-# A longer traceback stops with a MemoryError and is kept as far as it got.
+# Tracebacks: sys.print_exception(e, stream) needs a stream with a C write
+# (a plain Python class with write() does not count). fault.TracebackSink, an
+# io.IOBase subclass made at arm, is one: it copies the text straight into the
+# ELF core's traceback note, under heap_lock() (the write call's frame then
+# goes on the C stack), and drops what does not fit.
 #
 # Panic message of guard(): the last line of the traceback ("ValueError:
 # bad"), copied into a bytearray made at arm; its length travels with it
@@ -121,19 +121,10 @@ def _capture(e):
     f = fault.ctx[0]
     n = 0
     if IS_MICROPYTHON:
-        bio = f.tbio
-        bio.seek(0)
-        try:
-            sys.print_exception(e, bio)
-        except MemoryError:  # longer than the buffer: keep what was written
-            pass
-        n = bio.tell()
-        bio.seek(0)
-        k = bio.readinto(f.tb)
-        if k is None:
-            k = 0
-        if n > k:
-            n = k
+        sink = f.tbsink
+        sink.n = 0
+        sys.print_exception(e, sink)
+        n = sink.n
     else:  # CPython (tests): allocation is fine here
         import traceback
 
