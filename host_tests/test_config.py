@@ -157,6 +157,14 @@ def test_off_link_server_needs_a_gateway():
     assert config.validate(conf(client="fd00::2", server="fe80::1", gateway="", netmask="/64"))  # on the link
 
 
+def test_digest_key():
+    assert config.validate(conf())["digest"] is True
+    assert config.validate(conf(digest=False))["digest"] is False
+    assert config.validate(conf(digest="false"))["digest"] is False
+    for bad in (0, 1, "no", None):
+        assert err(digest=bad) == "digest: %r is not true or false" % (bad,)
+
+
 def test_wdt_key():
     assert config.validate(conf())["wdt"] == 0
     assert config.validate(conf(wdt=8388))["wdt"] == 8388

@@ -223,3 +223,15 @@ def test_configuration_that_cannot_arm(board, capsys, tmp_path):
     cap = capsys.readouterr()
     assert st == 1 and "the board is not armed (ValueError: timeout exceeds 8388)" in cap.err, cap
     assert "boot.py line: import netdump.panic; netdump.panic.arm_config()" in cap.err, cap
+
+
+def test_no_digest_arms_without_the_crc_tables(board, capsys):
+    # --no-digest: the board arms without the CRC-32 tables (4 KiB of its heap) and the dump's
+    # digest note says none was computed; --digest (the default) makes them at arm
+    probe = ("import netdump.panic as p\np.arm_config()\nfrom netdump import fast_viper\n"
+             "print('CRC tables', len(fast_viper._CRC_TABLE))")
+    for flag, digest, tables in (("--no-digest", False, 0), ("--digest", True, 4096)):
+        st, out = run_dumpon(capsys, "-p", board.device, "-c", "10.0.2.15", "-s", "10.0.2.2", flag, "vnic")
+        assert st == 0 and conf_file(board)["digest"] is digest, out
+        st, out = mpremote(board.device, "exec", probe)  # a soft reset first: a fresh interpreter
+        assert st == 0 and "netdump: armed" in out and "CRC tables %d" % tables in out, out

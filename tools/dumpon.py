@@ -85,12 +85,22 @@ def build_conf(a):
     for key, val in (("board", a.board), ("gateway", a.gateway), ("netmask", a.netmask),
                      ("herald_port", a.herald_port), ("client_port", a.client_port), ("path", a.path),
                      ("hostname", a.hostname), ("mode", a.mode), ("action", a.action), ("console", a.console),
-                     ("deadline", a.deadline), ("wdt", a.wdt)):
+                     ("deadline", a.deadline), ("wdt", a.wdt), ("digest", a.digest)):
         if val is not None:
             conf[key] = val
     if a.region:
         conf["regions"] = list(a.region)
     return conf
+
+
+def _literal(v):
+    """A configuration value as a Python literal for the board: JSON's, which reads better than
+    repr, except for booleans (JSON's true/false are not Python's)."""
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, list):
+        return "[%s]" % ", ".join(_literal(x) for x in v)
+    return json.dumps(v)
 
 
 def _result(status, out, ok_prefix):
@@ -145,6 +155,9 @@ def main(argv=None):
                    help="start the hardware watchdog (machine.WDT) at arm with this timeout; the fault path "
                         "feeds it, the application feeds it with netdump.feed.feed() (0 none, the default; "
                         "else at least 1000; rp2: at most 8388)")
+    p.add_argument("--digest", action=argparse.BooleanOptionalAction,
+                   help="compute each region's CRC-32 on the board while sending, for the server to check "
+                        "(default on; --no-digest saves the CRC's CPU time and 4 KiB of the board's heap)")
     p.add_argument("--mpremote", help="the mpremote program (default: next to this Python, or on PATH)")
     p.add_argument("iface", nargs="?", help="the board interface to dump through (w5500, lan, wlan, udp, vnic), or 'off'")
     a = p.parse_args(argv)
@@ -178,8 +191,8 @@ def main(argv=None):
     if err:
         print("dumpon: error: %s" % err, file=sys.stderr)
         return 1
-    # JSON of str/int/list values is also a Python literal, and reads better than repr
-    code = "import netdump.dumpon as d; d.configure(%s)" % json.dumps(conf)
+    code = "import netdump.dumpon as d; d.configure({%s})" % ", ".join(
+        "%s: %s" % (json.dumps(k), _literal(v)) for k, v in conf.items())
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
     return 0 if a.dry_run else _result(st, out, "dumpon: saved")
 

@@ -33,10 +33,10 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     "halt" or "continue"); console: seconds the panic console waits first (0 =
     no console, -1 = forever); reset: a function that reboots (default
     machine.reset, or sys.exit on the unix port); digest: each region's CRC-32
-    computed while sending it (dumper.py), False to save its CPU time; wdt: a
-    machine.WDT (anything with feed()) the fault path feeds (netdump/feed.py); tb_cap: bytes of
-    guard()'s traceback kept (1024: about 20 frames; held twice, in the printing buffer and in
-    the core's note, so every KiB more costs two of the armed state)."""
+    computed while sending it (dumper.py), False to save its CPU time and the 4 KiB of
+    CRC tables; wdt: a machine.WDT (anything with feed()) the fault path feeds
+    (netdump/feed.py); tb_cap: bytes of guard()'s traceback kept (1024: about 20 frames;
+    held once, in the core's note)."""
     from netdump import debugnet
 
     if action not in fault.ACTIONS:
@@ -71,6 +71,10 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
                       version=_version_string(), skip_zero=skip_zero,
                       run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=rtc_seconds(), tb_cap=tb_cap,
                       digest=digest)
+    if not digest:  # the CRC-32 tables (4 KiB, made when fast_viper was imported) go
+        from netdump import fast
+
+        fast.drop_crc_tables()
     if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
         net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
     if reset is None and not isinstance(board, str):
@@ -144,6 +148,6 @@ def _arm_config(path):  # arm-time
     d = arm(conf["server"], regions, board.MACHINE, board.ELFCLASS, board.ARCH, endpoint=ep,
             hostname=conf["hostname"], board=board, path=conf["path"] or None,
             mode=debugnet.MODE_FREEBSD if conf["mode"] == "freebsd" else debugnet.MODE_WINDOW,
-            action=conf["action"], console=conf["console"], wdt=wdt, **opts)
+            action=conf["action"], console=conf["console"], wdt=wdt, digest=conf["digest"], **opts)
     print("netdump: armed:", conf["iface"], conf["client"], "->", conf["server"], "port", conf["herald_port"])
     return d

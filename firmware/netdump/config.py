@@ -34,6 +34,9 @@
 #                handed over with netdump.panic.set_wdt()); else at least
 #                WDT_MIN_MS, the longest step of the fault path between two
 #                feeds (see WDT_MIN_MS)
+#   digest       true: each region's CRC-32 is computed while it is sent and
+#                the server checks it (the default); false: none, and the
+#                4 KiB of CRC tables are never made
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".
@@ -47,7 +50,8 @@ from netdump.wire import CLIENT_PORT, HERALD_PORT
 CONFIG_PATH = "netdump.json"
 
 KEYS = ("board", "iface", "client", "netmask", "gateway", "server", "herald_port", "client_port",
-        "path", "hostname", "regions", "mode", "action", "console", "deadline", "wdt")
+        "path", "hostname", "regions", "mode", "action", "console", "deadline", "wdt",
+        "digest")
 
 MODES = ("window", "freebsd")
 ACTIONS = ("reset", "halt")
@@ -65,6 +69,7 @@ DEFAULTS = {
     "console": 10,
     "deadline": 0,
     "wdt": 0,
+    "digest": True,
 }
 _DEADLINE_MAX = 500000  # seconds; in ms below the transport's 2**29 limit
 _WDT_MAX_MS = 86400000  # a day: boards' own limits are lower (rp2: 8388) and are checked by machine.WDT
@@ -290,6 +295,12 @@ def validate(conf, board=None, check_addresses=True):
         raise ConfigError("wdt: %d ms is shorter than the fault path's longest step between two feeds "
                           "(use 0 or at least %d)" % (w, WDT_MIN_MS))
     c["wdt"] = w
+    dg = c["digest"]
+    if dg in ("true", "false"):
+        dg = dg == "true"
+    if not isinstance(dg, bool):
+        raise ConfigError("digest: %r is not true or false" % (dg,))
+    c["digest"] = dg
     return c
 
 

@@ -157,10 +157,12 @@ class Dumper:
         self.digest = digest
         # each region's running CRC-32, and after it the CRC tables' address (fast.mem_read)
         self.crcbuf = bytearray(8 * len(regions))
-        if fast.mem_read is not None:
-            t = fast.addr_of(fast.CRC_TABLE)
-            for i in range(len(regions)):
-                struct.pack_into("<I", self.crcbuf, 8 * i + 4, t)
+        if digest:
+            t = fast.crc_tables()
+            if fast.mem_read is not None:
+                t = fast.addr_of(t)
+                for i in range(len(regions)):
+                    struct.pack_into("<I", self.crcbuf, 8 * i + 4, t)
         mv = memoryview(self.crcbuf)
         # one source per region: the transport may read any of them again until the dump ends
         self.mems = [MemSource(self.addrs[i], mv[8 * i:8 * i + 4]) for i in range(len(regions))]

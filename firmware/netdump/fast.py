@@ -8,6 +8,9 @@
 #   csum(buf, off, n, acc) -> 0..0xFFFF      RFC 1071 folded sum, not inverted
 #   copy_csum(dst, doff, src, soff, n, acc)  copy, then csum of the copy
 #   addr_of(buf) -> int                      address of a bytearray's data
+#   crc_tables() -> buf                      arm-time: the CRC-32 tables (4 KiB), made at
+#                                            import, again if dropped; every CRC below needs them
+#   drop_crc_tables()                        arm-time: let go of them (arming without digests)
 #   crc32_update(state, buf, off, n)         feed buf[off:off+n] to a running CRC-32
 #   crc32_zeros(state, n)                    feed n zero bytes (state: 4 bytes, crc32.py)
 #   copy_mem_csum_crc(dst, doff, base, pos, n, state) -> csum  the n bytes at memory
@@ -60,7 +63,8 @@ zero_map = _impl.zero_map
 span = _impl.span
 
 mem_read = None  # fast_thumb.mem_read there: copy_mem_csum_crc in one call (dumper.py)
-CRC_TABLE = getattr(_impl, "_CRC_TABLE", None)  # the viper CRC tables (mem_read's crc word names them)
+crc_tables = _impl.crc_tables  # arm-time: the CRC tables (mem_read's crc word names them)
+drop_crc_tables = _impl.drop_crc_tables  # arm-time: a dump without digests lets go of them
 
 
 def _thumb_cpu():  # arm-time

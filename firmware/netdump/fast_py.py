@@ -139,6 +139,15 @@ def put_header(buf, off, mtype, seq, foff, n):
 
 _CRC_TABLE = crc32.table()
 
+
+def crc_tables():  # arm-time
+    """The CRC table (1 KiB here, made at import and kept: this twin runs on hosts)."""
+    return _CRC_TABLE
+
+
+def drop_crc_tables():  # arm-time
+    """Kept here: nothing to give back on a host."""
+
 if not _MICROPYTHON:
     import zlib as _zlib
 

@@ -158,8 +158,30 @@ def addr_of(buf):
     return uctypes.addressof(buf)
 
 
-# CRC-32 (netdump/crc32.py): four interleaved tables (4 KiB), 4-byte aligned as ptr32 needs (a heap block)
-_CRC_TABLE = crc32.table(4)
+# CRC-32 (netdump/crc32.py): four interleaved tables (4 KiB), 4-byte aligned as ptr32 needs (a heap
+# block), made at import (crc_tables() below, with crc32_zeros' _ZOP); arming a dump without
+# digests lets go of them (drop_crc_tables), and the CRC code is then never called
+_CRC_TABLE = b""
+_ZOP = b""
+
+
+def crc_tables():  # arm-time
+    """The CRC tables, made again if they were dropped -> the 4 KiB buffer (its address:
+    mem_read's crc word)."""
+    global _CRC_TABLE, _ZOP
+    if not len(_CRC_TABLE):
+        _CRC_TABLE = crc32.table(4)
+        z = bytearray(128)
+        _zeros_op(z, ZBLOCK)
+        _ZOP = z
+    return _CRC_TABLE
+
+
+def drop_crc_tables():  # arm-time
+    """Let go of the CRC tables (arming a dump without digests: 4 KiB of heap back)."""
+    global _CRC_TABLE, _ZOP
+    _CRC_TABLE = b""
+    _ZOP = b""
 
 
 @micropython.viper
@@ -218,9 +240,9 @@ def _zeros_op(out, nbytes: int):
 
 # The running value's image after ZBLOCK zero bytes (crc32_zeros of a skipped
 # zero block in a few hundred instructions instead of one table step per word).
+# Made with the tables by crc_tables().
 ZBLOCK = const(4096)
-_ZOP = bytearray(128)
-_zeros_op(_ZOP, ZBLOCK)
+crc_tables()
 
 
 @micropython.viper
