@@ -62,7 +62,7 @@ VBOARD_RAM = 256 * 1024  # boards/unix_virtual.py RAM_SIZE
 CONFIGS = {
     "w5500": {"board": "w5500_evb_pico", "iface": "w5500", "client": "10.0.1.157", "server": "10.0.1.236",
               "gateway": "10.0.1.1", "netmask": "/24", "console": 10},
-    # the same without the per-region CRC-32 (dumpon --no-digest): no CRC tables made at arm
+    # the same without the per-region CRC-32 (dumpon --no-digest): arming drops the CRC tables
     "w5500-nodigest": {"board": "w5500_evb_pico", "iface": "w5500", "client": "10.0.1.157", "server": "10.0.1.236",
                        "gateway": "10.0.1.1", "netmask": "/24", "console": 10, "digest": False},
     "vnic": {"board": "unix_virtual", "iface": "vnic", "client": "10.0.2.15", "server": "10.0.2.2",

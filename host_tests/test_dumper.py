@@ -173,6 +173,19 @@ def test_digest_off_says_none():
     assert net.flushes == 1  # before the KDH
 
 
+def test_dump_without_digests_reads_no_crc_tables():
+    # arm(digest=False) drops the viper CRC tables (fast.drop_crc_tables): a CRC call after that
+    # fails (no buffer to point at) instead of reading freed memory, so a whole dump without
+    # digests, retransmissions and zero blocks included, must make none
+    fast.drop_crc_tables()
+    try:
+        d, net, bufs = _setup(digest=False)
+        assert locked(d.dump, "p") == 0
+        assert locked(d.dump, "again") == 0
+    finally:
+        fast.crc_tables()
+
+
 def test_unconfirmed_finish_is_delivered():
     d, net, bufs = _setup(finish_result=debugnet.FIN_UNCONFIRMED)
     err = locked(d.dump, "p")

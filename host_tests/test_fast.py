@@ -7,7 +7,7 @@ from dualtest import MICROPYTHON, big_buffer, locked, micropython_only, unhex
 import frames
 from netdump import fast, fast_py
 
-fast.crc_tables()  # arm-time: the CRC code needs its tables (a dump with digests makes them at arm)
+fast.crc_tables()  # the CRC code needs its tables (made at import; again here if a test dropped them)
 
 # RFC 1071 section 3, "Numerical Examples": these 8 bytes sum to 0xDDF2.
 RFC1071_BYTES = "00 01 f2 03 f4 f5 f6 f7"

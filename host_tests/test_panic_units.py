@@ -122,6 +122,32 @@ def test_traceback_capture_holds_no_buffer_of_its_own():
     assert big - small < 256, (small, big)
 
 
+class Loud:
+    """An exception argument whose text is built when printed: it allocates."""
+
+    def __str__(self):
+        return "loud " * 3
+
+
+def test_capture_keeps_what_was_written_when_the_text_fails():
+    # with the heap locked, printing ValueError(Loud()) fails inside Loud.__str__ (MemoryError on
+    # MicroPython): the traceback lines before it are kept and the capture returns, so guard()
+    # still dumps
+    f = make_fault()
+    old = fault.ctx[0]
+    fault.ctx[0] = f
+    try:
+        try:
+            raise ValueError(Loud())
+        except ValueError as e:
+            locked(panic._capture, e)
+    finally:
+        fault.ctx[0] = old
+    text = bytes(f.tb[0:f.tb_n])
+    assert text.startswith(b"Traceback (most recent call last):"), text
+    assert b"test_capture_keeps_what_was_written" in text, text
+
+
 def test_capture_truncates_long_traceback():
     f = fault.Fault(None, None, 64, panic.ACT_CONTINUE, 0, None, "test")
     old = fault.ctx[0]

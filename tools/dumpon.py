@@ -100,7 +100,7 @@ def _literal(v):
         return "True" if v else "False"
     if isinstance(v, list):
         return "[%s]" % ", ".join(_literal(x) for x in v)
-    return json.dumps(v)
+    return json.dumps(v, ensure_ascii=False)  # not \ud83d-style surrogate pairs, which Python reads as two
 
 
 def _result(status, out, ok_prefix):

@@ -71,10 +71,6 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
                       version=_version_string(), skip_zero=skip_zero,
                       run_limit=dumper.FREEBSD_RUN if freebsd else 0, dumptime=rtc_seconds(), tb_cap=tb_cap,
                       digest=digest)
-    if not digest:  # the CRC-32 tables (4 KiB, made when fast_viper was imported) go
-        from netdump import fast
-
-        fast.drop_crc_tables()
     if "deadline_ms" not in kw:  # scaled to the dump's size and the transport mode
         net.set_deadline(dumper.auto_deadline_ms(d.layout.total_size, freebsd))
     if reset is None and not isinstance(board, str):
@@ -93,6 +89,12 @@ def arm(server, regions, machine, elfclass, arch, endpoint=None, archver=1, host
     fault.armed[0] = d
     fault.ctx[0] = f
     fault.why[0] = fault.NOT_ARMED
+    if not digest:
+        # last, once armed: this dump computes no CRC-32, so the tables (4 KiB, made when
+        # fast_viper was imported) go
+        from netdump import fast
+
+        fast.drop_crc_tables()
     return d
 
 

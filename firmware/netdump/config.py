@@ -35,8 +35,8 @@
 #                WDT_MIN_MS, the longest step of the fault path between two
 #                feeds (see WDT_MIN_MS)
 #   digest       true: each region's CRC-32 is computed while it is sent and
-#                the server checks it (the default); false: none, and the
-#                4 KiB of CRC tables are never made
+#                the server checks it (the default); false: none, and arming
+#                gives the 4 KiB of CRC tables (made at import) back
 #
 # Errors: ConfigError (a ValueError) with one clear line, e.g.
 #   "server: '10.0.1.300' is not an IPv4 or IPv6 address".

@@ -160,16 +160,16 @@ def addr_of(buf):
 
 # CRC-32 (netdump/crc32.py): four interleaved tables (4 KiB), 4-byte aligned as ptr32 needs (a heap
 # block), made at import (crc_tables() below, with crc32_zeros' _ZOP); arming a dump without
-# digests lets go of them (drop_crc_tables), and the CRC code is then never called
-_CRC_TABLE = b""
-_ZOP = b""
+# digests lets go of them (drop_crc_tables: None, which a CRC call would fail on, not misread)
+_CRC_TABLE = None
+_ZOP = None
 
 
 def crc_tables():  # arm-time
     """The CRC tables, made again if they were dropped -> the 4 KiB buffer (its address:
     mem_read's crc word)."""
     global _CRC_TABLE, _ZOP
-    if not len(_CRC_TABLE):
+    if _CRC_TABLE is None:
         _CRC_TABLE = crc32.table(4)
         z = bytearray(128)
         _zeros_op(z, ZBLOCK)
@@ -180,8 +180,8 @@ def crc_tables():  # arm-time
 def drop_crc_tables():  # arm-time
     """Let go of the CRC tables (arming a dump without digests: 4 KiB of heap back)."""
     global _CRC_TABLE, _ZOP
-    _CRC_TABLE = b""
-    _ZOP = b""
+    _CRC_TABLE = None
+    _ZOP = None
 
 
 @micropython.viper
@@ -288,7 +288,9 @@ def copy_mem_csum_crc(dst, doff: int, base, pos: int, n: int, state) -> int:
     c = uint(0)
     if docrc:
         c = uint(sp[0]) | (uint(sp[1]) << 8) | (uint(sp[2]) << 16) | (uint(sp[3]) << 24)
-    b = uint(ptr8(_CRC_TABLE))  # interleaved: entry i of table k at byte 16*i + 4*k
+    b = uint(0)
+    if docrc:  # the tables only then: a dump without digests may have dropped them
+        b = uint(ptr8(_CRC_TABLE))  # interleaved: entry i of table k at byte 16*i + 4*k
     t0 = ptr32(b)
     acc = uint(0)  # little-endian pairs, swapped at the end
     i = 0

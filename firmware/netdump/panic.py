@@ -123,7 +123,10 @@ def _capture(e):
     if IS_MICROPYTHON:
         sink = f.tbsink
         sink.n = 0
-        sys.print_exception(e, sink)
+        try:
+            sys.print_exception(e, sink)
+        except BaseException:  # noqa: B036 - e's text failed part way (its __str__ allocates, a
+            pass  # KeyboardInterrupt): what was written is kept, and the dump goes on
         n = sink.n
     else:  # CPython (tests): allocation is fine here
         import traceback
@@ -154,7 +157,10 @@ def _capture(e):
 def _print_tb(e):
     # the traceback on the console too (print_exception to sys.stdout does not allocate)
     if IS_MICROPYTHON:
-        sys.print_exception(e)
+        try:
+            sys.print_exception(e)
+        except BaseException:  # noqa: B036 - as in _capture: the dump goes on
+            pass
     else:
         import traceback
 

@@ -1,7 +1,7 @@
 # Sent to the board with mpremote exec (after arming): prints the RAM a dump may
 # write while it runs, as "MUT <what> <address> <size>" lines, by walking the
 # objects the armed dump reaches from the netdump modules' globals (the armed
-# state in netdump.fault, the watchdog feed, ...): every bytearray and
+# state in netdump.fault, the watchdog feed, ...): every bytearray, array and
 # memoryview (buffers), the item array of every list, the table of every dict,
 # and the attribute table of every instance (where counters and state live).
 # Layouts (MicroPython v1.28.0, 32-bit): mp_obj_list_t {base, alloc, len,
@@ -26,6 +26,8 @@ def _walk(roots):
         a = id(o)
         if t is bytearray or t is memoryview:
             out.append(("buf", uctypes.addressof(o), len(o)))
+        elif t.__name__ == "array":  # array.array: its items, len(bytearray(o)) bytes
+            out.append(("buf", uctypes.addressof(o), len(bytearray(o))))
         elif t is list:
             out.append(("list", machine.mem32[a + 12], machine.mem32[a + 4] * 4))
             todo.extend(o)
