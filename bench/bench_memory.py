@@ -70,6 +70,8 @@ CONFIGS = {
     "qemu": {"board": "qemu_mps2_an385", "iface": "lan", "client": "10.0.2.15", "server": "10.0.2.2",
              "netmask": "/24", "console": 10},
 }
+# configurations whose boot line loads the same modules as another's (no module table of their own)
+SAME_MODULES = ("w5500-nodigest",)
 # per runner: the configurations it can run
 RUNNER_CONFIGS = {"unix": ("w5500", "w5500-nodigest", "vnic"), "qemu": ("w5500", "w5500-nodigest", "qemu"),
                   "rp2": ("w5500", "w5500-nodigest"), "mpremote": ("w5500", "w5500-nodigest", "vnic", "qemu")}
@@ -356,15 +358,15 @@ def kib(n):
 
 def print_configs(results, form):
     print("board configurations, .%s install: the boot.py line (qstrs: interned names and strings, included)" % form)
-    print("  %-26s %13s %13s %13s %11s %8s" % ("configuration", "import panic", "arm_config", "total", "of it qstrs",
+    print("  %-32s %13s %13s %13s %11s %8s" % ("configuration", "import panic", "arm_config", "total", "of it qstrs",
                                                "modules"))
     for r in results:
         b = r["boot"]
         label = "%s (%s)" % (r["name"], r["conf"]["board"])
         if not b.mems:
-            print("  %-26s  error: %s" % (label, b.errors[0].strip()[-300:]))
+            print("  %-32s  error: %s" % (label, b.errors[0].strip()[-300:]))
             continue
-        print("  %-26s %13s %13s %13s %11s %8d" % (label, kib(b.value("import_panic")), kib(b.value("arm_config")),
+        print("  %-32s %13s %13s %13s %11s %8d" % (label, kib(b.value("import_panic")), kib(b.value("arm_config")),
                                                    kib(b.value("total")), kib(b.qstr_delta("start", "armed")),
                                                    len(b.mods)))
         print("    modules: " + " ".join(m.replace("netdump.", "") for m in b.mods))
@@ -517,7 +519,7 @@ def firmware_main(a, runner_class):
                 runner = runner_class(name, form, tmp)
                 try:
                     results += board_configs(runner, [name], tmp)
-                    if not a.no_modules and form in ("mpy", "frozen"):
+                    if not a.no_modules and form in ("mpy", "frozen") and name not in SAME_MODULES:
                         tables.setdefault(form, {})[name] = modules_table(runner, tmp)
                 finally:
                     runner.close()
@@ -546,9 +548,9 @@ BUDGETS = (("mpy", "import + arm", 40), ("frozen", "import + arm", 16), (None, "
 
 def print_budgets(summary):
     print("summary: KiB of GC heap (1 KiB = 1024 bytes)")
-    print("  %-30s %-7s %14s %12s" % ("configuration", "form", "import + arm", "armed state"))
+    print("  %-32s %-7s %14s %12s" % ("configuration", "form", "import + arm", "armed state"))
     for name, board, form, total, armed in summary:
-        print("  %-30s %-7s %14.1f %12.1f" % ("%s (%s)" % (name, board), form, total / 1024.0, armed / 1024.0))
+        print("  %-32s %-7s %14.1f %12.1f" % ("%s (%s)" % (name, board), form, total / 1024.0, armed / 1024.0))
     for name, board, form, total, armed in summary:
         if name != "w5500":
             continue
