@@ -94,12 +94,14 @@ def build_conf(a):
 
 
 def _literal(v):
-    """A configuration value as a Python literal for the board: JSON's, which reads better than
-    repr, except for booleans (JSON's true/false are not Python's)."""
+    """A configuration (or one of its values) as a Python literal for the board: JSON's, which
+    reads better than repr, except for booleans (JSON's true/false are not Python's)."""
     if isinstance(v, bool):
         return "True" if v else "False"
     if isinstance(v, list):
         return "[%s]" % ", ".join(_literal(x) for x in v)
+    if isinstance(v, dict):
+        return "{%s}" % ", ".join("%s: %s" % (_literal(k), _literal(x)) for k, x in v.items())
     return json.dumps(v, ensure_ascii=False)  # not \ud83d-style surrogate pairs, which Python reads as two
 
 
@@ -191,8 +193,7 @@ def main(argv=None):
     if err:
         print("dumpon: error: %s" % err, file=sys.stderr)
         return 1
-    code = "import netdump.dumpon as d; d.configure({%s})" % ", ".join(
-        "%s: %s" % (json.dumps(k), _literal(v)) for k, v in conf.items())
+    code = "import netdump.dumpon as d; d.configure(%s)" % _literal(conf)
     st, out = run_on_board(a.device, code, a.mpremote, a.dry_run)
     return 0 if a.dry_run else _result(st, out, "dumpon: saved")
 

@@ -240,7 +240,7 @@ def _zeros_op(out, nbytes: int):
 
 # The running value's image after ZBLOCK zero bytes (crc32_zeros of a skipped
 # zero block in a few hundred instructions instead of one table step per word).
-# Made with the tables by crc_tables().
+# Made with the tables by crc_tables(), which runs here, at import.
 ZBLOCK = const(4096)
 crc_tables()
 
